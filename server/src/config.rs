@@ -1,0 +1,220 @@
+//! Configuration: command-line flags, then environment variables, then an
+//! optional TOML file, then defaults — resolved and validated in one place,
+//! so `lull check-config` and `lull serve` agree exactly.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/lull.db";
+pub const DEFAULT_STATIC_DIR: &str = "./dist";
+
+/// Flags shared by the subcommands (each also readable from the environment).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file (optional).
+    #[arg(long, env = "LULL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "LULL_LISTEN")]
+    pub listen: Option<String>,
+    /// `sqlite://path` (created if missing) or `postgres://…`
+    /// [default: sqlite://./data/lull.db].
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Directory of the built dashboard (Trunk's `dist/`) [default: ./dist].
+    #[arg(long, env = "LULL_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+    /// Told to workers: how long to sleep between claims while paused
+    /// [default: 5000].
+    #[arg(long, env = "LULL_PAUSE_POLL_INTERVAL_MS")]
+    pub pause_poll_interval_ms: Option<u64>,
+    /// Fallback re-read of the pause state from the database, in case a
+    /// notification was lost [default: 1000].
+    #[arg(long, env = "LULL_PAUSE_REFRESH_MS")]
+    pub pause_refresh_ms: Option<u64>,
+}
+
+/// The TOML file: the same settings, snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    static_dir: Option<PathBuf>,
+    pause_poll_interval_ms: Option<u64>,
+    pause_refresh_ms: Option<u64>,
+}
+
+/// The resolved, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub static_dir: PathBuf,
+    pub pause_poll_interval_ms: u64,
+    pub pause_refresh_ms: u64,
+}
+
+/// A configuration error, worded for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError(format!("config file {} is invalid: {e}", path.display())))
+}
+
+impl ConfigArgs {
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        let file = match &self.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let listen_raw = self
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen address {listen_raw:?} is invalid: use HOST:PORT with an IP, e.g. 127.0.0.1:8080"
+            ))
+        })?;
+        let database_url = self
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        validate_database_url(&database_url)?;
+        let pause_poll_interval_ms = self
+            .pause_poll_interval_ms
+            .or(file.pause_poll_interval_ms)
+            .unwrap_or(5000);
+        if !(100..=600_000).contains(&pause_poll_interval_ms) {
+            return Err(ConfigError(format!(
+                "pause_poll_interval_ms is {pause_poll_interval_ms}: it must be between 100 and 600000"
+            )));
+        }
+        let pause_refresh_ms = self
+            .pause_refresh_ms
+            .or(file.pause_refresh_ms)
+            .unwrap_or(1000);
+        if !(50..=60_000).contains(&pause_refresh_ms) {
+            return Err(ConfigError(format!(
+                "pause_refresh_ms is {pause_refresh_ms}: it must be between 50 and 60000"
+            )));
+        }
+        Ok(Config {
+            listen,
+            database_url,
+            static_dir: self
+                .static_dir
+                .clone()
+                .or(file.static_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATIC_DIR)),
+            pause_poll_interval_ms,
+            pause_refresh_ms,
+        })
+    }
+}
+
+fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    let redacted = crate::storage::redact(url);
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.trim_start_matches("//");
+        if path.is_empty() {
+            return Err(ConfigError(format!(
+                "database URL {redacted:?} names no file: use sqlite://./data/lull.db"
+            )));
+        }
+        Ok(())
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let rest = url.split_once("://").map(|x| x.1).unwrap_or("");
+        if rest.is_empty() {
+            return Err(ConfigError(format!(
+                "database URL {redacted:?} names no host"
+            )));
+        }
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "database URL {redacted:?} is not supported: use sqlite://… or postgres://…"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve() {
+        let c = ConfigArgs::default().resolve().unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.pause_poll_interval_ms, 5000);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let bad_listen = ConfigArgs {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        };
+        assert!(bad_listen
+            .resolve()
+            .unwrap_err()
+            .0
+            .contains("listen address"));
+        let bad_db = ConfigArgs {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        };
+        assert!(bad_db.resolve().unwrap_err().0.contains("not supported"));
+        let bad_poll = ConfigArgs {
+            pause_poll_interval_ms: Some(1),
+            ..Default::default()
+        };
+        assert!(bad_poll
+            .resolve()
+            .unwrap_err()
+            .0
+            .contains("pause_poll_interval_ms"));
+    }
+
+    #[test]
+    fn file_fills_in_and_flags_win() {
+        let dir = std::env::temp_dir().join(format!("lull-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lull.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\npause_poll_interval_ms = 2000\n",
+        )
+        .unwrap();
+        let c = ConfigArgs {
+            config: Some(path.clone()),
+            pause_poll_interval_ms: Some(3000),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.pause_poll_interval_ms, 3000);
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = ConfigArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.0.contains("invalid"), "{err}");
+    }
+}

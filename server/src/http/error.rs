@@ -1,0 +1,98 @@
+//! One API error type: every failure becomes `{"error": {code, message,
+//! field}}` with the right status, mapped here once. A 5xx body never
+//! carries internal detail; the cause goes to the log.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use wire::{ErrorBody, ErrorDetail};
+
+use crate::service::ServiceError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        field: Option<&str>,
+    ) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: ErrorDetail {
+                    code: code.to_string(),
+                    message: message.into(),
+                    field: field.map(str::to_string),
+                },
+                current: None,
+            },
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message, None)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Validation(f) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                f.message,
+                Some(f.field),
+            ),
+            ServiceError::NotFound(m) => ApiError::not_found(m),
+            ServiceError::LeaseLost(m) => {
+                ApiError::new(StatusCode::CONFLICT, "lease_lost", m, None)
+            }
+            ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m, None),
+            ServiceError::VersionConflict { expected, current } => {
+                let mut err = ApiError::new(
+                    StatusCode::CONFLICT,
+                    "version_conflict",
+                    format!(
+                        "the pause state changed: it is at version {}, not {expected}; the current state is in `current`",
+                        current.version
+                    ),
+                    Some("expectedVersion"),
+                );
+                err.body.current = Some(current);
+                err
+            }
+            ServiceError::Unavailable(cause) => {
+                tracing::error!(%cause, "storage unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; retry shortly",
+                    None,
+                )
+            }
+            ServiceError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the server log",
+                    None,
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,61 @@
+//! The Lull server: a job queue with a control plane for the worker fleet.
+//!
+//! Layers, outermost first: [`http`] (axum routes, extractors, the one API
+//! error type) → [`service`] (the core: parses requests into domain
+//! commands, keeps the [`cache`] current) → [`storage`] (all SQL; SQLite and
+//! PostgreSQL behind one trait). [`domain`] holds the pure rules.
+
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod runbook;
+pub mod service;
+pub mod storage;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+/// Connects storage, runs migrations, loads the pause state, starts the
+/// background refreshers and binds the listener. Returns the bound address
+/// and a future that serves until `shutdown` resolves.
+pub async fn start(
+    cfg: &config::Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    Arc<service::Service>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let store = storage::connect(&cfg.database_url)
+        .await
+        .with_context(|| format!("opening {}", storage::redact(&cfg.database_url)))?;
+    let svc = service::Service::new(
+        store,
+        service::ServiceConfig {
+            pause_poll_interval_ms: cfg.pause_poll_interval_ms,
+            pause_refresh_ms: cfg.pause_refresh_ms,
+            ..Default::default()
+        },
+    )
+    .await?;
+    svc.start().await?;
+    let app = http::router(
+        svc.clone(),
+        &http::HttpOptions {
+            static_dir: cfg.static_dir.clone(),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok((addr, svc, handle))
+}

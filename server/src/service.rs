@@ -1,0 +1,549 @@
+//! The core service: everything the REST API, the runbook endpoints and the
+//! dashboard's server functions do goes through here, so no rule is written
+//! twice. Handlers parse HTTP; this module parses requests into domain
+//! commands, calls storage, keeps the pause cache current and logs every
+//! transition.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use uuid::Uuid;
+use wire::{
+    AuditBlock, ClaimRequest, ClaimResponse, CompleteRequest, ControlEvent, EnqueueRequest,
+    EventsPage, FailRequest, HeartbeatRequest, HeartbeatResponse, Job, JobStatus, PauseRequest,
+    WorkerPauseStatus,
+};
+
+use crate::cache::PauseCache;
+use crate::domain::{self, FieldError, NewJob, PauseCommand, PauseState};
+use crate::metrics::{inc, Metrics};
+use crate::storage::{ClaimOutcome, ClaimParams, Fence, Notice, Store, StoreError};
+
+/// Tunables of the service (from configuration).
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Told to workers: how long to sleep between claims while paused.
+    pub pause_poll_interval_ms: u64,
+    /// Fallback re-read of the pause state, in case a notification is lost.
+    pub pause_refresh_ms: u64,
+    /// How many events `audit.latest` carries.
+    pub audit_latest: u32,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            pause_poll_interval_ms: 5000,
+            pause_refresh_ms: 1000,
+            audit_latest: 10,
+        }
+    }
+}
+
+/// Errors of the service layer; the HTTP layer maps each to a status once.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Validation(FieldError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    LeaseLost(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the pause state changed: it is at version {}, not {expected}", current.version)]
+    VersionConflict {
+        expected: i64,
+        current: Box<WorkerPauseStatus>,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<FieldError> for ServiceError {
+    fn from(e: FieldError) -> Self {
+        ServiceError::Validation(e)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound("not found".into()),
+            StoreError::LeaseLost(m) => ServiceError::LeaseLost(m),
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            StoreError::VersionConflict { .. } => {
+                ServiceError::Internal("version conflict escaped the service".into())
+            }
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            StoreError::Database(m) => ServiceError::Internal(m),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Largest page of jobs or events one request may ask for.
+pub const MAX_PAGE: u32 = 500;
+
+pub struct Service {
+    store: Arc<dyn Store>,
+    cache: PauseCache,
+    metrics: Metrics,
+    config: ServiceConfig,
+}
+
+/// The current time, truncated to milliseconds so both stores (SQLite keeps
+/// milliseconds, PostgreSQL microseconds) hold identical values.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+fn not_found_job(id: Uuid) -> impl FnOnce(ServiceError) -> ServiceError {
+    move |e| match e {
+        ServiceError::NotFound(_) => ServiceError::NotFound(format!("no job with id {id}")),
+        other => other,
+    }
+}
+
+impl Service {
+    /// Loads the pause state into the cache. Call [`Service::start`] to keep
+    /// it current from other processes' changes.
+    pub async fn new(store: Arc<dyn Store>, config: ServiceConfig) -> ServiceResult<Arc<Service>> {
+        let state = store.pause_state().await?;
+        Ok(Arc::new(Service {
+            store,
+            cache: PauseCache::new(state),
+            metrics: Metrics::default(),
+            config,
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn cache(&self) -> &PauseCache {
+        &self.cache
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Starts the background tasks that keep the cache current: the
+    /// PostgreSQL LISTEN loop (re-reading on every notice and reconnect) and
+    /// a periodic refresh as the fallback. They stop when the service drops.
+    pub async fn start(self: &Arc<Self>) -> ServiceResult<()> {
+        if let Some(mut rx) = self.store.listen().await? {
+            let weak = Arc::downgrade(self);
+            tokio::spawn(async move {
+                while let Some(notice) = rx.recv().await {
+                    let Some(svc) = weak.upgrade() else { return };
+                    if let Notice::PauseChanged(v) = notice {
+                        if v <= svc.cache.version() {
+                            continue;
+                        }
+                    }
+                    svc.refresh_pause_state().await;
+                }
+            });
+        }
+        let weak = Arc::downgrade(self);
+        let every = Duration::from_millis(self.config.pause_refresh_ms.max(50));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(svc) = weak.upgrade() else { return };
+                svc.refresh_pause_state().await;
+            }
+        });
+        Ok(())
+    }
+
+    /// Re-reads the pause state from storage into the cache.
+    pub async fn refresh_pause_state(&self) {
+        match self.store.pause_state().await {
+            Ok(state) => {
+                let version = state.version;
+                if self.cache.observe(state) {
+                    tracing::info!(version, "pause state changed elsewhere; cache updated");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not refresh the pause state"),
+        }
+    }
+
+    // ---- global pause -------------------------------------------------
+
+    /// The full status: state read from storage (authoritative), drain
+    /// metrics and the latest audit events.
+    pub async fn pause_status(&self) -> ServiceResult<WorkerPauseStatus> {
+        let state = self.store.pause_state().await?;
+        self.cache.observe(state.clone());
+        self.status_of(state, None).await
+    }
+
+    async fn status_of(
+        &self,
+        state: PauseState,
+        warning: Option<String>,
+    ) -> ServiceResult<WorkerPauseStatus> {
+        let metrics = self.store.job_counts(now()).await?.drain_metrics();
+        let latest = self
+            .store
+            .list_events(self.config.audit_latest, None)
+            .await?;
+        Ok(WorkerPauseStatus {
+            workers_paused: state.workers_paused,
+            mode: state.mode,
+            reason: state.reason,
+            version: state.version,
+            requested_by: state.requested_by,
+            requested_at: state.requested_at,
+            updated_at: state.updated_at,
+            metrics,
+            audit: AuditBlock { latest },
+            warning,
+        })
+    }
+
+    /// Pause or resume. See [`domain::decide`] for the rules.
+    pub async fn change_pause(
+        &self,
+        actor: &str,
+        req: PauseRequest,
+    ) -> ServiceResult<WorkerPauseStatus> {
+        let cmd = PauseCommand::parse(req)?;
+        self.apply_pause(actor, &cmd).await
+    }
+
+    pub async fn apply_pause(
+        &self,
+        actor: &str,
+        cmd: &PauseCommand,
+    ) -> ServiceResult<WorkerPauseStatus> {
+        let outcome = match self.store.transition_pause(cmd, actor, now()).await {
+            Ok(o) => o,
+            Err(StoreError::VersionConflict { expected, current }) => {
+                let current = self.status_of(*current, None).await?;
+                tracing::info!(
+                    actor,
+                    expected,
+                    version = current.version,
+                    "pause request refused: version conflict"
+                );
+                return Err(ServiceError::VersionConflict {
+                    expected,
+                    current: Box::new(current),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.cache.observe(outcome.state.clone());
+        match &outcome.event {
+            Some(ev) => {
+                match ev.action.as_str() {
+                    "pause" => inc(&self.metrics.pauses),
+                    _ => {
+                        inc(&self.metrics.resumes);
+                        if ev.force_resume {
+                            inc(&self.metrics.force_resumes);
+                        }
+                    }
+                }
+                tracing::info!(
+                    actor = %ev.actor,
+                    action = %ev.action,
+                    mode = ev.mode.map(|m| m.as_str()).unwrap_or(""),
+                    reason = %ev.reason,
+                    version = ev.version,
+                    force_resume = ev.force_resume,
+                    running = ev.metrics.running,
+                    stale_running = ev.metrics.stale_running,
+                    "worker pause state changed"
+                );
+            }
+            None => {
+                inc(&self.metrics.noop_actions);
+                tracing::info!(
+                    actor,
+                    action = cmd.action.name(),
+                    version = outcome.state.version,
+                    replayed = outcome.replayed,
+                    "pause request changed nothing"
+                );
+            }
+        }
+        self.status_of(outcome.state, outcome.warning).await
+    }
+
+    /// The audit log, newest first, paged by event id.
+    pub async fn events(
+        &self,
+        limit: Option<u32>,
+        before: Option<i64>,
+    ) -> ServiceResult<EventsPage> {
+        let limit = page_limit(limit, 50)?;
+        let events: Vec<ControlEvent> = self.store.list_events(limit, before).await?;
+        let next_before = if events.len() as u32 == limit {
+            events.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(EventsPage {
+            events,
+            next_before,
+        })
+    }
+
+    // ---- queue -------------------------------------------------------
+
+    pub async fn enqueue(&self, req: EnqueueRequest) -> ServiceResult<Job> {
+        let job = NewJob::parse(req)?;
+        let job = self.store.enqueue(&job, now()).await?;
+        tracing::debug!(job_id = %job.id, job_type = %job.job_type, "job enqueued");
+        Ok(job)
+    }
+
+    /// Claims a job for a worker. While the cache says paused this answers
+    /// `{job: null}` at once, touching neither the database nor the requeue
+    /// logic; otherwise storage re-checks the pause inside the claim.
+    pub async fn claim(&self, req: ClaimRequest) -> ServiceResult<ClaimResponse> {
+        let worker_id = domain::parse_identifier("workerId", req.worker_id.as_deref())?;
+        let lease_seconds = domain::parse_lease_seconds(req.lease_seconds)?;
+        let types = match req.types {
+            None => None,
+            Some(types) if types.is_empty() => {
+                return Err(FieldError::new("types", "types must not be empty when given").into())
+            }
+            Some(types) if types.len() > 100 => {
+                return Err(FieldError::new("types", "at most 100 types").into())
+            }
+            Some(types) => Some(
+                types
+                    .iter()
+                    .map(|t| domain::parse_identifier("types", Some(t)))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        {
+            // The hot paused path: one read lock, no await, no database.
+            let cached = self.cache.current();
+            if cached.workers_paused {
+                inc(&self.metrics.claims_paused);
+                return Ok(ClaimResponse {
+                    job: None,
+                    system: cached.system_block(self.config.pause_poll_interval_ms),
+                });
+            }
+        }
+        let params = ClaimParams {
+            worker_id,
+            types,
+            lease_seconds,
+            now: now(),
+        };
+        let outcome = self.store.claim(&params).await.inspect_err(|_| {
+            inc(&self.metrics.claims_error);
+        })?;
+        let poll = self.config.pause_poll_interval_ms;
+        match outcome {
+            ClaimOutcome::Paused(state) => {
+                inc(&self.metrics.claims_paused);
+                let system = state.system_block(poll);
+                self.cache.observe(state);
+                Ok(ClaimResponse { job: None, system })
+            }
+            ClaimOutcome::Running {
+                state,
+                job,
+                requeued,
+            } => {
+                if requeued > 0 {
+                    self.metrics
+                        .requeued_expired
+                        .fetch_add(requeued, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(requeued, "expired leases requeued before claim");
+                }
+                match &job {
+                    Some(j) => {
+                        inc(&self.metrics.claims_claimed);
+                        tracing::debug!(job_id = %j.id, worker_id = %params.worker_id, "job claimed");
+                    }
+                    None => inc(&self.metrics.claims_empty),
+                }
+                let system = state.system_block(poll);
+                self.cache.observe(state);
+                Ok(ClaimResponse { job, system })
+            }
+        }
+    }
+
+    fn fence(id: Uuid, worker_id: Option<&str>, token: Option<Uuid>) -> ServiceResult<Fence> {
+        let worker_id = domain::parse_identifier("workerId", worker_id)?;
+        let lease_token =
+            token.ok_or_else(|| FieldError::new("leaseToken", "leaseToken is required"))?;
+        Ok(Fence {
+            job_id: id,
+            worker_id,
+            lease_token,
+        })
+    }
+
+    fn lease_lost(&self, e: ServiceError) -> ServiceError {
+        if matches!(e, ServiceError::LeaseLost(_)) {
+            inc(&self.metrics.lease_conflicts);
+        }
+        e
+    }
+
+    /// Extends a lease; the answer carries the `system` block so a worker
+    /// learns of a pause (and quiesce) from its heartbeats.
+    pub async fn heartbeat(
+        &self,
+        id: Uuid,
+        req: HeartbeatRequest,
+    ) -> ServiceResult<HeartbeatResponse> {
+        let fence = Self::fence(id, req.worker_id.as_deref(), req.lease_token)?;
+        let lease = req
+            .lease_seconds
+            .map(|s| domain::parse_lease_seconds(Some(s)))
+            .transpose()?;
+        let job = self
+            .store
+            .heartbeat(&fence, lease, req.paused_at_checkpoint, now())
+            .await
+            .map_err(ServiceError::from)
+            .map_err(not_found_job(id))
+            .map_err(|e| self.lease_lost(e))?;
+        let system = self
+            .cache
+            .current()
+            .system_block(self.config.pause_poll_interval_ms);
+        Ok(HeartbeatResponse { job, system })
+    }
+
+    pub async fn complete(&self, id: Uuid, req: CompleteRequest) -> ServiceResult<Job> {
+        let fence = Self::fence(id, req.worker_id.as_deref(), req.lease_token)?;
+        if let Some(r) = &req.result {
+            let size = r.to_string().len();
+            if size > domain::MAX_PAYLOAD_BYTES {
+                return Err(FieldError::new(
+                    "result",
+                    format!(
+                        "result is {size} bytes; at most {} are allowed",
+                        domain::MAX_PAYLOAD_BYTES
+                    ),
+                )
+                .into());
+            }
+        }
+        let job = self
+            .store
+            .complete(&fence, req.result, now())
+            .await
+            .map_err(ServiceError::from)
+            .map_err(not_found_job(id))
+            .map_err(|e| self.lease_lost(e))?;
+        inc(&self.metrics.completed);
+        if let (Some(start), Some(end)) = (job.started_at, job.finished_at) {
+            self.metrics
+                .observe_latency((end - start).num_milliseconds() as f64 / 1000.0);
+        }
+        Ok(job)
+    }
+
+    pub async fn fail(&self, id: Uuid, req: FailRequest) -> ServiceResult<Job> {
+        let fence = Self::fence(id, req.worker_id.as_deref(), req.lease_token)?;
+        let error = req
+            .error
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| FieldError::new("error", "error is required: say what went wrong"))?;
+        let error: String = error.chars().take(4000).collect();
+        let job = self
+            .store
+            .fail(&fence, &error, req.retryable.unwrap_or(true), now())
+            .await
+            .map_err(ServiceError::from)
+            .map_err(not_found_job(id))
+            .map_err(|e| self.lease_lost(e))?;
+        inc(&self.metrics.failures);
+        tracing::info!(job_id = %id, status = job.status.as_str(), attempts = job.attempts, "job failed");
+        Ok(job)
+    }
+
+    pub async fn cancel(&self, actor: &str, id: Uuid) -> ServiceResult<Job> {
+        let job = self
+            .store
+            .cancel(id, now())
+            .await
+            .map_err(ServiceError::from)
+            .map_err(not_found_job(id))?;
+        tracing::info!(actor, job_id = %id, "job cancelled");
+        Ok(job)
+    }
+
+    pub async fn retry(&self, actor: &str, id: Uuid) -> ServiceResult<Job> {
+        let job = self
+            .store
+            .retry(id, now())
+            .await
+            .map_err(ServiceError::from)
+            .map_err(not_found_job(id))?;
+        tracing::info!(actor, job_id = %id, "job queued for retry");
+        Ok(job)
+    }
+
+    pub async fn get_job(&self, id: Uuid) -> ServiceResult<Job> {
+        self.store
+            .get_job(id)
+            .await
+            .map_err(ServiceError::from)
+            .map_err(not_found_job(id))
+    }
+
+    pub async fn list_jobs(
+        &self,
+        status: Option<&str>,
+        limit: Option<u32>,
+    ) -> ServiceResult<Vec<Job>> {
+        let status = match status {
+            None | Some("") => None,
+            Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
+                FieldError::new(
+                    "status",
+                    format!(
+                        "unknown status {s:?}: use queued, running, succeeded, failed or cancelled"
+                    ),
+                )
+            })?),
+        };
+        Ok(self
+            .store
+            .list_jobs(status, page_limit(limit, 100)?)
+            .await?)
+    }
+}
+
+/// Validates a `limit` query parameter.
+pub fn page_limit(limit: Option<u32>, default: u32) -> ServiceResult<u32> {
+    match limit {
+        None => Ok(default),
+        Some(l) if (1..=MAX_PAGE).contains(&l) => Ok(l),
+        Some(_) => {
+            Err(FieldError::new("limit", format!("limit must be between 1 and {MAX_PAGE}")).into())
+        }
+    }
+}

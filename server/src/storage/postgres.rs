@@ -1,0 +1,713 @@
+//! The PostgreSQL store: several server processes share one database.
+//!
+//! Races avoided, and how:
+//! - Pause vs claim: a claim takes `FOR SHARE` on the pause row; a pause takes
+//!   `FOR UPDATE`. A claim that locked first finishes before the pause can
+//!   commit (so the pause answer comes after it); a claim that comes later
+//!   waits for the pause and then reads it (READ COMMITTED re-reads the
+//!   newest row version for locking reads).
+//! - Claim vs claim: `FOR UPDATE SKIP LOCKED` on the job row.
+//! - Late worker vs requeue: every fenced write matches `lease_token`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use sqlx::postgres::{PgListener, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+use wire::{ControlEvent, DrainMetrics, Job, JobStatus, PauseMode};
+
+use super::{
+    lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice, Store,
+    StoreError, StoreResult, TransitionOutcome,
+};
+use crate::domain::{self, retry, Decision, NewJob, PauseCommand, PauseState};
+
+/// The channel other processes listen on; the payload is the new version.
+const PAUSE_CHANNEL: &str = "lull_pause";
+
+pub struct PgStore {
+    pool: PgPool,
+    url: String,
+    calls: CallCounter,
+}
+
+const JOB_COLUMNS: &str =
+    "id, type, payload, priority, status, attempts, max_attempts, worker_id, \
+     lease_token, lease_expires_at, run_after, paused_at_checkpoint, result, error, created_at, \
+     updated_at, started_at, finished_at";
+
+const STATE_COLUMNS: &str = "workers_paused, mode, reason, requested_by, requested_at, paused_at, \
+     resumed_at, updated_at, version";
+
+const EVENT_COLUMNS: &str = "id, action, mode, reason, actor, force_resume, queued, running, \
+     stale_running, is_drained, version, success, request_id, created_at";
+
+impl PgStore {
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        Ok(PgStore {
+            pool,
+            url: url.to_string(),
+            calls: CallCounter::default(),
+        })
+    }
+
+    /// The pool, for tests that need to poke at the database directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn state_from_row(row: &PgRow) -> StoreResult<PauseState> {
+    let mode: Option<String> = row.try_get("mode")?;
+    Ok(PauseState {
+        workers_paused: row.try_get("workers_paused")?,
+        mode: mode.as_deref().and_then(PauseMode::parse),
+        reason: row.try_get("reason")?,
+        requested_by: row.try_get("requested_by")?,
+        requested_at: row.try_get("requested_at")?,
+        paused_at: row.try_get("paused_at")?,
+        resumed_at: row.try_get("resumed_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn event_from_row(row: &PgRow) -> StoreResult<ControlEvent> {
+    let mode: Option<String> = row.try_get("mode")?;
+    Ok(ControlEvent {
+        id: row.try_get("id")?,
+        action: row.try_get("action")?,
+        mode: mode.as_deref().and_then(PauseMode::parse),
+        reason: row.try_get("reason")?,
+        actor: row.try_get("actor")?,
+        force_resume: row.try_get("force_resume")?,
+        metrics: DrainMetrics {
+            queued: row.try_get("queued")?,
+            running: row.try_get("running")?,
+            stale_running: row.try_get("stale_running")?,
+            is_drained: row.try_get("is_drained")?,
+        },
+        version: row.try_get("version")?,
+        success: row.try_get("success")?,
+        request_id: row.try_get("request_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn job_from_row(row: &PgRow) -> StoreResult<Job> {
+    let status: String = row.try_get("status")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        job_type: row.try_get("type")?,
+        payload: row.try_get("payload")?,
+        priority: row.try_get("priority")?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| StoreError::Database(format!("unknown job status {status:?}")))?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        worker_id: row.try_get("worker_id")?,
+        lease_token: None,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        run_after: row.try_get("run_after")?,
+        paused_at_checkpoint: row.try_get("paused_at_checkpoint")?,
+        result: row.try_get("result")?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+async fn counts_in(
+    tx: &mut Transaction<'static, Postgres>,
+    now: DateTime<Utc>,
+) -> StoreResult<JobCounts> {
+    let row = sqlx::query(COUNTS_SQL)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+    counts_from_row(&row)
+}
+
+const COUNTS_SQL: &str = "SELECT \
+       COUNT(*) FILTER (WHERE status = 'queued') AS queued, \
+       COUNT(*) FILTER (WHERE status = 'running' AND lease_expires_at >= $1) AS running, \
+       COUNT(*) FILTER (WHERE status = 'running' AND lease_expires_at < $1) AS stale_running, \
+       COUNT(*) FILTER (WHERE status = 'succeeded') AS succeeded, \
+       COUNT(*) FILTER (WHERE status = 'failed') AS failed, \
+       COUNT(*) FILTER (WHERE status = 'cancelled') AS cancelled \
+     FROM jobs";
+
+fn counts_from_row(row: &PgRow) -> StoreResult<JobCounts> {
+    Ok(JobCounts {
+        queued: row.try_get("queued")?,
+        running: row.try_get("running")?,
+        stale_running: row.try_get("stale_running")?,
+        succeeded: row.try_get("succeeded")?,
+        failed: row.try_get("failed")?,
+        cancelled: row.try_get("cancelled")?,
+    })
+}
+
+/// After a fenced UPDATE matched nothing: NotFound or LeaseLost.
+async fn fence_failure(
+    tx: &mut Transaction<'static, Postgres>,
+    fence: &Fence,
+) -> StoreResult<StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+    )))
+    .bind(fence.job_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match row {
+        None => StoreError::NotFound,
+        Some(row) => {
+            StoreError::LeaseLost(lease_lost_message(&job_from_row(&row)?, &fence.worker_id))
+        }
+    })
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn calls(&self) -> u64 {
+        self.calls.get()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.calls.hit();
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn pause_state(&self) -> StoreResult<PauseState> {
+        self.calls.hit();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {STATE_COLUMNS} FROM worker_pause_state WHERE id = 1"
+        )))
+        .fetch_one(&self.pool)
+        .await?;
+        state_from_row(&row)
+    }
+
+    async fn transition_pause(
+        &self,
+        cmd: &PauseCommand,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TransitionOutcome> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        // FOR UPDATE conflicts with the claims' FOR SHARE: see the module doc.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {STATE_COLUMNS} FROM worker_pause_state WHERE id = 1 FOR UPDATE"
+        )))
+        .fetch_one(&mut *tx)
+        .await?;
+        let current = state_from_row(&row)?;
+        let metrics = counts_in(&mut tx, now).await?.drain_metrics();
+        if let Some(request_id) = &cmd.request_id {
+            let seen: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM system_control_events WHERE request_id = $1")
+                    .bind(request_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if seen.is_some() {
+                tx.commit().await?;
+                return Ok(TransitionOutcome {
+                    state: current,
+                    metrics,
+                    event: None,
+                    warning: None,
+                    replayed: true,
+                });
+            }
+        }
+        let decision = domain::decide(&current, metrics, cmd, actor, now).map_err(|e| match e {
+            domain::DecideError::VersionConflict { expected, .. } => StoreError::VersionConflict {
+                expected,
+                current: Box::new(current.clone()),
+            },
+        })?;
+        let (state, new_event, warning) = match decision {
+            Decision::Unchanged => {
+                tx.commit().await?;
+                return Ok(TransitionOutcome {
+                    state: current,
+                    metrics,
+                    event: None,
+                    warning: None,
+                    replayed: false,
+                });
+            }
+            Decision::Changed {
+                state,
+                event,
+                warning,
+            } => (state, event, warning),
+        };
+        sqlx::query(
+            "UPDATE worker_pause_state SET workers_paused = $1, mode = $2, reason = $3, \
+             requested_by = $4, requested_at = $5, paused_at = $6, resumed_at = $7, \
+             updated_at = $8, version = $9 WHERE id = 1",
+        )
+        .bind(state.workers_paused)
+        .bind(state.mode.map(|m| m.as_str()))
+        .bind(&state.reason)
+        .bind(&state.requested_by)
+        .bind(state.requested_at)
+        .bind(state.paused_at)
+        .bind(state.resumed_at)
+        .bind(state.updated_at)
+        .bind(state.version)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO system_control_events (action, mode, reason, actor, force_resume, \
+             queued, running, stale_running, is_drained, version, success, request_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {EVENT_COLUMNS}"
+        )))
+        .bind(&new_event.action)
+        .bind(new_event.mode.map(|m| m.as_str()))
+        .bind(&new_event.reason)
+        .bind(&new_event.actor)
+        .bind(new_event.force_resume)
+        .bind(new_event.metrics.queued)
+        .bind(new_event.metrics.running)
+        .bind(new_event.metrics.stale_running)
+        .bind(new_event.metrics.is_drained)
+        .bind(new_event.version)
+        .bind(new_event.success)
+        .bind(&new_event.request_id)
+        .bind(new_event.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event = event_from_row(&row)?;
+        // Delivered to listeners only when (and if) the transaction commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(PAUSE_CHANNEL)
+            .bind(state.version.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(TransitionOutcome {
+            state,
+            metrics,
+            event: Some(event),
+            warning,
+            replayed: false,
+        })
+    }
+
+    async fn list_events(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<ControlEvent>> {
+        self.calls.hit();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM system_control_events \
+             WHERE ($1::BIGINT IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
+        )))
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn job_counts(&self, now: DateTime<Utc>) -> StoreResult<JobCounts> {
+        self.calls.hit();
+        let row = sqlx::query(COUNTS_SQL)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        counts_from_row(&row)
+    }
+
+    async fn dispatches_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
+        self.calls.hit();
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE started_at >= $1")
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Job> {
+        self.calls.hit();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO jobs (id, type, payload, priority, status, attempts, max_attempts, \
+             run_after, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(Uuid::new_v4())
+        .bind(&job.job_type)
+        .bind(&job.payload)
+        .bind(job.priority)
+        .bind(job.max_attempts)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        job_from_row(&row)
+    }
+
+    async fn claim(&self, p: &ClaimParams) -> StoreResult<ClaimOutcome> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {STATE_COLUMNS} FROM worker_pause_state WHERE id = 1 FOR SHARE"
+        )))
+        .fetch_one(&mut *tx)
+        .await?;
+        let state = state_from_row(&row)?;
+        if state.workers_paused {
+            tx.commit().await?;
+            return Ok(ClaimOutcome::Paused(state));
+        }
+        // Expired leases: fail those out of attempts, requeue the rest.
+        let failed = sqlx::query(
+            "UPDATE jobs SET status = 'failed', error = 'lease expired on the final attempt', \
+             worker_id = NULL, lease_token = NULL, lease_expires_at = NULL, \
+             paused_at_checkpoint = FALSE, finished_at = $1, updated_at = $1 \
+             WHERE status = 'running' AND lease_expires_at < $1 AND attempts >= max_attempts",
+        )
+        .bind(p.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let requeued = sqlx::query(
+            "UPDATE jobs SET status = 'queued', error = 'lease expired', worker_id = NULL, \
+             lease_token = NULL, lease_expires_at = NULL, paused_at_checkpoint = FALSE, \
+             run_after = $1, updated_at = $1 \
+             WHERE status = 'running' AND lease_expires_at < $1",
+        )
+        .bind(p.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let token = Uuid::new_v4();
+        let expires = p.now + Duration::seconds(i64::from(p.lease_seconds));
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
+             lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
+             paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
+                         AND ($6::TEXT[] IS NULL OR type = ANY($6)) \
+                         ORDER BY priority DESC, run_after, created_at \
+                         LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(&p.worker_id)
+        .bind(token)
+        .bind(p.lease_seconds as i32)
+        .bind(expires)
+        .bind(p.now)
+        .bind(p.types.as_deref())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let job = match row {
+            Some(row) => {
+                let mut job = job_from_row(&row)?;
+                job.lease_token = Some(token);
+                Some(job)
+            }
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(ClaimOutcome::Running {
+            state,
+            job,
+            requeued: failed + requeued,
+        })
+    }
+
+    async fn heartbeat(
+        &self,
+        fence: &Fence,
+        lease_seconds: Option<u32>,
+        paused_at_checkpoint: Option<bool>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Job> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET \
+               lease_seconds = COALESCE($4, lease_seconds), \
+               lease_expires_at = $5 + make_interval(secs => COALESCE($4, lease_seconds)), \
+               paused_at_checkpoint = COALESCE($6, paused_at_checkpoint), updated_at = $5 \
+             WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3 \
+             RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(fence.job_id)
+        .bind(&fence.worker_id)
+        .bind(fence.lease_token)
+        .bind(lease_seconds.map(|s| s as i32))
+        .bind(now)
+        .bind(paused_at_checkpoint)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let out = match row {
+            Some(row) => job_from_row(&row),
+            None => Err(fence_failure(&mut tx, fence).await?),
+        };
+        tx.commit().await?;
+        out
+    }
+
+    async fn complete(
+        &self,
+        fence: &Fence,
+        result: Option<serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Job> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'succeeded', result = $4, error = NULL, \
+               lease_token = NULL, lease_expires_at = NULL, paused_at_checkpoint = FALSE, \
+               finished_at = $5, updated_at = $5 \
+             WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3 \
+             RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(fence.job_id)
+        .bind(&fence.worker_id)
+        .bind(fence.lease_token)
+        .bind(result)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let out = match row {
+            Some(row) => job_from_row(&row),
+            None => Err(fence_failure(&mut tx, fence).await?),
+        };
+        tx.commit().await?;
+        out
+    }
+
+    async fn fail(
+        &self,
+        fence: &Fence,
+        error: &str,
+        retryable: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Job> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let held: Option<(i32, i32)> = sqlx::query_as(
+            "SELECT attempts, max_attempts FROM jobs \
+             WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3 \
+             FOR UPDATE",
+        )
+        .bind(fence.job_id)
+        .bind(&fence.worker_id)
+        .bind(fence.lease_token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((attempts, max_attempts)) = held else {
+            let err = fence_failure(&mut tx, fence).await?;
+            tx.commit().await?;
+            return Err(err);
+        };
+        let row = match retry::on_failure(attempts, max_attempts, retryable, now) {
+            retry::FailureOutcome::RetryAt(at) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE jobs SET status = 'queued', error = $2, worker_id = NULL, \
+                       lease_token = NULL, lease_expires_at = NULL, paused_at_checkpoint = FALSE, \
+                       run_after = $3, updated_at = $4 \
+                     WHERE id = $1 RETURNING {JOB_COLUMNS}"
+                )))
+                .bind(fence.job_id)
+                .bind(error)
+                .bind(at)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+            retry::FailureOutcome::Final => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE jobs SET status = 'failed', error = $2, lease_token = NULL, \
+                       lease_expires_at = NULL, paused_at_checkpoint = FALSE, \
+                       finished_at = $3, updated_at = $3 \
+                     WHERE id = $1 RETURNING {JOB_COLUMNS}"
+                )))
+                .bind(fence.job_id)
+                .bind(error)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        job_from_row(&row)
+    }
+
+    async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'cancelled', lease_token = NULL, lease_expires_at = NULL, \
+               paused_at_checkpoint = FALSE, finished_at = $2, updated_at = $2 \
+             WHERE id = $1 AND status IN ('queued', 'running') RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let out = match row {
+            Some(row) => job_from_row(&row),
+            None => {
+                let job = get_job_in(&mut tx, id).await?;
+                Err(StoreError::Conflict(format!(
+                    "job {id} is already {}; only queued or running jobs can be cancelled",
+                    job.status.as_str()
+                )))
+            }
+        };
+        tx.commit().await?;
+        out
+    }
+
+    async fn retry(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'queued', attempts = 0, worker_id = NULL, \
+               lease_token = NULL, lease_expires_at = NULL, run_after = $2, finished_at = NULL, \
+               updated_at = $2 \
+             WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING {JOB_COLUMNS}"
+        )))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let out = match row {
+            Some(row) => job_from_row(&row),
+            None => {
+                let job = get_job_in(&mut tx, id).await?;
+                Err(StoreError::Conflict(format!(
+                    "job {id} is {}; only failed or cancelled jobs can be retried",
+                    job.status.as_str()
+                )))
+            }
+        };
+        tx.commit().await?;
+        out
+    }
+
+    async fn get_job(&self, id: Uuid) -> StoreResult<Job> {
+        self.calls.hit();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        job_from_row(&row)
+    }
+
+    async fn list_jobs(&self, status: Option<JobStatus>, limit: u32) -> StoreResult<Vec<Job>> {
+        self.calls.hit();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1::TEXT IS NULL OR status = $1) \
+             ORDER BY created_at DESC, id LIMIT $2"
+        )))
+        .bind(status.map(|s| s.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn running_jobs(&self, limit: u32) -> StoreResult<Vec<Job>> {
+        self.calls.hit();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'running' \
+             ORDER BY lease_expires_at, id LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {
+        // Connect once up front so a bad URL fails start-up, not a task.
+        let first = connect_listener(&self.url).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            let mut listener = Some(first);
+            loop {
+                let mut l = match listener.take() {
+                    Some(l) => l,
+                    None => match connect_listener(&url).await {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "LISTEN reconnect failed; retrying in 1s");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            if tx.is_closed() {
+                                return;
+                            }
+                            continue;
+                        }
+                    },
+                };
+                // (Re)connected and listening: anything sent while we were
+                // away is lost, so the service re-reads the state now.
+                if tx.send(Notice::Reconnected).await.is_err() {
+                    return;
+                }
+                loop {
+                    match l.try_recv().await {
+                        Ok(Some(n)) => {
+                            let notice = n
+                                .payload()
+                                .parse::<i64>()
+                                .map(Notice::PauseChanged)
+                                .unwrap_or(Notice::Reconnected);
+                            if tx.send(notice).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => {
+                            tracing::warn!("LISTEN connection lost; reconnecting");
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "LISTEN failed; reconnecting");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
+}
+
+async fn connect_listener(url: &str) -> StoreResult<PgListener> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(PAUSE_CHANNEL).await?;
+    Ok(listener)
+}
+
+async fn get_job_in(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> StoreResult<Job> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    job_from_row(&row)
+}

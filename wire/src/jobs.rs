@@ -1,0 +1,174 @@
+//! Jobs: enqueue, claim, heartbeat, complete, fail, and the job itself.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::SystemBlock;
+
+/// Where a job is in its life: `queued → running → succeeded | failed | cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Succeeded, failed and cancelled jobs never run again on their own.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+/// A unit of work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub payload: serde_json::Value,
+    pub priority: i32,
+    pub status: JobStatus,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub worker_id: Option<String>,
+    /// The fencing token of the current lease. Only the claim answer carries
+    /// it; listings leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_token: Option<Uuid>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// A queued job is not claimed before this (retry backoff).
+    pub run_after: DateTime<Utc>,
+    /// The worker reported it is holding at a quiesce checkpoint.
+    pub paused_at_checkpoint: bool,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/queue/jobs`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnqueueRequest {
+    #[serde(rename = "type", default)]
+    pub job_type: Option<String>,
+    #[serde(default)]
+    pub payload: Option<serde_json::Value>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub max_attempts: Option<i32>,
+}
+
+/// `POST /api/queue/jobs/claim`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimRequest {
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    /// Only claim jobs of these types (all types when absent).
+    #[serde(default)]
+    pub types: Option<Vec<String>>,
+    /// Lease length; bounded by the server.
+    #[serde(default)]
+    pub lease_seconds: Option<u32>,
+}
+
+/// The answer to a claim: a job or `null`, and always the `system` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimResponse {
+    pub job: Option<Job>,
+    pub system: SystemBlock,
+}
+
+/// `POST /api/queue/jobs/{id}/heartbeat`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    #[serde(default)]
+    pub lease_token: Option<Uuid>,
+    #[serde(default)]
+    pub paused_at_checkpoint: Option<bool>,
+    /// Extend the lease by this much (defaults to the claim's lease length).
+    #[serde(default)]
+    pub lease_seconds: Option<u32>,
+}
+
+/// The answer to a heartbeat: the job's lease as it now stands, and the
+/// `system` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatResponse {
+    pub job: Job,
+    pub system: SystemBlock,
+}
+
+/// `POST /api/queue/jobs/{id}/complete`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompleteRequest {
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    #[serde(default)]
+    pub lease_token: Option<Uuid>,
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+}
+
+/// `POST /api/queue/jobs/{id}/fail`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FailRequest {
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    #[serde(default)]
+    pub lease_token: Option<Uuid>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Retry with backoff while attempts remain (default true).
+    #[serde(default)]
+    pub retryable: Option<bool>,
+}
+
+/// `GET /api/queue/jobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobList {
+    pub jobs: Vec<Job>,
+}

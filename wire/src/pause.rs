@@ -1,0 +1,150 @@
+//! The global worker pause: its status, the request that changes it, and the
+//! audit events it leaves behind.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How the fleet is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PauseMode {
+    /// No new claims; running jobs finish naturally.
+    Drain,
+    /// No new claims; running jobs also stop at their next checkpoint while
+    /// their workers keep heartbeating.
+    Quiesce,
+}
+
+impl PauseMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseMode::Drain => "drain",
+            PauseMode::Quiesce => "quiesce",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PauseMode> {
+        match s {
+            "drain" => Some(PauseMode::Drain),
+            "quiesce" => Some(PauseMode::Quiesce),
+            _ => None,
+        }
+    }
+}
+
+/// `queued`, `running`, `staleRunning` (running with an expired lease) and
+/// `isDrained` = nothing running and nothing stale.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrainMetrics {
+    pub queued: i64,
+    pub running: i64,
+    pub stale_running: i64,
+    pub is_drained: bool,
+}
+
+impl DrainMetrics {
+    pub fn new(queued: i64, running: i64, stale_running: i64) -> Self {
+        DrainMetrics {
+            queued,
+            running,
+            stale_running,
+            is_drained: running == 0 && stale_running == 0,
+        }
+    }
+}
+
+/// One entry of the append-only control log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlEvent {
+    pub id: i64,
+    /// `pause` or `resume` (per-worker actions add their own).
+    pub action: String,
+    pub mode: Option<PauseMode>,
+    pub reason: String,
+    pub actor: String,
+    /// True when the fleet was resumed before it had drained (risk accepted).
+    pub force_resume: bool,
+    /// The drain metrics at the moment of the action.
+    pub metrics: DrainMetrics,
+    /// The pause-state version this event produced.
+    pub version: i64,
+    pub success: bool,
+    /// The client's idempotency key for the request, when it sent one.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `audit: {latest: [...]}` on the status, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditBlock {
+    pub latest: Vec<ControlEvent>,
+}
+
+/// `GET /api/system/worker-pause` and the answer to a `POST` to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerPauseStatus {
+    pub workers_paused: bool,
+    pub mode: Option<PauseMode>,
+    pub reason: Option<String>,
+    /// Starts at 1, grows by exactly one on every state change.
+    pub version: i64,
+    pub requested_by: Option<String>,
+    pub requested_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub metrics: DrainMetrics,
+    pub audit: AuditBlock,
+    /// Present only on a POST answer that needs attention, e.g. a resume
+    /// before the fleet had drained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// `POST /api/system/worker-pause`. Kept loose (every field optional) so the
+/// server can say precisely which field is missing or wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PauseRequest {
+    /// `pause` or `resume`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// `drain` or `quiesce`; required for `pause`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Required for both; non-empty after trimming, bounded length.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Acknowledge resuming before the fleet has drained.
+    #[serde(default)]
+    pub force_resume: Option<bool>,
+    /// Refuse with 409 unless the state is still at this version.
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+    /// Idempotency key: a repeat with the same id is applied once.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// `GET /api/system/worker-pause/events?limit=&before=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsPage {
+    pub events: Vec<ControlEvent>,
+    /// Pass as `before` to get the next (older) page; absent on the last.
+    pub next_before: Option<i64>,
+}
+
+/// The `system` block on claim and heartbeat answers: what a worker needs to
+/// know about the global pause, and how long to sleep while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemBlock {
+    pub workers_paused: bool,
+    pub mode: Option<PauseMode>,
+    pub reason: Option<String>,
+    pub version: i64,
+    pub pause_poll_interval_ms: u64,
+}

@@ -1,0 +1,84 @@
+//! The maintenance runbook's endpoints (`/scheduler/*`, `/status`, `/health`,
+//! `/dispatches/*`). They speak snake_case because the runbook's shell
+//! snippets read them with `jq -r '.running_count'` and the like.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /scheduler/status` and the answer to `/scheduler/pause|resume`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulerStatus {
+    /// `running`, `paused` or `transitioning`.
+    pub state: String,
+    pub mode: Option<String>,
+    pub paused_at: Option<String>,
+    pub resumed_at: Option<String>,
+    pub reason: Option<String>,
+    pub requested_by: Option<String>,
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// Optional body of `POST /scheduler/pause` and `/scheduler/resume`; the
+/// runbook sends none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerActionRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// `GET /status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemStatus {
+    pub state: String,
+    pub version: i64,
+    pub running_count: i64,
+    pub queued_count: i64,
+    pub stale_running_count: i64,
+    pub failed_count: i64,
+    /// Jobs handed out in the last minute, counting only claims made since
+    /// the latest pause or resume — so it reads 0 once a pause has taken hold.
+    pub recent_dispatch_count: i64,
+    pub is_drained: bool,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub healthy: bool,
+    pub database: String,
+    pub recent_events: Vec<HealthEvent>,
+}
+
+/// One line of `/health`'s `recent_events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthEvent {
+    /// `info`, `warning`, `error` or `critical`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    /// `YYYY-MM-DD HH:MM:SS` in UTC, so the runbook's string comparison
+    /// against `date '+%Y-%m-%d %H:%M:%S'` works.
+    pub created_at: String,
+}
+
+/// `GET /dispatches/{id}`: a job under the runbook's name, snake_case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub worker_id: Option<String>,
+    pub lease_expires_at: Option<String>,
+    pub dispatched_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub created_at: String,
+    pub error: Option<String>,
+    pub result: Option<serde_json::Value>,
+}
