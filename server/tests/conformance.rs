@@ -2,6 +2,8 @@
 //! PostgreSQL through the one `Store` trait. Time is passed explicitly, so
 //! lease expiry is tested without sleeping.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 mod common;
 
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! quickstart, the claim guard, bad input, conflicts and the runbook
 //! endpoints.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 mod common;
 
 use std::sync::Arc;
@@ -343,6 +345,16 @@ async fn no_op_requests_keep_the_version(db: TestDb) {
     );
 }
 
+/// (method, path, body, expected status, error code, error field)
+type BadCase = (
+    Method,
+    String,
+    Option<&'static str>,
+    StatusCode,
+    &'static str,
+    Option<&'static str>,
+);
+
 /// Every malformed request: a JSON error with the right status and field,
 /// and the state unchanged.
 async fn bad_input_is_a_json_4xx_and_changes_nothing(db: TestDb) {
@@ -351,7 +363,7 @@ async fn bad_input_is_a_json_4xx_and_changes_nothing(db: TestDb) {
     let before_state = a.get("/api/system/worker-pause").await;
     let before_jobs = a.get("/api/queue/jobs").await;
     let long = "r".repeat(501);
-    let cases: Vec<(Method, String, Option<&str>, StatusCode, &str, Option<&str>)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             Method::POST,
             "/api/system/worker-pause".into(),

@@ -2,6 +2,8 @@
 //! several servers on one PostgreSQL never hand out a job after a pause has
 //! been acknowledged, and replicas learn of changes through LISTEN/NOTIFY.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 mod common;
 
 use std::io::{BufRead, BufReader};

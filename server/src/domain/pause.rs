@@ -161,6 +161,8 @@ pub struct NewControlEvent {
 
 /// The outcome of [`decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Short-lived return values; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Decision {
     /// The request asks for what already is: 200, no new version, no event.
     Unchanged,

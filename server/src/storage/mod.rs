@@ -90,6 +90,8 @@ pub struct ClaimParams {
 
 /// What a claim found.
 #[derive(Debug, Clone)]
+// Short-lived return values; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum ClaimOutcome {
     /// The state row, read under lock inside the claim transaction, said
     /// paused: nothing was requeued or claimed.

@@ -5,6 +5,7 @@
 //! Without `LULL_TEST_POSTGRES_URL` the PostgreSQL variants print SKIPPED and
 //! pass — except under `CI=true`, where they fail: CI must run both.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 #![allow(dead_code)]
 
 use std::sync::Arc;
