@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod runbook;
 pub mod service;

@@ -29,6 +29,10 @@ pub struct ServiceConfig {
     pub pause_refresh_ms: u64,
     /// How many events `audit.latest` carries.
     pub audit_latest: u32,
+    /// How often drain metrics are sampled for live subscribers.
+    pub metrics_tick_ms: u64,
+    /// The dashboard's fallback polling interval (stream down).
+    pub dashboard_poll_ms: u64,
 }
 
 impl Default for ServiceConfig {
@@ -37,6 +41,8 @@ impl Default for ServiceConfig {
             pause_poll_interval_ms: 5000,
             pause_refresh_ms: 1000,
             audit_latest: 10,
+            metrics_tick_ms: 2000,
+            dashboard_poll_ms: 2000,
         }
     }
 }
@@ -93,6 +99,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     cache: PauseCache,
     metrics: Metrics,
+    live: crate::live::Live,
     config: ServiceConfig,
 }
 
@@ -118,6 +125,7 @@ impl Service {
             store,
             cache: PauseCache::new(state),
             metrics: Metrics::default(),
+            live: crate::live::Live::default(),
             config,
         }))
     }
@@ -132,6 +140,10 @@ impl Service {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    pub fn live(&self) -> &crate::live::Live {
+        &self.live
     }
 
     pub fn config(&self) -> &ServiceConfig {
@@ -156,6 +168,17 @@ impl Service {
                 }
             });
         }
+        let weak = Arc::downgrade(self);
+        let every = Duration::from_millis(self.config.metrics_tick_ms.max(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(svc) = weak.upgrade() else { return };
+                svc.tick_metrics().await;
+            }
+        });
         let weak = Arc::downgrade(self);
         let every = Duration::from_millis(self.config.pause_refresh_ms.max(50));
         tokio::spawn(async move {

@@ -105,6 +105,10 @@ pub struct ClaimRequest {
     /// Lease length; bounded by the server.
     #[serde(default)]
     pub lease_seconds: Option<u32>,
+    /// Long poll: wait up to this long (≤ 30 000) for a job to arrive
+    /// before answering `{job: null}`. A pause answers at once.
+    #[serde(default)]
+    pub wait_ms: Option<u32>,
 }
 
 /// The answer to a claim: a job or `null`, and always the `system` block.

@@ -6,12 +6,16 @@
 //! `/api/*` types are camelCase; the maintenance-runbook types in
 //! [`runbook`] are snake_case because the runbook's scripts read them so.
 
+pub mod dashboard;
 pub mod jobs;
 pub mod pause;
 pub mod runbook;
+pub mod workers;
 
+pub use dashboard::*;
 pub use jobs::*;
 pub use pause::*;
+pub use workers::*;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,39 +1,110 @@
-//! The dashboard: Trunk's static output at `/`, and the Leptos server
-//! functions at `/sfn/*` (their own prefix, clear of the REST routes).
+//! The dashboard: Trunk's static output at `/` (with the runtime config
+//! injected into `index.html`), and the Leptos server functions at `/sfn/*`
+//! (their own prefix, clear of the REST routes).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use app::ssr::{DashboardBackend, SharedBackend};
 use axum::body::Body;
-use axum::http::Request;
-use axum::response::{Html, IntoResponse};
-use axum::routing::post;
+use axum::http::{header, Request};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
-use tower_http::services::{ServeDir, ServeFile};
-use wire::{ErrorBody, WorkerPauseStatus};
+use tower_http::services::ServeDir;
+use wire::{
+    DashboardConfig, DrainView, ErrorBody, EventsPage, PauseOutcome, PauseRequest,
+    WorkerPauseStatus,
+};
 
 use super::error::ApiError;
 use crate::service::Service;
 
 /// The core service, seen through the dashboard's narrow interface.
-struct ServiceBackend(Arc<Service>);
+struct ServiceBackend {
+    service: Arc<Service>,
+    actor: String,
+}
 
 #[async_trait::async_trait]
 impl DashboardBackend for ServiceBackend {
     async fn pause_status(&self) -> Result<WorkerPauseStatus, ErrorBody> {
-        self.0
+        self.service
             .pause_status()
+            .await
+            .map_err(|e| ApiError::from(e).body)
+    }
+
+    async fn change_pause(&self, request: PauseRequest) -> PauseOutcome {
+        match self.service.change_pause(&self.actor, request).await {
+            Ok(status) => PauseOutcome::Applied {
+                status: Box::new(status),
+            },
+            Err(e) => {
+                let e = ApiError::from(e);
+                PauseOutcome::Rejected {
+                    status: e.status.as_u16(),
+                    error: Box::new(e.body),
+                }
+            }
+        }
+    }
+
+    async fn events(
+        &self,
+        limit: Option<u32>,
+        before: Option<i64>,
+    ) -> Result<EventsPage, ErrorBody> {
+        self.service
+            .events(limit, before)
+            .await
+            .map_err(|e| ApiError::from(e).body)
+    }
+
+    async fn drain_view(&self) -> Result<DrainView, ErrorBody> {
+        self.service
+            .drain_view()
             .await
             .map_err(|e| ApiError::from(e).body)
     }
 }
 
+/// The config the page reads at start-up (endpoints and intervals).
+pub fn dashboard_config(service: &Service) -> DashboardConfig {
+    let cfg = service.config();
+    DashboardConfig {
+        pause_endpoint: "/api/system/worker-pause".into(),
+        events_endpoint: "/api/system/worker-pause/events".into(),
+        stream_endpoint: "/api/system/worker-pause/stream".into(),
+        poll_interval_ms: cfg.dashboard_poll_ms,
+        metrics_tick_ms: cfg.metrics_tick_ms,
+        stale_after_ms: cfg.metrics_tick_ms * 3 + 1000,
+    }
+}
+
+/// `index.html` with `<script id="lull-config" type="application/json">`
+/// placed before `</head>`.
+pub fn inject_config(index: &str, config: &DashboardConfig) -> String {
+    // `</` cannot appear in the JSON of our config, but escape it anyway so
+    // the script element can never be closed early.
+    let json = serde_json::to_string(config)
+        .unwrap_or_else(|_| "{}".into())
+        .replace("</", "<\\/");
+    let tag = format!("<script id=\"lull-config\" type=\"application/json\">{json}</script>");
+    match index.find("</head>") {
+        Some(i) => format!("{}{tag}{}", &index[..i], &index[i..]),
+        None => format!("{tag}{index}"),
+    }
+}
+
 pub fn routes(service: Arc<Service>, static_dir: &Path) -> Router {
-    let backend: SharedBackend = Arc::new(ServiceBackend(service));
+    let sfn_service = service.clone();
     let sfn = post(move |req: Request<Body>| {
-        let backend = backend.clone();
+        let backend: SharedBackend = Arc::new(ServiceBackend {
+            service: sfn_service.clone(),
+            actor: "local".into(),
+        });
         async move {
             leptos_axum::handle_server_fns_with_context(
                 move || provide_context(backend.clone()),
@@ -43,14 +114,56 @@ pub fn routes(service: Arc<Service>, static_dir: &Path) -> Router {
         }
     });
     let router = Router::new().route("/sfn/{*fn_name}", sfn);
-    let index = static_dir.join("index.html");
-    if index.exists() {
-        // Unknown paths get index.html: the SPA routes on the client.
-        router.fallback_service(ServeDir::new(static_dir).fallback(ServeFile::new(index)))
-    } else {
-        tracing::warn!(dir = %static_dir.display(), "dashboard not built: no index.html; run `trunk build --release`");
-        router.fallback(|| async {
-            Html("<!doctype html><title>Lull</title><p>The dashboard is not built. Run <code>trunk build --release</code> (or <code>scripts/run.sh</code>) and restart <code>lull serve</code>. The API is up.</p>").into_response()
-        })
+    let index_path = static_dir.join("index.html");
+    match std::fs::read_to_string(&index_path) {
+        Ok(index) => {
+            let page: Arc<str> = inject_config(&index, &dashboard_config(&service)).into();
+            let index = get(move || {
+                let page = page.clone();
+                async move {
+                    let resp: Response = (
+                        [(header::CACHE_CONTROL, "no-cache")],
+                        Html(page.to_string()),
+                    )
+                        .into_response();
+                    resp
+                }
+            });
+            // Unknown paths get index.html: the SPA routes on the client.
+            router
+                .route("/", index.clone())
+                .route("/index.html", index.clone())
+                .fallback_service(ServeDir::new(static_dir).fallback(index))
+        }
+        Err(_) => {
+            tracing::warn!(dir = %static_dir.display(), "dashboard not built: no index.html; run `trunk build --release`");
+            router.fallback(|| async {
+                Html("<!doctype html><title>Lull</title><p>The dashboard is not built. Run <code>trunk build --release</code> (or <code>scripts/run.sh</code>) and restart <code>lull serve</code>. The API is up.</p>").into_response()
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_goes_before_head_end() {
+        let cfg = DashboardConfig {
+            pause_endpoint: "/p".into(),
+            events_endpoint: "/e".into(),
+            stream_endpoint: "/s".into(),
+            poll_interval_ms: 2000,
+            metrics_tick_ms: 1000,
+            stale_after_ms: 4000,
+        };
+        let out = inject_config(
+            "<html><head><title>x</title></head><body></body></html>",
+            &cfg,
+        );
+        assert!(out
+            .contains(r#"<script id="lull-config" type="application/json">{"pauseEndpoint":"/p""#));
+        assert!(out.find("lull-config").unwrap() < out.find("</head>").unwrap());
     }
 }

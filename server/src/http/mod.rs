@@ -45,6 +45,7 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
             get(pause::get_status).post(pause::post_action),
         )
         .route("/api/system/worker-pause/events", get(pause::get_events))
+        .route("/api/system/worker-pause/stream", get(pause::stream))
         .route("/api/queue/jobs", get(queue::list).post(queue::enqueue))
         .route("/api/queue/jobs/claim", post(queue::claim))
         .route("/api/queue/jobs/{id}", get(queue::get))

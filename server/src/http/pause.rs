@@ -1,9 +1,11 @@
 //! `/api/system/worker-pause`: the global pause and its audit log.
 
 use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use wire::{EventsPage, PauseRequest, WorkerPauseStatus};
+use wire::{EventsPage, PauseRequest, StreamMessage, WorkerPauseStatus};
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery};
@@ -33,4 +35,69 @@ pub async fn get_events(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventsPage>> {
     Ok(Json(s.service.events(q.limit, q.before).await?))
+}
+
+/// `GET /api/system/worker-pause/stream`: server-sent events. A `state`
+/// event with the full status on connect and whenever the version changes
+/// (pushed the moment this process learns of it), and `metrics` events when
+/// the drain metrics change (sampled once per tick for all subscribers).
+pub async fn stream(
+    State(s): State<AppState>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>> {
+    let svc = s.service.clone();
+    let first = svc.pause_status().await?;
+    let mut versions = svc.cache().subscribe();
+    versions.mark_unchanged();
+    let mut ticks = svc.live().subscribe();
+    ticks.mark_unchanged();
+    let last_version = first.version;
+    let initial = state_event(first);
+    let rest = futures::stream::unfold(
+        (svc, versions, ticks, last_version),
+        |(svc, mut versions, mut ticks, mut last_version)| async move {
+            loop {
+                tokio::select! {
+                    changed = versions.changed() => {
+                        changed.ok()?;
+                        let v = versions.borrow_and_update().version;
+                        if v == last_version {
+                            continue;
+                        }
+                        match svc.pause_status().await {
+                            Ok(status) => {
+                                last_version = status.version;
+                                return Some((state_event(status), (svc, versions, ticks, last_version)));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "stream: could not read the status"),
+                        }
+                    }
+                    changed = ticks.changed() => {
+                        changed.ok()?;
+                        let tick = *ticks.borrow_and_update();
+                        if let Some(t) = tick {
+                            let msg = StreamMessage::Metrics { version: t.version, metrics: t.metrics, at: t.at };
+                            return Some((event("metrics", &msg), (svc, versions, ticks, last_version)));
+                        }
+                    }
+                }
+            }
+        },
+    );
+    let stream = futures::stream::once(async move { initial }).chain(rest);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(10))))
+}
+
+fn event(name: &str, msg: &StreamMessage) -> Result<Event, std::convert::Infallible> {
+    Ok(Event::default()
+        .event(name)
+        .data(serde_json::to_string(msg).unwrap_or_default()))
+}
+
+fn state_event(status: WorkerPauseStatus) -> Result<Event, std::convert::Infallible> {
+    event(
+        "state",
+        &StreamMessage::State {
+            status: Box::new(status),
+        },
+    )
 }

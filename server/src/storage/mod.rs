@@ -224,6 +224,13 @@ pub trait Store: Send + Sync + 'static {
     /// Running jobs (stale or not), oldest lease first: what blocks the drain.
     async fn running_jobs(&self, limit: u32) -> StoreResult<Vec<Job>>;
 
+    /// Jobs that finished (succeeded or failed) at or after `since`.
+    async fn finished_since(&self, since: DateTime<Utc>) -> StoreResult<i64>;
+
+    /// Mean claim-to-finish duration in milliseconds per job type, over jobs
+    /// finished at or after `since`.
+    async fn mean_durations_ms(&self, since: DateTime<Utc>) -> StoreResult<Vec<(String, f64)>>;
+
     /// PostgreSQL: starts listening for changes made by other processes.
     /// SQLite: `None` (one process; changes are broadcast in memory).
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>>;

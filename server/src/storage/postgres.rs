@@ -640,6 +640,28 @@ impl Store for PgStore {
         rows.iter().map(job_from_row).collect()
     }
 
+    async fn finished_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
+        self.calls.hit();
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at >= $1",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn mean_durations_ms(&self, since: DateTime<Utc>) -> StoreResult<Vec<(String, f64)>> {
+        self.calls.hit();
+        Ok(sqlx::query_as(
+            "SELECT type, (AVG(EXTRACT(EPOCH FROM (finished_at - started_at))) * 1000)::FLOAT8 \
+             FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at >= $1 \
+             AND started_at IS NOT NULL GROUP BY type",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {
         // Connect once up front so a bad URL fails start-up, not a task.
         let first = connect_listener(&self.url).await?;

@@ -690,6 +690,28 @@ impl Store for SqliteStore {
         rows.iter().map(job_from_row).collect()
     }
 
+    async fn finished_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
+        self.calls.hit();
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at >= $1",
+        )
+        .bind(ms(since))
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
+    async fn mean_durations_ms(&self, since: DateTime<Utc>) -> StoreResult<Vec<(String, f64)>> {
+        self.calls.hit();
+        Ok(sqlx::query_as(
+            "SELECT type, CAST(AVG(finished_at - started_at) AS REAL) \
+             FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at >= $1 \
+             AND started_at IS NOT NULL GROUP BY type",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {
         Ok(None)
     }

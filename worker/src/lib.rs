@@ -1,0 +1,1 @@
+//! The Lull worker runtime (being written).
