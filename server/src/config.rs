@@ -36,6 +36,10 @@ pub struct ConfigArgs {
     /// notification was lost [default: 1000].
     #[arg(long, env = "LULL_PAUSE_REFRESH_MS")]
     pub pause_refresh_ms: Option<u64>,
+    /// A worker whose last heartbeat is older than this is offline
+    /// [default: 15].
+    #[arg(long, env = "LULL_WORKER_STALE_SECONDS")]
+    pub worker_stale_seconds: Option<u64>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -47,6 +51,7 @@ struct FileConfig {
     static_dir: Option<PathBuf>,
     pause_poll_interval_ms: Option<u64>,
     pause_refresh_ms: Option<u64>,
+    worker_stale_seconds: Option<u64>,
 }
 
 /// The resolved, validated configuration.
@@ -57,6 +62,7 @@ pub struct Config {
     pub static_dir: PathBuf,
     pub pause_poll_interval_ms: u64,
     pub pause_refresh_ms: u64,
+    pub worker_stale_seconds: u64,
 }
 
 /// A configuration error, worded for the operator.
@@ -111,7 +117,17 @@ impl ConfigArgs {
                 "pause_refresh_ms is {pause_refresh_ms}: it must be between 50 and 60000"
             )));
         }
+        let worker_stale_seconds = self
+            .worker_stale_seconds
+            .or(file.worker_stale_seconds)
+            .unwrap_or(15);
+        if !(2..=3600).contains(&worker_stale_seconds) {
+            return Err(ConfigError(format!(
+                "worker_stale_seconds is {worker_stale_seconds}: it must be between 2 and 3600"
+            )));
+        }
         Ok(Config {
+            worker_stale_seconds,
             listen,
             database_url,
             static_dir: self

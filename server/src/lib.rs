@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod config;
 pub mod domain;
+pub mod fleet;
 pub mod http;
 pub mod live;
 pub mod metrics;
@@ -38,6 +39,7 @@ pub async fn start(
         service::ServiceConfig {
             pause_poll_interval_ms: cfg.pause_poll_interval_ms,
             pause_refresh_ms: cfg.pause_refresh_ms,
+            worker_stale_seconds: cfg.worker_stale_seconds,
             ..Default::default()
         },
     )

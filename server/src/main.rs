@@ -71,6 +71,7 @@ async fn main() -> std::process::ExitCode {
                 println!("  static_dir:             {}", cfg.static_dir.display());
                 println!("  pause_poll_interval_ms: {}", cfg.pause_poll_interval_ms);
                 println!("  pause_refresh_ms:       {}", cfg.pause_refresh_ms);
+                println!("  worker_stale_seconds:   {}", cfg.worker_stale_seconds);
                 std::process::ExitCode::SUCCESS
             }
             Err(e) => {

@@ -33,6 +33,8 @@ pub struct ServiceConfig {
     pub metrics_tick_ms: u64,
     /// The dashboard's fallback polling interval (stream down).
     pub dashboard_poll_ms: u64,
+    /// A worker whose last heartbeat is older than this is offline.
+    pub worker_stale_seconds: u64,
 }
 
 impl Default for ServiceConfig {
@@ -43,6 +45,7 @@ impl Default for ServiceConfig {
             audit_latest: 10,
             metrics_tick_ms: 2000,
             dashboard_poll_ms: 2000,
+            worker_stale_seconds: 15,
         }
     }
 }
@@ -95,11 +98,17 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 /// Largest page of jobs or events one request may ask for.
 pub const MAX_PAGE: u32 = 500;
 
+/// The longest a claim may wait for a job (long poll).
+pub const MAX_WAIT_MS: u32 = 30_000;
+
 pub struct Service {
     store: Arc<dyn Store>,
     cache: PauseCache,
     metrics: Metrics,
     live: crate::live::Live,
+    /// Woken on every enqueue (here, or elsewhere via NOTIFY): long-polling
+    /// claimers try again at once.
+    jobs_signal: tokio::sync::Notify,
     config: ServiceConfig,
 }
 
@@ -126,6 +135,7 @@ impl Service {
             cache: PauseCache::new(state),
             metrics: Metrics::default(),
             live: crate::live::Live::default(),
+            jobs_signal: tokio::sync::Notify::new(),
             config,
         }))
     }
@@ -159,10 +169,14 @@ impl Service {
             tokio::spawn(async move {
                 while let Some(notice) = rx.recv().await {
                     let Some(svc) = weak.upgrade() else { return };
-                    if let Notice::PauseChanged(v) = notice {
-                        if v <= svc.cache.version() {
+                    match notice {
+                        Notice::JobsAvailable => {
+                            svc.jobs_signal.notify_waiters();
                             continue;
                         }
+                        Notice::PauseChanged(v) if v <= svc.cache.version() => continue,
+                        Notice::PauseChanged(_) => {}
+                        Notice::Reconnected => svc.jobs_signal.notify_waiters(),
                     }
                     svc.refresh_pause_state().await;
                 }
@@ -334,17 +348,58 @@ impl Service {
     pub async fn enqueue(&self, req: EnqueueRequest) -> ServiceResult<Job> {
         let job = NewJob::parse(req)?;
         let job = self.store.enqueue(&job, now()).await?;
+        self.jobs_signal.notify_waiters();
         tracing::debug!(job_id = %job.id, job_type = %job.job_type, "job enqueued");
         Ok(job)
     }
 
-    /// Claims a job for a worker. While the cache says paused this answers
+    /// Claims a job for a worker, waiting up to `waitMs` for one to arrive.
+    /// An enqueue anywhere wakes the wait at once; so does a pause, which is
+    /// answered with `{job: null}` and the new `system` block.
+    pub async fn claim(&self, req: ClaimRequest) -> ServiceResult<ClaimResponse> {
+        let wait_ms = match req.wait_ms {
+            None => 0,
+            Some(w) if w <= MAX_WAIT_MS => w,
+            Some(w) => {
+                return Err(FieldError::new(
+                    "waitMs",
+                    format!("waitMs is {w}; at most {MAX_WAIT_MS} is allowed"),
+                )
+                .into())
+            }
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(wait_ms));
+        let mut pause_rx = self.cache.subscribe();
+        loop {
+            // Registered before the attempt, so an enqueue that lands between
+            // the attempt and the wait is not missed.
+            let notified = self.jobs_signal.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            pause_rx.mark_unchanged();
+            let resp = self.claim_once(&req).await?;
+            let now_i = tokio::time::Instant::now();
+            if resp.job.is_some() || resp.system.workers_paused || now_i >= deadline {
+                return Ok(resp);
+            }
+            // Re-check at least every second: a job whose retry backoff ends
+            // becomes claimable without any notification.
+            let slice = (deadline - now_i).min(Duration::from_secs(1));
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = pause_rx.changed() => {}
+                _ = tokio::time::sleep(slice) => {}
+            }
+        }
+    }
+
+    /// One claim attempt. While the cache says paused this answers
     /// `{job: null}` at once, touching neither the database nor the requeue
     /// logic; otherwise storage re-checks the pause inside the claim.
-    pub async fn claim(&self, req: ClaimRequest) -> ServiceResult<ClaimResponse> {
+    async fn claim_once(&self, req: &ClaimRequest) -> ServiceResult<ClaimResponse> {
         let worker_id = domain::parse_identifier("workerId", req.worker_id.as_deref())?;
         let lease_seconds = domain::parse_lease_seconds(req.lease_seconds)?;
-        let types = match req.types {
+        let types = match &req.types {
             None => None,
             Some(types) if types.is_empty() => {
                 return Err(FieldError::new("types", "types must not be empty when given").into())
@@ -442,7 +497,7 @@ impl Service {
             .lease_seconds
             .map(|s| domain::parse_lease_seconds(Some(s)))
             .transpose()?;
-        let job = self
+        let (job, desired) = self
             .store
             .heartbeat(&fence, lease, req.paused_at_checkpoint, now())
             .await
@@ -453,7 +508,11 @@ impl Service {
             .cache
             .current()
             .system_block(self.config.pause_poll_interval_ms);
-        Ok(HeartbeatResponse { job, system })
+        Ok(HeartbeatResponse {
+            job,
+            system,
+            directive: desired.map(domain::directive),
+        })
     }
 
     pub async fn complete(&self, id: Uuid, req: CompleteRequest) -> ServiceResult<Job> {
@@ -525,6 +584,7 @@ impl Service {
             .await
             .map_err(ServiceError::from)
             .map_err(not_found_job(id))?;
+        self.jobs_signal.notify_waiters();
         tracing::info!(actor, job_id = %id, "job queued for retry");
         Ok(job)
     }

@@ -141,6 +141,9 @@ pub struct HeartbeatRequest {
 pub struct HeartbeatResponse {
     pub job: Job,
     pub system: SystemBlock,
+    /// The worker's own directive, when the worker is registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directive: Option<crate::Directive>,
 }
 
 /// `POST /api/queue/jobs/{id}/complete`.

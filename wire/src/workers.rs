@@ -237,3 +237,45 @@ pub struct ResultAck {
     pub applied_now: bool,
     pub accepted_at: DateTime<Utc>,
 }
+
+impl DesiredState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesiredState::Active => "active",
+            DesiredState::Paused => "paused",
+            DesiredState::Draining => "draining",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DesiredState> {
+        [
+            DesiredState::Active,
+            DesiredState::Paused,
+            DesiredState::Draining,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+impl ReportedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportedState::Running => "running",
+            ReportedState::Paused => "paused",
+            ReportedState::Draining => "draining",
+            ReportedState::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportedState> {
+        [
+            ReportedState::Running,
+            ReportedState::Paused,
+            ReportedState::Draining,
+            ReportedState::Stopped,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}

@@ -1,9 +1,13 @@
 //! Pure domain rules: no I/O, no clock (callers pass `now`), unit-tested
 //! beside the code. Storage and HTTP call into these; never the reverse.
 
+pub mod fleet;
 pub mod input;
 pub mod pause;
+pub mod results;
 pub mod retry;
 
+pub use fleet::*;
 pub use input::*;
 pub use pause::*;
+pub use results::*;

@@ -6,6 +6,7 @@ mod extract;
 mod pause;
 mod queue;
 mod runbook;
+mod workers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +55,12 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
         .route("/api/queue/jobs/{id}/fail", post(queue::fail))
         .route("/api/queue/jobs/{id}/cancel", post(queue::cancel))
         .route("/api/queue/jobs/{id}/retry", post(queue::retry))
+        .route("/api/workers", get(workers::list))
+        .route("/api/workers/register", post(workers::register))
+        .route("/api/workers/health", get(workers::health))
+        .route("/api/workers/metrics", get(workers::metrics))
+        .route("/api/workers/results", post(workers::results))
+        .route("/api/workers/{id}/heartbeat", post(workers::heartbeat))
         .route("/api/{*rest}", axum::routing::any(unknown_api_route))
         .route("/scheduler/pause", post(runbook::pause))
         .route("/scheduler/resume", post(runbook::resume))

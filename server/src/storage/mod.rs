@@ -19,7 +19,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use wire::{ControlEvent, DrainMetrics, Job, JobStatus};
 
-use crate::domain::{NewJob, PauseCommand, PauseState};
+use crate::domain::{
+    NewJob, PauseCommand, PauseState, Registration, ResultSubmission, WorkerBeat, WorkerRecord,
+};
+use wire::DesiredState;
 
 /// Storage failures, mapped to meaning once (here), not in every handler.
 #[derive(Debug, thiserror::Error)]
@@ -129,11 +132,28 @@ impl JobCounts {
     }
 }
 
+/// What [`Store::begin_result`] found for an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultBegin {
+    /// First time: recorded as `applying`; apply it, then finish it.
+    Fresh,
+    /// Applied before: acknowledge again, do nothing.
+    Applied,
+    /// Another request with this key is being applied right now.
+    InFlight,
+    /// Refused before (e.g. the lease was lost); refuse the same way.
+    Rejected(String),
+    /// The key was used with different content.
+    Mismatch,
+}
+
 /// A change another server process made, learned through the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     /// The pause state moved to this version.
     PauseChanged(i64),
+    /// Jobs were enqueued (wake long-polling claimers).
+    JobsAvailable,
     /// The notification connection was (re)established: anything may have
     /// been missed, so re-read the state.
     Reconnected,
@@ -181,14 +201,15 @@ pub trait Store: Send + Sync + 'static {
     async fn claim(&self, params: &ClaimParams) -> StoreResult<ClaimOutcome>;
 
     /// Extends the lease. `LeaseLost` when the job is no longer running under
-    /// this worker and token; `NotFound` for an unknown job.
+    /// this worker and token; `NotFound` for an unknown job. Also returns the
+    /// worker's desired state when the worker is registered (same round trip).
     async fn heartbeat(
         &self,
         fence: &Fence,
         lease_seconds: Option<u32>,
         paused_at_checkpoint: Option<bool>,
         now: DateTime<Utc>,
-    ) -> StoreResult<Job>;
+    ) -> StoreResult<(Job, Option<DesiredState>)>;
 
     /// Marks the job succeeded. Fenced like [`Store::heartbeat`].
     async fn complete(
@@ -230,6 +251,51 @@ pub trait Store: Send + Sync + 'static {
     /// Mean claim-to-finish duration in milliseconds per job type, over jobs
     /// finished at or after `since`.
     async fn mean_durations_ms(&self, since: DateTime<Utc>) -> StoreResult<Vec<(String, f64)>>;
+
+    /// Mean claim-to-finish duration (ms) of jobs finished since `since`.
+    async fn mean_latency_ms(&self, since: DateTime<Utc>) -> StoreResult<Option<f64>>;
+
+    /// Registers a worker (or a new boot of it): a new `boot_id` resets
+    /// `started_at` and applies [`crate::domain::desired_after_reboot`].
+    async fn register_worker(
+        &self,
+        reg: &Registration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WorkerRecord>;
+
+    /// Records a worker heartbeat. `NotFound` for an unregistered id (the
+    /// worker should register); `Conflict` when a newer boot of the same id
+    /// has registered since (this process is superseded).
+    async fn worker_heartbeat(
+        &self,
+        beat: &WorkerBeat,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WorkerRecord>;
+
+    /// All registered workers, by id.
+    async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>>;
+
+    /// Records a result submission as `applying` unless its key is known;
+    /// an `applying` row older than `retake_before` (its server died
+    /// mid-apply) is taken over as `Fresh`.
+    async fn begin_result(
+        &self,
+        sub: &ResultSubmission,
+        now: DateTime<Utc>,
+        retake_before: DateTime<Utc>,
+    ) -> StoreResult<ResultBegin>;
+
+    /// Marks a result applied (`rejected` = None) or refused with a reason.
+    async fn finish_result(
+        &self,
+        key: &str,
+        rejected: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Forgets an `applying` result whose application failed transiently,
+    /// so a retry applies it.
+    async fn abandon_result(&self, key: &str) -> StoreResult<()>;
 
     /// PostgreSQL: starts listening for changes made by other processes.
     /// SQLite: `None` (one process; changes are broadcast in memory).

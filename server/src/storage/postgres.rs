@@ -17,13 +17,19 @@ use uuid::Uuid;
 use wire::{ControlEvent, DrainMetrics, Job, JobStatus, PauseMode};
 
 use super::{
-    lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice, Store,
-    StoreError, StoreResult, TransitionOutcome,
+    lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice,
+    ResultBegin, Store, StoreError, StoreResult, TransitionOutcome,
 };
-use crate::domain::{self, retry, Decision, NewJob, PauseCommand, PauseState};
+use crate::domain::{
+    self, retry, Decision, NewJob, PauseCommand, PauseState, Registration, ResultSubmission,
+    WorkerBeat, WorkerRecord,
+};
+use wire::{DesiredState, ReportedState};
 
 /// The channel other processes listen on; the payload is the new version.
 const PAUSE_CHANNEL: &str = "lull_pause";
+/// Enqueues and retries: wakes long-polling claimers on every process.
+const JOBS_CHANNEL: &str = "lull_jobs";
 
 pub struct PgStore {
     pool: PgPool,
@@ -61,6 +67,34 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+const WORKER_COLUMNS: &str = "id, name, hostname, version, labels, boot_id, started_at, \
+     last_heartbeat_at, reported_state, active_jobs, offline_backlog, desired_state";
+
+fn worker_from_row(row: &PgRow) -> StoreResult<WorkerRecord> {
+    let labels: sqlx::types::Json<std::collections::BTreeMap<String, String>> =
+        row.try_get("labels")?;
+    let jobs: sqlx::types::Json<Vec<Uuid>> = row.try_get("active_jobs")?;
+    let reported: String = row.try_get("reported_state")?;
+    let desired: String = row.try_get("desired_state")?;
+    let backlog: i32 = row.try_get("offline_backlog")?;
+    Ok(WorkerRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        hostname: row.try_get("hostname")?,
+        version: row.try_get("version")?,
+        labels: labels.0,
+        boot_id: row.try_get("boot_id")?,
+        started_at: row.try_get("started_at")?,
+        last_heartbeat_at: row.try_get("last_heartbeat_at")?,
+        reported_state: ReportedState::parse(&reported)
+            .ok_or_else(|| StoreError::Database(format!("bad reported_state {reported:?}")))?,
+        active_jobs: jobs.0,
+        offline_backlog: backlog.max(0) as u32,
+        desired_state: DesiredState::parse(&desired)
+            .ok_or_else(|| StoreError::Database(format!("bad desired_state {desired:?}")))?,
+    })
 }
 
 fn state_from_row(row: &PgRow) -> StoreResult<PauseState> {
@@ -344,10 +378,13 @@ impl Store for PgStore {
 
     async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Job> {
         self.calls.hit();
+        // One statement: the insert and the wake-up notification (delivered
+        // at commit) travel together.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO jobs (id, type, payload, priority, status, attempts, max_attempts, \
-             run_after, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING {JOB_COLUMNS}"
+            "WITH ins AS (INSERT INTO jobs (id, type, payload, priority, status, attempts, \
+             max_attempts, run_after, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING {JOB_COLUMNS}) \
+             SELECT ins.*, (SELECT pg_notify('{JOBS_CHANNEL}', '')) IS NULL AS notified FROM ins"
         )))
         .bind(Uuid::new_v4())
         .bind(&job.job_type)
@@ -436,7 +473,7 @@ impl Store for PgStore {
         lease_seconds: Option<u32>,
         paused_at_checkpoint: Option<bool>,
         now: DateTime<Utc>,
-    ) -> StoreResult<Job> {
+    ) -> StoreResult<(Job, Option<DesiredState>)> {
         self.calls.hit();
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -445,7 +482,8 @@ impl Store for PgStore {
                lease_expires_at = $5 + make_interval(secs => COALESCE($4, lease_seconds)), \
                paused_at_checkpoint = COALESCE($6, paused_at_checkpoint), updated_at = $5 \
              WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3 \
-             RETURNING {JOB_COLUMNS}"
+             RETURNING {JOB_COLUMNS}, \
+               (SELECT desired_state FROM workers w WHERE w.id = jobs.worker_id) AS worker_desired"
         )))
         .bind(fence.job_id)
         .bind(&fence.worker_id)
@@ -456,7 +494,13 @@ impl Store for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         let out = match row {
-            Some(row) => job_from_row(&row),
+            Some(row) => {
+                let desired: Option<String> = row.try_get("worker_desired")?;
+                Ok((
+                    job_from_row(&row)?,
+                    desired.as_deref().and_then(DesiredState::parse),
+                ))
+            }
             None => Err(fence_failure(&mut tx, fence).await?),
         };
         tx.commit().await?;
@@ -590,7 +634,13 @@ impl Store for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         let out = match row {
-            Some(row) => job_from_row(&row),
+            Some(row) => {
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(JOBS_CHANNEL)
+                    .execute(&mut *tx)
+                    .await?;
+                job_from_row(&row)
+            }
             None => {
                 let job = get_job_in(&mut tx, id).await?;
                 Err(StoreError::Conflict(format!(
@@ -662,6 +712,201 @@ impl Store for PgStore {
         .await?)
     }
 
+    async fn mean_latency_ms(&self, since: DateTime<Utc>) -> StoreResult<Option<f64>> {
+        self.calls.hit();
+        Ok(sqlx::query_scalar(
+            "SELECT (AVG(EXTRACT(EPOCH FROM (finished_at - started_at))) * 1000)::FLOAT8 \
+             FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at >= $1 \
+             AND started_at IS NOT NULL",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn register_worker(
+        &self,
+        reg: &Registration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WorkerRecord> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let prev: Option<(String, String)> =
+            sqlx::query_as("SELECT boot_id, desired_state FROM workers WHERE id = $1 FOR UPDATE")
+                .bind(&reg.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let desired = match &prev {
+            Some((boot, d)) if *boot != reg.boot_id => {
+                domain::desired_after_reboot(DesiredState::parse(d).unwrap_or(DesiredState::Active))
+            }
+            Some((_, d)) => DesiredState::parse(d).unwrap_or(DesiredState::Active),
+            None => DesiredState::Active,
+        };
+        let same_boot = prev.as_ref().is_some_and(|(b, _)| *b == reg.boot_id);
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO workers (id, name, hostname, version, labels, boot_id, started_at, \
+               last_heartbeat_at, reported_state, active_jobs, offline_backlog, desired_state, registered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 'running', '[]', 0, $8, $7) \
+             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, hostname = EXCLUDED.hostname, \
+               version = EXCLUDED.version, labels = EXCLUDED.labels, boot_id = EXCLUDED.boot_id, \
+               started_at = CASE WHEN $9 THEN workers.started_at ELSE EXCLUDED.started_at END, \
+               last_heartbeat_at = EXCLUDED.last_heartbeat_at, reported_state = 'running', \
+               desired_state = EXCLUDED.desired_state \
+             RETURNING {WORKER_COLUMNS}"
+        )))
+        .bind(&reg.id)
+        .bind(&reg.name)
+        .bind(&reg.hostname)
+        .bind(&reg.version)
+        .bind(sqlx::types::Json(&reg.labels))
+        .bind(&reg.boot_id)
+        .bind(now)
+        .bind(desired.as_str())
+        .bind(same_boot)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        worker_from_row(&row)
+    }
+
+    async fn worker_heartbeat(
+        &self,
+        beat: &WorkerBeat,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WorkerRecord> {
+        self.calls.hit();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE workers SET last_heartbeat_at = $3, reported_state = $4, active_jobs = $5, \
+               offline_backlog = $6 WHERE id = $1 AND boot_id = $2 RETURNING {WORKER_COLUMNS}"
+        )))
+        .bind(&beat.id)
+        .bind(&beat.boot_id)
+        .bind(now)
+        .bind(beat.state.as_str())
+        .bind(sqlx::types::Json(&beat.active_jobs))
+        .bind(beat.offline_backlog as i32)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => worker_from_row(&row),
+            None => {
+                let boot: Option<String> =
+                    sqlx::query_scalar("SELECT boot_id FROM workers WHERE id = $1")
+                        .bind(&beat.id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Err(match boot {
+                    None => StoreError::NotFound,
+                    Some(b) => StoreError::Conflict(format!(
+                        "worker {} has registered again (boot {b}); this process (boot {}) is superseded",
+                        beat.id, beat.boot_id
+                    )),
+                })
+            }
+        }
+    }
+
+    async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
+        self.calls.hit();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(worker_from_row).collect()
+    }
+
+    async fn begin_result(
+        &self,
+        sub: &ResultSubmission,
+        now: DateTime<Utc>,
+        retake_before: DateTime<Utc>,
+    ) -> StoreResult<ResultBegin> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO worker_results (idempotency_key, payload_type, task_id, worker_id, payload, \
+               fingerprint, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'applying', $7) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&sub.key)
+        .bind(sub.payload_type.as_str())
+        .bind(sub.task_id)
+        .bind(&sub.worker_id)
+        .bind(&sub.payload)
+        .bind(&sub.fingerprint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let out = if inserted == 1 {
+            ResultBegin::Fresh
+        } else {
+            let (fingerprint, state, outcome, created_at): (
+                String,
+                String,
+                Option<String>,
+                DateTime<Utc>,
+            ) = sqlx::query_as(
+                "SELECT fingerprint, state, outcome, created_at FROM worker_results \
+                     WHERE idempotency_key = $1 FOR UPDATE",
+            )
+            .bind(&sub.key)
+            .fetch_one(&mut *tx)
+            .await?;
+            if fingerprint != sub.fingerprint {
+                ResultBegin::Mismatch
+            } else {
+                match state.as_str() {
+                    "applied" => ResultBegin::Applied,
+                    "rejected" => ResultBegin::Rejected(outcome.unwrap_or_default()),
+                    _ if created_at < retake_before => {
+                        sqlx::query(
+                            "UPDATE worker_results SET created_at = $2 WHERE idempotency_key = $1",
+                        )
+                        .bind(&sub.key)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        ResultBegin::Fresh
+                    }
+                    _ => ResultBegin::InFlight,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn finish_result(
+        &self,
+        key: &str,
+        rejected: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.calls.hit();
+        sqlx::query(
+            "UPDATE worker_results SET state = $2, outcome = $3, finished_at = $4 WHERE idempotency_key = $1",
+        )
+        .bind(key)
+        .bind(if rejected.is_some() { "rejected" } else { "applied" })
+        .bind(rejected)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn abandon_result(&self, key: &str) -> StoreResult<()> {
+        self.calls.hit();
+        sqlx::query("DELETE FROM worker_results WHERE idempotency_key = $1 AND state = 'applying'")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {
         // Connect once up front so a bad URL fails start-up, not a task.
         let first = connect_listener(&self.url).await?;
@@ -692,11 +937,14 @@ impl Store for PgStore {
                 loop {
                     match l.try_recv().await {
                         Ok(Some(n)) => {
-                            let notice = n
-                                .payload()
-                                .parse::<i64>()
-                                .map(Notice::PauseChanged)
-                                .unwrap_or(Notice::Reconnected);
+                            let notice = if n.channel() == JOBS_CHANNEL {
+                                Notice::JobsAvailable
+                            } else {
+                                n.payload()
+                                    .parse::<i64>()
+                                    .map(Notice::PauseChanged)
+                                    .unwrap_or(Notice::Reconnected)
+                            };
                             if tx.send(notice).await.is_err() {
                                 return;
                             }
@@ -719,7 +967,7 @@ impl Store for PgStore {
 
 async fn connect_listener(url: &str) -> StoreResult<PgListener> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen(PAUSE_CHANNEL).await?;
+    listener.listen_all([PAUSE_CHANNEL, JOBS_CHANNEL]).await?;
     Ok(listener)
 }
 

@@ -21,10 +21,14 @@ use uuid::Uuid;
 use wire::{ControlEvent, DrainMetrics, Job, JobStatus, PauseMode};
 
 use super::{
-    lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice, Store,
-    StoreError, StoreResult, TransitionOutcome,
+    lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice,
+    ResultBegin, Store, StoreError, StoreResult, TransitionOutcome,
 };
-use crate::domain::{self, retry, Decision, NewJob, PauseCommand, PauseState};
+use crate::domain::{
+    self, retry, Decision, NewJob, PauseCommand, PauseState, Registration, ResultSubmission,
+    WorkerBeat, WorkerRecord,
+};
+use wire::{DesiredState, ReportedState};
 
 pub struct SqliteStore {
     /// Exactly one connection: the single writer.
@@ -144,6 +148,34 @@ fn job_from_row(row: &SqliteRow) -> StoreResult<Job> {
         updated_at: time(row, "updated_at")?,
         started_at: opt_time(row, "started_at")?,
         finished_at: opt_time(row, "finished_at")?,
+    })
+}
+
+const WORKER_COLUMNS: &str = "id, name, hostname, version, labels, boot_id, started_at, \
+     last_heartbeat_at, reported_state, active_jobs, offline_backlog, desired_state";
+
+fn worker_from_row(row: &SqliteRow) -> StoreResult<WorkerRecord> {
+    let labels: String = row.try_get("labels")?;
+    let jobs: String = row.try_get("active_jobs")?;
+    let reported: String = row.try_get("reported_state")?;
+    let desired: String = row.try_get("desired_state")?;
+    let backlog: i64 = row.try_get("offline_backlog")?;
+    let bad = |what: &str, e: serde_json::Error| StoreError::Database(format!("bad {what}: {e}"));
+    Ok(WorkerRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        hostname: row.try_get("hostname")?,
+        version: row.try_get("version")?,
+        labels: serde_json::from_str(&labels).map_err(|e| bad("labels", e))?,
+        boot_id: row.try_get("boot_id")?,
+        started_at: time(row, "started_at")?,
+        last_heartbeat_at: time(row, "last_heartbeat_at")?,
+        reported_state: ReportedState::parse(&reported)
+            .ok_or_else(|| StoreError::Database(format!("bad reported_state {reported:?}")))?,
+        active_jobs: serde_json::from_str(&jobs).map_err(|e| bad("active_jobs", e))?,
+        offline_backlog: backlog.max(0) as u32,
+        desired_state: DesiredState::parse(&desired)
+            .ok_or_else(|| StoreError::Database(format!("bad desired_state {desired:?}")))?,
     })
 }
 
@@ -487,7 +519,7 @@ impl Store for SqliteStore {
         lease_seconds: Option<u32>,
         paused_at_checkpoint: Option<bool>,
         now: DateTime<Utc>,
-    ) -> StoreResult<Job> {
+    ) -> StoreResult<(Job, Option<DesiredState>)> {
         self.calls.hit();
         let mut tx = self.writer.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -496,7 +528,8 @@ impl Store for SqliteStore {
                lease_expires_at = $5 + COALESCE($4, lease_seconds) * 1000, \
                paused_at_checkpoint = COALESCE($6, paused_at_checkpoint), updated_at = $5 \
              WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3 \
-             RETURNING {JOB_COLUMNS}"
+             RETURNING {JOB_COLUMNS}, \
+               (SELECT desired_state FROM workers w WHERE w.id = jobs.worker_id) AS worker_desired"
         )))
         .bind(fence.job_id.to_string())
         .bind(&fence.worker_id)
@@ -507,7 +540,13 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let out = match row {
-            Some(row) => job_from_row(&row),
+            Some(row) => {
+                let desired: Option<String> = row.try_get("worker_desired")?;
+                Ok((
+                    job_from_row(&row)?,
+                    desired.as_deref().and_then(DesiredState::parse),
+                ))
+            }
             None => Err(fence_failure(&mut tx, fence).await),
         };
         tx.commit().await?;
@@ -710,6 +749,200 @@ impl Store for SqliteStore {
         .bind(ms(since))
         .fetch_all(&self.reader)
         .await?)
+    }
+
+    async fn mean_latency_ms(&self, since: DateTime<Utc>) -> StoreResult<Option<f64>> {
+        self.calls.hit();
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(AVG(finished_at - started_at) AS REAL) FROM jobs \
+             WHERE status IN ('succeeded', 'failed') AND finished_at >= $1 AND started_at IS NOT NULL",
+        )
+        .bind(ms(since))
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
+    async fn register_worker(
+        &self,
+        reg: &Registration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WorkerRecord> {
+        self.calls.hit();
+        let mut tx = self.writer.begin().await?;
+        let prev: Option<(String, String)> =
+            sqlx::query_as("SELECT boot_id, desired_state FROM workers WHERE id = $1")
+                .bind(&reg.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let desired = match &prev {
+            Some((boot, d)) if *boot != reg.boot_id => {
+                domain::desired_after_reboot(DesiredState::parse(d).unwrap_or(DesiredState::Active))
+            }
+            Some((_, d)) => DesiredState::parse(d).unwrap_or(DesiredState::Active),
+            None => DesiredState::Active,
+        };
+        let same_boot = prev.as_ref().is_some_and(|(b, _)| *b == reg.boot_id);
+        let labels = serde_json::to_string(&reg.labels)
+            .map_err(|e| StoreError::Database(format!("labels: {e}")))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO workers (id, name, hostname, version, labels, boot_id, started_at, \
+               last_heartbeat_at, reported_state, active_jobs, offline_backlog, desired_state, registered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 'running', '[]', 0, $8, $7) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname, \
+               version = excluded.version, labels = excluded.labels, boot_id = excluded.boot_id, \
+               started_at = CASE WHEN $9 THEN workers.started_at ELSE excluded.started_at END, \
+               last_heartbeat_at = excluded.last_heartbeat_at, reported_state = 'running', \
+               desired_state = excluded.desired_state \
+             RETURNING {WORKER_COLUMNS}"
+        )))
+        .bind(&reg.id)
+        .bind(&reg.name)
+        .bind(&reg.hostname)
+        .bind(&reg.version)
+        .bind(labels)
+        .bind(&reg.boot_id)
+        .bind(ms(now))
+        .bind(desired.as_str())
+        .bind(same_boot)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        worker_from_row(&row)
+    }
+
+    async fn worker_heartbeat(
+        &self,
+        beat: &WorkerBeat,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WorkerRecord> {
+        self.calls.hit();
+        let jobs = serde_json::to_string(&beat.active_jobs)
+            .map_err(|e| StoreError::Database(format!("active_jobs: {e}")))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE workers SET last_heartbeat_at = $3, reported_state = $4, active_jobs = $5, \
+               offline_backlog = $6 WHERE id = $1 AND boot_id = $2 RETURNING {WORKER_COLUMNS}"
+        )))
+        .bind(&beat.id)
+        .bind(&beat.boot_id)
+        .bind(ms(now))
+        .bind(beat.state.as_str())
+        .bind(jobs)
+        .bind(i64::from(beat.offline_backlog))
+        .fetch_optional(&self.writer)
+        .await?;
+        match row {
+            Some(row) => worker_from_row(&row),
+            None => {
+                let boot: Option<String> =
+                    sqlx::query_scalar("SELECT boot_id FROM workers WHERE id = $1")
+                        .bind(&beat.id)
+                        .fetch_optional(&self.reader)
+                        .await?;
+                Err(match boot {
+                    None => StoreError::NotFound,
+                    Some(b) => StoreError::Conflict(format!(
+                        "worker {} has registered again (boot {b}); this process (boot {}) is superseded",
+                        beat.id, beat.boot_id
+                    )),
+                })
+            }
+        }
+    }
+
+    async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
+        self.calls.hit();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
+        )))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(worker_from_row).collect()
+    }
+
+    async fn begin_result(
+        &self,
+        sub: &ResultSubmission,
+        now: DateTime<Utc>,
+        retake_before: DateTime<Utc>,
+    ) -> StoreResult<ResultBegin> {
+        self.calls.hit();
+        let mut tx = self.writer.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO worker_results (idempotency_key, payload_type, task_id, worker_id, payload, \
+               fingerprint, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'applying', $7) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&sub.key)
+        .bind(sub.payload_type.as_str())
+        .bind(sub.task_id.map(|t| t.to_string()))
+        .bind(&sub.worker_id)
+        .bind(sub.payload.to_string())
+        .bind(&sub.fingerprint)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let out = if inserted == 1 {
+            ResultBegin::Fresh
+        } else {
+            let (fingerprint, state, outcome, created_at): (String, String, Option<String>, i64) =
+                sqlx::query_as(
+                    "SELECT fingerprint, state, outcome, created_at FROM worker_results \
+                     WHERE idempotency_key = $1",
+                )
+                .bind(&sub.key)
+                .fetch_one(&mut *tx)
+                .await?;
+            if fingerprint != sub.fingerprint {
+                ResultBegin::Mismatch
+            } else {
+                match state.as_str() {
+                    "applied" => ResultBegin::Applied,
+                    "rejected" => ResultBegin::Rejected(outcome.unwrap_or_default()),
+                    _ if created_at < ms(retake_before) => {
+                        sqlx::query(
+                            "UPDATE worker_results SET created_at = $2 WHERE idempotency_key = $1",
+                        )
+                        .bind(&sub.key)
+                        .bind(ms(now))
+                        .execute(&mut *tx)
+                        .await?;
+                        ResultBegin::Fresh
+                    }
+                    _ => ResultBegin::InFlight,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn finish_result(
+        &self,
+        key: &str,
+        rejected: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.calls.hit();
+        sqlx::query(
+            "UPDATE worker_results SET state = $2, outcome = $3, finished_at = $4 WHERE idempotency_key = $1",
+        )
+        .bind(key)
+        .bind(if rejected.is_some() { "rejected" } else { "applied" })
+        .bind(rejected)
+        .bind(ms(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn abandon_result(&self, key: &str) -> StoreResult<()> {
+        self.calls.hit();
+        sqlx::query("DELETE FROM worker_results WHERE idempotency_key = $1 AND state = 'applying'")
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {

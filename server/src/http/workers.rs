@@ -1,0 +1,46 @@
+//! `/api/workers`: the worker registry, fleet views and result submission.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use wire::{
+    FleetHealth, FleetMetrics, RegisterRequest, ResultAck, ResultEnvelope, WorkerDirectiveResponse,
+    WorkerHeartbeatRequest, WorkerList,
+};
+
+use super::error::ApiResult;
+use super::extract::ApiJson;
+use super::AppState;
+
+pub async fn register(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<Json<WorkerDirectiveResponse>> {
+    Ok(Json(s.service.register_worker(req).await?))
+}
+
+pub async fn heartbeat(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<WorkerHeartbeatRequest>,
+) -> ApiResult<Json<WorkerDirectiveResponse>> {
+    Ok(Json(s.service.worker_heartbeat(&id, req).await?))
+}
+
+pub async fn list(State(s): State<AppState>) -> ApiResult<Json<WorkerList>> {
+    Ok(Json(s.service.list_workers().await?))
+}
+
+pub async fn health(State(s): State<AppState>) -> ApiResult<Json<FleetHealth>> {
+    Ok(Json(s.service.fleet_health().await?))
+}
+
+pub async fn metrics(State(s): State<AppState>) -> ApiResult<Json<FleetMetrics>> {
+    Ok(Json(s.service.fleet_metrics().await?))
+}
+
+pub async fn results(
+    State(s): State<AppState>,
+    ApiJson(env): ApiJson<ResultEnvelope>,
+) -> ApiResult<Json<ResultAck>> {
+    Ok(Json(s.service.submit_result(env).await?))
+}
