@@ -1,0 +1,256 @@
+//! What this worker knows of the global pause. Every `system` block (from
+//! claims, lease heartbeats and worker heartbeats) goes through
+//! [`Fleet::observe`], so the pause is logged once per `version` however many
+//! channels report it, and a quiesced checkpoint wakes as soon as any of
+//! them sees the resume.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use wire::{PauseMode, SystemBlock};
+
+/// Poll interval before the server has told us its `pausePollIntervalMs`.
+pub const DEFAULT_PAUSE_POLL: Duration = Duration::from_millis(5000);
+
+/// The pause as last seen, shared through a watch channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FleetView {
+    pub workers_paused: bool,
+    pub mode: Option<PauseMode>,
+    /// 0 until the server has answered once.
+    pub version: i64,
+    /// The server's `pausePollIntervalMs` (0 = not told yet).
+    pub server_poll_ms: u64,
+}
+
+impl FleetView {
+    /// Running jobs must hold at their next checkpoint.
+    pub fn is_quiesced(&self) -> bool {
+        self.workers_paused && self.mode == Some(PauseMode::Quiesce)
+    }
+}
+
+/// A log-worthy change of the pause, decided by [`PauseLog`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PauseNotice {
+    Paused {
+        version: i64,
+        mode: Option<PauseMode>,
+        reason: Option<String>,
+    },
+    Resumed {
+        version: i64,
+    },
+}
+
+/// Decides when to log the pause: once per paused `version` (a new mode or
+/// reason is a new version, so it is logged again), once on resume, never
+/// for a repeat or for a late answer carrying an older version.
+#[derive(Debug, Default)]
+pub struct PauseLog {
+    /// Highest version seen; older blocks are stale answers.
+    seen: i64,
+    logged_paused: Option<i64>,
+    paused: bool,
+}
+
+impl PauseLog {
+    pub fn observe(&mut self, block: &SystemBlock) -> Option<PauseNotice> {
+        if block.version < self.seen {
+            return None;
+        }
+        self.seen = block.version;
+        if block.workers_paused {
+            self.paused = true;
+            if self.logged_paused == Some(block.version) {
+                return None;
+            }
+            self.logged_paused = Some(block.version);
+            Some(PauseNotice::Paused {
+                version: block.version,
+                mode: block.mode,
+                reason: block.reason.clone(),
+            })
+        } else if std::mem::take(&mut self.paused) {
+            Some(PauseNotice::Resumed {
+                version: block.version,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// The shared pause state of one worker process.
+#[derive(Debug)]
+pub struct Fleet {
+    view: watch::Sender<FleetView>,
+    log: Mutex<PauseLog>,
+    /// `LULL_PAUSE_POLL_INTERVAL_MS`: wins over the server's value.
+    poll_override: Option<Duration>,
+}
+
+impl Fleet {
+    pub fn new(poll_override: Option<Duration>) -> Fleet {
+        Fleet {
+            view: watch::Sender::new(FleetView::default()),
+            log: Mutex::new(PauseLog::default()),
+            poll_override,
+        }
+    }
+
+    /// Takes in a `system` block: logs a change once, wakes waiters only
+    /// when something they care about changed.
+    pub fn observe(&self, block: &SystemBlock) {
+        let notice = match self.log.lock() {
+            Ok(mut log) => log.observe(block),
+            Err(poisoned) => poisoned.into_inner().observe(block),
+        };
+        match notice {
+            Some(PauseNotice::Paused {
+                version,
+                mode,
+                reason,
+            }) => tracing::warn!(
+                version,
+                mode = mode.map(PauseMode::as_str).unwrap_or("drain"),
+                reason = reason.as_deref().unwrap_or(""),
+                "fleet paused by the control plane: not claiming"
+            ),
+            Some(PauseNotice::Resumed { version }) => {
+                tracing::info!(version, "fleet resumed: claiming again")
+            }
+            None => {}
+        }
+        self.view.send_if_modified(|v| {
+            if block.version < v.version {
+                return false; // a late answer from before the last change
+            }
+            let next = FleetView {
+                workers_paused: block.workers_paused,
+                mode: block.mode,
+                version: block.version,
+                server_poll_ms: block.pause_poll_interval_ms,
+            };
+            let changed = *v != next;
+            *v = next;
+            changed
+        });
+    }
+
+    pub fn current(&self) -> FleetView {
+        *self.view.borrow()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<FleetView> {
+        self.view.subscribe()
+    }
+
+    /// The sleep between claims while paused: the environment's value, else
+    /// the server's, else 5 s.
+    pub fn poll_interval(&self) -> Duration {
+        poll_interval(self.poll_override, self.current().server_poll_ms)
+    }
+}
+
+fn poll_interval(overridden: Option<Duration>, server_ms: u64) -> Duration {
+    match (overridden, server_ms) {
+        (Some(d), _) => d,
+        (None, 0) => DEFAULT_PAUSE_POLL,
+        (None, ms) => Duration::from_millis(ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(paused: bool, version: i64, reason: &str) -> SystemBlock {
+        SystemBlock {
+            workers_paused: paused,
+            mode: paused.then_some(PauseMode::Drain),
+            reason: paused.then(|| reason.to_string()),
+            version,
+            pause_poll_interval_ms: 200,
+        }
+    }
+
+    #[test]
+    fn a_pause_is_logged_once_per_version() {
+        let mut log = PauseLog::default();
+        assert_eq!(
+            log.observe(&block(false, 1, "")),
+            None,
+            "running at start: quiet"
+        );
+        assert!(matches!(
+            log.observe(&block(true, 2, "deploy")),
+            Some(PauseNotice::Paused { version: 2, .. })
+        ));
+        for _ in 0..10 {
+            assert_eq!(
+                log.observe(&block(true, 2, "deploy")),
+                None,
+                "repeat polls stay quiet"
+            );
+        }
+        // A new reason is a new version: logged again, once.
+        assert!(matches!(
+            log.observe(&block(true, 3, "deploy, take two")),
+            Some(PauseNotice::Paused { version: 3, reason: Some(r), .. }) if r == "deploy, take two"
+        ));
+        assert_eq!(log.observe(&block(true, 3, "deploy, take two")), None);
+        assert_eq!(
+            log.observe(&block(false, 4, "")),
+            Some(PauseNotice::Resumed { version: 4 })
+        );
+        assert_eq!(
+            log.observe(&block(false, 4, "")),
+            None,
+            "resume logged once"
+        );
+    }
+
+    #[test]
+    fn late_answers_with_an_older_version_are_ignored() {
+        let mut log = PauseLog::default();
+        log.observe(&block(true, 2, "x"));
+        log.observe(&block(false, 3, ""));
+        assert_eq!(
+            log.observe(&block(true, 2, "x")),
+            None,
+            "stale paused block"
+        );
+        let fleet = Fleet::new(None);
+        fleet.observe(&block(false, 3, ""));
+        fleet.observe(&block(true, 2, "x"));
+        assert!(!fleet.current().workers_paused);
+    }
+
+    #[test]
+    fn poll_interval_env_wins_then_server_then_default() {
+        let ms = Duration::from_millis;
+        assert_eq!(poll_interval(Some(ms(50)), 200), ms(50));
+        assert_eq!(poll_interval(None, 200), ms(200));
+        assert_eq!(poll_interval(None, 0), DEFAULT_PAUSE_POLL);
+        let fleet = Fleet::new(None);
+        assert_eq!(fleet.poll_interval(), DEFAULT_PAUSE_POLL);
+        fleet.observe(&block(true, 2, "x"));
+        assert_eq!(fleet.poll_interval(), ms(200));
+    }
+
+    #[test]
+    fn quiesce_is_a_paused_fleet_in_quiesce_mode() {
+        let fleet = Fleet::new(None);
+        let mut b = block(true, 2, "x");
+        assert!(!fleet.current().is_quiesced());
+        b.mode = Some(PauseMode::Quiesce);
+        fleet.observe(&b);
+        assert!(fleet.current().is_quiesced());
+        b.mode = Some(PauseMode::Drain);
+        b.version = 3;
+        fleet.observe(&b);
+        assert!(!fleet.current().is_quiesced(), "drain lets jobs run on");
+    }
+}

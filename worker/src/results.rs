@@ -1,0 +1,166 @@
+//! Getting results to the server exactly once: submit with an idempotency
+//! key; if the server cannot take it now, spool it; replay the spool
+//! newest-first until each file is acknowledged (then delete it) or finally
+//! refused (then move it to `rejected/`, with a warning). Nothing is retried
+//! forever and nothing is dropped silently.
+
+use std::path::Path;
+
+use wire::ResultEnvelope;
+
+use crate::api::Api;
+use crate::spool::Spool;
+
+/// Delivers results for one worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Results {
+    pub(crate) api: Api,
+    pub(crate) spool: Spool,
+}
+
+/// What one pass over the spool did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReplayPass {
+    pub(crate) acknowledged: usize,
+    pub(crate) rejected: usize,
+    /// The server could not be reached (or was overloaded): the pass stopped
+    /// early, the rest waits for the next one.
+    pub(crate) interrupted: bool,
+}
+
+impl Results {
+    /// Submits one envelope now; spools it when the failure is transient.
+    pub(crate) async fn deliver(&self, env: ResultEnvelope) {
+        let key = env.idempotency_key.clone().unwrap_or_default();
+        match self.api.submit_result(&env).await {
+            Ok(ack) => tracing::info!(
+                idempotency_key = %key,
+                applied_now = ack.map(|a| a.applied_now),
+                "result acknowledged"
+            ),
+            Err(e) if e.is_transient() => match self.spool.write(&env, chrono::Utc::now()).await {
+                Ok(path) => tracing::warn!(
+                    idempotency_key = %key,
+                    file = %path.display(),
+                    error = %e,
+                    "result not delivered: spooled for replay"
+                ),
+                Err(io) => tracing::error!(
+                    idempotency_key = %key,
+                    error = %e,
+                    spool_error = %io,
+                    "result not delivered and cannot be spooled: it is lost"
+                ),
+            },
+            Err(e) => {
+                let kept = self.spool.write_rejected(&env, chrono::Utc::now()).await;
+                tracing::warn!(
+                    idempotency_key = %key,
+                    status = e.status(),
+                    error = %e,
+                    kept = %kept.as_ref().map_or_else(|io| format!("not kept: {io}"), |p| p.display().to_string()),
+                    "result refused by the server"
+                );
+            }
+        }
+    }
+
+    /// One pass over the spool, newest first.
+    pub(crate) async fn replay_once(&self) -> ReplayPass {
+        let mut pass = ReplayPass::default();
+        let files = match self.spool.list_newest_first() {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(dir = %self.spool.dir().display(), error = %e, "cannot read the spool");
+                pass.interrupted = true;
+                return pass;
+            }
+        };
+        for path in files {
+            match self.replay_file(&path).await {
+                Replayed::Acknowledged => pass.acknowledged += 1,
+                Replayed::Rejected => pass.rejected += 1,
+                Replayed::Later => {
+                    pass.interrupted = true;
+                    break;
+                }
+            }
+        }
+        pass
+    }
+
+    async fn replay_file(&self, path: &Path) -> Replayed {
+        let env = match Spool::read(path).await {
+            Ok(env) => env,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Replayed::Acknowledged,
+            Err(e) => {
+                // Unreadable: it can never be sent; keep it for a human.
+                self.reject(path, &format!("unreadable spool file: {e}"))
+                    .await;
+                return Replayed::Rejected;
+            }
+        };
+        let key = env.idempotency_key.clone().unwrap_or_default();
+        match self.api.submit_result(&env).await {
+            Ok(ack) => {
+                if let Err(e) = Spool::remove(path).await {
+                    tracing::error!(file = %path.display(), error = %e, "acknowledged but cannot delete the spool file");
+                    return Replayed::Later;
+                }
+                tracing::info!(
+                    idempotency_key = %key,
+                    file = %path.display(),
+                    applied_now = ack.map(|a| a.applied_now),
+                    "spooled result replayed and acknowledged"
+                );
+                Replayed::Acknowledged
+            }
+            Err(e) if e.is_transient() => {
+                tracing::debug!(file = %path.display(), error = %e, "spool replay deferred");
+                Replayed::Later
+            }
+            Err(e) => {
+                self.reject(path, &e.to_string()).await;
+                Replayed::Rejected
+            }
+        }
+    }
+
+    async fn reject(&self, path: &Path, why: &str) {
+        match self.spool.reject(path).await {
+            Ok(to) => {
+                tracing::warn!(file = %to.display(), reason = why, "spooled result refused: moved to rejected/")
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), reason = why, error = %e, "spooled result refused and cannot be moved")
+            }
+        }
+    }
+}
+
+enum Replayed {
+    Acknowledged,
+    Rejected,
+    Later,
+}
+
+/// Logs a replay outage once, not every second.
+#[derive(Debug, Default)]
+pub(crate) struct OutageLog {
+    down: bool,
+}
+
+impl OutageLog {
+    pub(crate) fn pass(&mut self, pass: &ReplayPass, backlog: u32) {
+        if pass.interrupted && !self.down {
+            self.down = true;
+            tracing::warn!(
+                backlog,
+                "spool replay paused: the server is not taking results; retrying"
+            );
+        } else if !pass.interrupted && self.down {
+            self.down = false;
+            tracing::info!(backlog, "spool replay going again");
+        }
+    }
+}

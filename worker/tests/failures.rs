@@ -1,0 +1,199 @@
+//! Real processes failing: the server goes away (results wait in the spool
+//! and are replayed newest-first, applied once, when it comes back), a
+//! worker is `kill -9`ed mid-job (another finishes the job after the lease
+//! expires), and SIGTERM drains a worker (exit 0 after the running job). On
+//! SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod common;
+
+use std::time::Duration;
+
+use common::procs::free_port;
+use common::{Db, Http, Server, WorkerProc};
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// The `.json` files waiting in a spool directory, by name.
+fn spooled(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// `execution_result-<yyyymmddThhmmssmmmZ>-<job id>.json`
+fn is_spool_name(name: &str, job: Uuid) -> bool {
+    let Some(rest) = name.strip_prefix("execution_result-") else {
+        return false;
+    };
+    let Some(stamp) = rest.strip_suffix(&format!("-{job}.json")) else {
+        return false;
+    };
+    stamp.len() == 19
+        && stamp.as_bytes()[8] == b'T'
+        && stamp.ends_with('Z')
+        && stamp[..8]
+            .chars()
+            .chain(stamp[9..18].chars())
+            .all(|c| c.is_ascii_digit())
+}
+
+async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
+    let port = free_port();
+    let server = Server::start(&db.url, port);
+    let api = Http::new(&server.base);
+    let w = WorkerProc::start(&server.base, "spooler", &db.dir.0, &["--concurrency", "2"]);
+    let older = api.enqueue("sleep", json!({"ms": 1200})).await;
+    let newer = api.enqueue("sleep", json!({"ms": 2400})).await;
+    api.wait_status(older, "running", secs(15)).await;
+    api.wait_status(newer, "running", secs(15)).await;
+    server.kill();
+
+    // Both results land in the spool, named as the runbook says.
+    let names = common::eventually("two spooled results", secs(20), || {
+        let n = spooled(&w.spool);
+        std::future::ready((n.len() == 2).then_some(n))
+    })
+    .await;
+    assert!(names.iter().any(|n| is_spool_name(n, older)), "{names:?}");
+    assert!(names.iter().any(|n| is_spool_name(n, newer)), "{names:?}");
+    let file_of = |job: Uuid| {
+        w.spool.join(
+            names
+                .iter()
+                .find(|n| n.ends_with(&format!("{job}.json")))
+                .unwrap(),
+        )
+    };
+    let older_env: Value = serde_json::from_slice(&std::fs::read(file_of(older)).unwrap()).unwrap();
+    assert!(
+        file_of(older) < file_of(newer),
+        "timestamps sort: {names:?}"
+    );
+
+    // Back on the same port and database: replayed, newest first, deleted.
+    let server = Server::start(&db.url, port);
+    let api = Http::new(&server.base);
+    common::eventually("the spool to empty", secs(20), || {
+        std::future::ready(spooled(&w.spool).is_empty().then_some(()))
+    })
+    .await;
+    let replayed: Vec<String> = w
+        .logs("spooled result replayed and acknowledged")
+        .iter()
+        .map(|l| l["idempotency_key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(replayed.len(), 2, "{replayed:?}");
+    assert!(
+        replayed[0].starts_with(&newer.to_string()),
+        "newest first: {replayed:?}"
+    );
+    assert!(replayed[1].starts_with(&older.to_string()), "{replayed:?}");
+    assert!(spooled(&w.spool.join("rejected")).is_empty());
+    for job in [older, newer] {
+        let j = api.job(job).await;
+        assert_eq!(
+            (j["status"].as_str(), j["attempts"].as_i64()),
+            (Some("succeeded"), Some(1)),
+            "{j}"
+        );
+    }
+    // Applied exactly once: sending the file again is only acknowledged.
+    let (s, ack) = api.post("/api/workers/results", older_env).await;
+    assert_eq!((s, &ack["appliedNow"]), (200, &json!(false)), "{ack}");
+}
+
+async fn a_killed_workers_job_is_finished_by_another_after_its_lease_expires(db: Db) {
+    let server = Server::start(&db.url, 0);
+    let api = Http::new(&server.base);
+    let lease = ["--lease-seconds", "5"];
+    let mut a = WorkerProc::start(&server.base, "crasher", &db.dir.0, &lease);
+    let job = api
+        .enqueue("sleep", json!({"ms": 2500, "checkpointEveryMs": 250}))
+        .await;
+    let running = api.wait_status(job, "running", secs(15)).await;
+    assert_eq!(running["workerId"], "crasher");
+    a.kill9();
+
+    let _b = WorkerProc::start(
+        &server.base,
+        "survivor",
+        &db.dir.0,
+        &[&lease[..], &["--wait-ms", "1000"]].concat(),
+    );
+    let done = api.wait_status(job, "succeeded", secs(30)).await;
+    assert_eq!(done["workerId"], "survivor", "{done}");
+    assert_eq!(
+        done["attempts"], 2,
+        "requeued once after the lease expired: {done}"
+    );
+}
+
+async fn sigterm_drains_then_exits_0(db: Db) {
+    let server = Server::start(&db.url, 0);
+    let api = Http::new(&server.base);
+    let mut w = WorkerProc::start(&server.base, "terminated", &db.dir.0, &[]);
+    let running = api.enqueue("sleep", json!({"ms": 1500})).await;
+    api.wait_status(running, "running", secs(15)).await;
+    let next = api.enqueue("sleep", json!({"ms": 1})).await;
+
+    w.signal(Signal::SIGTERM);
+    let status = w.wait_exit(secs(20)).await;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let done = api.job(running).await;
+    assert_eq!(
+        done["status"], "succeeded",
+        "the running job finished: {done}"
+    );
+    assert_eq!(
+        api.job(next).await["status"],
+        "queued",
+        "nothing new claimed"
+    );
+    assert_eq!(w.logs("draining: finishing").len(), 1);
+    let workers = api.get("/api/workers").await;
+    assert_eq!(
+        workers["workers"][0]["observedState"], "stopped",
+        "{workers}"
+    );
+}
+
+async fn a_second_sigterm_stops_at_once(db: Db) {
+    let server = Server::start(&db.url, 0);
+    let api = Http::new(&server.base);
+    let mut w = WorkerProc::start(&server.base, "impatient", &db.dir.0, &[]);
+    let job = api.enqueue("sleep", json!({"ms": 60000})).await;
+    api.wait_status(job, "running", secs(15)).await;
+    w.signal(Signal::SIGTERM);
+    w.wait_logs("draining: finishing", 1, secs(5), |_| true)
+        .await;
+    w.signal(Signal::SIGTERM);
+    let status = w.wait_exit(secs(10)).await;
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    assert_eq!(
+        api.job(job).await["status"],
+        "running",
+        "abandoned, not reported"
+    );
+}
+
+on_both_stores!(
+    results_wait_in_the_spool_while_the_server_is_down,
+    a_killed_workers_job_is_finished_by_another_after_its_lease_expires,
+    sigterm_drains_then_exits_0,
+    a_second_sigterm_stops_at_once,
+);
