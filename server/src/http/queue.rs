@@ -23,38 +23,46 @@ pub async fn enqueue(
 
 pub async fn claim(
     State(s): State<AppState>,
+    actor: Actor,
     ApiJson(req): ApiJson<ClaimRequest>,
 ) -> ApiResult<Json<ClaimResponse>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.claim(req).await?))
 }
 
 pub async fn heartbeat(
     State(s): State<AppState>,
     JobId(id): JobId,
+    actor: Actor,
     ApiJson(req): ApiJson<HeartbeatRequest>,
 ) -> ApiResult<Json<HeartbeatResponse>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.heartbeat(id, req).await?))
 }
 
 pub async fn complete(
     State(s): State<AppState>,
     JobId(id): JobId,
+    actor: Actor,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Json<Job>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.complete(id, req).await?))
 }
 
 pub async fn fail(
     State(s): State<AppState>,
     JobId(id): JobId,
+    actor: Actor,
     ApiJson(req): ApiJson<FailRequest>,
 ) -> ApiResult<Json<Job>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.fail(id, req).await?))
 }
 
 pub async fn cancel(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     JobId(id): JobId,
 ) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.cancel(&actor, id).await?))
@@ -62,7 +70,7 @@ pub async fn cancel(
 
 pub async fn retry(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     JobId(id): JobId,
 ) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.retry(&actor, id).await?))

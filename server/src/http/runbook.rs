@@ -14,7 +14,7 @@ use crate::service::now;
 
 pub async fn pause(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     OptionalJson(body): OptionalJson<SchedulerActionRequest>,
 ) -> ApiResult<Json<SchedulerStatus>> {
     Ok(Json(s.service.scheduler_action(&actor, true, body).await?))
@@ -22,7 +22,7 @@ pub async fn pause(
 
 pub async fn resume(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     OptionalJson(body): OptionalJson<SchedulerActionRequest>,
 ) -> ApiResult<Json<SchedulerStatus>> {
     Ok(Json(s.service.scheduler_action(&actor, false, body).await?))
@@ -84,7 +84,7 @@ pub async fn get_dispatch(
 
 pub async fn cancel_dispatch(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     JobId(id): JobId,
 ) -> ApiResult<Json<Dispatch>> {
     Ok(Json(dispatch_of(s.service.cancel(&actor, id).await?)))
@@ -92,7 +92,7 @@ pub async fn cancel_dispatch(
 
 pub async fn retry_dispatch(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     JobId(id): JobId,
 ) -> ApiResult<Json<Dispatch>> {
     Ok(Json(dispatch_of(s.service.retry(&actor, id).await?)))

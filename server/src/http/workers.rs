@@ -8,21 +8,25 @@ use wire::{
 };
 
 use super::error::ApiResult;
-use super::extract::ApiJson;
+use super::extract::{Actor, ApiJson};
 use super::AppState;
 
 pub async fn register(
     State(s): State<AppState>,
+    actor: Actor,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Json<WorkerDirectiveResponse>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.register_worker(req).await?))
 }
 
 pub async fn heartbeat(
     State(s): State<AppState>,
+    actor: Actor,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<WorkerHeartbeatRequest>,
 ) -> ApiResult<Json<WorkerDirectiveResponse>> {
+    actor.check_worker(Some(&id))?;
     Ok(Json(s.service.worker_heartbeat(&id, req).await?))
 }
 
@@ -40,7 +44,9 @@ pub async fn metrics(State(s): State<AppState>) -> ApiResult<Json<FleetMetrics>>
 
 pub async fn results(
     State(s): State<AppState>,
+    actor: Actor,
     ApiJson(env): ApiJson<ResultEnvelope>,
 ) -> ApiResult<Json<ResultAck>> {
+    actor.check_worker(env.worker_id.as_deref())?;
     Ok(Json(s.service.submit_result(env).await?))
 }

@@ -24,6 +24,8 @@ use crate::domain::{
 };
 use wire::DesiredState;
 
+use crate::auth::TokenRecord;
+
 /// Storage failures, mapped to meaning once (here), not in every handler.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -154,6 +156,8 @@ pub enum Notice {
     PauseChanged(i64),
     /// Jobs were enqueued (wake long-polling claimers).
     JobsAvailable,
+    /// A token was created or revoked (drop cached tokens).
+    TokensChanged,
     /// The notification connection was (re)established: anything may have
     /// been missed, so re-read the state.
     Reconnected,
@@ -296,6 +300,19 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets an `applying` result whose application failed transiently,
     /// so a retry applies it.
     async fn abandon_result(&self, key: &str) -> StoreResult<()>;
+
+    /// Stores a new token. `Conflict` when the name is taken.
+    async fn create_token(&self, token: &TokenRecord) -> StoreResult<()>;
+
+    /// The token with this id, revoked or not.
+    async fn find_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
+
+    /// All tokens, by name.
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
+
+    /// Revokes the token called `name` (and tells every process at once on
+    /// PostgreSQL). `NotFound` when there is none; revoking twice is fine.
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> StoreResult<TokenRecord>;
 
     /// PostgreSQL: starts listening for changes made by other processes.
     /// SQLite: `None` (one process; changes are broadcast in memory).

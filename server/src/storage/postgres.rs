@@ -20,6 +20,7 @@ use super::{
     lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice,
     ResultBegin, Store, StoreError, StoreResult, TransitionOutcome,
 };
+use crate::auth::{Role, TokenRecord};
 use crate::domain::{
     self, retry, Decision, NewJob, PauseCommand, PauseState, Registration, ResultSubmission,
     WorkerBeat, WorkerRecord,
@@ -30,6 +31,8 @@ use wire::{DesiredState, ReportedState};
 const PAUSE_CHANNEL: &str = "lull_pause";
 /// Enqueues and retries: wakes long-polling claimers on every process.
 const JOBS_CHANNEL: &str = "lull_jobs";
+/// Token created or revoked: every process drops its token cache.
+const TOKENS_CHANNEL: &str = "lull_tokens";
 
 pub struct PgStore {
     pool: PgPool,
@@ -71,6 +74,19 @@ impl PgStore {
 
 const WORKER_COLUMNS: &str = "id, name, hostname, version, labels, boot_id, started_at, \
      last_heartbeat_at, reported_state, active_jobs, offline_backlog, desired_state";
+
+fn token_from_row(row: &PgRow) -> StoreResult<TokenRecord> {
+    let role: String = row.try_get("role")?;
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Database(format!("bad role {role:?}")))?,
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
 
 fn worker_from_row(row: &PgRow) -> StoreResult<WorkerRecord> {
     let labels: sqlx::types::Json<std::collections::BTreeMap<String, String>> =
@@ -907,6 +923,76 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn create_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (id, name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.role.as_str())
+        .bind(&t.secret_hash)
+        .bind(t.created_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a token named {:?} already exists",
+                t.name
+            )));
+        }
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(TOKENS_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        self.calls.hit();
+        let row = sqlx::query(
+            "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.calls.hit();
+        let rows = sqlx::query(
+            "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> StoreResult<TokenRecord> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE name = $1 \
+             RETURNING id, name, role, secret_hash, created_at, revoked_at",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(TOKENS_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        token_from_row(&row)
+    }
+
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {
         // Connect once up front so a bad URL fails start-up, not a task.
         let first = connect_listener(&self.url).await?;
@@ -939,6 +1025,8 @@ impl Store for PgStore {
                         Ok(Some(n)) => {
                             let notice = if n.channel() == JOBS_CHANNEL {
                                 Notice::JobsAvailable
+                            } else if n.channel() == TOKENS_CHANNEL {
+                                Notice::TokensChanged
                             } else {
                                 n.payload()
                                     .parse::<i64>()
@@ -967,7 +1055,9 @@ impl Store for PgStore {
 
 async fn connect_listener(url: &str) -> StoreResult<PgListener> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen_all([PAUSE_CHANNEL, JOBS_CHANNEL]).await?;
+    listener
+        .listen_all([PAUSE_CHANNEL, JOBS_CHANNEL, TOKENS_CHANNEL])
+        .await?;
     Ok(listener)
 }
 

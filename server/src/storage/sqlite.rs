@@ -24,6 +24,7 @@ use super::{
     lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice,
     ResultBegin, Store, StoreError, StoreResult, TransitionOutcome,
 };
+use crate::auth::{Role, TokenRecord};
 use crate::domain::{
     self, retry, Decision, NewJob, PauseCommand, PauseState, Registration, ResultSubmission,
     WorkerBeat, WorkerRecord,
@@ -176,6 +177,19 @@ fn worker_from_row(row: &SqliteRow) -> StoreResult<WorkerRecord> {
         offline_backlog: backlog.max(0) as u32,
         desired_state: DesiredState::parse(&desired)
             .ok_or_else(|| StoreError::Database(format!("bad desired_state {desired:?}")))?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
+    let role: String = row.try_get("role")?;
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Database(format!("bad role {role:?}")))?,
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: time(row, "created_at")?,
+        revoked_at: opt_time(row, "revoked_at")?,
     })
 }
 
@@ -943,6 +957,64 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn create_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        self.calls.hit();
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (id, name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.role.as_str())
+        .bind(&t.secret_hash)
+        .bind(ms(t.created_at))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a token named {:?} already exists",
+                t.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn find_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        self.calls.hit();
+        let row = sqlx::query(
+            "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.calls.hit();
+        let rows = sqlx::query(
+            "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY name",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> StoreResult<TokenRecord> {
+        self.calls.hit();
+        let row = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE name = $1 \
+             RETURNING id, name, role, secret_hash, created_at, revoked_at",
+        )
+        .bind(name)
+        .bind(ms(now))
+        .fetch_optional(&self.writer)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        token_from_row(&row)
     }
 
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {
