@@ -85,13 +85,14 @@ impl Caller {
     }
 
     pub fn allows(&self, access: Access) -> bool {
-        match (self.role, access) {
-            (None, _) | (_, Access::Public) => true,
-            (Some(Role::Viewer), Access::Read) => true,
-            (Some(Role::Operator), Access::Read | Access::Operate) => true,
-            (Some(Role::Worker), Access::Work) => true,
-            _ => false,
-        }
+        matches!(
+            (self.role, access),
+            (None, _)
+                | (_, Access::Public)
+                | (Some(Role::Viewer), Access::Read)
+                | (Some(Role::Operator), Access::Read | Access::Operate)
+                | (Some(Role::Worker), Access::Work)
+        )
     }
 
     /// A worker token acts only as the worker of its own name.
@@ -301,6 +302,27 @@ impl Authenticator {
     }
 }
 
+/// Creates a token called `name` with `role`; returns the record and the
+/// bearer token, which is shown once and never stored.
+pub async fn create_token(
+    store: &dyn Store,
+    name: &str,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<(TokenRecord, String), StoreError> {
+    let minted = mint_token();
+    let record = TokenRecord {
+        id: minted.id,
+        name: name.to_string(),
+        role,
+        secret_hash: minted.secret_hash,
+        created_at: now,
+        revoked_at: None,
+    };
+    store.create_token(&record).await?;
+    Ok((record, minted.token))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,25 +397,4 @@ mod tests {
             "refilled"
         );
     }
-}
-
-/// Creates a token called `name` with `role`; returns the record and the
-/// bearer token, which is shown once and never stored.
-pub async fn create_token(
-    store: &dyn Store,
-    name: &str,
-    role: Role,
-    now: DateTime<Utc>,
-) -> Result<(TokenRecord, String), StoreError> {
-    let minted = mint_token();
-    let record = TokenRecord {
-        id: minted.id,
-        name: name.to_string(),
-        role,
-        secret_hash: minted.secret_hash,
-        created_at: now,
-        revoked_at: None,
-    };
-    store.create_token(&record).await?;
-    Ok((record, minted.token))
 }
