@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod controls;
 pub mod domain;
 pub mod fleet;
 pub mod http;

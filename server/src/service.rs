@@ -44,6 +44,10 @@ pub struct ServiceConfig {
     /// Failed authentications allowed per client address before 429 (one
     /// more per second after that).
     pub auth_failure_burst: u32,
+    /// Fleet actions must leave at least this many available workers.
+    pub min_available_workers: usize,
+    /// How often the rolling-restart controller steps.
+    pub rollout_tick_ms: u64,
 }
 
 impl Default for ServiceConfig {
@@ -59,6 +63,8 @@ impl Default for ServiceConfig {
             auth_cache_ms: 1000,
             metrics_public: true,
             auth_failure_burst: 10,
+            min_available_workers: 1,
+            rollout_tick_ms: 1000,
         }
     }
 }
@@ -79,6 +85,10 @@ pub enum ServiceError {
         expected: i64,
         current: Box<WorkerPauseStatus>,
     },
+    #[error("unknown workers: {}", .0.join(", "))]
+    UnknownWorkers(Vec<String>),
+    #[error("refused by the safety rule")]
+    SafetyRefused(Box<crate::domain::SafetyRefusal>),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -214,6 +224,19 @@ impl Service {
                 }
             });
         }
+        let weak = Arc::downgrade(self);
+        let every = Duration::from_millis(self.config.rollout_tick_ms.max(50));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(svc) = weak.upgrade() else { return };
+                if let Err(e) = svc.advance_rollouts().await {
+                    tracing::warn!(error = %e, "rolling-restart step failed");
+                }
+            }
+        });
         let weak = Arc::downgrade(self);
         let every = Duration::from_millis(self.config.metrics_tick_ms.max(100));
         tokio::spawn(async move {

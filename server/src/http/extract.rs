@@ -117,10 +117,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// A job id from the path: a UUID, else 400.
-pub struct JobId(pub Uuid);
+/// An id from the path (a job, a rolling restart): a UUID, else 400.
+pub struct PathId(pub Uuid);
 
-impl<S: Send + Sync> FromRequestParts<S> for JobId {
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -135,11 +135,11 @@ impl<S: Send + Sync> FromRequestParts<S> for JobId {
                         Some("id"),
                     )
                 })?;
-        Uuid::parse_str(&raw).map(JobId).map_err(|_| {
+        Uuid::parse_str(&raw).map(PathId).map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_id",
-                format!("{raw:?} is not a job id (a UUID)"),
+                format!("{raw:?} is not a valid id (a UUID)"),
                 Some("id"),
             )
         })

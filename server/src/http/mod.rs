@@ -164,6 +164,36 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
         ),
         r(
             Method::POST,
+            "/api/workers/actions",
+            Operate,
+            post(workers::action),
+        ),
+        r(
+            Method::GET,
+            "/api/workers/rolling-restarts",
+            Read,
+            get(workers::list_rolling_restarts),
+        ),
+        r(
+            Method::POST,
+            "/api/workers/rolling-restarts",
+            Operate,
+            post(workers::start_rolling_restart),
+        ),
+        r(
+            Method::GET,
+            "/api/workers/rolling-restarts/{id}",
+            Read,
+            get(workers::get_rolling_restart),
+        ),
+        r(
+            Method::POST,
+            "/api/workers/rolling-restarts/{id}/cancel",
+            Operate,
+            post(workers::cancel_rolling_restart),
+        ),
+        r(
+            Method::POST,
             "/scheduler/pause",
             Operate,
             post(runbook::pause),

@@ -11,7 +11,7 @@ use wire::{
 };
 
 use super::error::ApiResult;
-use super::extract::{Actor, ApiJson, ApiQuery, JobId};
+use super::extract::{Actor, ApiJson, ApiQuery, PathId};
 use super::AppState;
 
 pub async fn enqueue(
@@ -32,7 +32,7 @@ pub async fn claim(
 
 pub async fn heartbeat(
     State(s): State<AppState>,
-    JobId(id): JobId,
+    PathId(id): PathId,
     actor: Actor,
     ApiJson(req): ApiJson<HeartbeatRequest>,
 ) -> ApiResult<Json<HeartbeatResponse>> {
@@ -42,7 +42,7 @@ pub async fn heartbeat(
 
 pub async fn complete(
     State(s): State<AppState>,
-    JobId(id): JobId,
+    PathId(id): PathId,
     actor: Actor,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Json<Job>> {
@@ -52,7 +52,7 @@ pub async fn complete(
 
 pub async fn fail(
     State(s): State<AppState>,
-    JobId(id): JobId,
+    PathId(id): PathId,
     actor: Actor,
     ApiJson(req): ApiJson<FailRequest>,
 ) -> ApiResult<Json<Job>> {
@@ -63,7 +63,7 @@ pub async fn fail(
 pub async fn cancel(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
-    JobId(id): JobId,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.cancel(&actor, id).await?))
 }
@@ -71,12 +71,12 @@ pub async fn cancel(
 pub async fn retry(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
-    JobId(id): JobId,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.retry(&actor, id).await?))
 }
 
-pub async fn get(State(s): State<AppState>, JobId(id): JobId) -> ApiResult<Json<Job>> {
+pub async fn get(State(s): State<AppState>, PathId(id): PathId) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.get_job(id).await?))
 }
 

@@ -7,7 +7,7 @@ use axum::Json;
 use wire::runbook::{Dispatch, Health, SchedulerActionRequest, SchedulerStatus, SystemStatus};
 
 use super::error::ApiResult;
-use super::extract::{Actor, JobId, OptionalJson};
+use super::extract::{Actor, OptionalJson, PathId};
 use super::AppState;
 use crate::runbook::dispatch_of;
 use crate::service::now;
@@ -77,7 +77,7 @@ pub async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> 
 
 pub async fn get_dispatch(
     State(s): State<AppState>,
-    JobId(id): JobId,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Dispatch>> {
     Ok(Json(dispatch_of(s.service.get_job(id).await?)))
 }
@@ -85,7 +85,7 @@ pub async fn get_dispatch(
 pub async fn cancel_dispatch(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
-    JobId(id): JobId,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Dispatch>> {
     Ok(Json(dispatch_of(s.service.cancel(&actor, id).await?)))
 }
@@ -93,7 +93,7 @@ pub async fn cancel_dispatch(
 pub async fn retry_dispatch(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
-    JobId(id): JobId,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Dispatch>> {
     Ok(Json(dispatch_of(s.service.retry(&actor, id).await?)))
 }

@@ -25,6 +25,9 @@ use crate::domain::{
 use wire::DesiredState;
 
 use crate::auth::TokenRecord;
+use crate::domain::rollout::Step;
+use crate::domain::{NewControlEvent, SafetyRefusal, WorkerActionCommand};
+use wire::RollingRestart;
 
 /// Storage failures, mapped to meaning once (here), not in every handler.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +151,30 @@ pub enum ResultBegin {
     /// The key was used with different content.
     Mismatch,
 }
+
+/// The result of [`Store::worker_action`].
+#[derive(Debug, Clone)]
+pub struct WorkerActionOutcome {
+    /// The targeted workers as they were before the action.
+    pub before: Vec<WorkerRecord>,
+    pub event: ControlEvent,
+    pub override_used: bool,
+}
+
+/// Why a worker action was not applied (nothing was changed).
+#[derive(Debug, Clone)]
+pub enum ActionError {
+    /// These worker ids are not registered.
+    Unknown(Vec<String>),
+    Refused(SafetyRefusal),
+}
+
+/// The safety check a worker action runs inside its transaction.
+pub type SafetyCheck<'a> =
+    &'a (dyn Fn(&[WorkerRecord]) -> Result<bool, SafetyRefusal> + Send + Sync);
+
+/// One rolling-restart planning step, run inside the store's transaction.
+pub type RolloutStep<'a> = &'a (dyn Fn(RollingRestart, &[WorkerRecord]) -> Step + Send + Sync);
 
 /// A change another server process made, learned through the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,6 +327,36 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets an `applying` result whose application failed transiently,
     /// so a retry applies it.
     async fn abandon_result(&self, key: &str) -> StoreResult<()>;
+
+    /// Applies a per-worker action atomically: checks the ids, runs the
+    /// safety `check` over the whole fleet, writes the desired states and
+    /// the audit event. Concurrent actions are serialized.
+    async fn worker_action(
+        &self,
+        cmd: &WorkerActionCommand,
+        actor: &str,
+        now: DateTime<Utc>,
+        check: SafetyCheck<'_>,
+    ) -> StoreResult<Result<WorkerActionOutcome, ActionError>>;
+
+    /// Appends a control event (rolling-restart start and cancel).
+    async fn append_event(&self, event: &NewControlEvent) -> StoreResult<ControlEvent>;
+
+    /// Stores a new running rollout. `Conflict` while another one runs.
+    async fn create_rollout(&self, r: &RollingRestart) -> StoreResult<()>;
+
+    async fn get_rollout(&self, id: Uuid) -> StoreResult<RollingRestart>;
+
+    /// The newest rollouts first.
+    async fn list_rollouts(&self, limit: u32) -> StoreResult<Vec<RollingRestart>>;
+
+    /// Saves a rollout's state (status, per-worker progress).
+    async fn save_rollout(&self, r: &RollingRestart) -> StoreResult<()>;
+
+    /// Runs one planning step of the running rollout, if any, under a lock
+    /// (so several server processes never step it at once), writing the
+    /// desired states it asks for.
+    async fn advance_rollout(&self, step: RolloutStep<'_>) -> StoreResult<Option<RollingRestart>>;
 
     /// Stores a new token. `Conflict` when the name is taken.
     async fn create_token(&self, token: &TokenRecord) -> StoreResult<()>;
