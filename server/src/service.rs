@@ -80,6 +80,9 @@ pub enum ServiceError {
     LeaseLost(String),
     #[error("{0}")]
     Conflict(String),
+    /// A result with this idempotency key is being applied right now.
+    #[error("{0}")]
+    InFlight(String),
     #[error("the pause state changed: it is at version {}, not {expected}", current.version)]
     VersionConflict {
         expected: i64,

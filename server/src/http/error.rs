@@ -56,6 +56,12 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "lease_lost", m, None)
             }
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m, None),
+            ServiceError::InFlight(m) => ApiError::new(
+                StatusCode::CONFLICT,
+                "result_in_flight",
+                m,
+                Some("idempotencyKey"),
+            ),
             ServiceError::VersionConflict { expected, current } => {
                 let mut err = ApiError::new(
                     StatusCode::CONFLICT,

@@ -228,7 +228,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims the next job unless the fleet is paused. The pause state is
     /// re-read under lock inside the same transaction, so a pause that
-    /// committed first always wins. Expired leases are requeued first.
+    /// committed first always wins. Expired leases are requeued first. A
+    /// registered worker that operators paused or are draining gets no job,
+    /// whatever its runtime does.
     async fn claim(&self, params: &ClaimParams) -> StoreResult<ClaimOutcome>;
 
     /// Extends the lease. `LeaseLost` when the job is no longer running under

@@ -546,7 +546,8 @@ impl Store for SqliteStore {
             "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
              lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
              paused_at_checkpoint = 0, started_at = $5, updated_at = $5 \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
+             WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
+             AND id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
                          AND ($6 IS NULL OR type IN (SELECT value FROM json_each($6))) \
                          ORDER BY priority DESC, run_after, created_at LIMIT 1) \
              RETURNING {JOB_COLUMNS}"
