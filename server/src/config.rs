@@ -40,6 +40,15 @@ pub struct ConfigArgs {
     /// [default: 15].
     #[arg(long, env = "LULL_WORKER_STALE_SECONDS")]
     pub worker_stale_seconds: Option<u64>,
+    /// `disabled` (local use, loopback only) or `token` [default: disabled].
+    #[arg(long, env = "LULL_AUTH")]
+    pub auth: Option<String>,
+    /// With auth disabled, listen on a non-loopback address anyway.
+    #[arg(long, env = "LULL_ALLOW_INSECURE_BIND")]
+    pub allow_insecure_bind: bool,
+    /// In token mode, require a token for /metrics too.
+    #[arg(long, env = "LULL_PROTECT_METRICS")]
+    pub protect_metrics: bool,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -52,6 +61,9 @@ struct FileConfig {
     pause_poll_interval_ms: Option<u64>,
     pause_refresh_ms: Option<u64>,
     worker_stale_seconds: Option<u64>,
+    auth: Option<String>,
+    allow_insecure_bind: Option<bool>,
+    protect_metrics: Option<bool>,
 }
 
 /// The resolved, validated configuration.
@@ -63,6 +75,9 @@ pub struct Config {
     pub pause_poll_interval_ms: u64,
     pub pause_refresh_ms: u64,
     pub worker_stale_seconds: u64,
+    pub auth: crate::auth::AuthMode,
+    pub allow_insecure_bind: bool,
+    pub metrics_public: bool,
 }
 
 /// A configuration error, worded for the operator.
@@ -126,7 +141,31 @@ impl ConfigArgs {
                 "worker_stale_seconds is {worker_stale_seconds}: it must be between 2 and 3600"
             )));
         }
+        let auth = match self.auth.clone().or(file.auth).as_deref() {
+            None | Some("disabled") => crate::auth::AuthMode::Disabled,
+            Some("token") => crate::auth::AuthMode::Token,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "auth is {other:?}: use \"disabled\" (local use) or \"token\""
+                )))
+            }
+        };
+        let allow_insecure_bind =
+            self.allow_insecure_bind || file.allow_insecure_bind.unwrap_or(false);
+        if auth == crate::auth::AuthMode::Disabled
+            && !listen.ip().is_loopback()
+            && !allow_insecure_bind
+        {
+            return Err(ConfigError(format!(
+                "refusing to listen on {listen} with authentication disabled: anyone who can reach it \
+                 could pause the fleet. Use LULL_AUTH=token, listen on 127.0.0.1, or pass \
+                 --allow-insecure-bind if you really mean it"
+            )));
+        }
         Ok(Config {
+            auth,
+            allow_insecure_bind,
+            metrics_public: !(self.protect_metrics || file.protect_metrics.unwrap_or(false)),
             worker_stale_seconds,
             listen,
             database_url,
@@ -203,6 +242,34 @@ mod tests {
             .unwrap_err()
             .0
             .contains("pause_poll_interval_ms"));
+    }
+
+    #[test]
+    fn disabled_auth_refuses_a_public_bind_without_the_flag() {
+        let public = ConfigArgs {
+            listen: Some("0.0.0.0:8080".into()),
+            ..Default::default()
+        };
+        assert!(public
+            .resolve()
+            .unwrap_err()
+            .0
+            .contains("refusing to listen"));
+        let allowed = ConfigArgs {
+            allow_insecure_bind: true,
+            ..public.clone()
+        };
+        assert!(allowed.resolve().is_ok());
+        let token = ConfigArgs {
+            auth: Some("token".into()),
+            ..public
+        };
+        assert!(token.resolve().is_ok());
+        let bad = ConfigArgs {
+            auth: Some("ldap".into()),
+            ..Default::default()
+        };
+        assert!(bad.resolve().unwrap_err().0.contains("auth is"));
     }
 
     #[test]

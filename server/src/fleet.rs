@@ -146,7 +146,7 @@ impl Service {
         match begin {
             ResultBegin::Applied => return Ok(ack(false)),
             ResultBegin::InFlight => {
-                return Err(ServiceError::Conflict(format!(
+                return Err(ServiceError::InFlight(format!(
                     "a submission with idempotencyKey {} is being applied right now; retry shortly",
                     sub.key
                 )))

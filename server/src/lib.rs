@@ -5,8 +5,10 @@
 //! commands, keeps the [`cache`] current) → [`storage`] (all SQL; SQLite and
 //! PostgreSQL behind one trait). [`domain`] holds the pure rules.
 
+pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod controls;
 pub mod domain;
 pub mod fleet;
 pub mod http;
@@ -40,6 +42,8 @@ pub async fn start(
             pause_poll_interval_ms: cfg.pause_poll_interval_ms,
             pause_refresh_ms: cfg.pause_refresh_ms,
             worker_stale_seconds: cfg.worker_stale_seconds,
+            auth_mode: cfg.auth,
+            metrics_public: cfg.metrics_public,
             ..Default::default()
         },
     )
@@ -56,9 +60,12 @@ pub async fn start(
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let handle = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     });
     Ok((addr, svc, handle))
 }

@@ -21,6 +21,86 @@ enum Command {
     /// Validate the configuration (flags, environment, TOML file) without
     /// starting anything; exits non-zero with the reason when it is wrong.
     CheckConfig(ConfigArgs),
+    /// Manage API tokens (token mode).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; its secret is printed once and never stored.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// viewer, worker or operator. A worker token's name is its worker id.
+        #[arg(long)]
+        role: String,
+        #[arg(long, env = "DATABASE_URL", default_value = server::config::DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
+    /// List tokens (names, roles, when created and revoked; no secrets).
+    List {
+        #[arg(long, env = "DATABASE_URL", default_value = server::config::DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
+    /// Revoke a token: every server refuses it from now on.
+    Revoke {
+        name: String,
+        #[arg(long, env = "DATABASE_URL", default_value = server::config::DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
+}
+
+async fn token_command(cmd: TokenCommand) -> Result<(), String> {
+    use server::auth::Role;
+    let url = match &cmd {
+        TokenCommand::Create { database_url, .. }
+        | TokenCommand::List { database_url }
+        | TokenCommand::Revoke { database_url, .. } => database_url.clone(),
+    };
+    let store = server::storage::connect(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = server::service::now();
+    match cmd {
+        TokenCommand::Create { name, role, .. } => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| format!("role {role:?}: use viewer, worker or operator"))?;
+            server::domain::parse_identifier("name", Some(&name)).map_err(|e| e.to_string())?;
+            let (rec, token) = server::auth::create_token(store.as_ref(), &name, role, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "created token {:?} (role {}); it is shown only now:",
+                rec.name,
+                rec.role.as_str()
+            );
+            println!("{token}");
+        }
+        TokenCommand::List { .. } => {
+            let tokens = store.list_tokens().await.map_err(|e| e.to_string())?;
+            println!("{:<24} {:<9} {:<25} REVOKED", "NAME", "ROLE", "CREATED");
+            for t in tokens {
+                println!(
+                    "{:<24} {:<9} {:<25} {}",
+                    t.name,
+                    t.role.as_str(),
+                    t.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    t.revoked_at
+                        .map(|r| r.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        .unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        TokenCommand::Revoke { name, .. } => {
+            let t = store.revoke_token(&name, now).await.map_err(|e| match e {
+                server::storage::StoreError::NotFound => format!("no token named {name:?}"),
+                other => other.to_string(),
+            })?;
+            println!("revoked token {:?} ({})", t.name, t.role.as_str());
+        }
+    }
+    Ok(())
 }
 
 fn init_tracing() {
@@ -60,6 +140,13 @@ async fn shutdown_signal() {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Token(cmd) => match token_command(cmd).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lull token: {e}");
+                std::process::ExitCode::from(2)
+            }
+        },
         Command::CheckConfig(args) => match args.resolve() {
             Ok(cfg) => {
                 println!("configuration OK");
@@ -72,6 +159,7 @@ async fn main() -> std::process::ExitCode {
                 println!("  pause_poll_interval_ms: {}", cfg.pause_poll_interval_ms);
                 println!("  pause_refresh_ms:       {}", cfg.pause_refresh_ms);
                 println!("  worker_stale_seconds:   {}", cfg.worker_stale_seconds);
+                println!("  auth:                   {:?}", cfg.auth);
                 std::process::ExitCode::SUCCESS
             }
             Err(e) => {
@@ -88,6 +176,18 @@ async fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::from(2);
                 }
             };
+            if cfg.auth == server::auth::AuthMode::Disabled {
+                if !cfg.listen.ip().is_loopback() {
+                    tracing::warn!(
+                        listen = %cfg.listen,
+                        "AUTHENTICATION IS DISABLED AND LULL LISTENS ON A NON-LOOPBACK ADDRESS \
+                         (--allow-insecure-bind): anyone who can reach it can pause, resume and \
+                         cancel. Use LULL_AUTH=token outside local development."
+                    );
+                } else {
+                    tracing::info!("authentication disabled (local mode): the actor is `local`");
+                }
+            }
             match server::start(&cfg, shutdown_signal()).await {
                 Ok((addr, svc, handle)) => {
                     tracing::info!(%addr, database = svc.store().backend(), "lull listening on http://{addr}");

@@ -35,6 +35,19 @@ pub struct ServiceConfig {
     pub dashboard_poll_ms: u64,
     /// A worker whose last heartbeat is older than this is offline.
     pub worker_stale_seconds: u64,
+    /// `disabled` (local use) or `token`.
+    pub auth_mode: crate::auth::AuthMode,
+    /// How long a verified token is trusted before it is read again.
+    pub auth_cache_ms: u64,
+    /// Serve `/metrics` without a token in token mode.
+    pub metrics_public: bool,
+    /// Failed authentications allowed per client address before 429 (one
+    /// more per second after that).
+    pub auth_failure_burst: u32,
+    /// Fleet actions must leave at least this many available workers.
+    pub min_available_workers: usize,
+    /// How often the rolling-restart controller steps.
+    pub rollout_tick_ms: u64,
 }
 
 impl Default for ServiceConfig {
@@ -46,6 +59,12 @@ impl Default for ServiceConfig {
             metrics_tick_ms: 2000,
             dashboard_poll_ms: 2000,
             worker_stale_seconds: 15,
+            auth_mode: crate::auth::AuthMode::Disabled,
+            auth_cache_ms: 1000,
+            metrics_public: true,
+            auth_failure_burst: 10,
+            min_available_workers: 1,
+            rollout_tick_ms: 1000,
         }
     }
 }
@@ -61,11 +80,18 @@ pub enum ServiceError {
     LeaseLost(String),
     #[error("{0}")]
     Conflict(String),
+    /// A result with this idempotency key is being applied right now.
+    #[error("{0}")]
+    InFlight(String),
     #[error("the pause state changed: it is at version {}, not {expected}", current.version)]
     VersionConflict {
         expected: i64,
         current: Box<WorkerPauseStatus>,
     },
+    #[error("unknown workers: {}", .0.join(", "))]
+    UnknownWorkers(Vec<String>),
+    #[error("refused by the safety rule")]
+    SafetyRefused(Box<crate::domain::SafetyRefusal>),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -109,6 +135,7 @@ pub struct Service {
     /// Woken on every enqueue (here, or elsewhere via NOTIFY): long-polling
     /// claimers try again at once.
     jobs_signal: tokio::sync::Notify,
+    auth: crate::auth::Authenticator,
     config: ServiceConfig,
 }
 
@@ -131,11 +158,18 @@ impl Service {
     pub async fn new(store: Arc<dyn Store>, config: ServiceConfig) -> ServiceResult<Arc<Service>> {
         let state = store.pause_state().await?;
         Ok(Arc::new(Service {
-            store,
+            store: store.clone(),
             cache: PauseCache::new(state),
             metrics: Metrics::default(),
             live: crate::live::Live::default(),
             jobs_signal: tokio::sync::Notify::new(),
+            auth: crate::auth::Authenticator::new(
+                config.auth_mode,
+                store.clone(),
+                Duration::from_millis(config.auth_cache_ms),
+                config.metrics_public,
+                config.auth_failure_burst,
+            ),
             config,
         }))
     }
@@ -150,6 +184,10 @@ impl Service {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    pub fn auth(&self) -> &crate::auth::Authenticator {
+        &self.auth
     }
 
     pub fn live(&self) -> &crate::live::Live {
@@ -176,12 +214,32 @@ impl Service {
                         }
                         Notice::PauseChanged(v) if v <= svc.cache.version() => continue,
                         Notice::PauseChanged(_) => {}
-                        Notice::Reconnected => svc.jobs_signal.notify_waiters(),
+                        Notice::TokensChanged => {
+                            svc.auth.invalidate();
+                            continue;
+                        }
+                        Notice::Reconnected => {
+                            svc.auth.invalidate();
+                            svc.jobs_signal.notify_waiters();
+                        }
                     }
                     svc.refresh_pause_state().await;
                 }
             });
         }
+        let weak = Arc::downgrade(self);
+        let every = Duration::from_millis(self.config.rollout_tick_ms.max(50));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(svc) = weak.upgrade() else { return };
+                if let Err(e) = svc.advance_rollouts().await {
+                    tracing::warn!(error = %e, "rolling-restart step failed");
+                }
+            }
+        });
         let weak = Arc::downgrade(self);
         let every = Duration::from_millis(self.config.metrics_tick_ms.max(100));
         tokio::spawn(async move {

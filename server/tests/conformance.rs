@@ -333,14 +333,14 @@ async fn heartbeat_extends_the_lease_and_records_checkpoint(db: TestDb) {
     db.store.enqueue(&new_job("a", 0, 3), now).await.unwrap();
     let job = claim_job(&db.store, "w1", now).await.unwrap();
     let later = now + Duration::seconds(20);
-    let hb = db
+    let (hb, _) = db
         .store
         .heartbeat(&fence(&job, "w1"), None, Some(true), later)
         .await
         .unwrap();
     assert_eq!(hb.lease_expires_at, Some(later + Duration::seconds(30)));
     assert!(hb.paused_at_checkpoint);
-    let hb = db
+    let (hb, _) = db
         .store
         .heartbeat(&fence(&job, "w1"), Some(60), None, later)
         .await

@@ -6,78 +6,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::process::Lull;
 use serde_json::{json, Value};
 use server::service::{Service, ServiceConfig};
-
-/// A running `lull serve`, killed (SIGKILL) on drop.
-struct Lull {
-    child: Child,
-    base: String,
-}
-
-impl Lull {
-    fn start(database_url: &str) -> Lull {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lull"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .args(["--static-dir", "/nonexistent"])
-            .env("NO_COLOR", "1")
-            .env("LULL_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn lull");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(i) = line.find("listening on http://") {
-                        let rest = &line[i + "listening on ".len()..];
-                        let url: String = rest
-                            .chars()
-                            .take_while(|c| !c.is_whitespace() && *c != '\u{1b}')
-                            .collect();
-                        let _ = tx.send(url);
-                        sent = true;
-                    }
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("lull did not start");
-        Lull { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Lull {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -7,12 +7,14 @@
 //! [`runbook`] are snake_case because the runbook's scripts read them so.
 
 pub mod dashboard;
+pub mod fleet;
 pub mod jobs;
 pub mod pause;
 pub mod runbook;
 pub mod workers;
 
 pub use dashboard::*;
+pub use fleet::*;
 pub use jobs::*;
 pub use pause::*;
 pub use workers::*;
@@ -21,12 +23,19 @@ use serde::{Deserialize, Serialize};
 
 /// The body of every error response: `{"error": {"code", "message", "field"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub error: ErrorDetail,
     /// For a version conflict: the state as it is now, so a client can show
     /// "the state changed — here is the new one" without another round trip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<Box<WorkerPauseStatus>>,
+    /// For a refused fleet action: what it would have done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ActionImpact>,
+    /// For a refused fleet action: the phrase to send as `confirm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_phrase: Option<String>,
 }
 
 /// What went wrong, machine-readable (`code`) and human-readable (`message`).

@@ -75,6 +75,12 @@ pub struct ControlEvent {
     #[serde(default)]
     pub request_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// For per-worker actions and rolling restarts: the targeted workers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// For per-worker actions: each worker's result, overrides, the ETA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// `audit: {latest: [...]}` on the status, newest first.

@@ -1,12 +1,15 @@
 //! Pure domain rules: no I/O, no clock (callers pass `now`), unit-tested
 //! beside the code. Storage and HTTP call into these; never the reverse.
 
+pub mod actions;
 pub mod fleet;
 pub mod input;
 pub mod pause;
 pub mod results;
 pub mod retry;
+pub mod rollout;
 
+pub use actions::*;
 pub use fleet::*;
 pub use input::*;
 pub use pause::*;

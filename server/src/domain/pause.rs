@@ -157,6 +157,8 @@ pub struct NewControlEvent {
     pub success: bool,
     pub request_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub targets: Vec<String>,
+    pub details: Option<serde_json::Value>,
 }
 
 /// The outcome of [`decide`].
@@ -265,6 +267,8 @@ pub fn decide(
         success: true,
         request_id: cmd.request_id.clone(),
         created_at: now,
+        targets: Vec::new(),
+        details: None,
     };
     Ok(Decision::Changed {
         state,

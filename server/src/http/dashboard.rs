@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use app::ssr::{DashboardBackend, SharedBackend};
 use axum::body::Body;
+use axum::extract::State;
 use axum::http::{header, Request};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
+use axum::routing::{get, post, MethodRouter};
+use axum::{Extension, Router};
 use leptos::prelude::provide_context;
 use tower_http::services::ServeDir;
 use wire::{
@@ -19,6 +20,8 @@ use wire::{
 };
 
 use super::error::ApiError;
+use super::AppState;
+use crate::auth::Caller;
 use crate::service::Service;
 
 /// The core service, seen through the dashboard's narrow interface.
@@ -98,26 +101,31 @@ pub fn inject_config(index: &str, config: &DashboardConfig) -> String {
     }
 }
 
-pub fn routes(service: Arc<Service>, static_dir: &Path) -> Router {
-    let sfn_service = service.clone();
-    let sfn = post(move |req: Request<Body>| {
-        let backend: SharedBackend = Arc::new(ServiceBackend {
-            service: sfn_service.clone(),
-            actor: "local".into(),
-        });
-        async move {
+/// The handler of every `/sfn/*` route: runs the server function with the
+/// backend acting as the authenticated caller.
+pub fn sfn() -> MethodRouter<AppState> {
+    post(
+        |State(s): State<AppState>, Extension(caller): Extension<Caller>, req: Request<Body>| async move {
+            let backend: SharedBackend = Arc::new(ServiceBackend {
+                service: s.service.clone(),
+                actor: caller.name,
+            });
             leptos_axum::handle_server_fns_with_context(
                 move || provide_context(backend.clone()),
                 req,
             )
             .await
-        }
-    });
-    let router = Router::new().route("/sfn/{*fn_name}", sfn);
+        },
+    )
+}
+
+/// `/`, `/index.html` (with the injected config) and the static assets.
+pub fn static_routes(service: &Service, static_dir: &Path) -> Router {
+    let router = Router::new();
     let index_path = static_dir.join("index.html");
     match std::fs::read_to_string(&index_path) {
         Ok(index) => {
-            let page: Arc<str> = inject_config(&index, &dashboard_config(&service)).into();
+            let page: Arc<str> = inject_config(&index, &dashboard_config(service)).into();
             let index = get(move || {
                 let page = page.clone();
                 async move {

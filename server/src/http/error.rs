@@ -31,6 +31,8 @@ impl ApiError {
                     field: field.map(str::to_string),
                 },
                 current: None,
+                impact: None,
+                confirm_phrase: None,
             },
         }
     }
@@ -54,6 +56,12 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "lease_lost", m, None)
             }
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m, None),
+            ServiceError::InFlight(m) => ApiError::new(
+                StatusCode::CONFLICT,
+                "result_in_flight",
+                m,
+                Some("idempotencyKey"),
+            ),
             ServiceError::VersionConflict { expected, current } => {
                 let mut err = ApiError::new(
                     StatusCode::CONFLICT,
@@ -65,6 +73,36 @@ impl From<ServiceError> for ApiError {
                     Some("expectedVersion"),
                 );
                 err.body.current = Some(current);
+                err
+            }
+            ServiceError::UnknownWorkers(ids) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("unknown workers: {}; nothing was changed", ids.join(", ")),
+                Some("workerIds"),
+            ),
+            ServiceError::SafetyRefused(r) => {
+                let mut err = ApiError::new(
+                    StatusCode::CONFLICT,
+                    "safety_check",
+                    format!(
+                        "refused: this would leave {} available worker(s), below the minimum of {}; it affects {} worker(s) running {} job(s). To do it anyway, send confirm: \"{}\"",
+                        r.available_after,
+                        r.minimum,
+                        r.affected_workers.len(),
+                        r.running_jobs,
+                        r.confirm_phrase
+                    ),
+                    Some("confirm"),
+                );
+                err.body.impact = Some(wire::ActionImpact {
+                    available_before: r.available_before,
+                    available_after: r.available_after,
+                    minimum: r.minimum,
+                    affected_workers: r.affected_workers.clone(),
+                    running_jobs: r.running_jobs,
+                });
+                err.body.confirm_phrase = Some(r.confirm_phrase.clone());
                 err
             }
             ServiceError::Unavailable(cause) => {

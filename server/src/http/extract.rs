@@ -117,10 +117,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// A job id from the path: a UUID, else 400.
-pub struct JobId(pub Uuid);
+/// An id from the path (a job, a rolling restart): a UUID, else 400.
+pub struct PathId(pub Uuid);
 
-impl<S: Send + Sync> FromRequestParts<S> for JobId {
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -135,25 +135,52 @@ impl<S: Send + Sync> FromRequestParts<S> for JobId {
                         Some("id"),
                     )
                 })?;
-        Uuid::parse_str(&raw).map(JobId).map_err(|_| {
+        Uuid::parse_str(&raw).map(PathId).map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_id",
-                format!("{raw:?} is not a job id (a UUID)"),
+                format!("{raw:?} is not a valid id (a UUID)"),
                 Some("id"),
             )
         })
     }
 }
 
-/// Who is acting. Until authentication lands every request is the local
-/// operator; the audit log records this, never a client-supplied name.
-pub struct Actor(pub String);
+/// Who is acting: the authenticated caller (the auth middleware put it
+/// there; in disabled mode it is `local`). The audit log records its name,
+/// never a client-supplied field.
+pub struct Actor(pub String, pub crate::auth::Caller);
 
 impl<S: Send + Sync> FromRequestParts<S> for Actor {
     type Rejection = ApiError;
 
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Actor("local".to_string()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<crate::auth::Caller>() {
+            Some(c) => Ok(Actor(c.name.clone(), c.clone())),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "authentication required",
+                None,
+            )),
+        }
+    }
+}
+
+impl Actor {
+    /// A worker token acts only as its own worker: 403 otherwise.
+    pub fn check_worker(&self, worker_id: Option<&str>) -> Result<(), ApiError> {
+        match worker_id {
+            Some(id) if !self.1.may_act_as_worker(id) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "the token {:?} may act only as worker {:?}, not {id:?}",
+                    self.0, self.0
+                ),
+                Some("workerId"),
+            )),
+            _ => Ok(()),
+        }
     }
 }

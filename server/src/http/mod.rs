@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, and handlers that are extract → service → map.
 
+mod auth;
 mod dashboard;
 pub mod error;
 mod extract;
@@ -12,10 +13,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Access;
 use crate::service::Service;
 use error::ApiError;
 
@@ -35,45 +38,237 @@ pub struct HttpOptions {
     pub static_dir: PathBuf,
 }
 
+/// One route: its method, path and who may call it. The router is built
+/// from this table, and the role-matrix test walks the same table, so a
+/// route cannot exist without an access rule.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+type Handler = MethodRouter<AppState>;
+
+fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
+    use Access::*;
+    let r = |method: Method, path: &'static str, access: Access, h: Handler| {
+        (
+            RouteSpec {
+                method,
+                path,
+                access,
+            },
+            h,
+        )
+    };
+    vec![
+        r(
+            Method::GET,
+            "/api/system/worker-pause",
+            Read,
+            get(pause::get_status),
+        ),
+        r(
+            Method::POST,
+            "/api/system/worker-pause",
+            Operate,
+            post(pause::post_action),
+        ),
+        r(
+            Method::GET,
+            "/api/system/worker-pause/events",
+            Read,
+            get(pause::get_events),
+        ),
+        r(
+            Method::GET,
+            "/api/system/worker-pause/stream",
+            Read,
+            get(pause::stream),
+        ),
+        r(Method::GET, "/api/queue/jobs", Read, get(queue::list)),
+        r(
+            Method::POST,
+            "/api/queue/jobs",
+            Operate,
+            post(queue::enqueue),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/claim",
+            Work,
+            post(queue::claim),
+        ),
+        r(Method::GET, "/api/queue/jobs/{id}", Read, get(queue::get)),
+        r(
+            Method::POST,
+            "/api/queue/jobs/{id}/heartbeat",
+            Work,
+            post(queue::heartbeat),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/{id}/complete",
+            Work,
+            post(queue::complete),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/{id}/fail",
+            Work,
+            post(queue::fail),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/{id}/cancel",
+            Operate,
+            post(queue::cancel),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/{id}/retry",
+            Operate,
+            post(queue::retry),
+        ),
+        r(Method::GET, "/api/workers", Read, get(workers::list)),
+        r(
+            Method::POST,
+            "/api/workers/register",
+            Work,
+            post(workers::register),
+        ),
+        r(
+            Method::GET,
+            "/api/workers/health",
+            Read,
+            get(workers::health),
+        ),
+        r(
+            Method::GET,
+            "/api/workers/metrics",
+            Read,
+            get(workers::metrics),
+        ),
+        r(
+            Method::POST,
+            "/api/workers/results",
+            Work,
+            post(workers::results),
+        ),
+        r(
+            Method::POST,
+            "/api/workers/{id}/heartbeat",
+            Work,
+            post(workers::heartbeat),
+        ),
+        r(
+            Method::POST,
+            "/api/workers/actions",
+            Operate,
+            post(workers::action),
+        ),
+        r(
+            Method::GET,
+            "/api/workers/rolling-restarts",
+            Read,
+            get(workers::list_rolling_restarts),
+        ),
+        r(
+            Method::POST,
+            "/api/workers/rolling-restarts",
+            Operate,
+            post(workers::start_rolling_restart),
+        ),
+        r(
+            Method::GET,
+            "/api/workers/rolling-restarts/{id}",
+            Read,
+            get(workers::get_rolling_restart),
+        ),
+        r(
+            Method::POST,
+            "/api/workers/rolling-restarts/{id}/cancel",
+            Operate,
+            post(workers::cancel_rolling_restart),
+        ),
+        r(
+            Method::POST,
+            "/scheduler/pause",
+            Operate,
+            post(runbook::pause),
+        ),
+        r(
+            Method::POST,
+            "/scheduler/resume",
+            Operate,
+            post(runbook::resume),
+        ),
+        r(Method::GET, "/scheduler/status", Read, get(runbook::status)),
+        r(Method::GET, "/status", Read, get(runbook::system_status)),
+        r(Method::GET, "/health", Public, get(runbook::health)),
+        r(
+            Method::GET,
+            "/metrics",
+            if metrics_public { Public } else { Read },
+            get(runbook::metrics),
+        ),
+        r(
+            Method::GET,
+            "/dispatches/{id}",
+            Read,
+            get(runbook::get_dispatch),
+        ),
+        r(
+            Method::POST,
+            "/dispatches/{id}/cancel",
+            Operate,
+            post(runbook::cancel_dispatch),
+        ),
+        r(
+            Method::POST,
+            "/dispatches/{id}/retry",
+            Operate,
+            post(runbook::retry_dispatch),
+        ),
+        r(Method::POST, "/auth/login", Public, post(auth::login_route)),
+        r(Method::POST, "/auth/logout", Public, post(auth::logout)),
+        r(Method::GET, "/auth/me", Public, get(auth::me_route)),
+        r(Method::POST, "/sfn/get_pause_state", Read, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_events", Read, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_drain_view", Read, dashboard::sfn()),
+        r(Method::POST, "/sfn/change_pause", Operate, dashboard::sfn()),
+        // A server function not listed above is operator-only until it is.
+        r(Method::POST, "/sfn/{*fn_name}", Operate, dashboard::sfn()),
+    ]
+}
+
+/// The route table (for tests and docs).
+pub fn route_specs(metrics_public: bool) -> Vec<RouteSpec> {
+    table(metrics_public)
+        .into_iter()
+        .map(|(spec, _)| spec)
+        .collect()
+}
+
 /// Every route of the server.
 pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
     let state = AppState {
         service: service.clone(),
     };
-    let api = Router::new()
-        .route(
-            "/api/system/worker-pause",
-            get(pause::get_status).post(pause::post_action),
-        )
-        .route("/api/system/worker-pause/events", get(pause::get_events))
-        .route("/api/system/worker-pause/stream", get(pause::stream))
-        .route("/api/queue/jobs", get(queue::list).post(queue::enqueue))
-        .route("/api/queue/jobs/claim", post(queue::claim))
-        .route("/api/queue/jobs/{id}", get(queue::get))
-        .route("/api/queue/jobs/{id}/heartbeat", post(queue::heartbeat))
-        .route("/api/queue/jobs/{id}/complete", post(queue::complete))
-        .route("/api/queue/jobs/{id}/fail", post(queue::fail))
-        .route("/api/queue/jobs/{id}/cancel", post(queue::cancel))
-        .route("/api/queue/jobs/{id}/retry", post(queue::retry))
-        .route("/api/workers", get(workers::list))
-        .route("/api/workers/register", post(workers::register))
-        .route("/api/workers/health", get(workers::health))
-        .route("/api/workers/metrics", get(workers::metrics))
-        .route("/api/workers/results", post(workers::results))
-        .route("/api/workers/{id}/heartbeat", post(workers::heartbeat))
+    let mut api = Router::new();
+    for (spec, handler) in table(service.auth().metrics_public) {
+        let guarded = handler.layer(axum::middleware::from_fn_with_state(
+            (service.clone(), spec.access),
+            auth::require,
+        ));
+        api = api.route(spec.path, guarded);
+    }
+    let api = api
         .route("/api/{*rest}", axum::routing::any(unknown_api_route))
-        .route("/scheduler/pause", post(runbook::pause))
-        .route("/scheduler/resume", post(runbook::resume))
-        .route("/scheduler/status", get(runbook::status))
-        .route("/status", get(runbook::system_status))
-        .route("/health", get(runbook::health))
-        .route("/metrics", get(runbook::metrics))
-        .route("/dispatches/{id}", get(runbook::get_dispatch))
-        .route("/dispatches/{id}/cancel", post(runbook::cancel_dispatch))
-        .route("/dispatches/{id}/retry", post(runbook::retry_dispatch))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    api.merge(dashboard::routes(service, &opts.static_dir))
+    api.merge(dashboard::static_routes(&service, &opts.static_dir))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
 }

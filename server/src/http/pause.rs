@@ -17,7 +17,7 @@ pub async fn get_status(State(s): State<AppState>) -> ApiResult<Json<WorkerPause
 
 pub async fn post_action(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     ApiJson(req): ApiJson<PauseRequest>,
 ) -> ApiResult<Json<WorkerPauseStatus>> {
     Ok(Json(s.service.change_pause(&actor, req).await?))

@@ -11,7 +11,7 @@ use wire::{
 };
 
 use super::error::ApiResult;
-use super::extract::{Actor, ApiJson, ApiQuery, JobId};
+use super::extract::{Actor, ApiJson, ApiQuery, PathId};
 use super::AppState;
 
 pub async fn enqueue(
@@ -23,52 +23,60 @@ pub async fn enqueue(
 
 pub async fn claim(
     State(s): State<AppState>,
+    actor: Actor,
     ApiJson(req): ApiJson<ClaimRequest>,
 ) -> ApiResult<Json<ClaimResponse>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.claim(req).await?))
 }
 
 pub async fn heartbeat(
     State(s): State<AppState>,
-    JobId(id): JobId,
+    PathId(id): PathId,
+    actor: Actor,
     ApiJson(req): ApiJson<HeartbeatRequest>,
 ) -> ApiResult<Json<HeartbeatResponse>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.heartbeat(id, req).await?))
 }
 
 pub async fn complete(
     State(s): State<AppState>,
-    JobId(id): JobId,
+    PathId(id): PathId,
+    actor: Actor,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Json<Job>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.complete(id, req).await?))
 }
 
 pub async fn fail(
     State(s): State<AppState>,
-    JobId(id): JobId,
+    PathId(id): PathId,
+    actor: Actor,
     ApiJson(req): ApiJson<FailRequest>,
 ) -> ApiResult<Json<Job>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.fail(id, req).await?))
 }
 
 pub async fn cancel(
     State(s): State<AppState>,
-    Actor(actor): Actor,
-    JobId(id): JobId,
+    Actor(actor, _): Actor,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.cancel(&actor, id).await?))
 }
 
 pub async fn retry(
     State(s): State<AppState>,
-    Actor(actor): Actor,
-    JobId(id): JobId,
+    Actor(actor, _): Actor,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.retry(&actor, id).await?))
 }
 
-pub async fn get(State(s): State<AppState>, JobId(id): JobId) -> ApiResult<Json<Job>> {
+pub async fn get(State(s): State<AppState>, PathId(id): PathId) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.get_job(id).await?))
 }
 

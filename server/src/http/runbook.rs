@@ -7,14 +7,14 @@ use axum::Json;
 use wire::runbook::{Dispatch, Health, SchedulerActionRequest, SchedulerStatus, SystemStatus};
 
 use super::error::ApiResult;
-use super::extract::{Actor, JobId, OptionalJson};
+use super::extract::{Actor, OptionalJson, PathId};
 use super::AppState;
 use crate::runbook::dispatch_of;
 use crate::service::now;
 
 pub async fn pause(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     OptionalJson(body): OptionalJson<SchedulerActionRequest>,
 ) -> ApiResult<Json<SchedulerStatus>> {
     Ok(Json(s.service.scheduler_action(&actor, true, body).await?))
@@ -22,7 +22,7 @@ pub async fn pause(
 
 pub async fn resume(
     State(s): State<AppState>,
-    Actor(actor): Actor,
+    Actor(actor, _): Actor,
     OptionalJson(body): OptionalJson<SchedulerActionRequest>,
 ) -> ApiResult<Json<SchedulerStatus>> {
     Ok(Json(s.service.scheduler_action(&actor, false, body).await?))
@@ -77,23 +77,23 @@ pub async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> 
 
 pub async fn get_dispatch(
     State(s): State<AppState>,
-    JobId(id): JobId,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Dispatch>> {
     Ok(Json(dispatch_of(s.service.get_job(id).await?)))
 }
 
 pub async fn cancel_dispatch(
     State(s): State<AppState>,
-    Actor(actor): Actor,
-    JobId(id): JobId,
+    Actor(actor, _): Actor,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Dispatch>> {
     Ok(Json(dispatch_of(s.service.cancel(&actor, id).await?)))
 }
 
 pub async fn retry_dispatch(
     State(s): State<AppState>,
-    Actor(actor): Actor,
-    JobId(id): JobId,
+    Actor(actor, _): Actor,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Dispatch>> {
     Ok(Json(dispatch_of(s.service.retry(&actor, id).await?)))
 }

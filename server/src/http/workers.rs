@@ -3,26 +3,31 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use wire::{
-    FleetHealth, FleetMetrics, RegisterRequest, ResultAck, ResultEnvelope, WorkerDirectiveResponse,
+    FleetHealth, FleetMetrics, RegisterRequest, ResultAck, ResultEnvelope, RollingRestart,
+    RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerDirectiveResponse,
     WorkerHeartbeatRequest, WorkerList,
 };
 
 use super::error::ApiResult;
-use super::extract::ApiJson;
+use super::extract::{Actor, ApiJson, PathId};
 use super::AppState;
 
 pub async fn register(
     State(s): State<AppState>,
+    actor: Actor,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Json<WorkerDirectiveResponse>> {
+    actor.check_worker(req.worker_id.as_deref())?;
     Ok(Json(s.service.register_worker(req).await?))
 }
 
 pub async fn heartbeat(
     State(s): State<AppState>,
+    actor: Actor,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<WorkerHeartbeatRequest>,
 ) -> ApiResult<Json<WorkerDirectiveResponse>> {
+    actor.check_worker(Some(&id))?;
     Ok(Json(s.service.worker_heartbeat(&id, req).await?))
 }
 
@@ -40,7 +45,47 @@ pub async fn metrics(State(s): State<AppState>) -> ApiResult<Json<FleetMetrics>>
 
 pub async fn results(
     State(s): State<AppState>,
+    actor: Actor,
     ApiJson(env): ApiJson<ResultEnvelope>,
 ) -> ApiResult<Json<ResultAck>> {
+    actor.check_worker(env.worker_id.as_deref())?;
     Ok(Json(s.service.submit_result(env).await?))
+}
+
+pub async fn action(
+    State(s): State<AppState>,
+    Actor(actor, _): Actor,
+    ApiJson(req): ApiJson<WorkerActionRequest>,
+) -> ApiResult<Json<WorkerActionResponse>> {
+    Ok(Json(s.service.worker_action(&actor, req).await?))
+}
+
+pub async fn start_rolling_restart(
+    State(s): State<AppState>,
+    Actor(actor, _): Actor,
+    ApiJson(req): ApiJson<RollingRestartRequest>,
+) -> ApiResult<(axum::http::StatusCode, Json<RollingRestart>)> {
+    let r = s.service.start_rolling_restart(&actor, req).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(r)))
+}
+
+pub async fn list_rolling_restarts(
+    State(s): State<AppState>,
+) -> ApiResult<Json<Vec<RollingRestart>>> {
+    Ok(Json(s.service.list_rolling_restarts().await?))
+}
+
+pub async fn get_rolling_restart(
+    State(s): State<AppState>,
+    PathId(id): PathId,
+) -> ApiResult<Json<RollingRestart>> {
+    Ok(Json(s.service.get_rolling_restart(id).await?))
+}
+
+pub async fn cancel_rolling_restart(
+    State(s): State<AppState>,
+    Actor(actor, _): Actor,
+    PathId(id): PathId,
+) -> ApiResult<Json<RollingRestart>> {
+    Ok(Json(s.service.cancel_rolling_restart(&actor, id).await?))
 }

@@ -24,6 +24,11 @@ use crate::domain::{
 };
 use wire::DesiredState;
 
+use crate::auth::TokenRecord;
+use crate::domain::rollout::Step;
+use crate::domain::{NewControlEvent, SafetyRefusal, WorkerActionCommand};
+use wire::RollingRestart;
+
 /// Storage failures, mapped to meaning once (here), not in every handler.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -147,6 +152,30 @@ pub enum ResultBegin {
     Mismatch,
 }
 
+/// The result of [`Store::worker_action`].
+#[derive(Debug, Clone)]
+pub struct WorkerActionOutcome {
+    /// The targeted workers as they were before the action.
+    pub before: Vec<WorkerRecord>,
+    pub event: ControlEvent,
+    pub override_used: bool,
+}
+
+/// Why a worker action was not applied (nothing was changed).
+#[derive(Debug, Clone)]
+pub enum ActionError {
+    /// These worker ids are not registered.
+    Unknown(Vec<String>),
+    Refused(SafetyRefusal),
+}
+
+/// The safety check a worker action runs inside its transaction.
+pub type SafetyCheck<'a> =
+    &'a (dyn Fn(&[WorkerRecord]) -> Result<bool, SafetyRefusal> + Send + Sync);
+
+/// One rolling-restart planning step, run inside the store's transaction.
+pub type RolloutStep<'a> = &'a (dyn Fn(RollingRestart, &[WorkerRecord]) -> Step + Send + Sync);
+
 /// A change another server process made, learned through the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -154,6 +183,8 @@ pub enum Notice {
     PauseChanged(i64),
     /// Jobs were enqueued (wake long-polling claimers).
     JobsAvailable,
+    /// A token was created or revoked (drop cached tokens).
+    TokensChanged,
     /// The notification connection was (re)established: anything may have
     /// been missed, so re-read the state.
     Reconnected,
@@ -197,7 +228,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims the next job unless the fleet is paused. The pause state is
     /// re-read under lock inside the same transaction, so a pause that
-    /// committed first always wins. Expired leases are requeued first.
+    /// committed first always wins. Expired leases are requeued first. A
+    /// registered worker that operators paused or are draining gets no job,
+    /// whatever its runtime does.
     async fn claim(&self, params: &ClaimParams) -> StoreResult<ClaimOutcome>;
 
     /// Extends the lease. `LeaseLost` when the job is no longer running under
@@ -296,6 +329,49 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets an `applying` result whose application failed transiently,
     /// so a retry applies it.
     async fn abandon_result(&self, key: &str) -> StoreResult<()>;
+
+    /// Applies a per-worker action atomically: checks the ids, runs the
+    /// safety `check` over the whole fleet, writes the desired states and
+    /// the audit event. Concurrent actions are serialized.
+    async fn worker_action(
+        &self,
+        cmd: &WorkerActionCommand,
+        actor: &str,
+        now: DateTime<Utc>,
+        check: SafetyCheck<'_>,
+    ) -> StoreResult<Result<WorkerActionOutcome, ActionError>>;
+
+    /// Appends a control event (rolling-restart start and cancel).
+    async fn append_event(&self, event: &NewControlEvent) -> StoreResult<ControlEvent>;
+
+    /// Stores a new running rollout. `Conflict` while another one runs.
+    async fn create_rollout(&self, r: &RollingRestart) -> StoreResult<()>;
+
+    async fn get_rollout(&self, id: Uuid) -> StoreResult<RollingRestart>;
+
+    /// The newest rollouts first.
+    async fn list_rollouts(&self, limit: u32) -> StoreResult<Vec<RollingRestart>>;
+
+    /// Saves a rollout's state (status, per-worker progress).
+    async fn save_rollout(&self, r: &RollingRestart) -> StoreResult<()>;
+
+    /// Runs one planning step of the running rollout, if any, under a lock
+    /// (so several server processes never step it at once), writing the
+    /// desired states it asks for.
+    async fn advance_rollout(&self, step: RolloutStep<'_>) -> StoreResult<Option<RollingRestart>>;
+
+    /// Stores a new token. `Conflict` when the name is taken.
+    async fn create_token(&self, token: &TokenRecord) -> StoreResult<()>;
+
+    /// The token with this id, revoked or not.
+    async fn find_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
+
+    /// All tokens, by name.
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
+
+    /// Revokes the token called `name` (and tells every process at once on
+    /// PostgreSQL). `NotFound` when there is none; revoking twice is fine.
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> StoreResult<TokenRecord>;
 
     /// PostgreSQL: starts listening for changes made by other processes.
     /// SQLite: `None` (one process; changes are broadcast in memory).

@@ -17,19 +17,23 @@ use uuid::Uuid;
 use wire::{ControlEvent, DrainMetrics, Job, JobStatus, PauseMode};
 
 use super::{
-    lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice,
-    ResultBegin, Store, StoreError, StoreResult, TransitionOutcome,
+    lease_lost_message, ActionError, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts,
+    Notice, ResultBegin, RolloutStep, SafetyCheck, Store, StoreError, StoreResult,
+    TransitionOutcome, WorkerActionOutcome,
 };
+use crate::auth::{Role, TokenRecord};
 use crate::domain::{
     self, retry, Decision, NewJob, PauseCommand, PauseState, Registration, ResultSubmission,
     WorkerBeat, WorkerRecord,
 };
-use wire::{DesiredState, ReportedState};
+use wire::{DesiredState, ReportedState, RollingRestart, RolloutStatus, RolloutWorker};
 
 /// The channel other processes listen on; the payload is the new version.
 const PAUSE_CHANNEL: &str = "lull_pause";
 /// Enqueues and retries: wakes long-polling claimers on every process.
 const JOBS_CHANNEL: &str = "lull_jobs";
+/// Token created or revoked: every process drops its token cache.
+const TOKENS_CHANNEL: &str = "lull_tokens";
 
 pub struct PgStore {
     pool: PgPool,
@@ -46,7 +50,10 @@ const STATE_COLUMNS: &str = "workers_paused, mode, reason, requested_by, request
      resumed_at, updated_at, version";
 
 const EVENT_COLUMNS: &str = "id, action, mode, reason, actor, force_resume, queued, running, \
-     stale_running, is_drained, version, success, request_id, created_at";
+     stale_running, is_drained, version, success, request_id, created_at, targets, details";
+
+const ROLLOUT_COLUMNS: &str = "id, status, max_unavailable, deadline_seconds, reason, actor, \
+     workers, message, created_at, finished_at";
 
 impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
@@ -71,6 +78,19 @@ impl PgStore {
 
 const WORKER_COLUMNS: &str = "id, name, hostname, version, labels, boot_id, started_at, \
      last_heartbeat_at, reported_state, active_jobs, offline_backlog, desired_state";
+
+fn token_from_row(row: &PgRow) -> StoreResult<TokenRecord> {
+    let role: String = row.try_get("role")?;
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Database(format!("bad role {role:?}")))?,
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
 
 fn worker_from_row(row: &PgRow) -> StoreResult<WorkerRecord> {
     let labels: sqlx::types::Json<std::collections::BTreeMap<String, String>> =
@@ -131,7 +151,64 @@ fn event_from_row(row: &PgRow) -> StoreResult<ControlEvent> {
         success: row.try_get("success")?,
         request_id: row.try_get("request_id")?,
         created_at: row.try_get("created_at")?,
+        targets: row
+            .try_get::<sqlx::types::Json<Vec<String>>, _>("targets")?
+            .0,
+        details: row.try_get("details")?,
     })
+}
+
+fn rollout_from_row(row: &PgRow) -> StoreResult<RollingRestart> {
+    let status: String = row.try_get("status")?;
+    let max_unavailable: i32 = row.try_get("max_unavailable")?;
+    let deadline: i32 = row.try_get("deadline_seconds")?;
+    Ok(RollingRestart {
+        id: row.try_get("id")?,
+        status: RolloutStatus::parse(&status)
+            .ok_or_else(|| StoreError::Database(format!("bad rollout status {status:?}")))?,
+        max_unavailable: max_unavailable.max(0) as u32,
+        deadline_seconds: deadline.max(0) as u32,
+        reason: row.try_get("reason")?,
+        actor: row.try_get("actor")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+        workers: row
+            .try_get::<sqlx::types::Json<Vec<RolloutWorker>>, _>("workers")?
+            .0,
+        message: row.try_get("message")?,
+    })
+}
+
+/// Appends a control event inside a transaction.
+async fn insert_event(
+    tx: &mut Transaction<'static, Postgres>,
+    e: &domain::NewControlEvent,
+) -> StoreResult<ControlEvent> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO system_control_events (action, mode, reason, actor, force_resume, \
+         queued, running, stale_running, is_drained, version, success, request_id, created_at, \
+         targets, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         RETURNING {EVENT_COLUMNS}"
+    )))
+    .bind(&e.action)
+    .bind(e.mode.map(|m| m.as_str()))
+    .bind(&e.reason)
+    .bind(&e.actor)
+    .bind(e.force_resume)
+    .bind(e.metrics.queued)
+    .bind(e.metrics.running)
+    .bind(e.metrics.stale_running)
+    .bind(e.metrics.is_drained)
+    .bind(e.version)
+    .bind(e.success)
+    .bind(&e.request_id)
+    .bind(e.created_at)
+    .bind(sqlx::types::Json(&e.targets))
+    .bind(&e.details)
+    .fetch_one(&mut **tx)
+    .await?;
+    event_from_row(&row)
 }
 
 fn job_from_row(row: &PgRow) -> StoreResult<Job> {
@@ -307,27 +384,7 @@ impl Store for PgStore {
         .bind(state.version)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO system_control_events (action, mode, reason, actor, force_resume, \
-             queued, running, stale_running, is_drained, version, success, request_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {EVENT_COLUMNS}"
-        )))
-        .bind(&new_event.action)
-        .bind(new_event.mode.map(|m| m.as_str()))
-        .bind(&new_event.reason)
-        .bind(&new_event.actor)
-        .bind(new_event.force_resume)
-        .bind(new_event.metrics.queued)
-        .bind(new_event.metrics.running)
-        .bind(new_event.metrics.stale_running)
-        .bind(new_event.metrics.is_drained)
-        .bind(new_event.version)
-        .bind(new_event.success)
-        .bind(&new_event.request_id)
-        .bind(new_event.created_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let event = event_from_row(&row)?;
+        let event = insert_event(&mut tx, &new_event).await?;
         // Delivered to listeners only when (and if) the transaction commits.
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(PAUSE_CHANNEL)
@@ -437,7 +494,8 @@ impl Store for PgStore {
             "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
              lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
              paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
+             WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
+             AND id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
                          AND ($6::TEXT[] IS NULL OR type = ANY($6)) \
                          ORDER BY priority DESC, run_after, created_at \
                          LIMIT 1 FOR UPDATE SKIP LOCKED) \
@@ -907,6 +965,254 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn worker_action(
+        &self,
+        cmd: &domain::WorkerActionCommand,
+        actor: &str,
+        now: DateTime<Utc>,
+        check: SafetyCheck<'_>,
+    ) -> StoreResult<Result<WorkerActionOutcome, ActionError>> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        // Lock the whole fleet: two concurrent actions must not both pass
+        // the safety check against the same "before".
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id FOR UPDATE"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        let fleet = rows
+            .iter()
+            .map(worker_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let unknown: Vec<String> = cmd
+            .worker_ids
+            .iter()
+            .filter(|id| !fleet.iter().any(|w| &w.id == *id))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Ok(Err(ActionError::Unknown(unknown)));
+        }
+        let override_used = match check(&fleet) {
+            Ok(o) => o,
+            Err(refusal) => return Ok(Err(ActionError::Refused(refusal))),
+        };
+        let before: Vec<WorkerRecord> = fleet
+            .into_iter()
+            .filter(|w| cmd.worker_ids.contains(&w.id))
+            .collect();
+        sqlx::query("UPDATE workers SET desired_state = $2 WHERE id = ANY($1)")
+            .bind(&cmd.worker_ids)
+            .bind(domain::desired_for(cmd.action).as_str())
+            .execute(&mut *tx)
+            .await?;
+        let state = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {STATE_COLUMNS} FROM worker_pause_state WHERE id = 1"
+        )))
+        .fetch_one(&mut *tx)
+        .await?;
+        let version = state_from_row(&state)?.version;
+        let metrics = counts_in(&mut tx, now).await?.drain_metrics();
+        let new_event =
+            domain::action_event(cmd, actor, &before, override_used, metrics, version, now);
+        let event = insert_event(&mut tx, &new_event).await?;
+        tx.commit().await?;
+        Ok(Ok(WorkerActionOutcome {
+            before,
+            event,
+            override_used,
+        }))
+    }
+
+    async fn append_event(&self, e: &domain::NewControlEvent) -> StoreResult<ControlEvent> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let ev = insert_event(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(ev)
+    }
+
+    async fn create_rollout(&self, r: &RollingRestart) -> StoreResult<()> {
+        self.calls.hit();
+        let res = sqlx::query(
+            "INSERT INTO rolling_restarts (id, status, max_unavailable, deadline_seconds, reason, actor, \
+               workers, message, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(r.id)
+        .bind(r.status.as_str())
+        .bind(r.max_unavailable as i32)
+        .bind(r.deadline_seconds as i32)
+        .bind(&r.reason)
+        .bind(&r.actor)
+        .bind(sqlx::types::Json(&r.workers))
+        .bind(&r.message)
+        .bind(r.created_at)
+        .bind(r.finished_at)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                "a rolling restart is already running; cancel it or wait for it to finish".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_rollout(&self, id: Uuid) -> StoreResult<RollingRestart> {
+        self.calls.hit();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROLLOUT_COLUMNS} FROM rolling_restarts WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        rollout_from_row(&row)
+    }
+
+    async fn list_rollouts(&self, limit: u32) -> StoreResult<Vec<RollingRestart>> {
+        self.calls.hit();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROLLOUT_COLUMNS} FROM rolling_restarts ORDER BY created_at DESC LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rollout_from_row).collect()
+    }
+
+    async fn save_rollout(&self, r: &RollingRestart) -> StoreResult<()> {
+        self.calls.hit();
+        sqlx::query(
+            "UPDATE rolling_restarts SET status = $2, workers = $3, message = $4, finished_at = $5 WHERE id = $1",
+        )
+        .bind(r.id)
+        .bind(r.status.as_str())
+        .bind(sqlx::types::Json(&r.workers))
+        .bind(&r.message)
+        .bind(r.finished_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn advance_rollout(&self, step: RolloutStep<'_>) -> StoreResult<Option<RollingRestart>> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROLLOUT_COLUMNS} FROM rolling_restarts WHERE status = 'running' FOR UPDATE SKIP LOCKED"
+        )))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let current = rollout_from_row(&row)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        let fleet = rows
+            .iter()
+            .map(worker_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let out = step(current, &fleet);
+        for (id, desired) in &out.set_desired {
+            sqlx::query("UPDATE workers SET desired_state = $2 WHERE id = $1")
+                .bind(id)
+                .bind(desired.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let r = out.rollout;
+        sqlx::query(
+            "UPDATE rolling_restarts SET status = $2, workers = $3, message = $4, finished_at = $5 WHERE id = $1",
+        )
+        .bind(r.id)
+        .bind(r.status.as_str())
+        .bind(sqlx::types::Json(&r.workers))
+        .bind(&r.message)
+        .bind(r.finished_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(r))
+    }
+
+    async fn create_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (id, name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.role.as_str())
+        .bind(&t.secret_hash)
+        .bind(t.created_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a token named {:?} already exists",
+                t.name
+            )));
+        }
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(TOKENS_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        self.calls.hit();
+        let row = sqlx::query(
+            "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.calls.hit();
+        let rows = sqlx::query(
+            "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> StoreResult<TokenRecord> {
+        self.calls.hit();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE name = $1 \
+             RETURNING id, name, role, secret_hash, created_at, revoked_at",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(TOKENS_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        token_from_row(&row)
+    }
+
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {
         // Connect once up front so a bad URL fails start-up, not a task.
         let first = connect_listener(&self.url).await?;
@@ -939,6 +1245,8 @@ impl Store for PgStore {
                         Ok(Some(n)) => {
                             let notice = if n.channel() == JOBS_CHANNEL {
                                 Notice::JobsAvailable
+                            } else if n.channel() == TOKENS_CHANNEL {
+                                Notice::TokensChanged
                             } else {
                                 n.payload()
                                     .parse::<i64>()
@@ -967,7 +1275,9 @@ impl Store for PgStore {
 
 async fn connect_listener(url: &str) -> StoreResult<PgListener> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen_all([PAUSE_CHANNEL, JOBS_CHANNEL]).await?;
+    listener
+        .listen_all([PAUSE_CHANNEL, JOBS_CHANNEL, TOKENS_CHANNEL])
+        .await?;
     Ok(listener)
 }
 

@@ -21,14 +21,16 @@ use uuid::Uuid;
 use wire::{ControlEvent, DrainMetrics, Job, JobStatus, PauseMode};
 
 use super::{
-    lease_lost_message, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts, Notice,
-    ResultBegin, Store, StoreError, StoreResult, TransitionOutcome,
+    lease_lost_message, ActionError, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts,
+    Notice, ResultBegin, RolloutStep, SafetyCheck, Store, StoreError, StoreResult,
+    TransitionOutcome, WorkerActionOutcome,
 };
+use crate::auth::{Role, TokenRecord};
 use crate::domain::{
     self, retry, Decision, NewJob, PauseCommand, PauseState, Registration, ResultSubmission,
     WorkerBeat, WorkerRecord,
 };
-use wire::{DesiredState, ReportedState};
+use wire::{DesiredState, ReportedState, RollingRestart, RolloutStatus};
 
 pub struct SqliteStore {
     /// Exactly one connection: the single writer.
@@ -46,7 +48,10 @@ const STATE_COLUMNS: &str = "workers_paused, mode, reason, requested_by, request
      resumed_at, updated_at, version";
 
 const EVENT_COLUMNS: &str = "id, action, mode, reason, actor, force_resume, queued, running, \
-     stale_running, is_drained, version, success, request_id, created_at";
+     stale_running, is_drained, version, success, request_id, created_at, targets, details";
+
+const ROLLOUT_COLUMNS: &str = "id, status, max_unavailable, deadline_seconds, reason, actor, \
+     workers, message, created_at, finished_at";
 
 const COUNTS_SQL: &str = "SELECT \
        COALESCE(SUM(status = 'queued'), 0) AS queued, \
@@ -122,7 +127,71 @@ fn event_from_row(row: &SqliteRow) -> StoreResult<ControlEvent> {
         success: row.try_get("success")?,
         request_id: row.try_get("request_id")?,
         created_at: time(row, "created_at")?,
+        targets: json(row, "targets")?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| StoreError::Database(format!("bad targets: {e}")))?
+            .unwrap_or_default(),
+        details: json(row, "details")?,
     })
+}
+
+fn rollout_from_row(row: &SqliteRow) -> StoreResult<RollingRestart> {
+    let status: String = row.try_get("status")?;
+    let id: String = row.try_get("id")?;
+    let max_unavailable: i64 = row.try_get("max_unavailable")?;
+    let deadline: i64 = row.try_get("deadline_seconds")?;
+    let workers: String = row.try_get("workers")?;
+    Ok(RollingRestart {
+        id: uuid(&id)?,
+        status: RolloutStatus::parse(&status)
+            .ok_or_else(|| StoreError::Database(format!("bad rollout status {status:?}")))?,
+        max_unavailable: max_unavailable.max(0) as u32,
+        deadline_seconds: deadline.max(0) as u32,
+        reason: row.try_get("reason")?,
+        actor: row.try_get("actor")?,
+        created_at: time(row, "created_at")?,
+        finished_at: opt_time(row, "finished_at")?,
+        workers: serde_json::from_str(&workers)
+            .map_err(|e| StoreError::Database(format!("bad rollout workers: {e}")))?,
+        message: row.try_get("message")?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("encoding JSON: {e}")))
+}
+
+/// Appends a control event inside a (writer) transaction.
+async fn insert_event(
+    tx: &mut Transaction<'static, Sqlite>,
+    e: &domain::NewControlEvent,
+) -> StoreResult<ControlEvent> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO system_control_events (action, mode, reason, actor, force_resume, \
+         queued, running, stale_running, is_drained, version, success, request_id, created_at, \
+         targets, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         RETURNING {EVENT_COLUMNS}"
+    )))
+    .bind(&e.action)
+    .bind(e.mode.map(|m| m.as_str()))
+    .bind(&e.reason)
+    .bind(&e.actor)
+    .bind(e.force_resume)
+    .bind(e.metrics.queued)
+    .bind(e.metrics.running)
+    .bind(e.metrics.stale_running)
+    .bind(e.metrics.is_drained)
+    .bind(e.version)
+    .bind(e.success)
+    .bind(&e.request_id)
+    .bind(ms(e.created_at))
+    .bind(to_json(&e.targets)?)
+    .bind(e.details.as_ref().map(|d| d.to_string()))
+    .fetch_one(&mut **tx)
+    .await?;
+    event_from_row(&row)
 }
 
 fn job_from_row(row: &SqliteRow) -> StoreResult<Job> {
@@ -176,6 +245,19 @@ fn worker_from_row(row: &SqliteRow) -> StoreResult<WorkerRecord> {
         offline_backlog: backlog.max(0) as u32,
         desired_state: DesiredState::parse(&desired)
             .ok_or_else(|| StoreError::Database(format!("bad desired_state {desired:?}")))?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
+    let role: String = row.try_get("role")?;
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Database(format!("bad role {role:?}")))?,
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: time(row, "created_at")?,
+        revoked_at: opt_time(row, "revoked_at")?,
     })
 }
 
@@ -362,27 +444,7 @@ impl Store for SqliteStore {
         .bind(state.version)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO system_control_events (action, mode, reason, actor, force_resume, \
-             queued, running, stale_running, is_drained, version, success, request_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {EVENT_COLUMNS}"
-        )))
-        .bind(&new_event.action)
-        .bind(new_event.mode.map(|m| m.as_str()))
-        .bind(&new_event.reason)
-        .bind(&new_event.actor)
-        .bind(new_event.force_resume)
-        .bind(new_event.metrics.queued)
-        .bind(new_event.metrics.running)
-        .bind(new_event.metrics.stale_running)
-        .bind(new_event.metrics.is_drained)
-        .bind(new_event.version)
-        .bind(new_event.success)
-        .bind(&new_event.request_id)
-        .bind(ms(new_event.created_at))
-        .fetch_one(&mut *tx)
-        .await?;
-        let event = event_from_row(&row)?;
+        let event = insert_event(&mut tx, &new_event).await?;
         tx.commit().await?;
         Ok(TransitionOutcome {
             state,
@@ -484,7 +546,8 @@ impl Store for SqliteStore {
             "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
              lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
              paused_at_checkpoint = 0, started_at = $5, updated_at = $5 \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
+             WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
+             AND id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
                          AND ($6 IS NULL OR type IN (SELECT value FROM json_each($6))) \
                          ORDER BY priority DESC, run_after, created_at LIMIT 1) \
              RETURNING {JOB_COLUMNS}"
@@ -943,6 +1006,242 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn worker_action(
+        &self,
+        cmd: &domain::WorkerActionCommand,
+        actor: &str,
+        now: DateTime<Utc>,
+        check: SafetyCheck<'_>,
+    ) -> StoreResult<Result<WorkerActionOutcome, ActionError>> {
+        self.calls.hit();
+        // The single writer connection serializes concurrent actions.
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        let fleet = rows
+            .iter()
+            .map(worker_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let unknown: Vec<String> = cmd
+            .worker_ids
+            .iter()
+            .filter(|id| !fleet.iter().any(|w| &w.id == *id))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Ok(Err(ActionError::Unknown(unknown)));
+        }
+        let override_used = match check(&fleet) {
+            Ok(o) => o,
+            Err(refusal) => return Ok(Err(ActionError::Refused(refusal))),
+        };
+        let before: Vec<WorkerRecord> = fleet
+            .into_iter()
+            .filter(|w| cmd.worker_ids.contains(&w.id))
+            .collect();
+        sqlx::query(
+            "UPDATE workers SET desired_state = $2 WHERE id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(to_json(&cmd.worker_ids)?)
+        .bind(domain::desired_for(cmd.action).as_str())
+        .execute(&mut *tx)
+        .await?;
+        let version = state_in(&mut tx).await?.version;
+        let row = sqlx::query(COUNTS_SQL)
+            .bind(ms(now))
+            .fetch_one(&mut *tx)
+            .await?;
+        let metrics = counts_from_row(&row)?.drain_metrics();
+        let new_event =
+            domain::action_event(cmd, actor, &before, override_used, metrics, version, now);
+        let event = insert_event(&mut tx, &new_event).await?;
+        tx.commit().await?;
+        Ok(Ok(WorkerActionOutcome {
+            before,
+            event,
+            override_used,
+        }))
+    }
+
+    async fn append_event(&self, e: &domain::NewControlEvent) -> StoreResult<ControlEvent> {
+        self.calls.hit();
+        let mut tx = self.writer.begin().await?;
+        let ev = insert_event(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(ev)
+    }
+
+    async fn create_rollout(&self, r: &RollingRestart) -> StoreResult<()> {
+        self.calls.hit();
+        let res = sqlx::query(
+            "INSERT INTO rolling_restarts (id, status, max_unavailable, deadline_seconds, reason, actor, \
+               workers, message, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.status.as_str())
+        .bind(i64::from(r.max_unavailable))
+        .bind(i64::from(r.deadline_seconds))
+        .bind(&r.reason)
+        .bind(&r.actor)
+        .bind(to_json(&r.workers)?)
+        .bind(&r.message)
+        .bind(ms(r.created_at))
+        .bind(r.finished_at.map(ms))
+        .execute(&self.writer)
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                "a rolling restart is already running; cancel it or wait for it to finish".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_rollout(&self, id: uuid::Uuid) -> StoreResult<RollingRestart> {
+        self.calls.hit();
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROLLOUT_COLUMNS} FROM rolling_restarts WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        rollout_from_row(&row)
+    }
+
+    async fn list_rollouts(&self, limit: u32) -> StoreResult<Vec<RollingRestart>> {
+        self.calls.hit();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROLLOUT_COLUMNS} FROM rolling_restarts ORDER BY created_at DESC LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(rollout_from_row).collect()
+    }
+
+    async fn save_rollout(&self, r: &RollingRestart) -> StoreResult<()> {
+        self.calls.hit();
+        sqlx::query(
+            "UPDATE rolling_restarts SET status = $2, workers = $3, message = $4, finished_at = $5 WHERE id = $1",
+        )
+        .bind(r.id.to_string())
+        .bind(r.status.as_str())
+        .bind(to_json(&r.workers)?)
+        .bind(&r.message)
+        .bind(r.finished_at.map(ms))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn advance_rollout(&self, step: RolloutStep<'_>) -> StoreResult<Option<RollingRestart>> {
+        self.calls.hit();
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROLLOUT_COLUMNS} FROM rolling_restarts WHERE status = 'running'"
+        )))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let current = rollout_from_row(&row)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        let fleet = rows
+            .iter()
+            .map(worker_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let out = step(current, &fleet);
+        for (id, desired) in &out.set_desired {
+            sqlx::query("UPDATE workers SET desired_state = $2 WHERE id = $1")
+                .bind(id)
+                .bind(desired.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let r = out.rollout;
+        sqlx::query(
+            "UPDATE rolling_restarts SET status = $2, workers = $3, message = $4, finished_at = $5 WHERE id = $1",
+        )
+        .bind(r.id.to_string())
+        .bind(r.status.as_str())
+        .bind(to_json(&r.workers)?)
+        .bind(&r.message)
+        .bind(r.finished_at.map(ms))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(r))
+    }
+
+    async fn create_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        self.calls.hit();
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (id, name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.role.as_str())
+        .bind(&t.secret_hash)
+        .bind(ms(t.created_at))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a token named {:?} already exists",
+                t.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn find_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        self.calls.hit();
+        let row = sqlx::query(
+            "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.calls.hit();
+        let rows = sqlx::query(
+            "SELECT id, name, role, secret_hash, created_at, revoked_at FROM api_tokens ORDER BY name",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> StoreResult<TokenRecord> {
+        self.calls.hit();
+        let row = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE name = $1 \
+             RETURNING id, name, role, secret_hash, created_at, revoked_at",
+        )
+        .bind(name)
+        .bind(ms(now))
+        .fetch_optional(&self.writer)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        token_from_row(&row)
     }
 
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {

@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::sync::Arc;
 
 use server::storage::{self, Store};

@@ -1,0 +1,328 @@
+//! The authentication middleware (one per route, with that route's
+//! [`Access`]), the dashboard's sign-in endpoints, and the cross-site check
+//! for cookie-authenticated writes.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::ApiJson;
+use crate::auth::{Access, AuthMode, Caller};
+use crate::service::Service;
+
+/// The dashboard's session cookie: holds the bearer token, HttpOnly.
+pub const SESSION_COOKIE: &str = "lull_session";
+
+fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// The presented credential: the bearer token, else the session cookie.
+fn credential(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let token = v.strip_prefix("Bearer ").unwrap_or("").trim();
+        return Some((token.to_string(), false));
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| (v.to_string(), true))
+        .filter(|(v, _)| !v.is_empty())
+}
+
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A cookie-authenticated write must come from our own pages: the browser
+/// says so in `Sec-Fetch-Site`, or in an `Origin` that matches `Host`.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    match (get("origin"), get("host")) {
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map(|x| x.1).unwrap_or(origin);
+            origin_host.eq_ignore_ascii_case(host)
+        }
+        _ => false,
+    }
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut r =
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message, None).into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"lull\""),
+    );
+    r
+}
+
+/// Checks the caller against the route's access rule and puts the
+/// [`Caller`] into the request for the handlers (the audit actor).
+pub async fn require(
+    State((svc, access)): State<(Arc<Service>, Access)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let auth = svc.auth();
+    if auth.mode == AuthMode::Disabled {
+        req.extensions_mut().insert(Caller::local());
+        return next.run(req).await;
+    }
+    if access == Access::Public {
+        return next.run(req).await;
+    }
+    let ip = client_ip(&req);
+    let path = req.uri().path().to_string();
+    if let Some(wait) = auth.limiter.blocked(ip, Instant::now()) {
+        tracing::warn!(%ip, %path, "authentication failures rate-limited");
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut r = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many failed authentication attempts; retry in {secs} s"),
+            None,
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let Some((token, from_cookie)) = credential(req.headers()) else {
+        auth.limiter.fail(ip, Instant::now());
+        tracing::info!(%ip, %path, "request without credentials refused");
+        return unauthorized("authentication required: send Authorization: Bearer <token>");
+    };
+    let caller = match auth.verify(&token).await {
+        Ok(c) => c,
+        Err(Ok(reason)) => {
+            auth.limiter.fail(ip, Instant::now());
+            tracing::warn!(%ip, %path, reason = reason.as_str(), "authentication failed");
+            return unauthorized("invalid or revoked token");
+        }
+        Err(Err(e)) => {
+            return ApiError::from(crate::service::ServiceError::from(e)).into_response()
+        }
+    };
+    if !caller.allows(access) {
+        tracing::warn!(actor = %caller.name, role = caller.role.map(|r| r.as_str()).unwrap_or(""), %path, "forbidden by role");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the {} role may not do this",
+                caller.role.map(|r| r.as_str()).unwrap_or("local")
+            ),
+            None,
+        )
+        .into_response();
+    }
+    if from_cookie && is_write(req.method()) && !same_origin(req.headers()) {
+        tracing::warn!(actor = %caller.name, %path, "cross-site request with a session cookie refused");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "cross-site request refused",
+            None,
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    token: Option<String>,
+}
+
+/// `GET /auth/me` and the answer to a sign-in.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub auth_mode: String,
+    pub signed_in: bool,
+    pub name: Option<String>,
+    pub role: Option<String>,
+}
+
+fn session_of(mode: AuthMode, caller: Option<&Caller>) -> Session {
+    Session {
+        auth_mode: match mode {
+            AuthMode::Disabled => "disabled",
+            AuthMode::Token => "token",
+        }
+        .into(),
+        signed_in: caller.is_some(),
+        name: caller.map(|c| c.name.clone()),
+        // Disabled mode: the local user may do everything, like an operator.
+        role: caller.map(|c| c.role.map(|r| r.as_str()).unwrap_or("operator").to_string()),
+    }
+}
+
+pub async fn login_route(State(s): State<super::AppState>, req: Request) -> Response {
+    login(s.service, req).await
+}
+
+pub async fn me_route(State(s): State<super::AppState>, headers: HeaderMap) -> Json<Session> {
+    me(s.service, headers).await
+}
+
+/// `POST /auth/login {token}`: verifies the token and sets the session cookie.
+pub async fn login(svc: Arc<Service>, req: Request) -> Response {
+    let auth = svc.auth();
+    if auth.mode == AuthMode::Disabled {
+        return Json(session_of(auth.mode, Some(&Caller::local()))).into_response();
+    }
+    if req.headers().get("origin").is_some() && !same_origin(req.headers()) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site",
+            "cross-site sign-in refused",
+            None,
+        )
+        .into_response();
+    }
+    let ip = client_ip(&req);
+    if auth.limiter.blocked(ip, Instant::now()).is_some() {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed attempts",
+            None,
+        )
+        .into_response();
+    }
+    let secure = req
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let body: LoginRequest =
+        match <ApiJson<LoginRequest> as axum::extract::FromRequest<()>>::from_request(req, &())
+            .await
+        {
+            Ok(ApiJson(b)) => b,
+            Err(e) => return e.into_response(),
+        };
+    let token = body.token.unwrap_or_default();
+    match auth.verify(token.trim()).await {
+        Ok(caller) => {
+            tracing::info!(actor = %caller.name, "dashboard sign-in");
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200{}",
+                token.trim(),
+                if secure { "; Secure" } else { "" }
+            );
+            let mut r = Json(session_of(auth.mode, Some(&caller))).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(Ok(reason)) => {
+            auth.limiter.fail(ip, Instant::now());
+            tracing::warn!(%ip, reason = reason.as_str(), "dashboard sign-in failed");
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "invalid or revoked token",
+                Some("token"),
+            )
+            .into_response()
+        }
+        Err(Err(e)) => ApiError::from(crate::service::ServiceError::from(e)).into_response(),
+    }
+}
+
+/// `POST /auth/logout`: clears the session cookie.
+pub async fn logout() -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("lull_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    r
+}
+
+/// `GET /auth/me`: who the browser is signed in as (never an error).
+pub async fn me(svc: Arc<Service>, headers: HeaderMap) -> Json<Session> {
+    let auth = svc.auth();
+    if auth.mode == AuthMode::Disabled {
+        return Json(session_of(auth.mode, Some(&Caller::local())));
+    }
+    let caller = match credential(&headers) {
+        Some((token, _)) => auth.verify(&token).await.ok(),
+        None => None,
+    };
+    Json(session_of(auth.mode, caller.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_trusts_fetch_metadata_then_origin() {
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!same_origin(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://h"),
+            ("host", "h")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(
+            !same_origin(&headers(&[("host", "127.0.0.1:8080")])),
+            "no proof: refused"
+        );
+    }
+
+    #[test]
+    fn credential_prefers_bearer_then_cookie() {
+        let h = headers(&[
+            ("authorization", "Bearer abc"),
+            ("cookie", "lull_session=def"),
+        ]);
+        assert_eq!(credential(&h), Some(("abc".into(), false)));
+        let h = headers(&[("cookie", "x=1; lull_session=def; y=2")]);
+        assert_eq!(credential(&h), Some(("def".into(), true)));
+        assert_eq!(credential(&headers(&[("cookie", "x=1")])), None);
+    }
+}

@@ -1,0 +1,174 @@
+//! Fleet controls: per-worker actions and rolling restarts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ControlEvent, DesiredState};
+
+/// `pause`, `resume` or `drain` one or many workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerActionKind {
+    Pause,
+    Resume,
+    Drain,
+}
+
+impl WorkerActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerActionKind::Pause => "pause",
+            WorkerActionKind::Resume => "resume",
+            WorkerActionKind::Drain => "drain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WorkerActionKind> {
+        [WorkerActionKind::Pause, WorkerActionKind::Resume, WorkerActionKind::Drain]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// `POST /api/workers/actions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkerActionRequest {
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub worker_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The phrase a safety refusal named, typed to override it.
+    #[serde(default)]
+    pub confirm: Option<String>,
+}
+
+/// What happened to one targeted worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerActionResult {
+    pub worker_id: String,
+    pub ok: bool,
+    pub previous_desired_state: DesiredState,
+    pub desired_state: DesiredState,
+    /// Jobs it was running when the action was taken.
+    pub running_jobs: usize,
+}
+
+/// The answer to a worker action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerActionResponse {
+    pub action: WorkerActionKind,
+    pub results: Vec<WorkerActionResult>,
+    /// For a drain: seconds until the targeted workers should be idle, from
+    /// their running jobs' ages and recent durations of those job types.
+    pub eta_seconds: Option<f64>,
+    /// The safety rule was overridden with the typed phrase.
+    pub override_used: bool,
+    pub event: ControlEvent,
+}
+
+/// What a refused action would have done (409 body, beside `error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionImpact {
+    pub available_before: usize,
+    pub available_after: usize,
+    pub minimum: usize,
+    pub affected_workers: Vec<String>,
+    pub running_jobs: usize,
+}
+
+/// `POST /api/workers/rolling-restarts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollingRestartRequest {
+    #[serde(default)]
+    pub worker_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub all: Option<bool>,
+    #[serde(default)]
+    pub max_unavailable: Option<u32>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// How long one worker may take to drain and come back (default 300).
+    #[serde(default)]
+    pub deadline_seconds: Option<u32>,
+    #[serde(default)]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutStatus {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl RolloutStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutStatus::Running => "running",
+            RolloutStatus::Done => "done",
+            RolloutStatus::Failed => "failed",
+            RolloutStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RolloutStatus> {
+        [
+            RolloutStatus::Running,
+            RolloutStatus::Done,
+            RolloutStatus::Failed,
+            RolloutStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutWorkerState {
+    Pending,
+    Draining,
+    Restarting,
+    Done,
+    Failed,
+}
+
+/// One worker of a rolling restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutWorker {
+    pub worker_id: String,
+    pub state: RolloutWorkerState,
+    /// The boot it had when its drain began; "restarted" = a new boot id.
+    pub boot_id_before: Option<String>,
+    pub boot_id_after: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub message: Option<String>,
+}
+
+/// `GET /api/workers/rolling-restarts/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollingRestart {
+    pub id: Uuid,
+    pub status: RolloutStatus,
+    pub max_unavailable: u32,
+    pub deadline_seconds: u32,
+    pub reason: String,
+    pub actor: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub workers: Vec<RolloutWorker>,
+    pub message: Option<String>,
+}
