@@ -207,6 +207,7 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
         r(Method::GET, "/scheduler/status", Read, get(runbook::status)),
         r(Method::GET, "/status", Read, get(runbook::system_status)),
         r(Method::GET, "/health", Public, get(runbook::health)),
+        r(Method::GET, "/livez", Public, get(livez)),
         r(
             Method::GET,
             "/metrics",
@@ -271,6 +272,12 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
     api.merge(dashboard::static_routes(&service, &opts.static_dir))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Liveness: answers without touching storage (load balancers, and the
+/// baseline of the paused-claim benchmark).
+async fn livez() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"ok": true}))
 }
 
 async fn unknown_api_route(uri: axum::http::Uri) -> ApiError {
