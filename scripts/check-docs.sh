@@ -37,7 +37,10 @@ esac
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
-"$bin" serve --listen "127.0.0.1:$port" --database-url "$url" --static-dir ./dist >"$work/server.log" 2>&1 &
+# A document may ask for server flags: <!-- check-docs: --auth token -->
+extra="$(sed -n 's/^<!-- check-docs: \(.*\) -->$/\1/p' "$doc" | head -1)"
+# shellcheck disable=SC2086
+"$bin" serve --listen "127.0.0.1:$port" --database-url "$url" --static-dir ./dist $extra >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
   curl -fs "$base/health" >/dev/null 2>&1 && break
@@ -49,6 +52,10 @@ curl -fs "$base/health" >/dev/null || { cat "$work/server.log"; echo "check-docs
 awk '/^```bash$/{on=1; next} /^```$/{on=0} on' "$doc" \
   | sed "s#http://127.0.0.1:8080#$base#g" >"$work/doc.sh"
 echo "check-docs: running $(grep -c '' "$work/doc.sh") lines of $doc against $base ($url)"
+# The documents may use the server's database and the binary (auth.md).
+export DATABASE_URL="$url"
+LULL_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
+export LULL_BIN
 if (cd "$work" && bash -eo pipefail "$work/doc.sh" >"$work/doc.out" 2>&1); then
   echo "check-docs: $doc OK"
 else

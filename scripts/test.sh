@@ -143,11 +143,13 @@ stage_done
 stage "docs: quickstart + runbook snippets (SQLite)"
 bash scripts/check-docs.sh docs/quickstart.md
 bash scripts/check-docs.sh docs/runbook.md
+bash scripts/check-docs.sh docs/auth.md
 stage_done
 if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
   stage "docs: quickstart + runbook snippets (PostgreSQL)"
   bash scripts/check-docs.sh docs/quickstart.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/runbook.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  bash scripts/check-docs.sh docs/auth.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   stage_done
 else
   stage_skip "docs (PostgreSQL)" "PostgreSQL unavailable"
