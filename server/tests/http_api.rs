@@ -6,70 +6,17 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use axum::Router;
+use axum::http::{Method, StatusCode};
+use common::api::Api;
 use common::TestDb;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use server::service::{Service, ServiceConfig};
-use tower::ServiceExt;
-
-struct Api {
-    app: Router,
-    svc: Arc<Service>,
-    _db: TestDb,
-}
+use server::service::ServiceConfig;
 
 async fn api(db: TestDb) -> Api {
-    let svc = Service::new(db.store.clone(), ServiceConfig::default())
-        .await
-        .unwrap();
-    let app = server::http::router(
-        svc.clone(),
-        &server::http::HttpOptions {
-            static_dir: "/nonexistent".into(),
-        },
-    );
-    Api { app, svc, _db: db }
+    Api::new(db, ServiceConfig::default(), false).await
 }
 
 impl Api {
-    async fn raw(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> (StatusCode, String) {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(body.map(Body::from).unwrap_or_else(Body::empty))
-            .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&bytes).to_string())
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let (status, text) = self
-            .raw(method, path, body.map(|b| b.to_string().into_bytes()))
-            .await;
-        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, v)
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (s, v) = self.call(Method::GET, path, None).await;
-        assert_eq!(s, StatusCode::OK, "{path}: {v}");
-        v
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let (s, v) = self.call(Method::POST, path, Some(body)).await;
-        assert!(s.is_success(), "{path}: {s} {v}");
-        v
-    }
-
     async fn enqueue(&self) -> String {
         let v = self
             .post(

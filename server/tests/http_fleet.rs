@@ -6,64 +6,21 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use axum::Router;
+use axum::http::{Method, StatusCode};
+use common::api::Api;
 use common::TestDb;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use server::service::{Service, ServiceConfig};
-use tower::ServiceExt;
-
-struct Api {
-    app: Router,
-    svc: Arc<Service>,
-    db: TestDb,
-}
 
 async fn api(db: TestDb) -> Api {
     let cfg = ServiceConfig {
         rollout_tick_ms: 3_600_000, // tests step the controller themselves
         ..Default::default()
     };
-    let svc = Service::new(db.store.clone(), cfg).await.unwrap();
-    let app = server::http::router(
-        svc.clone(),
-        &server::http::HttpOptions {
-            static_dir: "/nonexistent".into(),
-        },
-    );
-    Api { app, svc, db }
+    Api::new(db, cfg, false).await
 }
 
 impl Api {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(
-                body.map(|b| Body::from(b.to_string()))
-                    .unwrap_or_else(Body::empty),
-            )
-            .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (s, v) = self.call(method, path, body).await;
-        assert!(s.is_success(), "{path}: {s} {v}");
-        v
-    }
-
     async fn register(&self, id: &str, boot: &str) -> Value {
         self.ok(
             Method::POST,

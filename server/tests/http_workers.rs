@@ -9,64 +9,14 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use axum::Router;
+use axum::http::{Method, StatusCode};
+use common::api::Api;
 use common::TestDb;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use server::service::{Service, ServiceConfig};
-use tower::ServiceExt;
-
-struct Api {
-    app: Router,
-    _svc: Arc<Service>,
-    _db: TestDb,
-}
+use server::service::ServiceConfig;
 
 async fn api(db: TestDb) -> Api {
-    let svc = Service::new(db.store.clone(), ServiceConfig::default())
-        .await
-        .unwrap();
-    svc.start().await.unwrap();
-    let app = server::http::router(
-        svc.clone(),
-        &server::http::HttpOptions {
-            static_dir: "/nonexistent".into(),
-        },
-    );
-    Api {
-        app,
-        _svc: svc,
-        _db: db,
-    }
-}
-
-impl Api {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(
-                body.map(|b| Body::from(b.to_string()))
-                    .unwrap_or_else(Body::empty),
-            )
-            .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (s, v) = self.call(method, path, body).await;
-        assert!(s.is_success(), "{path}: {s} {v}");
-        v
-    }
+    Api::new(db, ServiceConfig::default(), true).await
 }
 
 async fn workers_register_heartbeat_and_get_directives(db: TestDb) {
