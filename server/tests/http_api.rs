@@ -209,6 +209,11 @@ async fn resume_before_drained_warns_and_audits_force_resume(db: TestDb) {
     let a = api(db).await;
     a.enqueue().await;
     a.claim("w1").await;
+    let drain = a.get("/api/system/worker-pause/drain").await;
+    assert_eq!(drain["metrics"]["running"], 1);
+    assert_eq!(drain["blocking"][0]["workerId"], "w1");
+    assert_eq!(drain["blocking"][0]["stale"], false);
+    assert!(drain["blocking"][0]["leaseExpiresAt"].is_string());
     a.post(
         "/api/system/worker-pause",
         json!({"action": "pause", "mode": "drain", "reason": "x"}),

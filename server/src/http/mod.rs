@@ -83,6 +83,12 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
         ),
         r(
             Method::GET,
+            "/api/system/worker-pause/drain",
+            Read,
+            get(pause::get_drain),
+        ),
+        r(
+            Method::GET,
             "/api/system/worker-pause/stream",
             Read,
             get(pause::stream),

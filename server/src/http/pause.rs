@@ -15,6 +15,13 @@ pub async fn get_status(State(s): State<AppState>) -> ApiResult<Json<WorkerPause
     Ok(Json(s.service.pause_status().await?))
 }
 
+/// `GET /api/system/worker-pause/drain`: what still blocks the drain
+/// (running and stale jobs with worker, start and expected end), the
+/// running-jobs history and the ETA.
+pub async fn get_drain(State(s): State<AppState>) -> ApiResult<Json<wire::DrainView>> {
+    Ok(Json(s.service.drain_view().await?))
+}
+
 pub async fn post_action(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
