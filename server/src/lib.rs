@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod controls;
 pub mod domain;

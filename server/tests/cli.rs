@@ -1,0 +1,175 @@
+//! The operator CLI against a real server: status, pause, resume refusing
+//! until drained, wait with its deadline choices, workers, events.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::process::Lull;
+use serde_json::json;
+
+fn lull(server: &Lull, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lull"))
+        .args(args)
+        .env("LULL_SERVER", &server.base)
+        .env_remove("LULL_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn cli_walks_the_runbook(url: &str) {
+    let server = Lull::start(url);
+    let c = reqwest::Client::new();
+    let out = lull(&server, &["status"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Workers: Running"));
+
+    // A running job, so the fleet is not drained.
+    c.post(server.url("/api/queue/jobs"))
+        .json(&json!({"type": "t"}))
+        .send()
+        .await
+        .unwrap();
+    let claim: serde_json::Value = c
+        .post(server.url("/api/queue/jobs/claim"))
+        .json(&json!({"workerId": "w1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job = claim["job"]["id"].as_str().unwrap().to_string();
+
+    let out = lull(
+        &server,
+        &["pause", "--mode", "drain", "--reason", "cli deploy"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Workers: Paused (drain)"));
+    let out = lull(
+        &server,
+        &[
+            "pause",
+            "--mode",
+            "quiesce",
+            "--reason",
+            "x",
+            "--expected-version",
+            "1",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "version moved on: {}",
+        text(&out)
+    );
+
+    let out = lull(&server, &["resume", "--reason", "too early"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("not drained"));
+
+    let out = lull(&server, &["wait", "--timeout", "1s", "--interval", "200ms"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("1 running"));
+
+    let out = lull(
+        &server,
+        &[
+            "wait",
+            "--timeout",
+            "1s",
+            "--interval",
+            "200ms",
+            "--on-timeout",
+            "cancel",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("cancelled job {job}")));
+    let out = lull(&server, &["wait", "--timeout", "5s"]);
+    assert!(
+        out.status.success() && text(&out).contains("drained"),
+        "{}",
+        text(&out)
+    );
+
+    let out = lull(&server, &["resume", "--reason", "done"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Workers: Running"));
+
+    c.post(server.url("/api/workers/register"))
+        .json(&json!({"workerId": "w1", "bootId": "b"}))
+        .send()
+        .await
+        .unwrap();
+    c.post(server.url("/api/workers/register"))
+        .json(&json!({"workerId": "w2", "bootId": "b"}))
+        .send()
+        .await
+        .unwrap();
+    let out = lull(&server, &["workers", "list"]);
+    assert!(
+        text(&out).contains("w1") && text(&out).contains("active"),
+        "{}",
+        text(&out)
+    );
+    let out = lull(
+        &server,
+        &["workers", "drain", "w1", "w2", "--reason", "all"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("--confirm \"drain 2 workers\""),
+        "{}",
+        text(&out)
+    );
+    let out = lull(&server, &["workers", "pause", "w1", "--reason", "debug"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("w1: active → paused"), "{}", text(&out));
+
+    let out = lull(&server, &["events", "--limit", "10"]);
+    let t = text(&out);
+    assert!(
+        t.contains("worker.pause") && t.contains("cli deploy") && t.contains("resume"),
+        "{t}"
+    );
+    let out = lull(&server, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["workersPaused"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cli_walks_the_runbook() {
+    let db = common::empty_sqlite();
+    cli_walks_the_runbook(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cli_walks_the_runbook() {
+    let Some(db) = common::empty_postgres().await else {
+        return;
+    };
+    cli_walks_the_runbook(&db.url).await;
+}
+
+#[test]
+fn cli_reports_an_unreachable_server() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lull"))
+        .args(["status", "--server", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
+}
