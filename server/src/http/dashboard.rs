@@ -36,7 +36,7 @@ impl DashboardBackend for ServiceBackend {
         self.service
             .pause_status()
             .await
-            .map_err(|e| ApiError::from(e).body)
+            .map_err(|e| *ApiError::from(e).body)
     }
 
     async fn change_pause(&self, request: PauseRequest) -> PauseOutcome {
@@ -48,7 +48,7 @@ impl DashboardBackend for ServiceBackend {
                 let e = ApiError::from(e);
                 PauseOutcome::Rejected {
                     status: e.status.as_u16(),
-                    error: Box::new(e.body),
+                    error: e.body,
                 }
             }
         }
@@ -62,14 +62,14 @@ impl DashboardBackend for ServiceBackend {
         self.service
             .events(limit, before)
             .await
-            .map_err(|e| ApiError::from(e).body)
+            .map_err(|e| *ApiError::from(e).body)
     }
 
     async fn drain_view(&self) -> Result<DrainView, ErrorBody> {
         self.service
             .drain_view()
             .await
-            .map_err(|e| ApiError::from(e).body)
+            .map_err(|e| *ApiError::from(e).body)
     }
 }
 

@@ -12,7 +12,8 @@ use crate::service::ServiceError;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    /// Boxed: errors travel through every `Result`, keep them small.
+    pub body: Box<ErrorBody>,
 }
 
 impl ApiError {
@@ -24,7 +25,7 @@ impl ApiError {
     ) -> Self {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 error: ErrorDetail {
                     code: code.to_string(),
                     message: message.into(),
@@ -33,7 +34,7 @@ impl ApiError {
                 current: None,
                 impact: None,
                 confirm_phrase: None,
-            },
+            }),
         }
     }
 
@@ -129,7 +130,7 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        (self.status, Json(*self.body)).into_response()
     }
 }
 
