@@ -133,8 +133,8 @@ stage "trunk build --release"
 trunk build --release
 stage_done
 
-stage "cargo build --release -p server"
-cargo build --release -p server
+stage "cargo build --release -p server -p worker"
+cargo build --release -p server -p worker
 stage_done
 
 # ------------------------------------------------------------------ docs
@@ -144,12 +144,14 @@ stage "docs: quickstart + runbook snippets (SQLite)"
 bash scripts/check-docs.sh docs/quickstart.md
 bash scripts/check-docs.sh docs/runbook.md
 bash scripts/check-docs.sh docs/auth.md
+bash scripts/check-docs.sh docs/fleet.md
 stage_done
 if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
   stage "docs: quickstart + runbook snippets (PostgreSQL)"
   bash scripts/check-docs.sh docs/quickstart.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/runbook.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/auth.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  bash scripts/check-docs.sh docs/fleet.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   stage_done
 else
   stage_skip "docs (PostgreSQL)" "PostgreSQL unavailable"

@@ -31,6 +31,15 @@ impl PauseCache {
         self.tx.borrow().workers_paused
     }
 
+    /// The `system` block of the newest known state if it is paused,
+    /// built under the read lock (no clone of the whole state).
+    pub fn paused_system_block(&self, pause_poll_interval_ms: u64) -> Option<wire::SystemBlock> {
+        let state = self.tx.borrow();
+        state
+            .workers_paused
+            .then(|| state.system_block(pause_poll_interval_ms))
+    }
+
     pub fn version(&self) -> i64 {
         self.tx.borrow().version
     }

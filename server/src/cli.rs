@@ -340,20 +340,24 @@ pub async fn workers(c: &Client, cmd: WorkersCommand) -> CliResult<()> {
     Ok(())
 }
 
-pub async fn rolling_restart(
-    c: &Client,
-    ids: Vec<String>,
-    all: bool,
-    max_unavailable: u32,
-    reason: &str,
-    confirm: Option<String>,
-    follow: bool,
-) -> CliResult<()> {
-    let body = if all {
-        json!({"all": true, "maxUnavailable": max_unavailable, "reason": reason, "confirm": confirm})
+/// What `lull rolling-restart` asks for.
+pub struct RolloutArgs {
+    pub ids: Vec<String>,
+    pub all: bool,
+    pub max_unavailable: u32,
+    pub reason: String,
+    pub confirm: Option<String>,
+    pub deadline_seconds: Option<u32>,
+}
+
+pub async fn rolling_restart(c: &Client, a: RolloutArgs, follow: bool) -> CliResult<()> {
+    let mut body = json!({"maxUnavailable": a.max_unavailable, "reason": a.reason,
+                          "confirm": a.confirm, "deadlineSeconds": a.deadline_seconds});
+    if a.all {
+        body["all"] = json!(true);
     } else {
-        json!({"workerIds": ids, "maxUnavailable": max_unavailable, "reason": reason, "confirm": confirm})
-    };
+        body["workerIds"] = json!(a.ids);
+    }
     let mut r = c.post("/api/workers/rolling-restarts", body).await?;
     let id = r["id"].as_str().unwrap_or("").to_string();
     println!("rolling restart {id} started");
@@ -387,6 +391,23 @@ pub async fn rolling_restart(
         )),
         _ => Ok(()),
     }
+}
+
+pub async fn cancel_rolling_restart(c: &Client, id: &str, reason: Option<String>) -> CliResult<()> {
+    let r = c
+        .post(
+            &format!("/api/workers/rolling-restarts/{id}/cancel"),
+            json!({"reason": reason}),
+        )
+        .await?;
+    c.print(
+        &r,
+        format!(
+            "rolling restart {id}: {}",
+            r["status"].as_str().unwrap_or("")
+        ),
+    );
+    Ok(())
 }
 
 pub async fn events(c: &Client, limit: u32) -> CliResult<()> {

@@ -49,6 +49,10 @@ pub struct ConfigArgs {
     /// In token mode, require a token for /metrics too.
     #[arg(long, env = "LULL_PROTECT_METRICS")]
     pub protect_metrics: bool,
+    /// Fleet actions and rolling restarts must leave at least this many
+    /// available workers unless confirmed [default: 1].
+    #[arg(long, env = "LULL_MIN_AVAILABLE_WORKERS")]
+    pub min_available_workers: Option<usize>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -64,6 +68,7 @@ struct FileConfig {
     auth: Option<String>,
     allow_insecure_bind: Option<bool>,
     protect_metrics: Option<bool>,
+    min_available_workers: Option<usize>,
 }
 
 /// The resolved, validated configuration.
@@ -78,6 +83,7 @@ pub struct Config {
     pub auth: crate::auth::AuthMode,
     pub allow_insecure_bind: bool,
     pub metrics_public: bool,
+    pub min_available_workers: usize,
 }
 
 /// A configuration error, worded for the operator.
@@ -162,7 +168,17 @@ impl ConfigArgs {
                  --allow-insecure-bind if you really mean it"
             )));
         }
+        let min_available_workers = self
+            .min_available_workers
+            .or(file.min_available_workers)
+            .unwrap_or(1);
+        if min_available_workers > 10_000 {
+            return Err(ConfigError(format!(
+                "min_available_workers is {min_available_workers}: at most 10000"
+            )));
+        }
         Ok(Config {
+            min_available_workers,
             auth,
             allow_insecure_bind,
             metrics_public: !(self.protect_metrics || file.protect_metrics.unwrap_or(false)),

@@ -48,6 +48,7 @@ impl Service {
                 return Err(ServiceError::SafetyRefused(Box::new(r)));
             }
         };
+        self.fleet_changed();
         tracing::info!(
             actor,
             action = cmd.action.as_str(),
@@ -130,7 +131,13 @@ impl Service {
                     FieldError::new("workerIds", "workerIds is required (or all: true)").into(),
                 )
             }
-            (None, true) => fleet.iter().map(|w| w.id.clone()).collect(),
+            // A worker an operator paused (or is draining) stays as it is: a
+            // restart would bring it back active.
+            (None, true) => fleet
+                .iter()
+                .filter(|w| w.desired_state == wire::DesiredState::Active)
+                .map(|w| w.id.clone())
+                .collect(),
             (Some(ids), false) => {
                 let mut out: Vec<String> = Vec::new();
                 for id in ids {
@@ -152,6 +159,17 @@ impl Service {
             .collect();
         if !unknown.is_empty() {
             return Err(ServiceError::UnknownWorkers(unknown));
+        }
+        let held: Vec<String> = fleet
+            .iter()
+            .filter(|w| targets.contains(&w.id) && w.desired_state != wire::DesiredState::Active)
+            .map(|w| format!("{} ({})", w.id, w.desired_state.as_str()))
+            .collect();
+        if !held.is_empty() {
+            return Err(ServiceError::Conflict(format!(
+                "not restarting workers an operator paused or is draining: {}; resume them first or leave them out",
+                held.join(", ")
+            )));
         }
         let max_unavailable = req
             .max_unavailable
@@ -266,24 +284,31 @@ impl Service {
         Ok(self.store().list_rollouts(20).await?)
     }
 
-    /// `POST /api/workers/rolling-restarts/{id}/cancel`.
+    /// `POST /api/workers/rolling-restarts/{id}/cancel`: no further drains;
+    /// workers already draining finish their drain.
     pub async fn cancel_rolling_restart(
         &self,
         actor: &str,
         id: Uuid,
+        reason: Option<String>,
     ) -> ServiceResult<RollingRestart> {
-        let r = self.get_rolling_restart(id).await?;
-        if r.status != RolloutStatus::Running {
-            return Err(ServiceError::Conflict(format!(
-                "rolling restart {id} is already {}",
-                r.status.as_str()
-            )));
-        }
-        let r = rollout::cancel(r, now());
-        self.store().save_rollout(&r).await?;
-        self.rollout_event(&r, "cancel", actor, "cancelled by operator", None)
+        let reason = match reason {
+            Some(r) => Reason::parse(Some(&r))?.as_str().to_string(),
+            None => "cancelled by operator".to_string(),
+        };
+        let r = self
+            .store()
+            .cancel_rollout(id, rollout::CANCEL_MESSAGE, now())
+            .await
+            .map_err(|e| match e {
+                crate::storage::StoreError::NotFound => {
+                    ServiceError::NotFound(format!("no rolling restart {id}"))
+                }
+                other => other.into(),
+            })?;
+        self.rollout_event(&r, "cancel", actor, &reason, None)
             .await?;
-        tracing::info!(actor, %id, "rolling restart cancelled");
+        tracing::info!(actor, %id, %reason, "rolling restart cancelled");
         Ok(r)
     }
 
@@ -309,6 +334,9 @@ impl Service {
         let Some(r) = self.store().advance_rollout(&step).await? else {
             return Ok(None);
         };
+        if r.workers.iter().any(|w| w.started_at == Some(t)) {
+            self.fleet_changed(); // drains started in this step
+        }
         if r.status != RolloutStatus::Running {
             let what = r.status.as_str();
             tracing::info!(id = %r.id, status = what, message = r.message.as_deref().unwrap_or(""), "rolling restart finished");

@@ -45,6 +45,7 @@ pub async fn start(
             worker_stale_seconds: cfg.worker_stale_seconds,
             auth_mode: cfg.auth,
             metrics_public: cfg.metrics_public,
+            min_available_workers: cfg.min_available_workers,
             ..Default::default()
         },
     )

@@ -88,9 +88,20 @@ enum Command {
         reason: String,
         #[arg(long)]
         confirm: Option<String>,
+        /// How long one worker may take to drain and come back.
+        #[arg(long)]
+        deadline_seconds: Option<u32>,
         /// Follow progress until it ends.
         #[arg(long)]
         follow: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Cancel the running rolling restart: no further drains.
+    CancelRollingRestart {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -116,14 +127,8 @@ async fn remote_command(command: Command) -> Result<(), cli::Failure> {
             request_id,
             remote,
         } => {
-            cli::pause(
-                &cli::Client::new(remote)?,
-                &mode,
-                &reason,
-                expected_version,
-                request_id,
-            )
-            .await
+            let c = cli::Client::new(remote)?;
+            cli::pause(&c, &mode, &reason, expected_version, request_id).await
         }
         Resume {
             reason,
@@ -143,19 +148,22 @@ async fn remote_command(command: Command) -> Result<(), cli::Failure> {
             max_unavailable,
             reason,
             confirm,
+            deadline_seconds,
             follow,
             remote,
         } => {
-            cli::rolling_restart(
-                &cli::Client::new(remote)?,
+            let req = cli::RolloutArgs {
                 ids,
                 all,
                 max_unavailable,
-                &reason,
+                reason,
                 confirm,
-                follow,
-            )
-            .await
+                deadline_seconds,
+            };
+            cli::rolling_restart(&cli::Client::new(remote)?, req, follow).await
+        }
+        CancelRollingRestart { id, reason, remote } => {
+            cli::cancel_rolling_restart(&cli::Client::new(remote)?, &id, reason).await
         }
         Events { limit, remote } => cli::events(&cli::Client::new(remote)?, limit).await,
         Serve(_) | CheckConfig(_) | Token(_) => Err(cli::Failure(2, "not a remote command".into())),
@@ -282,6 +290,7 @@ async fn main() -> std::process::ExitCode {
         | Command::Wait { .. }
         | Command::Workers { .. }
         | Command::RollingRestart { .. }
+        | Command::CancelRollingRestart { .. }
         | Command::Events { .. }) => match remote_command(c).await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(cli::Failure(code, msg)) => {
@@ -309,6 +318,7 @@ async fn main() -> std::process::ExitCode {
                 println!("  pause_refresh_ms:       {}", cfg.pause_refresh_ms);
                 println!("  worker_stale_seconds:   {}", cfg.worker_stale_seconds);
                 println!("  auth:                   {:?}", cfg.auth);
+                println!("  min_available_workers:  {}", cfg.min_available_workers);
                 std::process::ExitCode::SUCCESS
             }
             Err(e) => {

@@ -135,6 +135,10 @@ pub struct Service {
     /// Woken on every enqueue (here, or elsewhere via NOTIFY): long-polling
     /// claimers try again at once.
     jobs_signal: tokio::sync::Notify,
+    /// Woken when a worker's desired state changes (here or elsewhere):
+    /// waiting claims answer at once, so a paused or drained worker hears
+    /// its directive without waiting out its long poll.
+    fleet_signal: tokio::sync::Notify,
     auth: crate::auth::Authenticator,
     config: ServiceConfig,
 }
@@ -163,6 +167,7 @@ impl Service {
             metrics: Metrics::default(),
             live: crate::live::Live::default(),
             jobs_signal: tokio::sync::Notify::new(),
+            fleet_signal: tokio::sync::Notify::new(),
             auth: crate::auth::Authenticator::new(
                 config.auth_mode,
                 store.clone(),
@@ -184,6 +189,11 @@ impl Service {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Tells waiting claims that a worker's desired state changed.
+    pub fn fleet_changed(&self) {
+        self.fleet_signal.notify_waiters();
     }
 
     pub fn auth(&self) -> &crate::auth::Authenticator {
@@ -214,6 +224,10 @@ impl Service {
                         }
                         Notice::PauseChanged(v) if v <= svc.cache.version() => continue,
                         Notice::PauseChanged(_) => {}
+                        Notice::FleetChanged => {
+                            svc.fleet_signal.notify_waiters();
+                            continue;
+                        }
                         Notice::TokensChanged => {
                             svc.auth.invalidate();
                             continue;
@@ -426,6 +440,11 @@ impl Service {
                 .into())
             }
         };
+        // Paused: answered from the cache at once, without registering for
+        // wake-ups (the paused claim must cost no more than a bare request).
+        if self.cache.is_paused() {
+            return self.claim_once(&req).await;
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(wait_ms));
         let mut pause_rx = self.cache.subscribe();
         loop {
@@ -434,6 +453,9 @@ impl Service {
             let notified = self.jobs_signal.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let fleet_changed = self.fleet_signal.notified();
+            tokio::pin!(fleet_changed);
+            fleet_changed.as_mut().enable();
             pause_rx.mark_unchanged();
             let resp = self.claim_once(&req).await?;
             let now_i = tokio::time::Instant::now();
@@ -446,6 +468,10 @@ impl Service {
             tokio::select! {
                 _ = &mut notified => {}
                 _ = pause_rx.changed() => {}
+                // Answer now (empty): the worker's next heartbeat carries
+                // its new directive. A worker that may still claim simply
+                // asks again.
+                _ = &mut fleet_changed => return Ok(resp),
                 _ = tokio::time::sleep(slice) => {}
             }
         }
@@ -473,14 +499,14 @@ impl Service {
             ),
         };
         {
-            // The hot paused path: one read lock, no await, no database.
-            let cached = self.cache.current();
-            if cached.workers_paused {
+            // The hot paused path: one read lock, no await, no database,
+            // and no copy of the cached state beyond the answer itself.
+            if let Some(system) = self
+                .cache
+                .paused_system_block(self.config.pause_poll_interval_ms)
+            {
                 inc(&self.metrics.claims_paused);
-                return Ok(ClaimResponse {
-                    job: None,
-                    system: cached.system_block(self.config.pause_poll_interval_ms),
-                });
+                return Ok(ClaimResponse { job: None, system });
             }
         }
         let params = ClaimParams {

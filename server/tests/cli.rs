@@ -139,6 +139,50 @@ async fn cli_walks_the_runbook(url: &str) {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("w1: active → paused"), "{}", text(&out));
 
+    let out = lull(
+        &server,
+        &[
+            "rolling-restart",
+            "w2",
+            "--max-unavailable",
+            "1",
+            "--reason",
+            "deploy",
+            "--deadline-seconds",
+            "60",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "w2 is the last available worker: {}",
+        text(&out)
+    );
+    let out = lull(
+        &server,
+        &[
+            "rolling-restart",
+            "w2",
+            "--max-unavailable",
+            "1",
+            "--reason",
+            "deploy",
+            "--confirm",
+            "drain 1 worker",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id = text(&out).split_whitespace().nth(2).unwrap().to_string();
+    let out = lull(
+        &server,
+        &["cancel-rolling-restart", &id, "--reason", "wrong build"],
+    );
+    assert!(
+        out.status.success() && text(&out).contains("cancelled"),
+        "{}",
+        text(&out)
+    );
+
     let out = lull(&server, &["events", "--limit", "10"]);
     let t = text(&out);
     assert!(

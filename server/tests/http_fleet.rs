@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::http::{Method, StatusCode};
 use common::api::Api;
 use common::TestDb;
@@ -389,7 +391,99 @@ async fn rolling_restart_validation_and_cancel(db: TestDb) {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+/// Paused workers are left out of `all` and refused by name; a waiting
+/// claim of a worker being paused is answered at once.
+async fn rolling_restarts_leave_paused_workers_alone(db: TestDb) {
+    let a = Arc::new(api(db).await);
+    for id in ["w0", "w1", "w2"] {
+        a.register(id, "b").await;
+    }
+    a.ok(
+        Method::POST,
+        "/api/workers/actions",
+        Some(json!({"action": "pause", "workerIds": ["w2"], "reason": "debug"})),
+    )
+    .await;
+    let (s, v) = a
+        .call(
+            Method::POST,
+            "/api/workers/rolling-restarts",
+            Some(json!({"workerIds": ["w1", "w2"], "maxUnavailable": 1, "reason": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("w2 (paused)"));
+    let r = a
+        .ok(
+            Method::POST,
+            "/api/workers/rolling-restarts",
+            Some(json!({"all": true, "maxUnavailable": 1, "reason": "x"})),
+        )
+        .await;
+    let targets: Vec<&str> = r["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["workerId"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["w0", "w1"]);
+    let id = r["id"].as_str().unwrap();
+    let c = a
+        .ok(
+            Method::POST,
+            &format!("/api/workers/rolling-restarts/{id}/cancel"),
+            Some(json!({"reason": "wrong build"})),
+        )
+        .await;
+    assert_eq!(c["status"], "cancelled");
+    let ev = a
+        .ok(Method::GET, "/api/system/worker-pause/events?limit=1", None)
+        .await;
+    assert_eq!(
+        (
+            ev["events"][0]["action"].clone(),
+            ev["events"][0]["reason"].clone()
+        ),
+        (json!("rolling_restart.cancel"), json!("wrong build"))
+    );
+
+    // w1 waits for a job; pausing it answers the wait at once. (w0 is
+    // draining since the cancelled rollout, so w1 is the last available
+    // worker: the pause needs the typed confirmation.)
+    let waiter = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let v = a
+                .ok(
+                    Method::POST,
+                    "/api/queue/jobs/claim",
+                    Some(json!({"workerId": "w1", "waitMs": 20000})),
+                )
+                .await;
+            (v, started.elapsed())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    a.ok(
+        Method::POST,
+        "/api/workers/actions",
+        Some(json!({"action": "pause", "workerIds": ["w1"], "reason": "x", "confirm": "pause 1 worker"})),
+    )
+    .await;
+    let (v, waited) = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v["job"], Value::Null);
+    assert!(waited < std::time::Duration::from_secs(3), "{waited:?}");
+}
+
 on_both_stores!(
+    rolling_restarts_leave_paused_workers_alone,
     per_worker_actions_change_directives_and_are_audited,
     the_safety_rule_refuses_then_accepts_the_typed_phrase,
     unknown_workers_are_404_and_nothing_is_applied,

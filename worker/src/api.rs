@@ -221,7 +221,7 @@ mod tests {
         for s in [500, 502, 503, 504, 408, 429] {
             assert!(status(s, "x").is_transient(), "{s}");
         }
-        assert!(status(409, "conflict").is_transient());
+        assert!(status(409, "result_in_flight").is_transient());
     }
 
     #[test]

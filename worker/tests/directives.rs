@@ -1,8 +1,10 @@
 //! Per-worker directives reaching a real `lull-worker` through its
 //! heartbeats: `drain` finishes the running job and exits 0; `pause` stops
 //! claiming (the worker keeps heartbeating, reported `paused`) until `run`.
-//! The operator's action is simulated by setting the worker's desired state
-//! in the database. On SQLite and PostgreSQL.
+//! The operator acts through `POST /api/workers/actions`; each test runs a
+//! single worker, so the safety rule refuses taking it out of service and
+//! the action is confirmed with the phrase the refusal names. On SQLite and
+//! PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -29,7 +31,10 @@ async fn a_drain_directive_finishes_the_job_and_exits_0(db: Db) {
     api.wait_status(running, "running", secs(15)).await;
     let next = api.enqueue("sleep", json!({"ms": 1})).await;
 
-    db.set_desired_state("drained", "draining").await;
+    let drain = api
+        .worker_action_confirmed("drain", &["drained"], "host reboot")
+        .await;
+    assert_eq!(drain["overrideUsed"], true, "{drain}");
     let status = w.wait_exit(secs(20)).await;
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(w.logs("directive from the control plane").len(), 1);
@@ -47,7 +52,8 @@ async fn a_pause_directive_stops_claims_until_run(db: Db) {
     let w = WorkerProc::start(&server.base, "paused", &db.dir.0, &["--wait-ms", "1000"]);
     w.wait_logs("registered", 1, secs(15), |_| true).await;
 
-    db.set_desired_state("paused", "paused").await;
+    api.worker_action_confirmed("pause", &["paused"], "debugging")
+        .await;
     w.wait_logs(
         "directive from the control plane",
         1,
@@ -75,7 +81,10 @@ async fn a_pause_directive_stops_claims_until_run(db: Db) {
         "still heartbeating, paused: {me}"
     );
 
-    db.set_desired_state("paused", "active").await;
+    let resume = api
+        .worker_action_confirmed("resume", &["paused"], "debugged")
+        .await;
+    assert_eq!(resume["overrideUsed"], false, "resuming is always safe");
     w.wait_logs(
         "directive from the control plane",
         1,

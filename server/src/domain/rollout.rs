@@ -148,12 +148,15 @@ pub fn advance(
     }
 }
 
+/// The message of a cancelled rollout.
+pub const CANCEL_MESSAGE: &str = "cancelled; workers already draining finish their drain";
+
 /// Stops a running rollout: no further drains (in-flight ones finish).
 pub fn cancel(mut r: RollingRestart, now: DateTime<Utc>) -> RollingRestart {
     if r.status == RolloutStatus::Running {
         r.status = RolloutStatus::Cancelled;
         r.finished_at = Some(now);
-        r.message = Some("cancelled; workers already draining finish their drain".into());
+        r.message = Some(CANCEL_MESSAGE.into());
     }
     r
 }

@@ -9,7 +9,7 @@ use wire::{
 };
 
 use super::error::ApiResult;
-use super::extract::{Actor, ApiJson, PathId};
+use super::extract::{Actor, ApiJson, OptionalJson, PathId};
 use super::AppState;
 
 pub async fn register(
@@ -82,10 +82,23 @@ pub async fn get_rolling_restart(
     Ok(Json(s.service.get_rolling_restart(id).await?))
 }
 
+/// Optional body of a cancel.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
 pub async fn cancel_rolling_restart(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
     PathId(id): PathId,
+    OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> ApiResult<Json<RollingRestart>> {
-    Ok(Json(s.service.cancel_rolling_restart(&actor, id).await?))
+    Ok(Json(
+        s.service
+            .cancel_rolling_restart(&actor, id, body.reason)
+            .await?,
+    ))
 }

@@ -183,6 +183,8 @@ pub enum Notice {
     PauseChanged(i64),
     /// Jobs were enqueued (wake long-polling claimers).
     JobsAvailable,
+    /// A worker's desired state changed (answer its waiting claims).
+    FleetChanged,
     /// A token was created or revoked (drop cached tokens).
     TokensChanged,
     /// The notification connection was (re)established: anything may have
@@ -352,8 +354,15 @@ pub trait Store: Send + Sync + 'static {
     /// The newest rollouts first.
     async fn list_rollouts(&self, limit: u32) -> StoreResult<Vec<RollingRestart>>;
 
-    /// Saves a rollout's state (status, per-worker progress).
-    async fn save_rollout(&self, r: &RollingRestart) -> StoreResult<()>;
+    /// Cancels the rollout if it is still running, in one statement (a
+    /// controller step in flight either commits first or sees it
+    /// cancelled). `Conflict` when it had already ended; `NotFound`.
+    async fn cancel_rollout(
+        &self,
+        id: Uuid,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RollingRestart>;
 
     /// Runs one planning step of the running rollout, if any, under a lock
     /// (so several server processes never step it at once), writing the

@@ -34,6 +34,8 @@ const PAUSE_CHANNEL: &str = "lull_pause";
 const JOBS_CHANNEL: &str = "lull_jobs";
 /// Token created or revoked: every process drops its token cache.
 const TOKENS_CHANNEL: &str = "lull_tokens";
+/// A worker's desired state changed: answer its waiting claims.
+const FLEET_CHANNEL: &str = "lull_fleet";
 
 pub struct PgStore {
     pool: PgPool,
@@ -1083,19 +1085,32 @@ impl Store for PgStore {
         rows.iter().map(rollout_from_row).collect()
     }
 
-    async fn save_rollout(&self, r: &RollingRestart) -> StoreResult<()> {
+    async fn cancel_rollout(
+        &self,
+        id: Uuid,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RollingRestart> {
         self.calls.hit();
-        sqlx::query(
-            "UPDATE rolling_restarts SET status = $2, workers = $3, message = $4, finished_at = $5 WHERE id = $1",
-        )
-        .bind(r.id)
-        .bind(r.status.as_str())
-        .bind(sqlx::types::Json(&r.workers))
-        .bind(&r.message)
-        .bind(r.finished_at)
-        .execute(&self.pool)
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE rolling_restarts SET status = 'cancelled', message = $2, finished_at = $3 \
+             WHERE id = $1 AND status = 'running' RETURNING {ROLLOUT_COLUMNS}"
+        )))
+        .bind(id)
+        .bind(message)
+        .bind(now)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(())
+        match row {
+            Some(row) => rollout_from_row(&row),
+            None => {
+                let r = self.get_rollout(id).await?;
+                Err(StoreError::Conflict(format!(
+                    "rolling restart {id} is already {}",
+                    r.status.as_str()
+                )))
+            }
+        }
     }
 
     async fn advance_rollout(&self, step: RolloutStep<'_>) -> StoreResult<Option<RollingRestart>> {
@@ -1125,6 +1140,12 @@ impl Store for PgStore {
             sqlx::query("UPDATE workers SET desired_state = $2 WHERE id = $1")
                 .bind(id)
                 .bind(desired.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !out.set_desired.is_empty() {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(FLEET_CHANNEL)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -1247,6 +1268,8 @@ impl Store for PgStore {
                                 Notice::JobsAvailable
                             } else if n.channel() == TOKENS_CHANNEL {
                                 Notice::TokensChanged
+                            } else if n.channel() == FLEET_CHANNEL {
+                                Notice::FleetChanged
                             } else {
                                 n.payload()
                                     .parse::<i64>()
@@ -1276,7 +1299,7 @@ impl Store for PgStore {
 async fn connect_listener(url: &str) -> StoreResult<PgListener> {
     let mut listener = PgListener::connect(url).await?;
     listener
-        .listen_all([PAUSE_CHANNEL, JOBS_CHANNEL, TOKENS_CHANNEL])
+        .listen_all([PAUSE_CHANNEL, JOBS_CHANNEL, TOKENS_CHANNEL, FLEET_CHANNEL])
         .await?;
     Ok(listener)
 }

@@ -1126,19 +1126,32 @@ impl Store for SqliteStore {
         rows.iter().map(rollout_from_row).collect()
     }
 
-    async fn save_rollout(&self, r: &RollingRestart) -> StoreResult<()> {
+    async fn cancel_rollout(
+        &self,
+        id: uuid::Uuid,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RollingRestart> {
         self.calls.hit();
-        sqlx::query(
-            "UPDATE rolling_restarts SET status = $2, workers = $3, message = $4, finished_at = $5 WHERE id = $1",
-        )
-        .bind(r.id.to_string())
-        .bind(r.status.as_str())
-        .bind(to_json(&r.workers)?)
-        .bind(&r.message)
-        .bind(r.finished_at.map(ms))
-        .execute(&self.writer)
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE rolling_restarts SET status = 'cancelled', message = $2, finished_at = $3 \
+             WHERE id = $1 AND status = 'running' RETURNING {ROLLOUT_COLUMNS}"
+        )))
+        .bind(id.to_string())
+        .bind(message)
+        .bind(ms(now))
+        .fetch_optional(&self.writer)
         .await?;
-        Ok(())
+        match row {
+            Some(row) => rollout_from_row(&row),
+            None => {
+                let r = self.get_rollout(id).await?;
+                Err(StoreError::Conflict(format!(
+                    "rolling restart {id} is already {}",
+                    r.status.as_str()
+                )))
+            }
+        }
     }
 
     async fn advance_rollout(&self, step: RolloutStep<'_>) -> StoreResult<Option<RollingRestart>> {

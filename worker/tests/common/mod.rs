@@ -9,6 +9,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod procs;
+pub mod supervisor;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ use uuid::Uuid;
 
 #[allow(unused_imports)] // not every test binary starts workers
 pub use procs::{Server, WorkerProc};
+#[allow(unused_imports)] // only the fleet tests supervise workers
+pub use supervisor::Supervisor;
 
 /// A temp directory removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -84,35 +87,6 @@ impl Db {
             dir: TempDir::new(),
             drop_pg: Some((admin.clone(), name)),
         })
-    }
-}
-
-impl Db {
-    /// Sets a worker's desired state in the database, as an operator's
-    /// per-worker action would (there is no HTTP endpoint for it yet).
-    pub async fn set_desired_state(&self, worker_id: &str, state: &str) {
-        use sqlx::Connection;
-        assert!(["active", "paused", "draining"].contains(&state));
-        assert!(worker_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        let sql = format!("UPDATE workers SET desired_state = '{state}' WHERE id = '{worker_id}'");
-        let updated = if self.drop_pg.is_some() {
-            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut c)
-                .await
-                .unwrap()
-                .rows_affected()
-        } else {
-            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut c)
-                .await
-                .unwrap()
-                .rows_affected()
-        };
-        assert_eq!(updated, 1, "worker {worker_id} is not registered");
     }
 }
 
@@ -261,6 +235,58 @@ impl Http {
             .await;
         assert_eq!(s, 200, "{v}");
         v["version"].as_i64().unwrap()
+    }
+
+    /// `POST /api/workers/actions`: (status, body).
+    pub async fn worker_action(
+        &self,
+        action: &str,
+        worker_ids: &[&str],
+        reason: &str,
+        confirm: Option<&str>,
+    ) -> (u16, Value) {
+        let mut body = json!({"action": action, "workerIds": worker_ids, "reason": reason});
+        if let Some(c) = confirm {
+            body["confirm"] = json!(c);
+        }
+        self.post("/api/workers/actions", body).await
+    }
+
+    /// A worker action the test means to go through: when the safety rule
+    /// refuses it (test fleets are small), it is sent again with the phrase
+    /// the refusal names, as an operator would type it. Returns the answer.
+    pub async fn worker_action_confirmed(
+        &self,
+        action: &str,
+        worker_ids: &[&str],
+        reason: &str,
+    ) -> Value {
+        let (mut s, mut v) = self.worker_action(action, worker_ids, reason, None).await;
+        if s == 409 && v["error"]["code"] == "safety_check" {
+            let phrase = v["confirmPhrase"].as_str().unwrap().to_string();
+            (s, v) = self
+                .worker_action(action, worker_ids, reason, Some(&phrase))
+                .await;
+        }
+        assert_eq!(s, 200, "{action} {worker_ids:?}: {v}");
+        v
+    }
+
+    /// `GET /api/workers`: the fleet.
+    pub async fn workers(&self) -> Vec<Value> {
+        self.get("/api/workers").await["workers"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// One worker of `GET /api/workers`.
+    pub async fn worker(&self, id: &str) -> Value {
+        self.workers()
+            .await
+            .into_iter()
+            .find(|w| w["id"] == id)
+            .unwrap_or_else(|| panic!("worker {id} is not registered"))
     }
 
     pub async fn resume(&self, reason: &str) -> i64 {

@@ -214,6 +214,11 @@ impl WorkerProc {
         let _ = self.child.wait();
     }
 
+    /// The exit status if the process has exited, without waiting.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
     pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let child = &mut self.child;
         let id = self.id.clone();
