@@ -1,0 +1,206 @@
+//! The dashboard's shared state: the pause status, the drain metrics, the
+//! drain view and the health of the live connection, in one `Copy` handle
+//! every component reads from context.
+//!
+//! Updates are version-aware: a status replaces the current one only when
+//! its version differs, and metrics only when they changed, so a stream tick
+//! or a poll that brings nothing new re-renders nothing (Leptos signals
+//! notify on every `set`, equal or not).
+
+use leptos::prelude::*;
+use wire::{DashboardConfig, DrainMetrics, DrainView, WorkerPauseStatus};
+
+/// How fresh the page's data is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Starting up: the stream has neither opened nor failed yet.
+    Connecting,
+    /// The server-sent event stream is open: changes arrive as they happen.
+    Live,
+    /// The stream is down but polling works: data is at most one poll
+    /// interval old.
+    Polling,
+    /// Neither the stream nor polling reaches the server: what the page
+    /// shows may be stale.
+    Disconnected,
+}
+
+/// The handle to the shared state; provided as context by [`crate::App`].
+#[derive(Clone, Copy)]
+pub struct Dashboard {
+    status: RwSignal<Option<WorkerPauseStatus>>,
+    metrics: RwSignal<Option<DrainMetrics>>,
+    /// The drain card's data (blocking jobs, history, ETA), when loaded.
+    pub drain: RwSignal<Option<DrainView>>,
+    /// The audit history as loaded so far.
+    pub audit: RwSignal<crate::audit::Loaded>,
+    pub link: RwSignal<Link>,
+    /// Milliseconds since the epoch, ticking every few seconds: drives the
+    /// "3 min ago" texts and nothing else.
+    pub now_ms: RwSignal<i64>,
+    pub config: StoredValue<DashboardConfig>,
+}
+
+impl Dashboard {
+    pub fn new(config: DashboardConfig) -> Self {
+        Dashboard {
+            status: RwSignal::new(None),
+            metrics: RwSignal::new(None),
+            drain: RwSignal::new(None),
+            audit: RwSignal::new(Default::default()),
+            link: RwSignal::new(Link::Connecting),
+            now_ms: RwSignal::new(crate::clock::now_ms()),
+            config: StoredValue::new(config),
+        }
+    }
+
+    /// The pause status; changes only when its version does.
+    pub fn status(&self) -> ReadSignal<Option<WorkerPauseStatus>> {
+        self.status.read_only()
+    }
+
+    /// The latest drain metrics (from the status, stream ticks or polls).
+    pub fn metrics(&self) -> ReadSignal<Option<DrainMetrics>> {
+        self.metrics.read_only()
+    }
+
+    /// The version the page currently shows, without tracking.
+    pub fn version_untracked(&self) -> Option<i64> {
+        self.status
+            .with_untracked(|s| s.as_ref().map(|s| s.version))
+    }
+
+    /// Takes a status from the stream, a poll or an action's answer.
+    /// Returns whether it was new.
+    pub fn apply_status(&self, status: WorkerPauseStatus) -> bool {
+        let metrics = status.metrics;
+        let new = self
+            .status
+            .with_untracked(|old| is_new_version(old.as_ref(), status.version));
+        if new {
+            self.status.set(Some(status));
+        }
+        self.apply_metrics(metrics);
+        new
+    }
+
+    /// Takes drain metrics; a no-op when they are unchanged.
+    pub fn apply_metrics(&self, metrics: DrainMetrics) {
+        if self.metrics.with_untracked(|m| *m != Some(metrics)) {
+            self.metrics.set(Some(metrics));
+        }
+    }
+
+    /// Takes a drain view; a no-op when it is unchanged.
+    pub fn apply_drain(&self, view: DrainView) {
+        if self.drain.with_untracked(|d| d.as_ref() != Some(&view)) {
+            self.drain.set(Some(view));
+        }
+    }
+
+    /// Sets the link health; a no-op when it is unchanged.
+    pub fn set_link(&self, link: Link) {
+        if self.link.get_untracked() != link {
+            self.link.set(link);
+        }
+    }
+}
+
+/// Whether a status at `version` should replace `current`. Any difference
+/// counts, not only a greater version: a server restored from a backup may
+/// legitimately count from a lower one.
+pub fn is_new_version(current: Option<&WorkerPauseStatus>, version: i64) -> bool {
+    current.is_none_or(|c| c.version != version)
+}
+
+/// Used when the page has no injected config (e.g. opened from `trunk serve`).
+pub fn default_config() -> DashboardConfig {
+    DashboardConfig {
+        pause_endpoint: "/api/system/worker-pause".into(),
+        events_endpoint: "/api/system/worker-pause/events".into(),
+        stream_endpoint: "/api/system/worker-pause/stream".into(),
+        poll_interval_ms: 2000,
+        metrics_tick_ms: 2000,
+        stale_after_ms: 7000,
+    }
+}
+
+/// The config the server injected into the page as
+/// `<script id="lull-config" type="application/json">`, if readable.
+pub fn parse_config(json: Option<&str>) -> DashboardConfig {
+    let mut cfg = json
+        .and_then(|j| serde_json::from_slice::<DashboardConfig>(j.as_bytes()).ok())
+        .unwrap_or_else(default_config);
+    // Guard the timers against a zero or absurd interval.
+    cfg.poll_interval_ms = cfg.poll_interval_ms.clamp(250, 60_000);
+    cfg.metrics_tick_ms = cfg.metrics_tick_ms.clamp(100, 60_000);
+    cfg.stale_after_ms = cfg.stale_after_ms.clamp(1000, 300_000);
+    cfg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn status(version: i64) -> WorkerPauseStatus {
+        WorkerPauseStatus {
+            workers_paused: false,
+            mode: None,
+            reason: None,
+            version,
+            requested_by: None,
+            requested_at: None,
+            updated_at: DateTime::from_timestamp(0, 0).unwrap(),
+            metrics: DrainMetrics::new(0, 0, 0),
+            audit: Default::default(),
+            warning: None,
+        }
+    }
+
+    #[test]
+    fn only_a_different_version_replaces_the_status() {
+        assert!(is_new_version(None, 1));
+        assert!(!is_new_version(Some(&status(3)), 3));
+        assert!(is_new_version(Some(&status(3)), 4));
+        assert!(is_new_version(Some(&status(3)), 1));
+    }
+
+    #[test]
+    fn config_is_read_from_the_injected_json_or_defaulted() {
+        let cfg = parse_config(Some(
+            r#"{"pauseEndpoint":"/p","eventsEndpoint":"/e","streamEndpoint":"/s","pollIntervalMs":1500,"metricsTickMs":2000,"staleAfterMs":7000}"#,
+        ));
+        assert_eq!(cfg.stream_endpoint, "/s");
+        assert_eq!(cfg.poll_interval_ms, 1500);
+        assert_eq!(parse_config(None), default_config());
+        assert_eq!(parse_config(Some("not json")), default_config());
+    }
+
+    #[test]
+    fn config_intervals_are_bounded() {
+        let cfg = parse_config(Some(
+            r#"{"pauseEndpoint":"/p","eventsEndpoint":"/e","streamEndpoint":"/s","pollIntervalMs":0,"metricsTickMs":0,"staleAfterMs":0}"#,
+        ));
+        assert_eq!(cfg.poll_interval_ms, 250);
+        assert_eq!(cfg.metrics_tick_ms, 100);
+        assert_eq!(cfg.stale_after_ms, 1000);
+    }
+
+    #[test]
+    fn signals_only_change_on_news() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let dash = Dashboard::new(default_config());
+            assert!(dash.apply_status(status(1)));
+            assert!(!dash.apply_status(status(1)));
+            assert!(dash.apply_status(status(2)));
+            assert_eq!(dash.version_untracked(), Some(2));
+            dash.apply_metrics(DrainMetrics::new(1, 2, 0));
+            assert_eq!(
+                dash.metrics().get_untracked(),
+                Some(DrainMetrics::new(1, 2, 0))
+            );
+        });
+    }
+}

@@ -1,0 +1,75 @@
+import {
+  test,
+  expect,
+  reset,
+  postPause,
+  startJobs,
+  completeJob,
+  holdAtCheckpoint,
+  openDashboard,
+  banner,
+  resumeButton,
+  docScreenshot,
+} from './support';
+
+// The screenshots in docs/img, from a short, realistic story: some history,
+// a drain with jobs finishing one by one, the force-resume confirmation,
+// quiesce, and the phone layout. Only when asked, so ordinary runs leave the
+// docs alone:
+//   LULL_E2E_SCREENSHOTS=1 npx playwright test screenshots.spec.ts
+
+test.skip(process.env.LULL_E2E_SCREENSHOTS !== '1', 'set LULL_E2E_SCREENSHOTS=1 to refresh docs/img');
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test.afterEach(async ({ request }) => {
+  await reset(request);
+});
+
+test('docs screenshots of every main state', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  await reset(request);
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  await postPause(request, { action: 'pause', mode: 'drain', reason: 'Nightly database vacuum' });
+  await postPause(request, { action: 'resume', reason: 'Vacuum finished' });
+  await openDashboard(page, 'Workers: Running');
+  await docScreenshot(page, 'dashboard-running');
+
+  // A drain: four jobs in flight, finishing one by one (the chart samples
+  // every metrics tick, ~2 s).
+  const jobs = await startJobs(request, 4, 'thumbnail.render');
+  await pause(5_000);
+  await postPause(request, { action: 'pause', mode: 'drain', reason: 'Rolling API migration' });
+  await pause(5_000);
+  await completeJob(request, jobs[0]);
+  await pause(5_000);
+  await completeJob(request, jobs[1]);
+  await pause(5_000);
+  await expect(page.locator('[data-stat="running"]')).toHaveText('2');
+  await expect(page.locator('.chart figcaption')).toContainText('2 now, peak 4');
+  await docScreenshot(page, 'dashboard-drain', true);
+
+  await page.locator('#resume-reason').fill('Hotfix cannot wait');
+  await resumeButton(page).click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await docScreenshot(page, 'dashboard-force-resume');
+  await page.keyboard.press('Escape');
+
+  await postPause(request, { action: 'pause', mode: 'quiesce', reason: 'Short infra tweak' });
+  await holdAtCheckpoint(request, jobs[2]);
+  await expect(page.locator('.job .badge', { hasText: 'at checkpoint' })).toBeVisible({ timeout: 12_000 });
+  await docScreenshot(page, 'dashboard-quiesce');
+
+  await page.setViewportSize({ width: 360, height: 780 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await docScreenshot(page, 'dashboard-phone', true);
+
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.locator('#resume-reason').fill('Hotfix cannot wait');
+  await resumeButton(page).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Continue' }).click();
+  await expect(banner(page)).toContainText('Resumed before full drain');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await docScreenshot(page, 'dashboard-forced-resume');
+});
