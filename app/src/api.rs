@@ -147,3 +147,91 @@ mod tests {
         assert_eq!(serde_json::from_str::<PauseReply>(&json).unwrap(), reply);
     }
 }
+
+/// A refused fleet action or rolling restart, flat (cheap to decode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetRejected {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub field: Option<String>,
+    /// For a safety refusal: the phrase to type as `confirm`.
+    pub confirm_phrase: Option<String>,
+    /// For a safety refusal: what the action would have done.
+    pub impact: Option<wire::ActionImpact>,
+}
+
+/// The answer of a fleet server function: applied, or refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetReply<T> {
+    pub applied: Option<T>,
+    pub rejected: Option<FleetRejected>,
+}
+
+impl<T> FleetReply<T> {
+    pub fn from_result(r: Result<T, (u16, wire::ErrorBody)>) -> Self {
+        match r {
+            Ok(v) => FleetReply {
+                applied: Some(v),
+                rejected: None,
+            },
+            Err((status, body)) => FleetReply {
+                applied: None,
+                rejected: Some(FleetRejected {
+                    status,
+                    code: body.error.code,
+                    message: body.error.message,
+                    field: body.error.field,
+                    confirm_phrase: body.confirm_phrase,
+                    impact: body.impact,
+                }),
+            },
+        }
+    }
+}
+
+/// The fleet (Workers tab).
+#[server(prefix = "/sfn", endpoint = "get_workers")]
+pub async fn get_workers() -> Result<wire::WorkerList, ServerFnError> {
+    let backend = expect_context::<crate::ssr::SharedBackend>();
+    backend.workers().await.map_err(message)
+}
+
+/// Pause, resume or drain workers.
+#[server(prefix = "/sfn", endpoint = "worker_action")]
+pub async fn worker_action(
+    request: wire::WorkerActionRequest,
+) -> Result<FleetReply<wire::WorkerActionResponse>, ServerFnError> {
+    let backend = expect_context::<crate::ssr::SharedBackend>();
+    Ok(FleetReply::from_result(
+        backend.worker_action(request).await,
+    ))
+}
+
+/// Rolling restarts, newest first.
+#[server(prefix = "/sfn", endpoint = "get_rolling_restarts")]
+pub async fn get_rolling_restarts() -> Result<Vec<wire::RollingRestart>, ServerFnError> {
+    let backend = expect_context::<crate::ssr::SharedBackend>();
+    backend.rolling_restarts().await.map_err(message)
+}
+
+#[server(prefix = "/sfn", endpoint = "start_rolling_restart")]
+pub async fn start_rolling_restart(
+    request: wire::RollingRestartRequest,
+) -> Result<FleetReply<wire::RollingRestart>, ServerFnError> {
+    let backend = expect_context::<crate::ssr::SharedBackend>();
+    Ok(FleetReply::from_result(
+        backend.start_rolling_restart(request).await,
+    ))
+}
+
+#[server(prefix = "/sfn", endpoint = "cancel_rolling_restart")]
+pub async fn cancel_rolling_restart(
+    id: String,
+) -> Result<FleetReply<wire::RollingRestart>, ServerFnError> {
+    let backend = expect_context::<crate::ssr::SharedBackend>();
+    Ok(FleetReply::from_result(
+        backend.cancel_rolling_restart(id).await,
+    ))
+}

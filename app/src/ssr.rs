@@ -1,6 +1,10 @@
 //! The server side of the dashboard's server functions.
 
-use wire::{DrainView, ErrorBody, EventsPage, PauseOutcome, PauseRequest, WorkerPauseStatus};
+use wire::{
+    DrainView, ErrorBody, EventsPage, PauseOutcome, PauseRequest, RollingRestart,
+    RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerList,
+    WorkerPauseStatus,
+};
 
 /// What the dashboard needs from the server's core service. The server puts
 /// an `Arc<dyn DashboardBackend>` into the server-function context, per
@@ -24,6 +28,27 @@ pub trait DashboardBackend: Send + Sync + 'static {
 
     /// What blocks the drain, the running-jobs history and the ETA.
     async fn drain_view(&self) -> Result<DrainView, ErrorBody>;
+
+    /// The fleet.
+    async fn workers(&self) -> Result<WorkerList, ErrorBody>;
+
+    /// Pause, resume or drain workers, as `POST /api/workers/actions`;
+    /// refusals come back with their REST status (409 safety rule with the
+    /// phrase to type, 404 unknown ids, 422).
+    async fn worker_action(
+        &self,
+        request: WorkerActionRequest,
+    ) -> Result<WorkerActionResponse, (u16, ErrorBody)>;
+
+    /// Rolling restarts, newest first.
+    async fn rolling_restarts(&self) -> Result<Vec<RollingRestart>, ErrorBody>;
+
+    async fn start_rolling_restart(
+        &self,
+        request: RollingRestartRequest,
+    ) -> Result<RollingRestart, (u16, ErrorBody)>;
+
+    async fn cancel_rolling_restart(&self, id: String) -> Result<RollingRestart, (u16, ErrorBody)>;
 }
 
 /// How server functions find the backend.

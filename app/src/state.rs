@@ -122,6 +122,7 @@ pub fn default_config() -> DashboardConfig {
         poll_interval_ms: 2000,
         metrics_tick_ms: 2000,
         stale_after_ms: 7000,
+        auth_mode: "disabled".into(),
     }
 }
 

@@ -23,9 +23,13 @@ pub struct DashboardConfig {
     pub poll_interval_ms: u64,
     /// How often the stream sends a `metrics` tick.
     pub metrics_tick_ms: u64,
-    /// After this long without any stream message the page shows
-    /// "live updates disconnected".
+    /// After this long without any stream message the page checks the
+    /// server with one poll; only a failed poll shows "disconnected".
     pub stale_after_ms: u64,
+    /// `disabled` (no sign-in) or `token` (sign in at `POST /auth/login`;
+    /// `GET /auth/me` says who is signed in and with which role).
+    #[serde(default)]
+    pub auth_mode: String,
 }
 
 /// A running (or stale) job that keeps `isDrained` false.

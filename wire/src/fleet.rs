@@ -25,9 +25,13 @@ impl WorkerActionKind {
     }
 
     pub fn parse(s: &str) -> Option<WorkerActionKind> {
-        [WorkerActionKind::Pause, WorkerActionKind::Resume, WorkerActionKind::Drain]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            WorkerActionKind::Pause,
+            WorkerActionKind::Resume,
+            WorkerActionKind::Drain,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 

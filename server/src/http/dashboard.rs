@@ -65,12 +65,71 @@ impl DashboardBackend for ServiceBackend {
             .map_err(|e| *ApiError::from(e).body)
     }
 
+    async fn workers(&self) -> Result<wire::WorkerList, ErrorBody> {
+        self.service
+            .list_workers()
+            .await
+            .map_err(|e| *ApiError::from(e).body)
+    }
+
+    async fn worker_action(
+        &self,
+        request: wire::WorkerActionRequest,
+    ) -> Result<wire::WorkerActionResponse, (u16, ErrorBody)> {
+        self.service
+            .worker_action(&self.actor, request)
+            .await
+            .map_err(rejected)
+    }
+
+    async fn rolling_restarts(&self) -> Result<Vec<wire::RollingRestart>, ErrorBody> {
+        self.service
+            .list_rolling_restarts()
+            .await
+            .map_err(|e| *ApiError::from(e).body)
+    }
+
+    async fn start_rolling_restart(
+        &self,
+        request: wire::RollingRestartRequest,
+    ) -> Result<wire::RollingRestart, (u16, ErrorBody)> {
+        self.service
+            .start_rolling_restart(&self.actor, request)
+            .await
+            .map_err(rejected)
+    }
+
+    async fn cancel_rolling_restart(
+        &self,
+        id: String,
+    ) -> Result<wire::RollingRestart, (u16, ErrorBody)> {
+        let id = uuid::Uuid::parse_str(&id).map_err(|_| {
+            let e = ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_id",
+                format!("{id:?} is not a valid id (a UUID)"),
+                Some("id"),
+            );
+            (e.status.as_u16(), *e.body)
+        })?;
+        self.service
+            .cancel_rolling_restart(&self.actor, id, None)
+            .await
+            .map_err(rejected)
+    }
+
     async fn drain_view(&self) -> Result<DrainView, ErrorBody> {
         self.service
             .drain_view()
             .await
             .map_err(|e| *ApiError::from(e).body)
     }
+}
+
+/// A service error as the REST API would answer it: status and body.
+fn rejected(e: crate::service::ServiceError) -> (u16, ErrorBody) {
+    let e = ApiError::from(e);
+    (e.status.as_u16(), *e.body)
 }
 
 /// The config the page reads at start-up (endpoints and intervals).
@@ -83,6 +142,11 @@ pub fn dashboard_config(service: &Service) -> DashboardConfig {
         poll_interval_ms: cfg.dashboard_poll_ms,
         metrics_tick_ms: cfg.metrics_tick_ms,
         stale_after_ms: cfg.metrics_tick_ms * 3 + 1000,
+        auth_mode: match cfg.auth_mode {
+            crate::auth::AuthMode::Disabled => "disabled",
+            crate::auth::AuthMode::Token => "token",
+        }
+        .into(),
     }
 }
 
@@ -165,6 +229,7 @@ mod tests {
             poll_interval_ms: 2000,
             metrics_tick_ms: 1000,
             stale_after_ms: 4000,
+            auth_mode: "disabled".into(),
         };
         let out = inject_config(
             "<html><head><title>x</title></head><body></body></html>",

@@ -245,6 +245,31 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
         r(Method::POST, "/sfn/get_events", Read, dashboard::sfn()),
         r(Method::POST, "/sfn/get_drain_view", Read, dashboard::sfn()),
         r(Method::POST, "/sfn/change_pause", Operate, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_workers", Read, dashboard::sfn()),
+        r(
+            Method::POST,
+            "/sfn/get_rolling_restarts",
+            Read,
+            dashboard::sfn(),
+        ),
+        r(
+            Method::POST,
+            "/sfn/worker_action",
+            Operate,
+            dashboard::sfn(),
+        ),
+        r(
+            Method::POST,
+            "/sfn/start_rolling_restart",
+            Operate,
+            dashboard::sfn(),
+        ),
+        r(
+            Method::POST,
+            "/sfn/cancel_rolling_restart",
+            Operate,
+            dashboard::sfn(),
+        ),
         // A server function not listed above is operator-only until it is.
         r(Method::POST, "/sfn/{*fn_name}", Operate, dashboard::sfn()),
     ]
