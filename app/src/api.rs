@@ -191,21 +191,174 @@ impl<T> FleetReply<T> {
     }
 }
 
-/// The fleet (Workers tab).
-#[server(prefix = "/sfn", endpoint = "get_workers")]
-pub async fn get_workers() -> Result<wire::WorkerList, ServerFnError> {
-    let backend = expect_context::<crate::ssr::SharedBackend>();
-    backend.workers().await.map_err(message)
+/// One worker as the Workers tab shows it: flat strings and numbers (no
+/// enums, dates or UUIDs to decode in the browser).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worker {
+    pub id: String,
+    pub name: String,
+    pub hostname: String,
+    pub version: String,
+    /// `active`, `paused` or `draining`.
+    pub desired: String,
+    /// `running`, `paused`, `draining`, `stopped` or `offline`.
+    pub observed: String,
+    /// The last heartbeat, in ms since the epoch.
+    pub heartbeat_ms: i64,
+    /// How many jobs it is running.
+    pub jobs: u32,
 }
 
-/// Pause, resume or drain workers.
+/// One worker of a rolling restart: its id, state (`pending`, `draining`,
+/// `restarting`, `done`, `failed`) and message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: String,
+    pub state: String,
+    pub message: Option<String>,
+}
+
+/// A rolling restart, flat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub id: String,
+    /// `running`, `done`, `failed` or `cancelled`.
+    pub status: String,
+    pub max_unavailable: u32,
+    pub reason: String,
+    pub message: Option<String>,
+    pub workers: Vec<Step>,
+}
+
+/// The Workers tab's data in one call: the fleet and the newest rolling
+/// restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fleet {
+    pub workers: Vec<Worker>,
+    pub rollout: Option<Rollout>,
+}
+
+/// What an applied fleet action did, in words, and the rolling restart it
+/// started or cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub message: String,
+    pub rollout: Option<Rollout>,
+}
+
+#[cfg(feature = "ssr")]
+impl From<wire::RollingRestart> for Rollout {
+    fn from(r: wire::RollingRestart) -> Self {
+        Rollout {
+            id: r.id.to_string(),
+            status: r.status.as_str().into(),
+            max_unavailable: r.max_unavailable,
+            reason: r.reason,
+            message: r.message,
+            workers: r
+                .workers
+                .into_iter()
+                .map(|w| Step {
+                    id: w.worker_id,
+                    state: serde_json::to_value(w.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    message: w.message,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<wire::WorkerInfo> for Worker {
+    fn from(w: wire::WorkerInfo) -> Self {
+        let text = |v: serde_json::Result<serde_json::Value>| {
+            v.ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        Worker {
+            id: w.id,
+            name: w.name,
+            hostname: w.hostname,
+            version: w.version,
+            desired: w.desired_state.as_str().into(),
+            observed: text(serde_json::to_value(w.observed_state)),
+            heartbeat_ms: w.last_heartbeat_at.timestamp_millis(),
+            jobs: w.active_jobs.len() as u32,
+        }
+    }
+}
+
+/// `a\nb` → `["a", "b"]`: worker ids travel as one string (cheap to encode).
+#[cfg(feature = "ssr")]
+fn ids_of(ids: &str) -> Vec<String> {
+    ids.split('\n')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// "Drain applied to 2 workers (w-1, w-2); idle in about 3 min."
+#[cfg(feature = "ssr")]
+pub fn action_message(r: &wire::WorkerActionResponse) -> String {
+    let ids: Vec<&str> = r.results.iter().map(|x| x.worker_id.as_str()).collect();
+    let action = r.action.as_str();
+    let mut text = format!(
+        "{}{} applied to {} ({}).",
+        action[..1].to_uppercase(),
+        &action[1..],
+        crate::format::count(ids.len() as i64, "worker", "workers"),
+        ids.join(", ")
+    );
+    if r.action == wire::WorkerActionKind::Drain {
+        match r.eta_seconds {
+            Some(s) => text.push_str(&format!(" Idle in {}.", crate::format::eta(s))),
+            None => text.push_str(" Idle time: unknown."),
+        }
+    }
+    if r.override_used {
+        text.push_str(" The safety override is recorded in the audit log.");
+    }
+    text
+}
+
+/// The fleet and the newest rolling restart (Workers tab).
+#[server(prefix = "/sfn", endpoint = "get_workers")]
+pub async fn get_workers() -> Result<Fleet, ServerFnError> {
+    let backend = expect_context::<crate::ssr::SharedBackend>();
+    let list = backend.workers().await.map_err(message)?;
+    let rollouts = backend.rolling_restarts().await.map_err(message)?;
+    Ok(Fleet {
+        workers: list.workers.into_iter().map(Worker::from).collect(),
+        rollout: rollouts.into_iter().next().map(Rollout::from),
+    })
+}
+
+/// Pause, resume or drain workers (`ids` one per line). `confirm` is the
+/// phrase a safety refusal asked for.
 #[server(prefix = "/sfn", endpoint = "worker_action")]
 pub async fn worker_action(
-    request: wire::WorkerActionRequest,
-) -> Result<FleetReply<wire::WorkerActionResponse>, ServerFnError> {
+    action: String,
+    ids: String,
+    reason: String,
+    confirm: Option<String>,
+) -> Result<FleetReply<Done>, ServerFnError> {
     let backend = expect_context::<crate::ssr::SharedBackend>();
+    let request = wire::WorkerActionRequest {
+        action: Some(action),
+        worker_ids: Some(ids_of(&ids)),
+        reason: Some(reason),
+        confirm,
+    };
     Ok(FleetReply::from_result(
-        backend.worker_action(request).await,
+        backend.worker_action(request).await.map(|r| Done {
+            message: action_message(&r),
+            rollout: None,
+        }),
     ))
 }
 
@@ -216,22 +369,42 @@ pub async fn get_rolling_restarts() -> Result<Vec<wire::RollingRestart>, ServerF
     backend.rolling_restarts().await.map_err(message)
 }
 
+/// Starts a rolling restart of `ids` (one per line).
 #[server(prefix = "/sfn", endpoint = "start_rolling_restart")]
 pub async fn start_rolling_restart(
-    request: wire::RollingRestartRequest,
-) -> Result<FleetReply<wire::RollingRestart>, ServerFnError> {
+    ids: String,
+    max_unavailable: u32,
+    reason: String,
+    confirm: Option<String>,
+) -> Result<FleetReply<Done>, ServerFnError> {
     let backend = expect_context::<crate::ssr::SharedBackend>();
+    let request = wire::RollingRestartRequest {
+        worker_ids: Some(ids_of(&ids)),
+        all: None,
+        max_unavailable: Some(max_unavailable),
+        reason: Some(reason),
+        deadline_seconds: None,
+        confirm,
+    };
     Ok(FleetReply::from_result(
-        backend.start_rolling_restart(request).await,
+        backend.start_rolling_restart(request).await.map(|r| Done {
+            message: format!(
+                "Rolling restart started: {}, at most {} unavailable at a time.",
+                crate::format::count(r.workers.len() as i64, "worker", "workers"),
+                r.max_unavailable
+            ),
+            rollout: Some(r.into()),
+        }),
     ))
 }
 
 #[server(prefix = "/sfn", endpoint = "cancel_rolling_restart")]
-pub async fn cancel_rolling_restart(
-    id: String,
-) -> Result<FleetReply<wire::RollingRestart>, ServerFnError> {
+pub async fn cancel_rolling_restart(id: String) -> Result<FleetReply<Done>, ServerFnError> {
     let backend = expect_context::<crate::ssr::SharedBackend>();
     Ok(FleetReply::from_result(
-        backend.cancel_rolling_restart(id).await,
+        backend.cancel_rolling_restart(id).await.map(|r| Done {
+            message: "Rolling restart cancelled: no further workers will be drained.".into(),
+            rollout: Some(r.into()),
+        }),
     ))
 }

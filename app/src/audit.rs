@@ -67,6 +67,9 @@ pub fn append_older(loaded: &Loaded, page: EventsPage) -> Loaded {
 /// Loads the newest page (`before` = `None`: the version changed) and puts
 /// it on top, or the page older than `before` and appends it.
 pub fn load_events(dash: Dashboard, before: Option<i64>) {
+    if !dash.signed_in_untracked() {
+        return;
+    }
     if before.is_some() {
         dash.audit.update(|l| l.loading = true);
     }

@@ -32,7 +32,12 @@ pub fn iso(t: DateTime<Utc>) -> String {
 /// `just now`, `45 s ago`, `3 min ago`, `2 h 5 min ago`, `3 d ago`, or
 /// `in 25 s` for a time still to come (a lease expiry, an expected end).
 pub fn relative(t: DateTime<Utc>, now_ms: i64) -> String {
-    let delta_s = (now_ms - t.timestamp_millis()) / 1000;
+    relative_ms(t.timestamp_millis(), now_ms)
+}
+
+/// [`relative`] for a time in ms since the epoch.
+pub fn relative_ms(t_ms: i64, now_ms: i64) -> String {
+    let delta_s = (now_ms - t_ms) / 1000;
     if delta_s.abs() < 5 {
         return "just now".to_string();
     }

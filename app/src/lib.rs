@@ -13,6 +13,7 @@
 
 pub mod api;
 mod audit;
+mod auth;
 mod banner;
 mod clock;
 mod confirm;
@@ -21,6 +22,7 @@ mod drain;
 pub mod format;
 mod html;
 pub mod state;
+mod workers;
 
 #[cfg(feature = "csr")]
 mod live;
@@ -38,6 +40,8 @@ mod live {
     pub fn start(_: Dashboard) {}
 
     pub fn load_drain(_: Dashboard) {}
+
+    pub fn load_fleet(_: Dashboard) {}
 }
 
 #[cfg(feature = "ssr")]
@@ -47,28 +51,47 @@ use leptos::prelude::*;
 
 pub use banner::{LinkIndicator, WorkersBanner};
 
-/// The whole page.
+/// The whole page: the sign-in form (token mode), or the header and the
+/// overview or Workers tab (`#/workers`).
 #[component]
 pub fn App() -> impl IntoView {
     let dash = state::Dashboard::new(live::page_config());
     provide_context(dash);
     live::start(dash);
+    let tab = dash.workers_tab;
+    let out = move || !dash.session.with(|s| s.signed_in);
+    let current = move |workers: bool| (tab.get() == workers).then_some("page");
     view! {
-        <a class="skip" href="#main">"Skip to the controls"</a>
+        <a class="skip" href="#main">"Skip to the content"</a>
         <header class="top">
             <div class="top-row">
                 <h1>"Lull" <span class="subtitle">" — worker control"</span></h1>
                 <LinkIndicator/>
+                <auth::SessionBar/>
             </div>
-            <WorkersBanner/>
+            <div hidden=out>
+                <WorkersBanner/>
+                <nav class="tabs" aria-label="Sections">
+                    <a href="#/" aria-current=move || current(false)>"Overview"</a>
+                    <a href="#/workers" aria-current=move || current(true)>"Workers"</a>
+                </nav>
+            </div>
         </header>
-        <main id="main" class="grid" tabindex="-1">
-            <div class="col">
-                <controls::Controls/>
-                <drain::DrainCard/>
+        <auth::SignIn/>
+        <main id="main" tabindex="-1" hidden=out>
+            <div class="grid" hidden=move || tab.get()>
+                <div class="col">
+                    <div hidden=move || !dash.can_write()>
+                        <controls::Controls/>
+                    </div>
+                    <drain::DrainCard/>
+                </div>
+                <div class="col">
+                    <audit::AuditHistory/>
+                </div>
             </div>
-            <div class="col">
-                <audit::AuditHistory/>
+            <div class="page" hidden=move || !tab.get()>
+                <workers::WorkersTab/>
             </div>
         </main>
     }

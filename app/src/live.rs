@@ -20,7 +20,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{EventSource, MessageEvent};
 use wire::{DrainMetrics, WorkerPauseStatus};
 
-use crate::api::{get_drain_view, get_pause_state};
+use crate::api::{get_drain_view, get_pause_state, get_workers};
 use crate::clock::now_ms;
 use crate::state::{Dashboard, Link};
 
@@ -49,8 +49,20 @@ pub fn start(dash: Dashboard) {
         load_drain(dash);
         key
     });
+    // The tab follows the address: `#/workers` or `#/` (other fragments,
+    // such as the skip link's `#main`, leave it as it is).
+    let read_tab = move || {
+        let hash = window().location().hash().unwrap_or_default();
+        if hash == "#/workers" {
+            dash.workers_tab.set(true);
+        } else if hash.is_empty() || hash.starts_with("#/") {
+            dash.workers_tab.set(false);
+        }
+    };
+    read_tab();
+    let _ = window_event_listener(leptos::ev::hashchange, move |_| read_tab());
+    crate::auth::check(dash);
     let stream = Stream::new(dash);
-    stream.open();
     spawn_local(run(dash, stream));
 }
 
@@ -141,11 +153,15 @@ impl Stream {
         }
     }
 
-    /// Opens a new event source (closing any previous one).
-    fn open(&self) {
+    fn close(&self) {
         if let Some(old) = self.source.borrow_mut().take() {
             old.close();
         }
+    }
+
+    /// Opens a new event source (closing any previous one).
+    fn open(&self) {
+        self.close();
         if let Ok(es) = EventSource::new(&self.url) {
             for name in EVENTS {
                 let _ = es.add_event_listener_with_callback(name, self.handler.unchecked_ref());
@@ -169,7 +185,11 @@ async fn refresh(dash: Dashboard, stream: &Stream) {
                 dash.set_link(if open { Link::Live } else { Link::Polling });
             }
         }
-        Err(_) => dash.set_link(Link::Disconnected),
+        Err(_) => {
+            dash.set_link(Link::Disconnected);
+            // A 401: the session is gone (the page shows the sign-in form).
+            crate::auth::check(dash);
+        }
     }
 }
 
@@ -194,8 +214,29 @@ async fn run(dash: Dashboard, stream: Rc<Stream>) {
     let (mut next_poll, mut last_poll, mut next_reopen) = (0, 0, 0);
     let start = now_ms();
     let (mut next_drain, mut next_clock) = (start + drain_ms, start + CLOCK_MS);
+    let mut next_fleet = 0;
     loop {
         let now = now_ms();
+        // Signed out (or not yet known): nothing to show, nothing to ask.
+        if !dash.signed_in_untracked() {
+            stream.close();
+            (next_poll, next_fleet) = (0, 0);
+            sleep(TURN_MS as u64).await;
+            continue;
+        }
+        // The Workers tab: every 3 s, every second while a rolling restart
+        // runs.
+        if !dash.workers_tab.get_untracked() {
+            next_fleet = 0;
+        } else if now >= next_fleet {
+            let running = dash.fleet.with_untracked(|f| {
+                f.as_ref()
+                    .and_then(|f| f.rollout.as_ref())
+                    .is_some_and(|r| r.status == "running")
+            });
+            next_fleet = now + if running { 1_000 } else { 3_000 };
+            load_fleet(dash);
+        }
         let state = stream.ready_state();
         if (state.is_none() || state == Some(EventSource::CLOSED)) && now >= next_reopen {
             next_reopen = now + poll_ms;
@@ -234,10 +275,23 @@ async fn run(dash: Dashboard, stream: Rc<Stream>) {
 
 /// Loads the drain view now (also called when the metrics change).
 pub fn load_drain(dash: Dashboard) {
+    if !dash.signed_in_untracked() {
+        return;
+    }
     spawn_local(async move {
         if let Ok(view) = get_drain_view().await {
             dash.apply_metrics(view.metrics);
             dash.apply_drain(view);
+        }
+    });
+}
+
+/// Loads the Workers tab's data now.
+pub fn load_fleet(dash: Dashboard) {
+    spawn_local(async move {
+        match get_workers().await {
+            Ok(fleet) => dash.apply_fleet(fleet),
+            Err(_) => crate::auth::check(dash),
         }
     });
 }

@@ -39,6 +39,56 @@ pub struct Dashboard {
     /// "3 min ago" texts and nothing else.
     pub now_ms: RwSignal<i64>,
     pub config: StoredValue<DashboardConfig>,
+    /// Who is signed in (token mode), and so which controls are shown.
+    pub session: RwSignal<Session>,
+    /// The Workers tab is shown (`#/workers`) rather than the overview.
+    pub workers_tab: RwSignal<bool>,
+    /// The Workers tab's data, when loaded.
+    pub fleet: RwSignal<Option<crate::api::Fleet>>,
+}
+
+/// The sign-in state. In `disabled` auth mode the local user is signed in as
+/// an operator from the start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// The server runs with `--auth token`: the page has a sign-in form.
+    pub token_mode: bool,
+    /// `GET /auth/me` has answered (always true in disabled mode).
+    pub known: bool,
+    pub signed_in: bool,
+    pub name: String,
+    /// `viewer`, `worker` or `operator`.
+    pub role: String,
+}
+
+impl Session {
+    pub fn for_mode(auth_mode: &str) -> Self {
+        if auth_mode == "token" {
+            Session {
+                token_mode: true,
+                ..Default::default()
+            }
+        } else {
+            Session {
+                token_mode: false,
+                known: true,
+                signed_in: true,
+                name: "local".into(),
+                role: "operator".into(),
+            }
+        }
+    }
+
+    /// Only operators see the controls that change state (a `worker` token
+    /// is not meant for the dashboard: it reads like a viewer).
+    pub fn can_write(&self) -> bool {
+        self.signed_in && self.role == "operator"
+    }
+
+    /// The sign-in form is what the page shows.
+    pub fn needs_sign_in(&self) -> bool {
+        self.token_mode && self.known && !self.signed_in
+    }
 }
 
 impl Dashboard {
@@ -50,6 +100,9 @@ impl Dashboard {
             audit: RwSignal::new(Default::default()),
             link: RwSignal::new(Link::Connecting),
             now_ms: RwSignal::new(crate::clock::now_ms()),
+            session: RwSignal::new(Session::for_mode(&config.auth_mode)),
+            workers_tab: RwSignal::new(false),
+            fleet: RwSignal::new(None),
             config: StoredValue::new(config),
         }
     }
@@ -96,6 +149,23 @@ impl Dashboard {
         if self.drain.with_untracked(|d| d.as_ref() != Some(&view)) {
             self.drain.set(Some(view));
         }
+    }
+
+    /// Takes the Workers tab's data; a no-op when it is unchanged.
+    pub fn apply_fleet(&self, fleet: crate::api::Fleet) {
+        if self.fleet.with_untracked(|f| f.as_ref() != Some(&fleet)) {
+            self.fleet.set(Some(fleet));
+        }
+    }
+
+    /// Whether the person may change state (shows the controls).
+    pub fn can_write(&self) -> bool {
+        self.session.with(Session::can_write)
+    }
+
+    /// Signed in (or no sign-in needed): the page may call the server.
+    pub fn signed_in_untracked(&self) -> bool {
+        self.session.with_untracked(|s| s.signed_in)
     }
 
     /// Sets the link health; a no-op when it is unchanged.
@@ -186,6 +256,21 @@ mod tests {
         assert_eq!(cfg.poll_interval_ms, 250);
         assert_eq!(cfg.metrics_tick_ms, 100);
         assert_eq!(cfg.stale_after_ms, 1000);
+    }
+
+    #[test]
+    fn roles_decide_the_controls() {
+        let local = Session::for_mode("disabled");
+        assert!(local.can_write() && !local.needs_sign_in());
+        let mut s = Session::for_mode("token");
+        assert!(!s.needs_sign_in(), "not before /auth/me answered");
+        s.known = true;
+        assert!(s.needs_sign_in() && !s.can_write());
+        s.signed_in = true;
+        for (role, write) in [("viewer", false), ("worker", false), ("operator", true)] {
+            s.role = role.into();
+            assert_eq!(s.can_write(), write, "{role}");
+        }
     }
 
     #[test]

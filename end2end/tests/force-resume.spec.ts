@@ -90,7 +90,7 @@ test('resuming before drained asks first: Escape and Cancel keep the pause, Cont
   await expect(banner(page)).toContainText('Workers: Running');
   await expect(banner(page)).toContainText('Resumed before full drain');
   await expect(banner(page)).toContainText('2 jobs were still running');
-  await expect(page.locator('.notice')).toContainText('Resumed before the fleet drained');
+  await expect(page.locator('#controls-notice')).toContainText('Resumed before the fleet drained');
 
   const state = await pauseState(request);
   expect(state.workersPaused).toBe(false);

@@ -10,6 +10,11 @@ import {
   banner,
   resumeButton,
   docScreenshot,
+  quietFleet,
+  registerWorker,
+  workerHeartbeat,
+  openWorkers,
+  uniqueId,
 } from './support';
 
 // The screenshots in docs/img, from a short, realistic story: some history,
@@ -72,4 +77,35 @@ test('docs screenshots of every main state', async ({ page, request }) => {
   await expect(banner(page)).toContainText('Resumed before full drain');
   await page.evaluate(() => window.scrollTo(0, 0));
   await docScreenshot(page, 'dashboard-forced-resume');
+});
+
+test('docs screenshots of the Workers tab', async ({ page, request }) => {
+  test.setTimeout(60_000);
+  await quietFleet(request);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const tag = uniqueId('s').slice(-4);
+  const ids = ['web-1', 'web-2', 'batch-1', 'batch-2'].map((n) => `${n}-${tag}`);
+  const boots: Record<string, string> = {};
+  for (const id of ids) boots[id] = await registerWorker(request, id);
+  await workerHeartbeat(request, ids[3], boots[ids[3]], 'paused');
+  await openWorkers(page);
+  for (const id of ids.slice(0, 2)) await page.getByRole('checkbox', { name: `Select ${id}` }).check();
+  await page.getByLabel('Reason (required)').last().fill('Deploy worker 1.3.0');
+  await page.getByRole('button', { name: 'Rolling restart' }).click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await docScreenshot(page, 'dashboard-workers-confirm');
+  await page.getByRole('dialog').getByRole('button', { name: 'Continue' }).click();
+  await expect(page.locator('#rollout-status')).toHaveText('running');
+  await expect
+    .poll(async () => {
+      for (const id of ids.slice(0, 3)) await workerHeartbeat(request, id, boots[id], 'running');
+      return page.locator('.steps .state', { hasText: 'draining' }).count();
+    }, { timeout: 10_000 })
+    .toBeGreaterThan(0);
+  await docScreenshot(page, 'dashboard-workers', true);
+  await request.get('/api/workers/rolling-restarts').then(async (r) => {
+    for (const rr of (await r.json()).filter((x: any) => x.status === 'running')) {
+      await request.post(`/api/workers/rolling-restarts/${rr.id}/cancel`);
+    }
+  });
 });

@@ -135,7 +135,7 @@ export const banner = (page: Page) => page.getByRole('status', { name: 'Workers'
 export const linkIndicator = (page: Page) => page.locator('.link[role="status"]');
 export const pauseButton = (page: Page) => page.getByRole('button', { name: 'Pause workers' });
 export const resumeButton = (page: Page) => page.getByRole('button', { name: 'Resume workers' });
-export const notice = (page: Page) => page.locator('.notice');
+export const notice = (page: Page) => page.locator('#controls-notice');
 
 /** Runs axe-core over the page as it is; fails on any violation. */
 export async function expectAccessible(page: Page, state: string) {
@@ -153,4 +153,70 @@ export async function docScreenshot(page: Page, name: string, fullPage = false) 
   const dir = path.resolve(__dirname, '..', '..', 'docs', 'img');
   fs.mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage, animations: 'disabled' });
+}
+
+// ------------------------------------------------------------------ fleet
+
+export const WORKERS_API = '/api/workers';
+
+/** A unique worker id for this test run. */
+export const uniqueId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+export async function listWorkers(request: APIRequestContext) {
+  const res = await request.get(WORKERS_API);
+  expect(res.status(), `GET ${WORKERS_API}`).toBe(200);
+  return (await res.json()).workers as Array<Record<string, any>>;
+}
+
+/** Registers a simulated worker (as `lull-worker` would) and reports it
+ *  running. Returns its boot id. */
+export async function registerWorker(request: APIRequestContext, workerId: string, bootId = uniqueId('boot')) {
+  const res = await request.post(`${WORKERS_API}/register`, {
+    data: { workerId, bootId, name: workerId, hostname: `host-${workerId}`, version: '1.2.3' },
+  });
+  expect(res.status(), `register ${workerId}: ${await res.text()}`).toBe(200);
+  await workerHeartbeat(request, workerId, bootId, 'running');
+  return bootId;
+}
+
+/** One worker heartbeat; returns the server's directive. */
+export async function workerHeartbeat(request: APIRequestContext, workerId: string, bootId: string, state: string) {
+  const res = await request.post(`${WORKERS_API}/${encodeURIComponent(workerId)}/heartbeat`, {
+    data: { bootId, state, activeJobs: [] },
+  });
+  expect(res.status(), `heartbeat ${workerId}: ${await res.text()}`).toBe(200);
+  return (await res.json()).directive as string;
+}
+
+/** Known state for fleet tests: no rolling restart running, and every
+ *  worker left by earlier tests paused (so it counts as unavailable and
+ *  the safety rule only sees the test's own workers). */
+export async function quietFleet(request: APIRequestContext) {
+  const rr = await request.get(`${WORKERS_API}/rolling-restarts`);
+  if (rr.status() === 200) {
+    const body = await rr.json();
+    const list = (Array.isArray(body) ? body : body.rollingRestarts ?? body.items ?? []) as Array<Record<string, any>>;
+    for (const r of list.filter((r) => r.status === 'running')) {
+      await request.post(`${WORKERS_API}/rolling-restarts/${r.id}/cancel`);
+    }
+  }
+  const ids = (await listWorkers(request)).filter((w) => w.desiredState === 'active').map((w) => w.id);
+  if (ids.length === 0) return;
+  const data: Record<string, unknown> = { action: 'pause', workerIds: ids, reason: 'e2e: quiet the fleet' };
+  let res = await request.post(`${WORKERS_API}/actions`, { data });
+  if (res.status() === 409) {
+    data.confirm = (await res.json()).confirmPhrase;
+    res = await request.post(`${WORKERS_API}/actions`, { data });
+  }
+  expect(res.status(), `pause leftovers: ${await res.text()}`).toBe(200);
+}
+
+export const workerRow = (page: Page, id: string) => page.locator(`tr[data-worker-id="${id}"]`);
+
+/** The dashboard's Workers tab, loaded. */
+export async function openWorkers(page: Page) {
+  await openDashboard(page);
+  await page.getByRole('link', { name: 'Workers', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Workers', exact: true })).toBeVisible();
+  await expect(page.locator('#fleet')).toBeVisible();
 }
