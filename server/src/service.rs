@@ -127,6 +127,9 @@ pub const MAX_PAGE: u32 = 500;
 /// The longest a claim may wait for a job (long poll).
 pub const MAX_WAIT_MS: u32 = 30_000;
 
+/// The most jobs one batch claim (`limit`) may hand out.
+pub const MAX_CLAIM_BATCH: u32 = 100;
+
 pub struct Service {
     store: Arc<dyn Store>,
     cache: PauseCache,
@@ -429,6 +432,25 @@ impl Service {
     /// An enqueue anywhere wakes the wait at once; so does a pause, which is
     /// answered with `{job: null}` and the new `system` block.
     pub async fn claim(&self, req: ClaimRequest) -> ServiceResult<ClaimResponse> {
+        self.claim_up_to(req, None).await
+    }
+
+    /// [`Service::claim`], handing out up to `limit` jobs in one answer
+    /// when `limit` is given (batch claim; the answer lists them in `jobs`).
+    pub async fn claim_up_to(
+        &self,
+        req: ClaimRequest,
+        limit: Option<u32>,
+    ) -> ServiceResult<ClaimResponse> {
+        if let Some(l) = limit {
+            if !(1..=MAX_CLAIM_BATCH).contains(&l) {
+                return Err(FieldError::new(
+                    "limit",
+                    format!("limit is {l}; it must be between 1 and {MAX_CLAIM_BATCH}"),
+                )
+                .into());
+            }
+        }
         let wait_ms = match req.wait_ms {
             None => 0,
             Some(w) if w <= MAX_WAIT_MS => w,
@@ -443,7 +465,7 @@ impl Service {
         // Paused: answered from the cache at once, without registering for
         // wake-ups (the paused claim must cost no more than a bare request).
         if self.cache.is_paused() {
-            return self.claim_once(&req).await;
+            return self.claim_once(&req, limit).await;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(wait_ms));
         let mut pause_rx = self.cache.subscribe();
@@ -457,7 +479,7 @@ impl Service {
             tokio::pin!(fleet_changed);
             fleet_changed.as_mut().enable();
             pause_rx.mark_unchanged();
-            let resp = self.claim_once(&req).await?;
+            let resp = self.claim_once(&req, limit).await?;
             let now_i = tokio::time::Instant::now();
             if resp.job.is_some() || resp.system.workers_paused || now_i >= deadline {
                 return Ok(resp);
@@ -480,7 +502,11 @@ impl Service {
     /// One claim attempt. While the cache says paused this answers
     /// `{job: null}` at once, touching neither the database nor the requeue
     /// logic; otherwise storage re-checks the pause inside the claim.
-    async fn claim_once(&self, req: &ClaimRequest) -> ServiceResult<ClaimResponse> {
+    async fn claim_once(
+        &self,
+        req: &ClaimRequest,
+        limit: Option<u32>,
+    ) -> ServiceResult<ClaimResponse> {
         let worker_id = domain::parse_identifier("workerId", req.worker_id.as_deref())?;
         let lease_seconds = domain::parse_lease_seconds(req.lease_seconds)?;
         let types = match &req.types {
@@ -506,7 +532,11 @@ impl Service {
                 .paused_system_block(self.config.pause_poll_interval_ms)
             {
                 inc(&self.metrics.claims_paused);
-                return Ok(ClaimResponse { job: None, system });
+                return Ok(ClaimResponse {
+                    job: None,
+                    jobs: limit.map(|_| Vec::new()),
+                    system,
+                });
             }
         }
         let params = ClaimParams {
@@ -515,40 +545,48 @@ impl Service {
             lease_seconds,
             now: now(),
         };
-        let outcome = self.store.claim(&params).await.inspect_err(|_| {
-            inc(&self.metrics.claims_error);
-        })?;
-        let poll = self.config.pause_poll_interval_ms;
-        match outcome {
-            ClaimOutcome::Paused(state) => {
-                inc(&self.metrics.claims_paused);
-                let system = state.system_block(poll);
-                self.cache.observe(state);
-                Ok(ClaimResponse { job: None, system })
-            }
-            ClaimOutcome::Running {
-                state,
-                job,
-                requeued,
-            } => {
-                if requeued > 0 {
-                    self.metrics
-                        .requeued_expired
-                        .fetch_add(requeued, std::sync::atomic::Ordering::Relaxed);
-                    tracing::info!(requeued, "expired leases requeued before claim");
+        let (state, jobs, requeued) = match limit {
+            None => match self.store.claim(&params).await {
+                Ok(ClaimOutcome::Paused(state)) => (state, Vec::new(), 0),
+                Ok(ClaimOutcome::Running {
+                    state,
+                    job,
+                    requeued,
+                }) => (state, job.into_iter().collect(), requeued),
+                Err(e) => {
+                    inc(&self.metrics.claims_error);
+                    return Err(e.into());
                 }
-                match &job {
-                    Some(j) => {
-                        inc(&self.metrics.claims_claimed);
-                        tracing::debug!(job_id = %j.id, worker_id = %params.worker_id, "job claimed");
-                    }
-                    None => inc(&self.metrics.claims_empty),
+            },
+            Some(n) => match self.store.claim_many(&params, n).await {
+                Ok(m) => (m.state, m.jobs, m.requeued),
+                Err(e) => {
+                    inc(&self.metrics.claims_error);
+                    return Err(e.into());
                 }
-                let system = state.system_block(poll);
-                self.cache.observe(state);
-                Ok(ClaimResponse { job, system })
-            }
+            },
+        };
+        if requeued > 0 {
+            self.metrics
+                .requeued_expired
+                .fetch_add(requeued, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(requeued, "expired leases requeued before claim");
         }
+        match jobs.first() {
+            Some(j) => {
+                inc(&self.metrics.claims_claimed);
+                tracing::debug!(job_id = %j.id, jobs = jobs.len(), worker_id = %params.worker_id, "job claimed");
+            }
+            None if state.workers_paused => inc(&self.metrics.claims_paused),
+            None => inc(&self.metrics.claims_empty),
+        }
+        let system = state.system_block(self.config.pause_poll_interval_ms);
+        self.cache.observe(state);
+        Ok(ClaimResponse {
+            job: jobs.first().cloned(),
+            jobs: limit.map(|_| jobs),
+            system,
+        })
     }
 
     fn fence(id: Uuid, worker_id: Option<&str>, token: Option<Uuid>) -> ServiceResult<Fence> {

@@ -111,11 +111,52 @@ pub struct ClaimRequest {
     pub wait_ms: Option<u32>,
 }
 
+/// `POST /api/queue/jobs/claim` as the server reads it: [`ClaimRequest`]
+/// plus an optional `limit` (batch claim: up to `limit` jobs in one
+/// answer). A separate type because clients build [`ClaimRequest`] as a
+/// struct literal; convert with [`ClaimManyRequest::split`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimManyRequest {
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    #[serde(default)]
+    pub types: Option<Vec<String>>,
+    #[serde(default)]
+    pub lease_seconds: Option<u32>,
+    #[serde(default)]
+    pub wait_ms: Option<u32>,
+    /// Batch claim: hand out up to this many jobs (bounded by the server);
+    /// the answer then carries them all in `jobs`.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl ClaimManyRequest {
+    /// The plain claim and the batch size, if one was asked for.
+    pub fn split(self) -> (ClaimRequest, Option<u32>) {
+        (
+            ClaimRequest {
+                worker_id: self.worker_id,
+                types: self.types,
+                lease_seconds: self.lease_seconds,
+                wait_ms: self.wait_ms,
+            },
+            self.limit,
+        )
+    }
+}
+
 /// The answer to a claim: a job or `null`, and always the `system` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimResponse {
+    /// The claimed job (with `limit`: the first of `jobs`).
     pub job: Option<Job>,
+    /// Only when the claim asked for `limit`: every job handed out (maybe
+    /// none), each with its lease token (one token per claim request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<Vec<Job>>,
     pub system: SystemBlock,
 }
 

@@ -27,6 +27,12 @@ fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
 /// Parses JSON bytes, naming the offending field: syntax errors are 400,
 /// wrong types and unknown fields 422.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Nearly every body is well formed: parse it without path tracking
+    // (measurably cheaper on the hot claim path), and re-parse only a
+    // failure to name the field at fault.
+    if let Ok(v) = serde_json::from_slice(bytes) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

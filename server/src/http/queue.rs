@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use wire::{
-    ClaimRequest, ClaimResponse, CompleteRequest, EnqueueRequest, FailRequest, HeartbeatRequest,
-    HeartbeatResponse, Job, JobList,
+    ClaimManyRequest, ClaimResponse, CompleteRequest, EnqueueRequest, FailRequest,
+    HeartbeatRequest, HeartbeatResponse, Job, JobList,
 };
 
 use super::error::ApiResult;
@@ -24,10 +24,11 @@ pub async fn enqueue(
 pub async fn claim(
     State(s): State<AppState>,
     actor: Actor,
-    ApiJson(req): ApiJson<ClaimRequest>,
+    ApiJson(req): ApiJson<ClaimManyRequest>,
 ) -> ApiResult<Json<ClaimResponse>> {
     actor.check_worker(req.worker_id.as_deref())?;
-    Ok(Json(s.service.claim(req).await?))
+    let (req, limit) = req.split();
+    Ok(Json(s.service.claim_up_to(req, limit).await?))
 }
 
 pub async fn heartbeat(

@@ -112,6 +112,18 @@ pub enum ClaimOutcome {
     },
 }
 
+/// What a batch claim ([`Store::claim_many`]) found.
+#[derive(Debug, Clone)]
+pub struct ClaimedMany {
+    /// The state read inside the (last) claim; paused means the batch was
+    /// cut short by a pause that committed first.
+    pub state: PauseState,
+    /// Jobs handed out, each with its lease token (possibly none).
+    pub jobs: Vec<Job>,
+    /// Expired leases put back in the queue first.
+    pub requeued: u64,
+}
+
 /// The proof a worker offers that it still holds a job's lease.
 #[derive(Debug, Clone)]
 pub struct Fence {
@@ -234,6 +246,43 @@ pub trait Store: Send + Sync + 'static {
     /// registered worker that operators paused or are draining gets no job,
     /// whatever its runtime does.
     async fn claim(&self, params: &ClaimParams) -> StoreResult<ClaimOutcome>;
+
+    /// Claims up to `limit` jobs for one worker under [`Store::claim`]'s
+    /// rules, as that many claims in a row would. Jobs claimed before a
+    /// pause committed are returned with the paused state (they are the
+    /// worker's now). The default makes one `claim` per job; PostgreSQL
+    /// claims the batch in one statement.
+    async fn claim_many(&self, params: &ClaimParams, limit: u32) -> StoreResult<ClaimedMany> {
+        let mut jobs = Vec::new();
+        let mut requeued = 0;
+        loop {
+            match self.claim(params).await? {
+                ClaimOutcome::Paused(state) => {
+                    return Ok(ClaimedMany {
+                        state,
+                        jobs,
+                        requeued,
+                    })
+                }
+                ClaimOutcome::Running {
+                    state,
+                    job,
+                    requeued: r,
+                } => {
+                    requeued += r;
+                    let more = job.is_some();
+                    jobs.extend(job);
+                    if !more || jobs.len() as u32 >= limit {
+                        return Ok(ClaimedMany {
+                            state,
+                            jobs,
+                            requeued,
+                        });
+                    }
+                }
+            }
+        }
+    }
 
     /// Extends the lease. `LeaseLost` when the job is no longer running under
     /// this worker and token; `NotFound` for an unknown job. Also returns the

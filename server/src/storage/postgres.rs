@@ -17,8 +17,8 @@ use uuid::Uuid;
 use wire::{ControlEvent, DrainMetrics, Job, JobStatus, PauseMode};
 
 use super::{
-    lease_lost_message, ActionError, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts,
-    Notice, ResultBegin, RolloutStep, SafetyCheck, Store, StoreError, StoreResult,
+    lease_lost_message, ActionError, CallCounter, ClaimOutcome, ClaimParams, ClaimedMany, Fence,
+    JobCounts, Notice, ResultBegin, RolloutStep, SafetyCheck, Store, StoreError, StoreResult,
     TransitionOutcome, WorkerActionOutcome,
 };
 use crate::auth::{Role, TokenRecord};
@@ -37,10 +37,14 @@ const TOKENS_CHANNEL: &str = "lull_tokens";
 /// A worker's desired state changed: answer its waiting claims.
 const FLEET_CHANNEL: &str = "lull_fleet";
 
+mod beats;
+
 pub struct PgStore {
     pool: PgPool,
     url: String,
     calls: CallCounter,
+    /// Worker heartbeats go to the database through this writer.
+    beats: tokio::sync::mpsc::Sender<beats::Pending>,
 }
 
 const JOB_COLUMNS: &str =
@@ -62,10 +66,25 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(5))
+            // sqlx pings every connection before handing it out by default:
+            // one more round trip per storage call. Ping only a connection
+            // that sat idle (it may have been cut meanwhile); a busy one
+            // that breaks fails its call, is dropped, and the next call
+            // gets a new one.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= std::time::Duration::from_secs(1) {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(PgStore {
+            beats: beats::start(pool.clone()),
             pool,
             url: url.to_string(),
             calls: CallCounter::default(),
@@ -458,6 +477,18 @@ impl Store for PgStore {
 
     async fn claim(&self, p: &ClaimParams) -> StoreResult<ClaimOutcome> {
         self.calls.hit();
+        if let Some((state, jobs)) = claim_in_one_statement(&self.pool, p, 1).await? {
+            return Ok(if state.workers_paused {
+                ClaimOutcome::Paused(state)
+            } else {
+                ClaimOutcome::Running {
+                    state,
+                    job: jobs.into_iter().next(),
+                    requeued: 0,
+                }
+            });
+        }
+        // Some lease has expired: requeue first, then claim (a transaction).
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {STATE_COLUMNS} FROM worker_pause_state WHERE id = 1 FOR SHARE"
@@ -527,6 +558,53 @@ impl Store for PgStore {
         })
     }
 
+    async fn claim_many(&self, p: &ClaimParams, limit: u32) -> StoreResult<ClaimedMany> {
+        self.calls.hit();
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut requeued = 0;
+        // Bounded: each pass either finishes or requeues every lease expired
+        // as of `p.now` (so the next pass finds none) and claims one job.
+        for _ in 0..=limit {
+            let left = limit.saturating_sub(jobs.len() as u32);
+            if let Some((state, batch)) = claim_in_one_statement(&self.pool, p, left).await? {
+                jobs.extend(batch);
+                return Ok(ClaimedMany {
+                    state,
+                    jobs,
+                    requeued,
+                });
+            }
+            match self.claim(p).await? {
+                ClaimOutcome::Paused(state) => {
+                    return Ok(ClaimedMany {
+                        state,
+                        jobs,
+                        requeued,
+                    })
+                }
+                ClaimOutcome::Running {
+                    state,
+                    job,
+                    requeued: r,
+                } => {
+                    requeued += r;
+                    let more = job.is_some();
+                    jobs.extend(job);
+                    if !more || jobs.len() as u32 >= limit {
+                        return Ok(ClaimedMany {
+                            state,
+                            jobs,
+                            requeued,
+                        });
+                    }
+                }
+            }
+        }
+        Err(StoreError::Database(
+            "batch claim: leases kept expiring".into(),
+        ))
+    }
+
     async fn heartbeat(
         &self,
         fence: &Fence,
@@ -574,7 +652,8 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Job> {
         self.calls.hit();
-        let mut tx = self.pool.begin().await?;
+        // One autocommit statement (the fenced UPDATE is atomic by itself);
+        // only a refusal opens a transaction, to say why.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'succeeded', result = $4, error = NULL, \
                lease_token = NULL, lease_expires_at = NULL, paused_at_checkpoint = FALSE, \
@@ -587,14 +666,17 @@ impl Store for PgStore {
         .bind(fence.lease_token)
         .bind(result)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        let out = match row {
+        match row {
             Some(row) => job_from_row(&row),
-            None => Err(fence_failure(&mut tx, fence).await?),
-        };
-        tx.commit().await?;
-        out
+            None => {
+                let mut tx = self.pool.begin().await?;
+                let err = fence_failure(&mut tx, fence).await?;
+                tx.commit().await?;
+                Err(err)
+            }
+        }
     }
 
     async fn fail(
@@ -836,20 +918,19 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<WorkerRecord> {
         self.calls.hit();
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE workers SET last_heartbeat_at = $3, reported_state = $4, active_jobs = $5, \
-               offline_backlog = $6 WHERE id = $1 AND boot_id = $2 RETURNING {WORKER_COLUMNS}"
-        )))
-        .bind(&beat.id)
-        .bind(&beat.boot_id)
-        .bind(now)
-        .bind(beat.state.as_str())
-        .bind(sqlx::types::Json(&beat.active_jobs))
-        .bind(beat.offline_backlog as i32)
-        .fetch_optional(&self.pool)
-        .await?;
+        // Written together with the heartbeats of other workers that arrive
+        // meanwhile: see `beats`.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let pending = beats::Pending {
+            beat: beat.clone(),
+            now,
+            reply,
+        };
+        let stopped = || StoreError::Unavailable("the heartbeat writer has stopped".into());
+        self.beats.send(pending).await.map_err(|_| stopped())?;
+        let row = answer.await.map_err(|_| stopped())??;
         match row {
-            Some(row) => worker_from_row(&row),
+            Some(worker) => Ok(worker),
             None => {
                 let boot: Option<String> =
                     sqlx::query_scalar("SELECT boot_id FROM workers WHERE id = $1")
@@ -1302,6 +1383,100 @@ async fn connect_listener(url: &str) -> StoreResult<PgListener> {
         .listen_all([PAUSE_CHANNEL, JOBS_CHANNEL, TOKENS_CHANNEL, FLEET_CHANNEL])
         .await?;
     Ok(listener)
+}
+
+/// The common claim in one autocommit statement (one round trip instead of
+/// six): it reads the pause row `FOR SHARE`, exactly like the transaction
+/// in [`PgStore::claim`] — the statement holds that lock until it commits,
+/// so a pause that commits first is seen (READ COMMITTED re-reads the
+/// newest row version for a locking read) and a pause that comes later
+/// waits for this claim. It claims only when nothing is paused and no lease
+/// has expired; `None` means a lease has expired and the caller must
+/// requeue first (that path keeps its transaction), so expired jobs are
+/// still requeued before a claim and handed to it. Up to `limit` jobs are
+/// claimed (`= ANY(ARRAY(…))` so the locking subquery runs exactly once);
+/// the state comes back with them (paused: no job).
+async fn claim_in_one_statement(
+    pool: &PgPool,
+    p: &ClaimParams,
+    limit: u32,
+) -> StoreResult<Option<(PauseState, Vec<Job>)>> {
+    let token = Uuid::new_v4();
+    let expires = p.now + Duration::seconds(i64::from(p.lease_seconds));
+    // Neither a `LIMIT $n` nor a `$n IS NULL OR …` type filter: with either,
+    // PostgreSQL's generic plan never looks cheaper than a custom one (an
+    // unknown LIMIT is costed as a tenth of the table), so it re-planned
+    // this statement on every execution, which cost more than the claim
+    // itself. The limit is a literal (a bounded integer: one cached
+    // statement per batch size) and the filter is there only when asked for.
+    let types_filter = if p.types.is_some() {
+        "AND type = ANY($6)"
+    } else {
+        ""
+    };
+    let query = format!(
+        "WITH st AS (SELECT {STATE_COLUMNS} FROM worker_pause_state WHERE id = 1 FOR SHARE), \
+         ex AS (SELECT EXISTS (SELECT 1 FROM jobs \
+                  WHERE status = 'running' AND lease_expires_at < $5) AS expired), \
+         claimed AS ( \
+           UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
+             lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
+             paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
+           WHERE NOT (SELECT workers_paused FROM st) AND NOT (SELECT expired FROM ex) \
+           AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
+           AND id = ANY(ARRAY(SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
+                       {types_filter} \
+                       ORDER BY priority DESC, run_after, created_at \
+                       LIMIT {limit} FOR UPDATE SKIP LOCKED)) \
+           RETURNING {JOB_COLUMNS}) \
+         SELECT st.workers_paused AS s_workers_paused, st.mode AS s_mode, st.reason AS s_reason, \
+           st.requested_by AS s_requested_by, st.requested_at AS s_requested_at, \
+           st.paused_at AS s_paused_at, st.resumed_at AS s_resumed_at, \
+           st.updated_at AS s_updated_at, st.version AS s_version, \
+           (SELECT expired FROM ex) AS s_expired, claimed.* \
+         FROM st LEFT JOIN claimed ON TRUE"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(query))
+        .bind(&p.worker_id)
+        .bind(token)
+        .bind(p.lease_seconds as i32)
+        .bind(expires)
+        .bind(p.now);
+    if let Some(types) = &p.types {
+        q = q.bind(types);
+    }
+    let rows = q.fetch_all(pool).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Database("the claim returned no row".into()))?;
+    let mode: Option<String> = row.try_get("s_mode")?;
+    let state = PauseState {
+        workers_paused: row.try_get("s_workers_paused")?,
+        mode: mode.as_deref().and_then(PauseMode::parse),
+        reason: row.try_get("s_reason")?,
+        requested_by: row.try_get("s_requested_by")?,
+        requested_at: row.try_get("s_requested_at")?,
+        paused_at: row.try_get("s_paused_at")?,
+        resumed_at: row.try_get("s_resumed_at")?,
+        updated_at: row.try_get("s_updated_at")?,
+        version: row.try_get("s_version")?,
+    };
+    if !state.workers_paused && row.try_get::<bool, _>("s_expired")? {
+        return Ok(None);
+    }
+    let mut jobs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<Uuid>, _>("id")?.is_some() {
+            let mut job = job_from_row(row)?;
+            job.lease_token = Some(token);
+            jobs.push(job);
+        }
+    }
+    // The queue's order, as single claims in a row would have handed them.
+    jobs.sort_by(|a, b| {
+        (b.priority, a.run_after, a.created_at).cmp(&(a.priority, b.run_after, b.created_at))
+    });
+    Ok(Some((state, jobs)))
 }
 
 async fn get_job_in(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> StoreResult<Job> {
