@@ -1,0 +1,100 @@
+//! Scenario 3: enqueue → start latency with long-poll claims.
+//!
+//! [`CLAIMERS`] workers wait in `POST /api/queue/jobs/claim {waitMs}`. One
+//! producer enqueues a job, notes the instant just before sending it, and
+//! waits until a worker has it before enqueuing the next (so the figure is
+//! the latency of one hand-over, not of a backlog). The job's payload
+//! carries its sequence number; the worker notes when the claim answer with
+//! that job arrived. Latency = claim answer received − enqueue sent.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use serde_json::json;
+
+use super::{spawn_each, Env};
+use crate::db::Backend;
+use crate::http::Conn;
+use crate::stats::Latency;
+
+pub const CLAIMERS: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct StartLatency {
+    pub backend: Backend,
+    pub jobs: usize,
+    pub latency: Latency,
+}
+
+pub async fn run(env: &Env, backend: Backend) -> Result<StartLatency> {
+    let (_db, server) = env.fresh(backend).await?;
+    let jobs = if env.quick { 100 } else { 300 };
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr = server.addr;
+    let claimers = {
+        let stop = stop.clone();
+        tokio::spawn(spawn_each(CLAIMERS, move |i| {
+            let got_tx = got_tx.clone();
+            let stop = stop.clone();
+            async move {
+                let mut c = Conn::connect(addr).await?;
+                let worker = format!("bench-{i}");
+                let body = json!({"workerId": worker, "waitMs": 2000});
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let v = c.post_ok("/api/queue/jobs/claim", &body).await?;
+                    let at = Instant::now();
+                    if v["job"].is_null() {
+                        continue;
+                    }
+                    let seq = v["job"]["payload"]["seq"]
+                        .as_u64()
+                        .ok_or_else(|| anyhow!("job without seq: {v}"))?;
+                    let _ = got_tx.send((seq as usize, at));
+                    let id = v["job"]["id"].as_str().unwrap_or_default().to_string();
+                    c.post_ok(
+                        &format!("/api/queue/jobs/{id}/complete"),
+                        &json!({"workerId": worker, "leaseToken": v["job"]["leaseToken"]}),
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+        }))
+    };
+    // Let every claimer reach its wait.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut producer = Conn::connect(addr).await?;
+    let mut samples = Vec::with_capacity(jobs);
+    for seq in 0..jobs {
+        let t0 = Instant::now();
+        producer
+            .post_ok(
+                "/api/queue/jobs",
+                &json!({"type": "bench", "payload": {"seq": seq}}),
+            )
+            .await?;
+        let (got, at) = tokio::time::timeout(Duration::from_secs(10), got_rx.recv())
+            .await
+            .map_err(|_| anyhow!("job {seq} was not started within 10 s"))?
+            .ok_or_else(|| anyhow!("claimers stopped"))?;
+        if got != seq {
+            bail!("expected job {seq}, a worker started {got}");
+        }
+        samples.push(at - t0);
+        // Let the worker complete it and wait again, so the next enqueue
+        // finds waiting claimers (as a fleet at rest would be).
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Waiting claimers return within their waitMs.
+    tokio::time::timeout(Duration::from_secs(10), claimers)
+        .await
+        .map_err(|_| anyhow!("claimers did not stop"))???;
+    Ok(StartLatency {
+        backend,
+        jobs,
+        latency: Latency::of(samples),
+    })
+}

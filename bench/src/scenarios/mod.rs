@@ -1,0 +1,108 @@
+//! The performance scenarios of issue 7. Each runs against freshly started
+//! servers on a fresh database and returns plain figures; [`crate::report`]
+//! turns them into `BENCHMARKS.md`. Comparisons are ratios measured in the
+//! same run (same server, same connections), because the machine is noisy.
+
+pub mod heartbeats;
+pub mod latency;
+pub mod paused_claim;
+pub mod propagation;
+pub mod throughput;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use serde_json::{json, Value};
+
+use crate::db::{Backend, Database};
+use crate::http::Conn;
+use crate::proc::{Server, ServerOptions};
+
+/// What every scenario needs to know.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The `lull` binary under test (a release build).
+    pub lull: PathBuf,
+    /// Admin URL of the PostgreSQL that throwaway databases are created on.
+    pub pg_admin: String,
+    /// Shorter windows and fewer rounds (a trial run, not for the record).
+    pub quick: bool,
+}
+
+impl Env {
+    /// A measurement window: `full` normally, a third of it when quick.
+    pub fn window(&self, full: Duration) -> Duration {
+        if self.quick {
+            full / 3
+        } else {
+            full
+        }
+    }
+
+    /// A fresh database and one server on it.
+    pub async fn fresh(&self, backend: Backend) -> Result<(Database, Server)> {
+        let db = Database::new(backend, &self.pg_admin).await?;
+        let server = Server::start(&self.lull, &db.url, &ServerOptions::default()).await?;
+        Ok((db, server))
+    }
+}
+
+/// Runs `n` copies of a task (given its index) and collects their results.
+pub async fn spawn_each<T, F, Fut>(n: usize, f: F) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+{
+    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(f(i))).collect();
+    let mut out = Vec::with_capacity(n);
+    for h in handles {
+        out.push(h.await.map_err(|e| anyhow!("load task panicked: {e}"))??);
+    }
+    Ok(out)
+}
+
+/// Pauses (drain) and returns the new version, with the instant the answer
+/// arrived.
+pub async fn pause(c: &mut Conn, reason: &str) -> Result<(i64, Instant)> {
+    let v = c
+        .post_ok(
+            "/api/system/worker-pause",
+            &json!({"action": "pause", "mode": "drain", "reason": reason}),
+        )
+        .await?;
+    let at = Instant::now();
+    Ok((version(&v)?, at))
+}
+
+/// Resumes (forced: the benchmarks leave jobs running) and returns the new
+/// version.
+pub async fn resume(c: &mut Conn, reason: &str) -> Result<i64> {
+    let v = c
+        .post_ok(
+            "/api/system/worker-pause",
+            &json!({"action": "resume", "reason": reason, "forceResume": true}),
+        )
+        .await?;
+    version(&v)
+}
+
+pub fn version(status: &Value) -> Result<i64> {
+    status["version"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("no version in {status}"))
+}
+
+/// Storage calls the server has made so far (`lull_storage_calls_total`).
+/// Reading it costs the server two storage calls of its own, which it
+/// counts before answering.
+pub async fn storage_calls(c: &mut Conn) -> Result<u64> {
+    Ok(c.metric("lull_storage_calls_total").await? as u64)
+}
+
+/// Elapsed seconds as f64 (rates).
+pub fn secs(d: Duration) -> f64 {
+    d.as_secs_f64().max(1e-9)
+}
