@@ -124,6 +124,36 @@ pub struct ClaimedMany {
     pub requeued: u64,
 }
 
+impl ClaimedMany {
+    /// Adds one single-claim outcome to a batch being built; the finished
+    /// batch when it is complete (paused, no more jobs, or `limit` reached).
+    pub(crate) fn absorb(
+        jobs: &mut Vec<Job>,
+        requeued: &mut u64,
+        outcome: ClaimOutcome,
+        limit: u32,
+    ) -> Option<ClaimedMany> {
+        let (state, more) = match outcome {
+            ClaimOutcome::Paused(state) => (state, false),
+            ClaimOutcome::Running {
+                state,
+                job,
+                requeued: r,
+            } => {
+                *requeued += r;
+                let more = job.is_some();
+                jobs.extend(job);
+                (state, more)
+            }
+        };
+        (!more || jobs.len() as u32 >= limit).then(|| ClaimedMany {
+            state,
+            jobs: std::mem::take(jobs),
+            requeued: *requeued,
+        })
+    }
+}
+
 /// The proof a worker offers that it still holds a job's lease.
 #[derive(Debug, Clone)]
 pub struct Fence {
@@ -253,33 +283,11 @@ pub trait Store: Send + Sync + 'static {
     /// worker's now). The default makes one `claim` per job; PostgreSQL
     /// claims the batch in one statement.
     async fn claim_many(&self, params: &ClaimParams, limit: u32) -> StoreResult<ClaimedMany> {
-        let mut jobs = Vec::new();
-        let mut requeued = 0;
+        let (mut jobs, mut requeued) = (Vec::new(), 0);
         loop {
-            match self.claim(params).await? {
-                ClaimOutcome::Paused(state) => {
-                    return Ok(ClaimedMany {
-                        state,
-                        jobs,
-                        requeued,
-                    })
-                }
-                ClaimOutcome::Running {
-                    state,
-                    job,
-                    requeued: r,
-                } => {
-                    requeued += r;
-                    let more = job.is_some();
-                    jobs.extend(job);
-                    if !more || jobs.len() as u32 >= limit {
-                        return Ok(ClaimedMany {
-                            state,
-                            jobs,
-                            requeued,
-                        });
-                    }
-                }
+            let outcome = self.claim(params).await?;
+            if let Some(done) = ClaimedMany::absorb(&mut jobs, &mut requeued, outcome, limit) {
+                return Ok(done);
             }
         }
     }

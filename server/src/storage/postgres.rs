@@ -574,30 +574,9 @@ impl Store for PgStore {
                     requeued,
                 });
             }
-            match self.claim(p).await? {
-                ClaimOutcome::Paused(state) => {
-                    return Ok(ClaimedMany {
-                        state,
-                        jobs,
-                        requeued,
-                    })
-                }
-                ClaimOutcome::Running {
-                    state,
-                    job,
-                    requeued: r,
-                } => {
-                    requeued += r;
-                    let more = job.is_some();
-                    jobs.extend(job);
-                    if !more || jobs.len() as u32 >= limit {
-                        return Ok(ClaimedMany {
-                            state,
-                            jobs,
-                            requeued,
-                        });
-                    }
-                }
+            let outcome = self.claim(p).await?;
+            if let Some(done) = ClaimedMany::absorb(&mut jobs, &mut requeued, outcome, limit) {
+                return Ok(done);
             }
         }
         Err(StoreError::Database(
