@@ -21,10 +21,6 @@ use crate::storage::ActionError;
 const DEFAULT_DEADLINE_SECONDS: u32 = 300;
 
 impl Service {
-    fn stale(&self) -> Duration {
-        Duration::seconds(self.config().worker_stale_seconds as i64)
-    }
-
     /// `POST /api/workers/actions`.
     pub async fn worker_action(
         &self,
@@ -33,7 +29,7 @@ impl Service {
     ) -> ServiceResult<WorkerActionResponse> {
         let cmd = WorkerActionCommand::parse(req)?;
         let t = now();
-        let (min, stale) = (self.config().min_available_workers, self.stale());
+        let (min, stale) = (self.config().min_available_workers, self.stale_after());
         let check = |fleet: &[WorkerRecord]| domain::check_safety(fleet, &cmd, min, t, stale);
         let outcome = match self.store().worker_action(&cmd, actor, t, &check).await? {
             Ok(o) => o,
@@ -152,14 +148,7 @@ impl Service {
         if targets.is_empty() {
             return Err(FieldError::new("workerIds", "no workers to restart").into());
         }
-        let unknown: Vec<String> = targets
-            .iter()
-            .filter(|id| !fleet.iter().any(|w| &w.id == *id))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(ServiceError::UnknownWorkers(unknown));
-        }
+        domain::targeted(&fleet, &targets).map_err(ServiceError::UnknownWorkers)?;
         let held: Vec<String> = fleet
             .iter()
             .filter(|w| targets.contains(&w.id) && w.desired_state != wire::DesiredState::Active)
@@ -195,7 +184,7 @@ impl Service {
         // Safety: the worst moment takes `max_unavailable` available targets
         // out at once; that must leave the configured minimum.
         let t = now();
-        let stale = self.stale();
+        let stale = self.stale_after();
         let worst: Vec<String> = fleet
             .iter()
             .filter(|w| targets.contains(&w.id) && domain::is_available(w, t, stale))
@@ -315,7 +304,7 @@ impl Service {
     /// One controller step of the running rollout (if any).
     pub async fn advance_rollouts(&self) -> ServiceResult<Option<RollingRestart>> {
         let t = now();
-        let stale = self.stale();
+        let stale = self.stale_after();
         let step = |r: RollingRestart, fleet: &[WorkerRecord]| {
             let obs: HashMap<String, Observation> = fleet
                 .iter()

@@ -17,7 +17,8 @@ use crate::storage::{ResultBegin, StoreError};
 const RESULT_RETAKE_SECONDS: i64 = 60;
 
 impl Service {
-    fn stale_after(&self) -> Duration {
+    /// A worker whose last heartbeat is older than this is offline.
+    pub(crate) fn stale_after(&self) -> Duration {
         Duration::seconds(self.config().worker_stale_seconds as i64)
     }
 

@@ -244,42 +244,46 @@ impl Service {
                 }
             });
         }
-        let weak = Arc::downgrade(self);
-        let every = Duration::from_millis(self.config.rollout_tick_ms.max(50));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(svc) = weak.upgrade() else { return };
+        self.every(
+            Duration::from_millis(self.config.rollout_tick_ms.max(50)),
+            |svc| async move {
                 if let Err(e) = svc.advance_rollouts().await {
                     tracing::warn!(error = %e, "rolling-restart step failed");
                 }
-            }
-        });
-        let weak = Arc::downgrade(self);
-        let every = Duration::from_millis(self.config.metrics_tick_ms.max(100));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(svc) = weak.upgrade() else { return };
+            },
+        );
+        self.every(
+            Duration::from_millis(self.config.metrics_tick_ms.max(100)),
+            |svc| async move {
                 svc.tick_metrics().await;
-            }
-        });
+            },
+        );
+        self.every(
+            Duration::from_millis(self.config.pause_refresh_ms.max(50)),
+            |svc| async move {
+                svc.refresh_pause_state().await;
+            },
+        );
+        Ok(())
+    }
+
+    /// Runs `step` every `period` until the service is dropped (a missed
+    /// tick is delayed, not bunched up).
+    fn every<F, Fut>(self: &Arc<Self>, period: Duration, step: F)
+    where
+        F: Fn(Arc<Service>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
         let weak = Arc::downgrade(self);
-        let every = Duration::from_millis(self.config.pause_refresh_ms.max(50));
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 let Some(svc) = weak.upgrade() else { return };
-                svc.refresh_pause_state().await;
+                step(svc).await;
             }
         });
-        Ok(())
     }
 
     /// Re-reads the pause state from storage into the cache.
@@ -464,7 +468,8 @@ impl Service {
         };
         // Paused: answered from the cache at once, without registering for
         // wake-ups (the paused claim must cost no more than a bare request).
-        if self.cache.is_paused() {
+        // No wait asked for: one attempt, no wake-up registration either.
+        if self.cache.is_paused() || wait_ms == 0 {
             return self.claim_once(&req, limit).await;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(wait_ms));

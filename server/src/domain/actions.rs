@@ -72,6 +72,24 @@ pub fn desired_for(action: WorkerActionKind) -> DesiredState {
     }
 }
 
+/// The targeted workers as they are now, or the ids that are not
+/// registered (then nothing may be applied).
+pub fn targeted(fleet: &[WorkerRecord], ids: &[String]) -> Result<Vec<WorkerRecord>, Vec<String>> {
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|id| !fleet.iter().any(|w| &w.id == *id))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    Ok(fleet
+        .iter()
+        .filter(|w| ids.contains(&w.id))
+        .cloned()
+        .collect())
+}
+
 /// Available = online, running, and wanted active: it will claim work.
 pub fn is_available(w: &WorkerRecord, now: DateTime<Utc>, stale_after: Duration) -> bool {
     w.desired_state == DesiredState::Active

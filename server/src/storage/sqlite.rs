@@ -1027,23 +1027,14 @@ impl Store for SqliteStore {
             .iter()
             .map(worker_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        let unknown: Vec<String> = cmd
-            .worker_ids
-            .iter()
-            .filter(|id| !fleet.iter().any(|w| &w.id == *id))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Ok(Err(ActionError::Unknown(unknown)));
-        }
+        let before = match domain::targeted(&fleet, &cmd.worker_ids) {
+            Ok(b) => b,
+            Err(unknown) => return Ok(Err(ActionError::Unknown(unknown))),
+        };
         let override_used = match check(&fleet) {
             Ok(o) => o,
             Err(refusal) => return Ok(Err(ActionError::Refused(refusal))),
         };
-        let before: Vec<WorkerRecord> = fleet
-            .into_iter()
-            .filter(|w| cmd.worker_ids.contains(&w.id))
-            .collect();
         sqlx::query(
             "UPDATE workers SET desired_state = $2 WHERE id IN (SELECT value FROM json_each($1))",
         )
