@@ -26,7 +26,15 @@ pub fn clock(t: DateTime<Utc>) -> String {
 
 /// The machine-readable form for `<time datetime=…>`.
 pub fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// `just now`, `45 s ago`, `3 min ago`, `2 h 5 min ago`, `3 d ago`, or

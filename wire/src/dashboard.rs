@@ -40,12 +40,15 @@ pub struct BlockingJob {
     #[serde(rename = "type")]
     pub job_type: String,
     pub worker_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// The lease has expired: the worker stopped heartbeating.
     pub stale: bool,
     pub paused_at_checkpoint: bool,
     /// Started + the recent average duration of this job type, when known.
+    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
     pub expected_end_at: Option<DateTime<Utc>>,
 }
 
@@ -53,6 +56,7 @@ pub struct BlockingJob {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunningSample {
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub at: DateTime<Utc>,
     pub running: i64,
     pub stale_running: i64,
@@ -95,6 +99,7 @@ pub enum StreamMessage {
     Metrics {
         version: i64,
         metrics: DrainMetrics,
+        #[serde(deserialize_with = "crate::time::rfc3339")]
         at: DateTime<Utc>,
     },
 }

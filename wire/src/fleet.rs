@@ -156,7 +156,9 @@ pub struct RolloutWorker {
     /// The boot it had when its drain began; "restarted" = a new boot id.
     pub boot_id_before: Option<String>,
     pub boot_id_after: Option<String>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
     pub finished_at: Option<DateTime<Utc>>,
     pub message: Option<String>,
 }
@@ -171,7 +173,9 @@ pub struct RollingRestart {
     pub deadline_seconds: u32,
     pub reason: String,
     pub actor: String,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
     pub finished_at: Option<DateTime<Utc>>,
     pub workers: Vec<RolloutWorker>,
     pub message: Option<String>,

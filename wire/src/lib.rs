@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod jobs;
 pub mod pause;
 pub mod runbook;
+pub mod time;
 pub mod workers;
 
 pub use dashboard::*;

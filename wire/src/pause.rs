@@ -74,12 +74,17 @@ pub struct ControlEvent {
     /// The client's idempotency key for the request, when it sent one.
     #[serde(default)]
     pub request_id: Option<String>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// For per-worker actions and rolling restarts: the targeted workers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
     /// For per-worker actions: each worker's result, overrides, the ETA.
+    /// The dashboard (WASM) never shows it and skips it unread: decoding an
+    /// arbitrary JSON value would add serde_json's `Value` and map code to
+    /// its bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub details: Option<serde_json::Value>,
 }
 
@@ -99,7 +104,9 @@ pub struct WorkerPauseStatus {
     /// Starts at 1, grows by exactly one on every state change.
     pub version: i64,
     pub requested_by: Option<String>,
+    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
     pub requested_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
     pub metrics: DrainMetrics,
     pub audit: AuditBlock,

@@ -106,7 +106,9 @@ pub struct WorkerInfo {
     pub labels: BTreeMap<String, String>,
     pub boot_id: String,
     /// When this boot registered.
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub started_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub last_heartbeat_at: DateTime<Utc>,
     pub active_jobs: Vec<Uuid>,
     pub desired_state: DesiredState,
@@ -138,6 +140,7 @@ pub struct WorkerHealth {
     pub id: String,
     pub online: bool,
     /// `last_seen` in the seed's words.
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub last_seen: DateTime<Utc>,
     pub seconds_since_seen: i64,
     pub stale: bool,
@@ -235,6 +238,7 @@ pub struct ResultAck {
     pub idempotency_key: String,
     /// False when this key had been applied before (acknowledged again).
     pub applied_now: bool,
+    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub accepted_at: DateTime<Utc>,
 }
 
