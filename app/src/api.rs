@@ -162,18 +162,23 @@ pub struct FleetRejected {
     pub impact: Option<wire::ActionImpact>,
 }
 
-/// The answer of a fleet server function: applied, or refused.
+/// The answer of [`fleet_action`]: what was applied, in words, or why
+/// it was refused. Flat and the same for every action, so the browser
+/// decodes one shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FleetReply<T> {
-    pub applied: Option<T>,
+pub struct FleetReply {
+    pub applied: Option<String>,
     pub rejected: Option<FleetRejected>,
 }
 
-impl<T> FleetReply<T> {
-    pub fn from_result(r: Result<T, (u16, wire::ErrorBody)>) -> Self {
+impl FleetReply {
+    pub fn from_result<T>(
+        r: Result<T, (u16, wire::ErrorBody)>,
+        message: impl FnOnce(T) -> String,
+    ) -> Self {
         match r {
             Ok(v) => FleetReply {
-                applied: Some(v),
+                applied: Some(message(v)),
                 rejected: None,
             },
             Err((status, body)) => FleetReply {
@@ -235,14 +240,6 @@ pub struct Rollout {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fleet {
     pub workers: Vec<Worker>,
-    pub rollout: Option<Rollout>,
-}
-
-/// What an applied fleet action did, in words, and the rolling restart it
-/// started or cancelled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Done {
-    pub message: String,
     pub rollout: Option<Rollout>,
 }
 
@@ -338,30 +335,6 @@ pub async fn get_workers() -> Result<Fleet, ServerFnError> {
     })
 }
 
-/// Pause, resume or drain workers (`ids` one per line). `confirm` is the
-/// phrase a safety refusal asked for.
-#[server(prefix = "/sfn", endpoint = "worker_action")]
-pub async fn worker_action(
-    action: String,
-    ids: String,
-    reason: String,
-    confirm: Option<String>,
-) -> Result<FleetReply<Done>, ServerFnError> {
-    let backend = expect_context::<crate::ssr::SharedBackend>();
-    let request = wire::WorkerActionRequest {
-        action: Some(action),
-        worker_ids: Some(ids_of(&ids)),
-        reason: Some(reason),
-        confirm,
-    };
-    Ok(FleetReply::from_result(
-        backend.worker_action(request).await.map(|r| Done {
-            message: action_message(&r),
-            rollout: None,
-        }),
-    ))
-}
-
 /// Rolling restarts, newest first.
 #[server(prefix = "/sfn", endpoint = "get_rolling_restarts")]
 pub async fn get_rolling_restarts() -> Result<Vec<wire::RollingRestart>, ServerFnError> {
@@ -369,42 +342,55 @@ pub async fn get_rolling_restarts() -> Result<Vec<wire::RollingRestart>, ServerF
     backend.rolling_restarts().await.map_err(message)
 }
 
-/// Starts a rolling restart of `ids` (one per line).
-#[server(prefix = "/sfn", endpoint = "start_rolling_restart")]
-pub async fn start_rolling_restart(
+/// Every action of the Workers tab, in one server function (one shape to
+/// encode and decode in the browser):
+///
+/// - `pause`, `resume`, `drain`: the workers `ids` (one per line);
+/// - `restart`: a rolling restart of `ids`, at most `max_unavailable`
+///   drained or restarting at a time;
+/// - `cancel-restart`: the rolling restart whose id is `ids`.
+///
+/// `confirm` is the phrase a safety refusal asked for. A refusal comes back
+/// as [`FleetReply::rejected`] (the REST API's status and error).
+#[server(prefix = "/sfn", endpoint = "fleet_action")]
+pub async fn fleet_action(
+    action: String,
     ids: String,
-    max_unavailable: u32,
     reason: String,
+    max_unavailable: u32,
     confirm: Option<String>,
-) -> Result<FleetReply<Done>, ServerFnError> {
+) -> Result<FleetReply, ServerFnError> {
     let backend = expect_context::<crate::ssr::SharedBackend>();
-    let request = wire::RollingRestartRequest {
-        worker_ids: Some(ids_of(&ids)),
-        all: None,
-        max_unavailable: Some(max_unavailable),
-        reason: Some(reason),
-        deadline_seconds: None,
-        confirm,
-    };
-    Ok(FleetReply::from_result(
-        backend.start_rolling_restart(request).await.map(|r| Done {
-            message: format!(
-                "Rolling restart started: {}, at most {} unavailable at a time.",
-                crate::format::count(r.workers.len() as i64, "worker", "workers"),
-                r.max_unavailable
-            ),
-            rollout: Some(r.into()),
-        }),
-    ))
-}
-
-#[server(prefix = "/sfn", endpoint = "cancel_rolling_restart")]
-pub async fn cancel_rolling_restart(id: String) -> Result<FleetReply<Done>, ServerFnError> {
-    let backend = expect_context::<crate::ssr::SharedBackend>();
-    Ok(FleetReply::from_result(
-        backend.cancel_rolling_restart(id).await.map(|r| Done {
-            message: "Rolling restart cancelled: no further workers will be drained.".into(),
-            rollout: Some(r.into()),
-        }),
-    ))
+    Ok(match action.as_str() {
+        "restart" => {
+            let request = wire::RollingRestartRequest {
+                worker_ids: Some(ids_of(&ids)),
+                all: None,
+                max_unavailable: Some(max_unavailable),
+                reason: Some(reason),
+                deadline_seconds: None,
+                confirm,
+            };
+            FleetReply::from_result(backend.start_rolling_restart(request).await, |r| {
+                format!(
+                    "Rolling restart started: {}, at most {} unavailable at a time.",
+                    crate::format::count(r.workers.len() as i64, "worker", "workers"),
+                    r.max_unavailable
+                )
+            })
+        }
+        "cancel-restart" => FleetReply::from_result(
+            backend.cancel_rolling_restart(ids.trim().to_string()).await,
+            |_| "Rolling restart cancelled: no further workers will be drained.".into(),
+        ),
+        _ => {
+            let request = wire::WorkerActionRequest {
+                action: Some(action),
+                worker_ids: Some(ids_of(&ids)),
+                reason: Some(reason),
+                confirm,
+            };
+            FleetReply::from_result(backend.worker_action(request).await, |r| action_message(&r))
+        }
+    })
 }

@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use wire::{ControlEvent, EventsPage};
 
 use crate::api::get_events;
+use crate::dom;
 use crate::format;
 use crate::html::Html;
 use crate::state::Dashboard;
@@ -86,27 +87,31 @@ pub fn load_events(dash: Dashboard, before: Option<i64>) {
     });
 }
 
-#[component]
-pub fn AuditHistory() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+/// The section's markup; [`bind`] fills it.
+pub const HTML: &str = concat!(
+    r#"<section class="card audit" id="audit" aria-labelledby="audit-h"><h2 id="audit-h">Audit history</h2>"#,
+    r#"<div id="audit-body"></div><p class="field-error" role="alert" id="audit-error"></p>"#,
+    r#"<button type="button" class="btn" aria-controls="audit-list" id="audit-older" hidden>Show older events</button></section>"#,
+);
+
+/// The list is only touched when its HTML differs (a clock tick often
+/// changes no "3 min ago").
+pub fn bind(dash: Dashboard) {
     let audit = dash.audit;
     let now = dash.now_ms;
-    // The page is only touched when the list's HTML differs (a clock tick
-    // often changes no "3 min ago").
-    let list = Memo::new(move |_| audit.with(|l| events_html(&l.events, now.get())));
-    view! {
-        <section class="card audit" aria-labelledby="audit-h">
-            <h2 id="audit-h">"Audit history"</h2>
-            <div inner_html=list></div>
-            <p class="field-error" role="alert">{move || audit.with(|l| l.error.clone())}</p>
-            <button type="button" class="btn" aria-controls="audit-list"
-                hidden=move || audit.with(|l| l.next_before.is_none())
-                disabled=move || audit.with(|l| l.loading)
-                on:click=move |_| load_events(dash, audit.with_untracked(|l| l.next_before))>
-                "Show older events"
-            </button>
-        </section>
-    }
+    dom::html("audit-body", move || {
+        audit.with(|l| events_html(&l.events, now.get()))
+    });
+    dom::text("audit-error", move || {
+        audit.with(|l| l.error.clone().unwrap_or_default())
+    });
+    dom::flag("audit-older", "hidden", move || {
+        audit.with(|l| l.next_before.is_none())
+    });
+    dom::flag("audit-older", "disabled", move || audit.with(|l| l.loading));
+    dom::on("audit-older", "click", move |_| {
+        load_events(dash, audit.with_untracked(|l| l.next_before))
+    });
 }
 
 /// The list of events, newest first.

@@ -6,11 +6,11 @@
 //! server functions): the server sets and clears the HttpOnly session
 //! cookie, which the page itself never sees.
 
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 
+use crate::dom;
 use crate::state::{Dashboard, Session};
 
 /// `GET /auth/me` and the answer to a sign-in.
@@ -105,20 +105,28 @@ pub fn check(dash: Dashboard) {
     });
 }
 
-fn token_input() -> Option<leptos::web_sys::HtmlInputElement> {
-    use leptos::wasm_bindgen::JsCast;
-    document().get_element_by_id(TOKEN_ID)?.dyn_into().ok()
-}
-
 /// The sign-in form, shown in token mode until a token is accepted.
-#[component]
-pub fn SignIn() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+pub const SIGNIN_HTML: &str = concat!(
+    r#"<main id="signin" class="signin" hidden><form class="card" id="signin-form" aria-labelledby="signin-h">"#,
+    r#"<h2 id="signin-h">Sign in</h2><p class="muted">This server needs an access token (created with <code>lull token create</code>).</p>"#,
+    r#"<div class="field"><label for="token">Access token</label>"#,
+    r#"<input type="password" id="token" name="token" required autocomplete="off">"#,
+    r#"<p class="field-error" id="token-error"></p></div>"#,
+    r#"<button type="submit" class="btn btn-primary" id="signin-submit">Sign in</button></form></main>"#,
+);
+
+/// "Signed in as NAME (role)" and Sign out (token mode, signed in).
+pub const SESSION_HTML: &str = r#"<div class="session" id="session" hidden><span id="session-name"></span><button type="button" class="btn" id="sign-out">Sign out</button></div>"#;
+
+/// Brings [`SIGNIN_HTML`] and [`SESSION_HTML`] to life.
+pub fn bind(dash: Dashboard) {
     // (busy, the error under the field)
     let ui = RwSignal::new((false, None::<String>));
-    let on_submit = move |ev: SubmitEvent| {
+    dom::on("signin-form", "submit", move |ev| {
         ev.prevent_default();
-        let Some(input) = token_input() else { return };
+        let Some(input) = dom::input(TOKEN_ID) else {
+            return;
+        };
         let body = format!(
             "{{\"token\":{}}}",
             serde_json::to_string(&input.value()).unwrap_or_default()
@@ -144,32 +152,28 @@ pub fn SignIn() -> impl IntoView {
                 let _ = input.focus();
             }
         });
-    };
+    });
     let error = move || ui.with(|u| u.1.clone());
-    view! {
-        <main id="signin" class="signin" hidden=move || !dash.session.with(Session::needs_sign_in)>
-            <form class="card" aria-labelledby="signin-h" on:submit=on_submit>
-                <h2 id="signin-h">"Sign in"</h2>
-                <p class="muted">"This server needs an access token (created with " <code>"lull token create"</code> ")."</p>
-                <div class="field">
-                    <label for=TOKEN_ID>"Access token"</label>
-                    <input type="password" id=TOKEN_ID name="token" required autocomplete="off"
-                        aria-invalid=move || error().map(|_| "true")
-                        aria-describedby=move || error().map(|_| "token-error")/>
-                    <p class="field-error" id="token-error">{error}</p>
-                </div>
-                <button type="submit" class="btn btn-primary" disabled=move || ui.with(|u| u.0)>"Sign in"</button>
-            </form>
-        </main>
-    }
-}
+    dom::flag("signin", "hidden", move || {
+        !dash.session.with(Session::needs_sign_in)
+    });
+    dom::attr(TOKEN_ID, "aria-invalid", move || {
+        error().map(|_| "true".into())
+    });
+    dom::attr(TOKEN_ID, "aria-describedby", move || {
+        error().map(|_| "token-error".into())
+    });
+    dom::text("token-error", move || error().unwrap_or_default());
+    dom::flag("signin-submit", "disabled", move || ui.with(|u| u.0));
 
-/// "Signed in as NAME (role)" and Sign out (token mode, signed in).
-#[component]
-pub fn SessionBar() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
     let session = dash.session;
-    let sign_out = move |_| {
+    dom::flag("session", "hidden", move || {
+        session.with(|s| !(s.token_mode && s.signed_in))
+    });
+    dom::text("session-name", move || {
+        session.with(|s| format!("Signed in as {} ({})", s.name, s.role))
+    });
+    dom::on("sign-out", "click", move |_| {
         spawn_local(async move {
             let _ = call("POST", "/auth/logout", None).await;
             set_session(
@@ -180,19 +184,9 @@ pub fn SessionBar() -> impl IntoView {
                     ..Default::default()
                 },
             );
-            request_animation_frame(|| {
-                if let Some(i) = token_input() {
-                    let _ = i.focus();
-                }
-            });
+            request_animation_frame(|| dom::focus(TOKEN_ID));
         });
-    };
-    view! {
-        <div class="session" hidden=move || session.with(|s| !(s.token_mode && s.signed_in))>
-            <span>{move || session.with(|s| format!("Signed in as {} ({})", s.name, s.role))}</span>
-            <button type="button" class="btn" on:click=sign_out>"Sign out"</button>
-        </div>
-    }
+    });
 }
 
 #[cfg(test)]

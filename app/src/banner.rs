@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 use wire::{ControlEvent, PauseMode, WorkerPauseStatus};
 
+use crate::dom;
 use crate::format;
+use crate::html::Html;
 use crate::state::{Dashboard, Link};
 
 /// "Workers: Running" / "Workers: Paused (Drain)" / "Workers: Paused (Quiesce)".
@@ -40,99 +42,123 @@ pub fn forced_resume(status: &WorkerPauseStatus) -> Option<&ControlEvent> {
         .filter(|e| e.action == "resume" && e.force_resume)
 }
 
-#[component]
-pub fn WorkersBanner() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+/// The banner's content for a status (`None`: not loaded yet, or the
+/// server cannot be reached). The relative time is filled in by a binding
+/// of its own (`#banner-rel`), so the clock does not re-render the live
+/// region.
+pub fn banner_html(status: Option<&WorkerPauseStatus>, unreachable: bool, now_ms: i64) -> String {
+    let mut h = Html::new();
+    h.raw("<p class=\"banner-title\">")
+        .text(&status.map_or_else(|| "Workers: …".to_string(), banner_title))
+        .raw("</p><p class=\"banner-detail\">");
+    let Some(s) = status else {
+        h.raw(if unreachable {
+            "The server cannot be reached."
+        } else {
+            "Loading…"
+        });
+        return h.raw("</p>").finish();
+    };
+    if let Some(r) = &s.reason {
+        h.raw("<span class=\"banner-reason\">Reason: <q>")
+            .text(r)
+            .raw("</q></span>");
+    }
+    if let Some(a) = &s.requested_by {
+        h.raw("<span>by <strong>").text(a).raw("</strong></span>");
+    }
+    h.raw("<span class=\"banner-version\">version ")
+        .raw(&s.version.to_string())
+        .raw("</span>");
+    if let Some(t) = s.requested_at {
+        // The relative time ticks every few seconds: hidden from the live
+        // region so screen readers hear state changes, not the clock.
+        h.raw("<span class=\"banner-since\">since <time datetime=\"")
+            .text(&format::iso(t))
+            .raw("\">")
+            .text(&format::absolute(t))
+            .raw("</time><span class=\"rel\" aria-hidden=\"true\" id=\"banner-rel\">")
+            .text(&rel_text(s, now_ms))
+            .raw("</span></span>");
+    }
+    h.raw("</p>");
+    if let Some(e) = forced_resume(s) {
+        let (running, stale) = (e.metrics.running, e.metrics.stale_running);
+        let mut text = format!(
+            " — {} still running",
+            format::count(running, "job was", "jobs were")
+        );
+        if stale > 0 {
+            text.push_str(&format!(" and {stale} stale"));
+        }
+        text.push_str(" when the fleet resumed.");
+        h.raw("<p class=\"banner-forced\"><strong>Resumed before full drain</strong>")
+            .text(&text)
+            .raw("</p>");
+    }
+    h.finish()
+}
+
+/// ` (3 min ago)`: how long ago the pause or resume was requested.
+fn rel_text(s: &WorkerPauseStatus, now_ms: i64) -> String {
+    s.requested_at
+        .map(|t| format!(" ({})", format::relative(t, now_ms)))
+        .unwrap_or_default()
+}
+
+/// The banner's and the link indicator's markup (in the header).
+pub const LINK_HTML: &str = r#"<p class="link" role="status" id="link" data-link="connecting"><span class="link-dot" aria-hidden="true"></span><span class="link-text" id="link-text">Connecting…</span></p>"#;
+pub const BANNER_HTML: &str = r#"<section class="banner" role="status" aria-live="polite" aria-label="Workers" id="banner" data-state="unknown"></section>"#;
+
+/// The global Workers banner: re-rendered once per version (the status
+/// signal only changes with it) or when reachability matters.
+pub fn bind_banner(dash: Dashboard) {
     let status = dash.status();
     let now = dash.now_ms;
     let link = dash.link;
-
-    // One render per version (the status signal only changes with it); the
-    // relative time inside ticks on its own.
-    let body = move || {
+    dom::attr("banner", "data-state", move || {
+        Some(
+            status
+                .with(|s| s.as_ref().map(state_name).unwrap_or("unknown"))
+                .to_string(),
+        )
+    });
+    dom::html("banner", move || {
+        let unreachable = link.with(|l| *l == Link::Disconnected);
+        status.with(|s| banner_html(s.as_ref(), unreachable, now.get_untracked()))
+    });
+    dom::text("banner-rel", move || {
         status.with(|s| {
-            let title = s
-                .as_ref()
-                .map_or_else(|| "Workers: …".to_string(), banner_title);
-            let waiting = s.is_none().then(|| {
-                if link.get() == Link::Disconnected {
-                    "The server cannot be reached."
-                } else {
-                    "Loading…"
-                }
-            });
-            let s = s.as_ref();
-            let reason = s.and_then(|s| s.reason.clone()).map(|r| {
-                view! { <span class="banner-reason">"Reason: " <q>{r}</q></span> }
-            });
-            let actor = s
-                .and_then(|s| s.requested_by.clone())
-                .map(|a| view! { <span>"by " <strong>{a}</strong></span> });
-            let version = s.map(|s| view! { <span class="banner-version">"version " {s.version}</span> });
-            let since = s.and_then(|s| s.requested_at).map(|t| {
-                view! {
-                    <span class="banner-since">
-                        "since " <time datetime=format::iso(t)>{format::absolute(t)}</time>
-                        // Ticks every few seconds: hidden from the live
-                        // region so screen readers hear state changes, not
-                        // the clock.
-                        <span class="rel" aria-hidden="true">" (" {move || format::relative(t, now.get())} ")"</span>
-                    </span>
-                }
-            });
-            let forced = s.and_then(forced_resume).map(|e| {
-                let (running, stale) = (e.metrics.running, e.metrics.stale_running);
-                let mut text = format!(" — {} still running", format::count(running, "job was", "jobs were"));
-                if stale > 0 {
-                    text.push_str(&format!(" and {stale} stale"));
-                }
-                text.push_str(" when the fleet resumed.");
-                view! { <p class="banner-forced"><strong>"Resumed before full drain"</strong> {text}</p> }
-            });
-            view! {
-                <p class="banner-title">{title}</p>
-                <p class="banner-detail">{waiting} {reason} {actor} {version} {since}</p>
-                {forced}
-            }
+            s.as_ref()
+                .map(|s| rel_text(s, now.get()))
+                .unwrap_or_default()
         })
-    };
-
-    view! {
-        <section class="banner" role="status" aria-live="polite" aria-label="Workers"
-            data-state=move || status.with(|s| s.as_ref().map(state_name).unwrap_or("unknown"))>
-            {body}
-        </section>
-    }
+    });
 }
 
 /// Says whether the page is live, polling, or cut off (data may be stale).
-#[component]
-pub fn LinkIndicator() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+pub fn bind_link(dash: Dashboard) {
     let poll_s = dash
         .config
         .with_value(|c| format::seconds(c.poll_interval_ms));
     let link = dash.link;
-    move || {
-        let (name, text) = match link.get() {
-            Link::Connecting => ("connecting", "Connecting…".to_string()),
-            Link::Live => ("live", "Live".to_string()),
-            Link::Polling => (
-                "polling",
-                format!("Live stream unavailable — refreshing every {poll_s} s"),
-            ),
-            Link::Disconnected => (
-                "disconnected",
-                "Live updates disconnected — data may be stale".to_string(),
-            ),
-        };
-        view! {
-            <p class="link" role="status" data-link=name>
-                <span class="link-dot" aria-hidden="true"></span>
-                <span class="link-text">{text}</span>
-            </p>
-        }
-    }
+    dom::attr("link", "data-link", move || {
+        Some(
+            match link.get() {
+                Link::Connecting => "connecting",
+                Link::Live => "live",
+                Link::Polling => "polling",
+                Link::Disconnected => "disconnected",
+            }
+            .to_string(),
+        )
+    });
+    dom::text("link-text", move || match link.get() {
+        Link::Connecting => "Connecting…".to_string(),
+        Link::Live => "Live".to_string(),
+        Link::Polling => format!("Live stream unavailable — refreshing every {poll_s} s"),
+        Link::Disconnected => "Live updates disconnected — data may be stale".to_string(),
+    });
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 use leptos::prelude::*;
 use wire::{BlockingJob, DrainMetrics};
 
+use crate::dom;
 use crate::format;
 use crate::html::Html;
 use crate::state::Dashboard;
@@ -50,14 +51,24 @@ fn job_line(j: &BlockingJob) -> String {
     line
 }
 
-pub fn force_resume_dialog(
-    hidden: impl Fn() -> bool + Send + Sync + 'static,
-    cancel_id: &'static str,
-    continue_id: &'static str,
-) -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+/// The dialog's markup (inside the controls section).
+pub const HTML: &str = concat!(
+    r#"<div class="overlay" id="force-overlay" hidden data-action="backdrop">"#,
+    r#"<div class="dialog" role="dialog" aria-modal="true" aria-labelledby="force-resume-title" aria-describedby="force-resume-desc" data-action="none">"#,
+    r#"<h2 id="force-resume-title">Resume before the fleet has drained?</h2>"#,
+    r#"<p id="force-resume-desc"></p><ul class="dialog-jobs" id="force-jobs"></ul>"#,
+    r#"<p class="muted">Cancel keeps the workers paused. Continue resumes them now; the audit log records that you resumed before full drain (forceResume).</p>"#,
+    r#"<div class="dialog-actions"><button type="button" class="btn" id="force-cancel" data-action="cancel">Cancel</button>"#,
+    r#"<button type="button" class="btn btn-danger" id="force-continue" data-action="continue">Continue</button></div>"#,
+    r#"</div></div>"#,
+);
+
+/// Shows the dialog while `hidden` is false, with what still runs.
+pub fn bind(dash: Dashboard, hidden: impl Fn() -> bool + 'static) {
     let metrics = dash.metrics();
-    let jobs = move || {
+    dom::flag("force-overlay", "hidden", hidden);
+    dom::text("force-resume-desc", move || summary(metrics.get()));
+    dom::html("force-jobs", move || {
         dash.drain.with(|d| {
             let jobs = d.as_ref().map(|d| d.blocking.as_slice()).unwrap_or(&[]);
             let mut h = Html::new();
@@ -71,25 +82,5 @@ pub fn force_resume_dialog(
             }
             h.finish()
         })
-    };
-    view! {
-        <div class="overlay" hidden=hidden data-action="backdrop">
-            <div class="dialog" role="dialog" aria-modal="true"
-                aria-labelledby="force-resume-title" aria-describedby="force-resume-desc"
-                data-action="none">
-                <h2 id="force-resume-title">"Resume before the fleet has drained?"</h2>
-                <p id="force-resume-desc">{move || summary(metrics.get())}</p>
-                <ul class="dialog-jobs" inner_html=jobs></ul>
-                <p class="muted">
-                    "Cancel keeps the workers paused. Continue resumes them now; the audit log records that you resumed before full drain (forceResume)."
-                </p>
-                <div class="dialog-actions">
-                    <button type="button" class="btn" id=cancel_id data-action="cancel">"Cancel"</button>
-                    <button type="button" class="btn btn-danger" id=continue_id data-action="continue">
-                        "Continue"
-                    </button>
-                </div>
-            </div>
-        </div>
-    }
+    });
 }

@@ -12,15 +12,15 @@
 //! `data-action`), the inputs are read from the DOM at submit time, and all
 //! of the forms' transient state is one [`Ui`] signal.
 
-use leptos::ev::{Event, KeyboardEvent, MouseEvent, SubmitEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos::wasm_bindgen::JsCast;
-use leptos::web_sys::{Element, HtmlElement, HtmlInputElement};
+use leptos::web_sys::{HtmlInputElement, KeyboardEvent, SubmitEvent};
 use wire::{PauseMode, PauseRequest, WorkerPauseStatus};
 
 use crate::api::{change_pause, PauseReply};
 use crate::banner::banner_title;
+use crate::dom;
 use crate::state::Dashboard;
 
 /// What the last request came to, shown under the forms.
@@ -115,19 +115,6 @@ fn other(mode: PauseMode) -> PauseMode {
     }
 }
 
-fn focus(id: &str) {
-    if let Some(el) = document()
-        .get_element_by_id(id)
-        .and_then(|e| e.dyn_into::<HtmlElement>().ok())
-    {
-        let _ = el.focus();
-    }
-}
-
-fn input(id: &str) -> Option<HtmlInputElement> {
-    document().get_element_by_id(id)?.dyn_into().ok()
-}
-
 /// What a request came to: the message (or field error) to show, the
 /// element to focus, and the state to show now, if it changed.
 struct Outcome {
@@ -195,7 +182,7 @@ fn outcome(ui: &mut Ui, field: Field, answer: Result<PauseReply, ServerFnError>)
 /// Sends a pause/resume and shows its outcome. Focus moves to the outcome
 /// (or the field at fault): the button that sent it is often disabled now.
 fn send(dash: Dashboard, ui: RwSignal<Ui>, field: Field, mut request: PauseRequest) {
-    request.reason = input(field.id()).map(|i| i.value());
+    request.reason = dom::input(field.id()).map(|i| i.value());
     request.expected_version = dash.version_untracked();
     ui.update(|u| {
         u.busy = true;
@@ -212,20 +199,63 @@ fn send(dash: Dashboard, ui: RwSignal<Ui>, field: Field, mut request: PauseReque
         let Some(out) = out else { return };
         if out.applied {
             // The form is done with its reason.
-            if let Some(i) = input(field.id()) {
+            if let Some(i) = dom::input(field.id()) {
                 i.set_value("");
             }
         }
         if let Some(status) = out.status {
             dash.apply_status(status);
         }
-        focus(out.focus);
+        dom::focus(out.focus);
     });
 }
 
-#[component]
-pub fn Controls() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+/// A required reason, with the server's error for it underneath.
+macro_rules! reason_field {
+    ($id:literal, $placeholder:literal) => {
+        concat!(
+            r#"<div class="field"><label for=""#,
+            $id,
+            r#"">Reason <span class="req">(required)</span></label>"#,
+            r#"<input type="text" id=""#,
+            $id,
+            r#"" name="reason" required maxlength="500" autocomplete="off" placeholder=""#,
+            $placeholder,
+            r#"">"#,
+            r#"<p class="field-error" id=""#,
+            $id,
+            r#"-error"></p></div>"#
+        )
+    };
+}
+
+/// The section's markup, around the force-resume dialog's; [`bind`]
+/// brings it to life.
+pub const HTML: [&str; 3] = [HTML_START, crate::confirm::HTML, "</section>"];
+
+const HTML_START: &str = concat!(
+    r#"<section class="card controls" id="controls" aria-labelledby="controls-h">"#,
+    r#"<h2 id="controls-h">Pause and resume</h2><div class="forms">"#,
+    r#"<form id="pause-form" aria-labelledby="pause-h"><h3 id="pause-h">Pause workers</h3>"#,
+    r#"<fieldset><legend>Mode</legend>"#,
+    r#"<div class="radio"><input type="radio" name="mode" id="mode-drain" value="drain" aria-describedby="mode-drain-help" disabled>"#,
+    r#"<label for="mode-drain">Drain</label><span class="help" id="mode-drain-help">No new claims; running jobs finish.</span></div>"#,
+    r#"<div class="radio"><input type="radio" name="mode" id="mode-quiesce" value="quiesce" aria-describedby="mode-quiesce-help" disabled>"#,
+    r#"<label for="mode-quiesce">Quiesce</label><span class="help" id="mode-quiesce-help">No new claims; running jobs hold at their next checkpoint.</span></div>"#,
+    r#"</fieldset>"#,
+    reason_field!("pause-reason", "e.g. Rolling API migration"),
+    r#"<div class="actions"><button type="submit" class="btn btn-primary" id="pause-submit" data-intent="pause" disabled>Pause workers</button>"#,
+    r#"<button type="submit" class="btn" id="switch-submit" data-intent="switch" hidden></button></div>"#,
+    r#"<p class="help" id="pause-hint" hidden></p></form>"#,
+    r#"<form id="resume-form" aria-labelledby="resume-h"><h3 id="resume-h">Resume workers</h3>"#,
+    reason_field!("resume-reason", "e.g. Maintenance complete"),
+    r#"<div class="actions"><button type="submit" class="btn btn-primary" id="resume-submit" disabled>Resume workers</button></div>"#,
+    r#"<p class="help" id="resume-hint" hidden>Not drained yet: you will be asked to confirm.</p></form></div>"#,
+    r#"<div class="notice" role="status" tabindex="-1" id="controls-notice"></div>"#,
+);
+
+/// Brings [`HTML`] to life (it must be in the page).
+pub fn bind(dash: Dashboard) {
     let status = dash.status();
     let metrics = dash.metrics();
     let ui = RwSignal::new(Ui {
@@ -245,7 +275,7 @@ pub fn Controls() -> impl IntoView {
 
     let close_dialog = move || {
         ui.update(|u| u.confirming = false);
-        focus(RESUME_ID);
+        dom::focus(RESUME_ID);
     };
     let resume = move |force: bool| {
         let request = PauseRequest {
@@ -256,14 +286,12 @@ pub fn Controls() -> impl IntoView {
         send(dash, ui, Field::Resume, request);
     };
 
-    let on_submit = move |ev: SubmitEvent| {
+    dom::on("controls", "submit", move |ev| {
         ev.prevent_default();
-        let form = ev
-            .target()
-            .and_then(|t| t.dyn_into::<Element>().ok())
-            .map(|f| f.id());
+        let form = dom::target(&ev).map(|f| f.id());
         let intent = ev
-            .submitter()
+            .dyn_ref::<SubmitEvent>()
+            .and_then(|e| e.submitter())
             .and_then(|b| b.get_attribute("data-intent"))
             .unwrap_or_default();
         match form.as_deref() {
@@ -288,18 +316,15 @@ pub fn Controls() -> impl IntoView {
                 ui.update(|u| u.confirming = true);
                 crate::live::load_drain(dash);
                 // After the dialog is shown: focus the safe choice.
-                request_animation_frame(|| focus(CANCEL_ID));
+                request_animation_frame(|| dom::focus(CANCEL_ID));
             }
             _ => {}
         }
-    };
+    });
 
     // Typing clears that field's error; a mode radio records the choice.
-    let on_input = move |ev: Event| {
-        let Some(el) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-        else {
+    dom::on("controls", "input", move |ev| {
+        let Some(el) = dom::target(&ev).and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
             return;
         };
         let id = el.id();
@@ -314,29 +339,27 @@ pub fn Controls() -> impl IntoView {
                 ui.update(|u| *field.error(u) = None);
             }
         }
-    };
+    });
 
-    let on_click = move |ev: MouseEvent| {
-        let action = ev
-            .target()
-            .and_then(|t| t.dyn_into::<Element>().ok())
-            .and_then(|el| el.closest("[data-action]").ok().flatten())
-            .and_then(|el| el.get_attribute("data-action"));
-        match action.as_deref() {
+    dom::on("controls", "click", move |ev| {
+        match dom::closest(&ev, "data-action").map(|(_, a)| a).as_deref() {
             Some("cancel") => close_dialog(),
             Some("continue") => {
                 ui.update(|u| u.confirming = false);
                 resume(true);
             }
             // A click on the backdrop keeps focus in the dialog.
-            Some("backdrop") => focus(CANCEL_ID),
+            Some("backdrop") => dom::focus(CANCEL_ID),
             _ => {}
         }
-    };
+    });
 
     // Focus stays in the dialog: Tab and Shift+Tab cycle between its two
     // buttons; Escape cancels.
-    let on_keydown = move |ev: KeyboardEvent| {
+    dom::on("controls", "keydown", move |ev| {
+        let Some(ev) = ev.dyn_ref::<KeyboardEvent>() else {
+            return;
+        };
         if !ui.with_untracked(|u| u.confirming) {
             return;
         }
@@ -346,104 +369,75 @@ pub fn Controls() -> impl IntoView {
                 close_dialog();
             }
             "Tab" => {
-                let active = document()
-                    .active_element()
-                    .map(|e| e.id())
-                    .unwrap_or_default();
-                let next = match (ev.shift_key(), active.as_str()) {
+                let next = match (ev.shift_key(), dom::focused_id().as_str()) {
                     (false, CANCEL_ID) => CONTINUE_ID,
                     (true, CONTINUE_ID) => CANCEL_ID,
                     (true, _) => CONTINUE_ID,
                     (false, _) => CANCEL_ID,
                 };
                 ev.prevent_default();
-                focus(next);
+                dom::focus(next);
             }
             _ => {}
         }
-    };
+    });
 
-    let radio = move |mode: PauseMode, label: &'static str, help: &'static str| {
-        let (id, help_id) = match mode {
-            PauseMode::Drain => ("mode-drain", "mode-drain-help"),
-            PauseMode::Quiesce => ("mode-quiesce", "mode-quiesce-help"),
-        };
-        view! {
-            <div class="radio">
-                <input type="radio" name="mode" id=id value=mode.as_str() aria-describedby=help_id
-                    prop:checked=move || current_mode().unwrap_or(ui.with(|u| u.chosen)) == mode
-                    disabled=move || paused() != Some(false)/>
-                <label for=id>{label}</label>
-                <span class="help" id=help_id>{help}</span>
-            </div>
-        }
-    };
-
-    view! {
-        <section class="card controls" aria-labelledby="controls-h"
-            on:submit=on_submit on:input=on_input on:click=on_click on:keydown=on_keydown>
-            <h2 id="controls-h">"Pause and resume"</h2>
-            <div class="forms">
-                <form id="pause-form" aria-labelledby="pause-h">
-                    <h3 id="pause-h">"Pause workers"</h3>
-                    <fieldset>
-                        <legend>"Mode"</legend>
-                        {radio(PauseMode::Drain, "Drain", "No new claims; running jobs finish.")}
-                        {radio(PauseMode::Quiesce, "Quiesce", "No new claims; running jobs hold at their next checkpoint.")}
-                    </fieldset>
-                    {reason_field(ui, Field::Pause, "e.g. Rolling API migration")}
-                    <div class="actions">
-                        <button type="submit" class="btn btn-primary" data-intent="pause"
-                            disabled=move || paused() != Some(false) || busy()
-                            aria-describedby=move || (paused() == Some(true)).then_some("pause-hint")>
-                            "Pause workers"
-                        </button>
-                        <button type="submit" class="btn" data-intent="switch"
-                            hidden=move || current_mode().is_none() disabled=busy>
-                            {move || format!("Switch to {}", current_mode().map_or("", |m| other(m).as_str()))}
-                        </button>
-                    </div>
-                    <p class="help" id="pause-hint" hidden=move || current_mode().is_none()>
-                        {move || format!(
-                            "Workers are already paused ({}). Resume them, or switch mode with a reason.",
-                            current_mode().map_or("", |m| m.as_str())
-                        )}
-                    </p>
-                </form>
-                <form id="resume-form" aria-labelledby="resume-h">
-                    <h3 id="resume-h">"Resume workers"</h3>
-                    {reason_field(ui, Field::Resume, "e.g. Maintenance complete")}
-                    <div class="actions">
-                        <button type="submit" class="btn btn-primary" id=RESUME_ID
-                            disabled=move || paused() != Some(true) || busy()>
-                            "Resume workers"
-                        </button>
-                    </div>
-                    <p class="help" hidden=move || paused() != Some(true) || drained()>
-                        "Not drained yet: you will be asked to confirm."
-                    </p>
-                </form>
-            </div>
-            <div class="notice" role="status" tabindex="-1" id=NOTICE_ID
-                data-kind=move || ui.with(|u| u.notice.as_ref().map(Notice::kind))>
-                {move || ui.with(|u| u.notice.as_ref().map(|n| n.text().to_string()))}
-            </div>
-            {crate::confirm::force_resume_dialog(move || !ui.with(|u| u.confirming), CANCEL_ID, CONTINUE_ID)}
-        </section>
+    for (id, mode) in [
+        ("mode-drain", PauseMode::Drain),
+        ("mode-quiesce", PauseMode::Quiesce),
+    ] {
+        dom::checked(id, move || {
+            current_mode().unwrap_or(ui.with(|u| u.chosen)) == mode
+        });
+        dom::flag(id, "disabled", move || paused() != Some(false));
     }
-}
-
-/// A required reason, with the server's error for it underneath.
-fn reason_field(ui: RwSignal<Ui>, field: Field, placeholder: &'static str) -> impl IntoView {
-    let error = move || ui.with(|u| field.error_of(u).cloned());
-    view! {
-        <div class="field">
-            <label for=field.id()>"Reason " <span class="req">"(required)"</span></label>
-            <input type="text" id=field.id() name="reason" required maxlength="500" autocomplete="off"
-                placeholder=placeholder
-                aria-invalid=move || error().map(|_| "true")
-                aria-describedby=move || error().map(|_| field.error_id())/>
-            <p class="field-error" id=field.error_id()>{error}</p>
-        </div>
+    for field in [Field::Pause, Field::Resume] {
+        let error = move || ui.with(|u| field.error_of(u).cloned());
+        dom::attr(field.id(), "aria-invalid", move || {
+            error().map(|_| "true".into())
+        });
+        dom::attr(field.id(), "aria-describedby", move || {
+            error().map(|_| field.error_id().into())
+        });
+        dom::text(field.error_id(), move || error().unwrap_or_default());
     }
+    dom::flag("pause-submit", "disabled", move || {
+        paused() != Some(false) || busy()
+    });
+    dom::attr("pause-submit", "aria-describedby", move || {
+        (paused() == Some(true)).then(|| "pause-hint".into())
+    });
+    dom::flag("switch-submit", "hidden", move || current_mode().is_none());
+    dom::flag("switch-submit", "disabled", busy);
+    dom::text("switch-submit", move || {
+        format!(
+            "Switch to {}",
+            current_mode().map_or("", |m| other(m).as_str())
+        )
+    });
+    dom::flag("pause-hint", "hidden", move || current_mode().is_none());
+    dom::text("pause-hint", move || {
+        format!(
+            "Workers are already paused ({}). Resume them, or switch mode with a reason.",
+            current_mode().map_or("", |m| m.as_str())
+        )
+    });
+    dom::flag(RESUME_ID, "disabled", move || {
+        paused() != Some(true) || busy()
+    });
+    dom::flag("resume-hint", "hidden", move || {
+        paused() != Some(true) || drained()
+    });
+    dom::attr(NOTICE_ID, "data-kind", move || {
+        ui.with(|u| u.notice.as_ref().map(|n| n.kind().to_string()))
+    });
+    dom::text(NOTICE_ID, move || {
+        ui.with(|u| {
+            u.notice
+                .as_ref()
+                .map(|n| n.text().to_string())
+                .unwrap_or_default()
+        })
+    });
+    crate::confirm::bind(dash, move || !ui.with(|u| u.confirming));
 }

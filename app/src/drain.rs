@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use wire::{BlockingJob, DrainMetrics, DrainView, PauseMode, RunningSample, WorkerPauseStatus};
 
+use crate::dom;
 use crate::format;
 use crate::html::Html;
 use crate::state::Dashboard;
@@ -129,26 +130,21 @@ pub fn eta_text(metrics: &DrainMetrics, view: Option<&DrainView>) -> String {
     }
 }
 
-#[component]
-pub fn DrainCard() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+/// The card's markup; [`bind`] fills it.
+pub const HTML: &str = r#"<section class="card drain" aria-labelledby="drain-h"><h2 id="drain-h">Drain</h2><div id="drain-body"></div></section>"#;
+
+/// Recomputed when the status (a new version), the metrics, the drain view
+/// or the clock change; the page is only touched when the result differs
+/// (a clock tick often changes no "3 min ago").
+pub fn bind(dash: Dashboard) {
     let status = dash.status();
     let metrics = dash.metrics();
     let drain = dash.drain;
     let now = dash.now_ms;
-    // Recomputed when the status (a new version), the metrics, the drain
-    // view or the clock change; the page is only touched when the result
-    // differs (a clock tick often changes no "3 min ago").
-    let body = Memo::new(move |_| {
+    dom::html("drain-body", move || {
         status
             .with(|s| drain.with(|d| drain_html(s.as_ref(), metrics.get(), d.as_ref(), now.get())))
     });
-    view! {
-        <section class="card drain" aria-labelledby="drain-h">
-            <h2 id="drain-h">"Drain"</h2>
-            <div inner_html=body></div>
-        </section>
-    }
 }
 
 /// The drain card's content: figures, progress and ETA (while paused), the

@@ -9,14 +9,14 @@
 //! sort buttons are handled by one delegated handler per event kind, like
 //! the controls section's; the table's focus is restored after a refresh.
 
-use leptos::ev::{Event, KeyboardEvent, MouseEvent, SubmitEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos::wasm_bindgen::JsCast;
-use leptos::web_sys::{Element, HtmlElement, HtmlInputElement};
+use leptos::web_sys::{HtmlInputElement, HtmlSelectElement, KeyboardEvent, SubmitEvent};
 use wire::{ActionImpact, BlockingJob};
 
-use crate::api::{cancel_rolling_restart, start_rolling_restart, worker_action, Rollout, Worker};
+use crate::api::{fleet_action, Rollout, Worker};
+use crate::dom;
 use crate::format;
 use crate::html::Html;
 use crate::state::Dashboard;
@@ -32,8 +32,10 @@ pub const COLUMNS: [&str; 7] = [
     "Active jobs",
 ];
 
-/// The observed states the table can be filtered by.
-pub const STATES: [&str; 5] = ["running", "paused", "draining", "stopped", "offline"];
+/// The observed states the table can be filtered by (the filter's options
+/// in [`HTML`]).
+#[cfg(test)]
+const STATES: [&str; 5] = ["running", "paused", "draining", "stopped", "offline"];
 
 /// How the table is shown: sort column and direction, filter, selection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -355,19 +357,6 @@ pub fn rollout_html(r: &Rollout) -> String {
     h.finish()
 }
 
-fn focus(id: &str) {
-    if let Some(el) = document()
-        .get_element_by_id(id)
-        .and_then(|e| e.dyn_into::<HtmlElement>().ok())
-    {
-        let _ = el.focus();
-    }
-}
-
-fn input(id: &str) -> Option<HtmlInputElement> {
-    document().get_element_by_id(id)?.dyn_into().ok()
-}
-
 const REASON_ID: &str = "fleet-reason";
 const NOTICE_ID: &str = "fleet-notice";
 const CONFIRM_ID: &str = "fleet-confirm";
@@ -381,11 +370,14 @@ fn send(dash: Dashboard, ui: RwSignal<Ui>, p: Pending) {
     ui.update(|u| u.busy = true);
     spawn_local(async move {
         let ids = p.ids.join("\n");
-        let answer = if p.action == "restart" {
-            start_rolling_restart(ids, p.max_unavailable, p.reason.clone(), confirm).await
-        } else {
-            worker_action(p.action.clone(), ids, p.reason.clone(), confirm).await
-        };
+        let answer = fleet_action(
+            p.action.clone(),
+            ids,
+            p.reason.clone(),
+            p.max_unavailable,
+            confirm,
+        )
+        .await;
         let mut next = NOTICE_ID;
         ui.update(|u| {
             u.busy = false;
@@ -393,8 +385,8 @@ fn send(dash: Dashboard, ui: RwSignal<Ui>, p: Pending) {
             match answer {
                 Ok(r) => match (r.applied, r.rejected) {
                     (Some(done), _) => {
-                        u.notice = Some(("done", done.message));
-                        if let Some(i) = input(REASON_ID) {
+                        u.notice = Some(("done", done));
+                        if let Some(i) = dom::input(REASON_ID) {
                             i.set_value("");
                         }
                     }
@@ -424,14 +416,49 @@ fn send(dash: Dashboard, ui: RwSignal<Ui>, p: Pending) {
                 }
             }
         });
-        request_animation_frame(move || focus(next));
+        request_animation_frame(move || dom::focus(next));
         crate::live::load_fleet(dash);
     });
 }
 
-#[component]
-pub fn WorkersTab() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
+/// The tab's markup; [`bind`] brings it to life.
+pub const HTML: &str = concat!(
+    r#"<section class="card workers" id="workers" aria-labelledby="workers-h">"#,
+    r#"<h2 id="workers-h">Workers</h2>"#,
+    r#"<div class="fleet-tools"><div class="field"><label for="fleet-filter">Observed state</label>"#,
+    r#"<select id="fleet-filter"><option value="">All</option><option value="running">running</option>"#,
+    r#"<option value="paused">paused</option><option value="draining">draining</option>"#,
+    r#"<option value="stopped">stopped</option><option value="offline">offline</option></select></div>"#,
+    r#"<p class="muted" role="status" id="fleet-count">0 selected</p></div>"#,
+    r#"<div class="table-wrap" id="fleet-table"></div>"#,
+    r#"<form id="fleet-form" class="fleet-actions" aria-labelledby="fleet-actions-h" hidden>"#,
+    r#"<h3 id="fleet-actions-h">Act on the selected workers</h3>"#,
+    r#"<div class="field"><label for="fleet-reason">Reason <span class="req">(required)</span></label>"#,
+    r#"<input type="text" id="fleet-reason" name="reason" required maxlength="500" autocomplete="off" placeholder="e.g. Kernel upgrade on host-3">"#,
+    r#"<p class="field-error" id="fleet-reason-error"></p></div>"#,
+    r#"<div class="actions">"#,
+    r#"<button type="submit" class="btn" id="fleet-pause" data-intent="pause" disabled>Pause</button>"#,
+    r#"<button type="submit" class="btn" id="fleet-resume" data-intent="resume" disabled>Resume</button>"#,
+    r#"<button type="submit" class="btn btn-primary" id="fleet-drain" data-intent="drain" disabled>Drain</button></div>"#,
+    r#"<div class="actions restart"><div class="field"><label for="fleet-max">Max unavailable</label>"#,
+    r#"<input type="number" id="fleet-max" min="1" value="1" required></div>"#,
+    r#"<button type="submit" class="btn" id="fleet-restart" data-intent="restart" disabled>Rolling restart</button></div>"#,
+    r#"</form>"#,
+    r#"<div class="notice" role="status" tabindex="-1" id="fleet-notice"></div>"#,
+    r#"<section class="rollout" id="rollout" aria-labelledby="rollout-h" hidden><div id="rollout-body"></div>"#,
+    r#"<button type="button" class="btn btn-danger" id="rollout-cancel" data-action="rollout-cancel" hidden>Cancel rolling restart</button></section>"#,
+    r#"<div class="overlay" id="fleet-overlay" hidden data-action="fleet-backdrop">"#,
+    r#"<div class="dialog" role="dialog" aria-modal="true" id="fleet-dialog" aria-labelledby="fleet-dialog-title" aria-describedby="fleet-dialog-desc" data-action="none">"#,
+    r#"<h2 id="fleet-dialog-title"></h2><div id="fleet-dialog-desc"></div>"#,
+    r#"<div class="field" id="fleet-confirm-field" hidden><label for="fleet-confirm">Type <strong class="phrase" id="fleet-phrase"></strong> to confirm</label>"#,
+    r#"<input type="text" id="fleet-confirm" autocomplete="off"></div>"#,
+    r#"<div class="dialog-actions"><button type="button" class="btn" id="fleet-cancel" data-action="fleet-cancel">Cancel</button>"#,
+    r#"<button type="button" class="btn btn-danger" id="fleet-continue" data-action="fleet-continue">Continue</button></div>"#,
+    r#"</div></div></section>"#,
+);
+
+/// Brings [`HTML`] to life (it must be in the page).
+pub fn bind(dash: Dashboard) {
     let fleet = dash.fleet;
     let now = dash.now_ms;
     let view = RwSignal::new(TableView::default());
@@ -448,14 +475,11 @@ pub fn WorkersTab() -> impl IntoView {
     });
     Effect::new(move |_| {
         let html = table.get();
-        if let Some(el) = document().get_element_by_id("fleet-table") {
-            let active = document()
-                .active_element()
-                .map(|e| e.id())
-                .filter(|id| id.starts_with('w'));
+        if let Some(el) = dom::by_id("fleet-table") {
+            let active = Some(dom::focused_id()).filter(|id| id.starts_with('w'));
             el.set_inner_html(&html);
             if let Some(id) = active {
-                focus(&id);
+                dom::focus(&id);
             }
         }
     });
@@ -479,19 +503,21 @@ pub fn WorkersTab() -> impl IntoView {
         })
     };
     let busy = move || ui.with(|u| u.busy);
+    let write = move || dash.can_write();
 
     let close = move || {
         let action = ui.with_untracked(|u| u.dialog.as_ref().map(|p| p.action.clone()));
         ui.update(|u| u.dialog = None);
         if let Some(a) = action {
-            focus(&format!("fleet-{a}"));
+            dom::focus(&format!("fleet-{a}"));
         }
     };
 
-    let on_submit = move |ev: SubmitEvent| {
+    dom::on("workers", "submit", move |ev| {
         ev.prevent_default();
         let action = ev
-            .submitter()
+            .dyn_ref::<SubmitEvent>()
+            .and_then(|e| e.submitter())
             .and_then(|b| b.get_attribute("data-intent"))
             .unwrap_or_default();
         let ids = fleet.with_untracked(|f| {
@@ -500,10 +526,10 @@ pub fn WorkersTab() -> impl IntoView {
         if ids.is_empty() || action.is_empty() {
             return;
         }
-        let max = input("fleet-max")
+        let max = dom::input("fleet-max")
             .and_then(|i| i.value().parse().ok())
             .unwrap_or(1);
-        let reason = input(REASON_ID).map(|i| i.value()).unwrap_or_default();
+        let reason = dom::input(REASON_ID).map(|i| i.value()).unwrap_or_default();
         ui.update(|u| {
             u.notice = None;
             u.reason_error = None;
@@ -519,26 +545,25 @@ pub fn WorkersTab() -> impl IntoView {
             });
         });
         crate::live::load_drain(dash);
-        request_animation_frame(|| focus(CANCEL_ID));
-    };
+        request_animation_frame(|| dom::focus(CANCEL_ID));
+    });
 
-    let on_change = move |ev: Event| {
-        let target = ev.target();
-        if let Some(sel) = target
-            .as_ref()
-            .and_then(|t| t.dyn_ref::<leptos::web_sys::HtmlSelectElement>())
-        {
-            let filter = sel.value();
+    dom::on("workers", "change", move |ev| {
+        let Some(el) = dom::target(&ev) else { return };
+        if el.id() == "fleet-filter" {
+            let filter = el
+                .dyn_ref::<HtmlSelectElement>()
+                .map(|s| s.value())
+                .unwrap_or_default();
             view.update(|v| v.filter = filter);
             return;
         }
-        let Some(el) = target.and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
-            return;
-        };
         let Some(id) = el.get_attribute("data-select") else {
             return;
         };
-        let on = el.checked();
+        let on = el
+            .dyn_ref::<HtmlInputElement>()
+            .is_some_and(|i| i.checked());
         let shown: Vec<String> = if id == "*" {
             fleet.with_untracked(|f| {
                 view.with_untracked(|v| {
@@ -557,40 +582,36 @@ pub fn WorkersTab() -> impl IntoView {
                 v.selected.extend(shown);
             }
         });
-    };
+    });
 
-    let on_input = move |ev: Event| {
-        let Some(el) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-        else {
-            return;
-        };
+    dom::on("workers", "input", move |ev| {
+        let Some(el) = dom::target(&ev) else { return };
         match el.id().as_str() {
-            CONFIRM_ID => ui.update(|u| u.typed = el.value()),
+            CONFIRM_ID => {
+                let typed = el
+                    .dyn_ref::<HtmlInputElement>()
+                    .map(|i| i.value())
+                    .unwrap_or_default();
+                ui.update(|u| u.typed = typed);
+            }
             REASON_ID if ui.with_untracked(|u| u.reason_error.is_some()) => {
                 ui.update(|u| u.reason_error = None)
             }
             _ => {}
         }
-    };
+    });
 
-    let on_click = move |ev: MouseEvent| {
-        let Some(el) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<Element>().ok())
-            .and_then(|el| el.closest("[data-action],[data-sort]").ok().flatten())
-        else {
-            return;
-        };
-        if let Some(col) = el.get_attribute("data-sort").and_then(|c| c.parse().ok()) {
-            view.update(|v| {
-                v.desc = v.sort == col && !v.desc;
-                v.sort = col;
-            });
+    dom::on("workers", "click", move |ev| {
+        if let Some((_, col)) = dom::closest(&ev, "data-sort") {
+            if let Ok(col) = col.parse() {
+                view.update(|v| {
+                    v.desc = v.sort == col && !v.desc;
+                    v.sort = col;
+                });
+            }
             return;
         }
-        match el.get_attribute("data-action").as_deref() {
+        match dom::closest(&ev, "data-action").map(|(_, a)| a).as_deref() {
             Some("fleet-cancel") => close(),
             Some("fleet-continue") => {
                 let p = ui.with_untracked(|u| {
@@ -602,7 +623,7 @@ pub fn WorkersTab() -> impl IntoView {
                     send(dash, ui, p);
                 }
             }
-            Some("fleet-backdrop") => focus(CANCEL_ID),
+            Some("fleet-backdrop") => dom::focus(CANCEL_ID),
             Some("rollout-cancel") => {
                 let Some(id) = fleet.with_untracked(|f| {
                     f.as_ref()
@@ -613,12 +634,13 @@ pub fn WorkersTab() -> impl IntoView {
                 };
                 ui.update(|u| u.busy = true);
                 spawn_local(async move {
-                    let answer = cancel_rolling_restart(id).await;
+                    let answer =
+                        fleet_action("cancel-restart".into(), id, String::new(), 0, None).await;
                     ui.update(|u| {
                         u.busy = false;
                         u.notice = Some(match answer {
                             Ok(r) => match (r.applied, r.rejected) {
-                                (Some(d), _) => ("done", d.message),
+                                (Some(d), _) => ("done", d),
                                 (_, Some(e)) => ("error", e.message),
                                 _ => ("error", "The server gave an empty answer.".into()),
                             },
@@ -630,11 +652,14 @@ pub fn WorkersTab() -> impl IntoView {
             }
             _ => {}
         }
-    };
+    });
 
     // The dialog keeps focus: Tab and Shift+Tab cycle through its controls;
     // Escape cancels.
-    let on_keydown = move |ev: KeyboardEvent| {
+    dom::on("workers", "keydown", move |ev| {
+        let Some(ev) = ev.dyn_ref::<KeyboardEvent>() else {
+            return;
+        };
         let Some((typing, ok)) = ui.with_untracked(|u| {
             u.dialog.as_ref().map(|p| {
                 (
@@ -659,10 +684,7 @@ pub fn WorkersTab() -> impl IntoView {
                 if ok {
                     order.push(CONTINUE_ID);
                 }
-                let active = document()
-                    .active_element()
-                    .map(|e| e.id())
-                    .unwrap_or_default();
+                let active = dom::focused_id();
                 let at = order.iter().position(|id| *id == active);
                 let n = order.len();
                 let next = match (at, ev.shift_key()) {
@@ -672,100 +694,79 @@ pub fn WorkersTab() -> impl IntoView {
                     (None, true) => n - 1,
                 };
                 ev.prevent_default();
-                focus(order[next]);
+                dom::focus(order[next]);
             }
             _ => {}
         }
-    };
+    });
 
-    let dialog_text = move || {
-        ui.with(|u| {
-            u.dialog.as_ref().map(|p| {
-                let html = fleet.with(|f| {
-                    dash.drain.with(|d| {
-                        impact_html(
-                            p,
-                            f.as_ref().map_or(&[][..], |f| &f.workers),
-                            d.as_ref().map_or(&[][..], |d| &d.blocking),
-                            now.get_untracked(),
-                        )
-                    })
-                });
-                (dialog_title(p), html, p.phrase.clone())
-            })
-        })
-    };
     let reason_error = move || ui.with(|u| u.reason_error.clone());
     let none = move || count() == 0 || busy();
-    let write = move || dash.can_write();
-
-    view! {
-        <section class="card workers" aria-labelledby="workers-h"
-            on:submit=on_submit on:change=on_change on:input=on_input on:click=on_click on:keydown=on_keydown>
-            <h2 id="workers-h">"Workers"</h2>
-            <div class="fleet-tools">
-                <div class="field">
-                    <label for="fleet-filter">"Observed state"</label>
-                    <select id="fleet-filter">
-                        <option value="">"All"</option>
-                        {STATES.map(|s| view! { <option value=s>{s}</option> })}
-                    </select>
-                </div>
-                <p class="muted" role="status">{move || format!("{} selected", count())}</p>
-            </div>
-            <div class="table-wrap" id="fleet-table"></div>
-            <form id="fleet-form" class="fleet-actions" aria-labelledby="fleet-actions-h" hidden=move || !write()>
-                <h3 id="fleet-actions-h">"Act on the selected workers"</h3>
-                <div class="field">
-                    <label for=REASON_ID>"Reason " <span class="req">"(required)"</span></label>
-                    <input type="text" id=REASON_ID name="reason" required maxlength="500" autocomplete="off"
-                        placeholder="e.g. Kernel upgrade on host-3"
-                        aria-invalid=move || reason_error().map(|_| "true")
-                        aria-describedby=move || reason_error().map(|_| "fleet-reason-error")/>
-                    <p class="field-error" id="fleet-reason-error">{reason_error}</p>
-                </div>
-                <div class="actions">
-                    <button type="submit" class="btn" id="fleet-pause" data-intent="pause" disabled=none>"Pause"</button>
-                    <button type="submit" class="btn" id="fleet-resume" data-intent="resume" disabled=none>"Resume"</button>
-                    <button type="submit" class="btn btn-primary" id="fleet-drain" data-intent="drain" disabled=none>"Drain"</button>
-                </div>
-                <div class="actions restart">
-                    <div class="field">
-                        <label for="fleet-max">"Max unavailable"</label>
-                        <input type="number" id="fleet-max" min="1" value="1" required/>
-                    </div>
-                    <button type="submit" class="btn" id="fleet-restart" data-intent="restart" disabled=none>"Rolling restart"</button>
-                </div>
-            </form>
-            <div class="notice" role="status" tabindex="-1" id=NOTICE_ID
-                data-kind=move || ui.with(|u| u.notice.as_ref().map(|n| n.0))>
-                {move || ui.with(|u| u.notice.as_ref().map(|n| n.1.clone()))}
-            </div>
-            <section class="rollout" aria-labelledby="rollout-h" hidden=move || rollout().is_none()>
-                <div inner_html=move || rollout().unwrap_or_default()></div>
-                <button type="button" class="btn btn-danger" data-action="rollout-cancel"
-                    hidden=move || !(running() && write()) disabled=busy>"Cancel rolling restart"</button>
-            </section>
-            <div class="overlay" hidden=move || ui.with(|u| u.dialog.is_none()) data-action="fleet-backdrop">
-                <div class="dialog" role="dialog" aria-modal="true" id="fleet-dialog"
-                    aria-labelledby="fleet-dialog-title" aria-describedby="fleet-dialog-desc" data-action="none">
-                    <h2 id="fleet-dialog-title">{move || dialog_text().map(|d| d.0)}</h2>
-                    <div id="fleet-dialog-desc" inner_html=move || dialog_text().map(|d| d.1).unwrap_or_default()></div>
-                    <div class="field" hidden=move || ui.with(|u| u.dialog.as_ref().is_none_or(|p| p.phrase.is_none()))>
-                        <label for=CONFIRM_ID>"Type " <strong class="phrase">{move || dialog_text().and_then(|d| d.2)}</strong> " to confirm"</label>
-                        <input type="text" id=CONFIRM_ID autocomplete="off" prop:value=move || ui.with(|u| u.typed.clone())/>
-                    </div>
-                    <div class="dialog-actions">
-                        <button type="button" class="btn" id=CANCEL_ID data-action="fleet-cancel">"Cancel"</button>
-                        <button type="button" class="btn btn-danger" id=CONTINUE_ID data-action="fleet-continue"
-                            disabled=move || busy() || ui.with(|u| u.dialog.as_ref().is_some_and(|p| p.phrase.as_ref().is_some_and(|ph| *ph != u.typed)))>
-                            "Continue"
-                        </button>
-                    </div>
-                </div>
-            </div>
-        </section>
+    dom::text("fleet-count", move || format!("{} selected", count()));
+    dom::flag("fleet-form", "hidden", move || !write());
+    dom::attr("fleet-reason", "aria-invalid", move || {
+        reason_error().map(|_| "true".into())
+    });
+    dom::attr("fleet-reason", "aria-describedby", move || {
+        reason_error().map(|_| "fleet-reason-error".into())
+    });
+    dom::text("fleet-reason-error", move || {
+        reason_error().unwrap_or_default()
+    });
+    for id in [
+        "fleet-pause",
+        "fleet-resume",
+        "fleet-drain",
+        "fleet-restart",
+    ] {
+        dom::flag(id, "disabled", none);
     }
+    dom::attr(NOTICE_ID, "data-kind", move || {
+        ui.with(|u| u.notice.as_ref().map(|n| n.0.to_string()))
+    });
+    dom::text(NOTICE_ID, move || {
+        ui.with(|u| u.notice.as_ref().map(|n| n.1.clone()).unwrap_or_default())
+    });
+    dom::flag("rollout", "hidden", move || rollout().is_none());
+    dom::html("rollout-body", move || rollout().unwrap_or_default());
+    dom::flag("rollout-cancel", "hidden", move || !(running() && write()));
+    dom::flag("rollout-cancel", "disabled", busy);
+
+    // The confirmation dialog.
+    let dialog = move || ui.with(|u| u.dialog.clone());
+    dom::flag("fleet-overlay", "hidden", move || {
+        ui.with(|u| u.dialog.is_none())
+    });
+    dom::text("fleet-dialog-title", move || {
+        ui.with(|u| u.dialog.as_ref().map(dialog_title).unwrap_or_default())
+    });
+    dom::html("fleet-dialog-desc", move || {
+        let Some(p) = dialog() else {
+            return String::new();
+        };
+        fleet.with(|f| {
+            dash.drain.with(|d| {
+                impact_html(
+                    &p,
+                    f.as_ref().map_or(&[][..], |f| &f.workers),
+                    d.as_ref().map_or(&[][..], |d| &d.blocking),
+                    now.get_untracked(),
+                )
+            })
+        })
+    });
+    let phrase = move || ui.with(|u| u.dialog.as_ref().and_then(|p| p.phrase.clone()));
+    dom::flag("fleet-confirm-field", "hidden", move || phrase().is_none());
+    dom::text("fleet-phrase", move || phrase().unwrap_or_default());
+    dom::value(CONFIRM_ID, move || ui.with(|u| u.typed.clone()));
+    dom::flag(CONTINUE_ID, "disabled", move || {
+        busy()
+            || ui.with(|u| {
+                u.dialog
+                    .as_ref()
+                    .is_some_and(|p| p.phrase.as_ref().is_some_and(|ph| *ph != u.typed))
+            })
+    });
 }
 
 #[cfg(test)]
@@ -788,6 +789,16 @@ mod tests {
 
     fn ids(rows: &[&Worker]) -> Vec<String> {
         rows.iter().map(|w| w.id.clone()).collect()
+    }
+
+    #[test]
+    fn the_filter_offers_every_observed_state() {
+        for s in STATES {
+            assert!(
+                HTML.contains(&format!("<option value=\"{s}\">{s}</option>")),
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -252,24 +252,7 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
             Read,
             dashboard::sfn(),
         ),
-        r(
-            Method::POST,
-            "/sfn/worker_action",
-            Operate,
-            dashboard::sfn(),
-        ),
-        r(
-            Method::POST,
-            "/sfn/start_rolling_restart",
-            Operate,
-            dashboard::sfn(),
-        ),
-        r(
-            Method::POST,
-            "/sfn/cancel_rolling_restart",
-            Operate,
-            dashboard::sfn(),
-        ),
+        r(Method::POST, "/sfn/fleet_action", Operate, dashboard::sfn()),
         // A server function not listed above is operator-only until it is.
         r(Method::POST, "/sfn/{*fn_name}", Operate, dashboard::sfn()),
     ]
