@@ -137,6 +137,9 @@ pub fn events_html(events: &[ControlEvent], now_ms: i64) -> String {
                 .raw(mode.as_str())
                 .raw("</span>");
         }
+        if !e.success {
+            h.raw(" <span class=\"badge badge-bad\" title=\"Refused: nothing was applied\">refused</span>");
+        }
         if e.force_resume {
             h.raw(" <span class=\"badge badge-bad\" title=\"Resumed before the fleet had drained\">forceResume</span>");
         }
@@ -235,6 +238,11 @@ mod tests {
         assert!(html.contains(">forceResume</span>"));
         assert!(html.contains("&lt;b&gt;now&lt;/b&gt;"));
         assert!(html.contains("3 jobs still running"));
+        assert!(!html.contains(">refused</span>"));
+        let mut refused = ev(3);
+        refused.action = "worker.drain".into();
+        refused.success = false;
+        assert!(events_html(&[refused], 0).contains(">refused</span>"));
         assert_eq!(
             events_html(&[], 0),
             "<p class=\"muted\">No pause or resume yet.</p>"

@@ -417,7 +417,7 @@ pub async fn events(c: &Client, limit: u32) -> CliResult<()> {
     let mut out = String::new();
     for e in v["events"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "{} v{:<4} {:<24} {:<8} by {:<16} {}{}\n",
+            "{} v{:<4} {:<24} {:<8} by {:<16} {}{}{}\n",
             e["createdAt"].as_str().unwrap_or(""),
             e["version"],
             e["action"].as_str().unwrap_or(""),
@@ -426,6 +426,11 @@ pub async fn events(c: &Client, limit: u32) -> CliResult<()> {
             e["reason"].as_str().unwrap_or(""),
             if e["forceResume"] == true {
                 " [force resume]"
+            } else {
+                ""
+            },
+            if e["success"] == false {
+                " [refused]"
             } else {
                 ""
             }

@@ -41,6 +41,14 @@ impl Service {
                     available_after = r.available_after,
                     "worker action refused by the safety rule"
                 );
+                self.refusal_event(
+                    &format!("worker.{}", cmd.action.as_str()),
+                    actor,
+                    cmd.reason.as_str(),
+                    cmd.worker_ids.clone(),
+                    &r,
+                )
+                .await;
                 return Err(ServiceError::SafetyRefused(Box::new(r)));
             }
         };
@@ -197,14 +205,25 @@ impl Service {
             reason: reason.clone(),
             confirm: req.confirm.clone(),
         };
-        let override_used = domain::check_safety(
+        let override_used = match domain::check_safety(
             &fleet,
             &probe,
             self.config().min_available_workers,
             t,
             stale,
-        )
-        .map_err(|r| ServiceError::SafetyRefused(Box::new(r)))?;
+        ) {
+            Ok(o) => o,
+            Err(r) => {
+                tracing::warn!(
+                    actor,
+                    available_after = r.available_after,
+                    "rolling restart refused by the safety rule"
+                );
+                self.refusal_event("rolling_restart.start", actor, reason.as_str(), targets, &r)
+                    .await;
+                return Err(ServiceError::SafetyRefused(Box::new(r)));
+            }
+        };
         let r = rollout::new_rollout(
             targets,
             max_unavailable,
@@ -223,6 +242,50 @@ impl Service {
             .await?
             .filter(|a| a.id == r.id)
             .unwrap_or(r))
+    }
+
+    /// Refused actions are audited too (`success: false`): who tried to
+    /// take which workers out of service, and what the safety rule saw.
+    /// Nothing was applied, so a failure to write it is logged, not
+    /// returned: the caller still gets the refusal.
+    async fn refusal_event(
+        &self,
+        action: &str,
+        actor: &str,
+        reason: &str,
+        targets: Vec<String>,
+        r: &domain::SafetyRefusal,
+    ) {
+        let t = now();
+        let event = async {
+            let state = self.store().pause_state().await?;
+            let metrics = self.store().job_counts(t).await?.drain_metrics();
+            let ev = NewControlEvent {
+                action: action.to_string(),
+                mode: None,
+                reason: reason.to_string(),
+                actor: actor.to_string(),
+                force_resume: false,
+                metrics,
+                version: state.version,
+                success: false,
+                request_id: None,
+                created_at: t,
+                targets,
+                details: Some(serde_json::json!({
+                    "refused": "safety_check",
+                    "availableBefore": r.available_before,
+                    "availableAfter": r.available_after,
+                    "minimum": r.minimum,
+                    "affectedWorkers": r.affected_workers,
+                    "runningJobs": r.running_jobs,
+                })),
+            };
+            self.store().append_event(&ev).await
+        };
+        if let Err(e) = event.await {
+            tracing::warn!(error = %e, action, actor, "could not audit a refused action");
+        }
     }
 
     async fn rollout_event(

@@ -41,6 +41,13 @@ impl Api {
         .await
     }
 
+    async fn list_rollouts_empty(&self) -> bool {
+        let v = self
+            .ok(Method::GET, "/api/workers/rolling-restarts", None)
+            .await;
+        v.as_array().is_some_and(|a| a.is_empty())
+    }
+
     async fn desired(&self) -> Vec<(String, String)> {
         let v = self.ok(Method::GET, "/api/workers", None).await;
         v["workers"]
@@ -157,6 +164,19 @@ async fn the_safety_rule_refuses_then_accepts_the_typed_phrase(db: TestDb) {
     assert_eq!(v["impact"]["affectedWorkers"], json!(["w1", "w2"]));
     assert_eq!(v["confirmPhrase"], "drain 2 workers");
     assert_eq!(a.desired().await, before, "nothing changed");
+    // The refusal is audited: who tried what, on which workers, and why not.
+    let newest = |page: serde_json::Value| page["events"][0].clone();
+    let refused = newest(
+        a.ok(Method::GET, "/api/system/worker-pause/events?limit=1", None)
+            .await,
+    );
+    assert_eq!(refused["action"], "worker.drain");
+    assert_eq!(refused["success"], false);
+    assert_eq!(refused["actor"], "local");
+    assert_eq!(refused["reason"], "all of them");
+    assert_eq!(refused["targets"], json!(["w1", "w2"]));
+    assert_eq!(refused["details"]["refused"], "safety_check");
+    assert_eq!(refused["details"]["availableAfter"], 0);
     let mut wrong = body.clone();
     wrong["confirm"] = json!("yes please");
     assert_eq!(
@@ -165,6 +185,12 @@ async fn the_safety_rule_refuses_then_accepts_the_typed_phrase(db: TestDb) {
             .0,
         StatusCode::CONFLICT
     );
+    let again = newest(
+        a.ok(Method::GET, "/api/system/worker-pause/events?limit=1", None)
+            .await,
+    );
+    assert_eq!(again["success"], false);
+    assert!(again["id"].as_i64() > refused["id"].as_i64(), "{again}");
     let mut confirmed = body;
     confirmed["confirm"] = v["confirmPhrase"].clone();
     let r = a
@@ -172,6 +198,7 @@ async fn the_safety_rule_refuses_then_accepts_the_typed_phrase(db: TestDb) {
         .await;
     assert_eq!(r["overrideUsed"], true);
     assert_eq!(r["event"]["details"]["overrideUsed"], true);
+    assert_eq!(r["event"]["success"], true);
     assert!(a.desired().await.iter().all(|(_, d)| d == "draining"));
 }
 
@@ -346,6 +373,17 @@ async fn rolling_restart_validation_and_cancel(db: TestDb) {
         (s, v["error"]["code"].clone()),
         (StatusCode::CONFLICT, json!("safety_check"))
     );
+    let events = a
+        .ok(Method::GET, "/api/system/worker-pause/events?limit=1", None)
+        .await;
+    let refused = &events["events"][0];
+    assert_eq!(
+        (refused["action"].clone(), refused["success"].clone()),
+        (json!("rolling_restart.start"), json!(false)),
+        "{refused}"
+    );
+    assert_eq!(refused["details"]["refused"], "safety_check");
+    assert!(a.list_rollouts_empty().await, "nothing was started");
     let r = a
         .ok(
             Method::POST,
