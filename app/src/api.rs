@@ -114,6 +114,7 @@ mod tests {
             metrics: DrainMetrics::default(),
             audit: Default::default(),
             warning: None,
+            until: None,
         })
     }
 

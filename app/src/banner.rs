@@ -81,6 +81,13 @@ pub fn banner_html(status: Option<&WorkerPauseStatus>, unreachable: bool, now_ms
             .text(&rel_text(s, now_ms))
             .raw("</span></span>");
     }
+    if let Some(t) = s.until.filter(|_| s.workers_paused) {
+        h.raw("<span class=\"banner-until\">resumes by itself at <time datetime=\"")
+            .text(&format::iso(t))
+            .raw("\">")
+            .text(&format::absolute(t))
+            .raw("</time></span>");
+    }
     h.raw("</p>");
     if let Some(e) = forced_resume(s) {
         let (running, stale) = (e.metrics.running, e.metrics.stale_running);
@@ -179,6 +186,7 @@ mod tests {
             metrics: DrainMetrics::new(0, 0, 0),
             audit: AuditBlock::default(),
             warning: None,
+            until: None,
         }
     }
 
@@ -215,6 +223,18 @@ mod tests {
             state_name(&status(true, Some(PauseMode::Quiesce))),
             "quiesce"
         );
+    }
+
+    #[test]
+    fn a_timed_pause_says_when_it_ends() {
+        let mut s = status(true, Some(PauseMode::Drain));
+        assert!(!banner_html(Some(&s), false, 0).contains("resumes by itself"));
+        s.until = DateTime::from_timestamp(1_795_376_848, 0);
+        assert!(banner_html(Some(&s), false, 0).contains(
+            "resumes by itself at <time datetime=\"2026-11-22T19:47:28Z\">2026-11-22 19:47:28 UTC</time>"
+        ));
+        s.workers_paused = false;
+        assert!(!banner_html(Some(&s), false, 0).contains("resumes by itself"));
     }
 
     #[test]

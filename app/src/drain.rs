@@ -377,6 +377,7 @@ mod tests {
                 ],
             },
             warning: None,
+            until: None,
         };
         assert_eq!(pause_start(&s), Some((t(40), 3)));
         assert_eq!(
@@ -426,6 +427,7 @@ mod tests {
             metrics: DrainMetrics::default(),
             audit: AuditBlock { latest: audit },
             warning: None,
+            until: None,
         }
     }
 

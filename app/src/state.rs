@@ -226,6 +226,7 @@ mod tests {
             metrics: DrainMetrics::new(0, 0, 0),
             audit: Default::default(),
             warning: None,
+            until: None,
         }
     }
 

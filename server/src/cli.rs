@@ -152,6 +152,10 @@ fn status_line(s: &Value) -> String {
     } else {
         "Workers: Running".to_string()
     };
+    let state = match s["until"].as_str() {
+        Some(until) => format!("{state} · resumes by itself at {until}"),
+        None => state,
+    };
     format!(
         "{state} · version {} · reason: {} · by {}\nqueued {} · running {} · stale {} · {}",
         s["version"],
@@ -168,6 +172,15 @@ fn status_line(s: &Value) -> String {
     )
 }
 
+/// `--for 30m`: the RFC 3339 time that long from now.
+pub fn time_after(d: Duration) -> CliResult<String> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| chrono::Utc::now().checked_add_signed(d))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .ok_or_else(|| Failure(2, format!("--for {d:?} is too long")))
+}
+
 pub async fn status(c: &Client) -> CliResult<()> {
     let s = c.get("/api/system/worker-pause").await?;
     c.print(&s, status_line(&s));
@@ -180,11 +193,12 @@ pub async fn pause(
     reason: &str,
     expected_version: Option<i64>,
     request_id: Option<String>,
+    until: Option<String>,
 ) -> CliResult<()> {
     let s = c
         .post(
             "/api/system/worker-pause",
-            json!({"action": "pause", "mode": mode, "reason": reason, "expectedVersion": expected_version, "requestId": request_id}),
+            json!({"action": "pause", "mode": mode, "reason": reason, "expectedVersion": expected_version, "requestId": request_id, "until": until}),
         )
         .await?;
     c.print(&s, status_line(&s));

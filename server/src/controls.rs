@@ -396,7 +396,7 @@ impl Service {
                 .message
                 .clone()
                 .unwrap_or_else(|| "all workers restarted".into());
-            self.rollout_event(&r, what, "system", &reason, None)
+            self.rollout_event(&r, what, crate::service::SYSTEM_ACTOR, &reason, None)
                 .await?;
         }
         Ok(Some(r))

@@ -42,6 +42,14 @@ enum Command {
         /// Idempotency key: retries with the same id are applied once.
         #[arg(long)]
         request_id: Option<String>,
+        /// A timed pause: the fleet resumes by itself at this RFC 3339 time
+        /// (e.g. 2026-11-22T18:00:00Z).
+        #[arg(long, conflicts_with = "for_")]
+        until: Option<String>,
+        /// A timed pause: the fleet resumes by itself after this long (e.g.
+        /// 30m, 2h), counted from this machine's clock.
+        #[arg(long = "for", value_parser = cli::parse_duration)]
+        for_: Option<std::time::Duration>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -125,10 +133,16 @@ async fn remote_command(command: Command) -> Result<(), cli::Failure> {
             reason,
             expected_version,
             request_id,
+            until,
+            for_,
             remote,
         } => {
             let c = cli::Client::new(remote)?;
-            cli::pause(&c, &mode, &reason, expected_version, request_id).await
+            let until = match (until, for_) {
+                (None, Some(d)) => Some(cli::time_after(d)?),
+                (until, _) => until,
+            };
+            cli::pause(&c, &mode, &reason, expected_version, request_id, until).await
         }
         Resume {
             reason,

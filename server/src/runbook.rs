@@ -94,6 +94,8 @@ impl Service {
                 Some(PauseCommand {
                     action: PauseAction::Pause {
                         mode: mode.or(current.mode).unwrap_or(PauseMode::Drain),
+                        // A pause from the runbook is open-ended.
+                        until: None,
                     },
                     reason,
                     expected_version: None,

@@ -124,6 +124,14 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 /// Largest page of jobs or events one request may ask for.
 pub const MAX_PAGE: u32 = 500;
 
+/// The actor of what the server does by itself (timed resumes, rolling
+/// restart steps) in the audit log.
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// How often a timed pause is checked for its end: it ends within this
+/// long of its `until`.
+const TIMED_RESUME_TICK_MS: u64 = 250;
+
 /// The longest a claim may wait for a job (long poll).
 pub const MAX_WAIT_MS: u32 = 30_000;
 
@@ -264,7 +272,31 @@ impl Service {
                 svc.refresh_pause_state().await;
             },
         );
+        // Ends a timed pause on time. Reads the cache only; every replica
+        // runs it and exactly one resume applies (see domain::timed_resume).
+        self.every(
+            Duration::from_millis(TIMED_RESUME_TICK_MS),
+            |svc| async move {
+                svc.resume_if_due().await;
+            },
+        );
         Ok(())
+    }
+
+    /// Applies the resume that ends a timed pause, once it is due.
+    async fn resume_if_due(&self) {
+        let Some(cmd) = domain::timed_resume(&self.cache.current(), now()) else {
+            return;
+        };
+        match self.apply_pause(SYSTEM_ACTOR, &cmd).await {
+            Ok(status) => tracing::info!(
+                version = status.version,
+                "timed pause ended: the fleet resumed by itself"
+            ),
+            // Another replica (or an operator) changed the state first.
+            Err(ServiceError::VersionConflict { .. }) => self.refresh_pause_state().await,
+            Err(e) => tracing::warn!(error = %e, "could not end the timed pause; retrying"),
+        }
     }
 
     /// Runs `step` every `period` until the service is dropped (a missed
@@ -330,6 +362,7 @@ impl Service {
             metrics,
             audit: AuditBlock { latest },
             warning,
+            until: state.until.filter(|_| state.workers_paused),
         })
     }
 
@@ -340,6 +373,7 @@ impl Service {
         req: PauseRequest,
     ) -> ServiceResult<WorkerPauseStatus> {
         let cmd = PauseCommand::parse(req)?;
+        domain::check_until(&cmd, now())?;
         self.apply_pause(actor, &cmd).await
     }
 

@@ -111,6 +111,54 @@ async fn pause_persists_bumps_version_and_appends_event(db: TestDb) {
     assert_eq!(db.store.pause_state().await.unwrap().paused_at, Some(now));
 }
 
+async fn a_timed_pause_persists_its_end_and_its_resume_applies_once(db: TestDb) {
+    let now = t0();
+    let until = now + Duration::minutes(30);
+    let timed = cmd(
+        serde_json::json!({"action":"pause","mode":"drain","reason":"deploy",
+        "until": until.to_rfc3339()}),
+    );
+    let out = db
+        .store
+        .transition_pause(&timed, "alice", now)
+        .await
+        .unwrap();
+    assert_eq!(out.state.until, Some(until));
+    let ev = out.event.expect("event");
+    assert_eq!(
+        ev.details,
+        Some(
+            serde_json::json!({"until": until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)})
+        )
+    );
+    // Read back by a fresh read and by the claim (which reads the state
+    // inside its own statement on PostgreSQL).
+    assert_eq!(db.store.pause_state().await.unwrap().until, Some(until));
+    match db.store.claim(&params("w", now)).await.unwrap() {
+        ClaimOutcome::Paused(s) => assert_eq!(s.until, Some(until)),
+        other => panic!("expected paused, got {other:?}"),
+    }
+    // Its end, proposed twice (two replicas): applied once.
+    let state = db.store.pause_state().await.unwrap();
+    let end = server::domain::timed_resume(&state, until).expect("due");
+    let first = db
+        .store
+        .transition_pause(&end, "system", until)
+        .await
+        .unwrap();
+    assert!(!first.state.workers_paused);
+    assert_eq!(first.state.until, None);
+    assert_eq!(first.event.map(|e| e.actor), Some("system".to_string()));
+    let second = db
+        .store
+        .transition_pause(&end, "system", until)
+        .await
+        .unwrap();
+    assert!(second.replayed && second.event.is_none());
+    assert_eq!(db.store.pause_state().await.unwrap().until, None);
+    assert_eq!(db.store.list_events(10, None).await.unwrap().len(), 2);
+}
+
 async fn version_conflict_changes_nothing(db: TestDb) {
     let c =
         cmd(serde_json::json!({"action":"pause","mode":"drain","reason":"x","expectedVersion":5}));
@@ -637,6 +685,7 @@ async fn listen_reports_changes_from_other_connections(db: TestDb) {
 on_both_stores!(
     initial_state_is_running_at_version_1,
     pause_persists_bumps_version_and_appends_event,
+    a_timed_pause_persists_its_end_and_its_resume_applies_once,
     version_conflict_changes_nothing,
     repeated_request_id_is_applied_once,
     resume_before_drained_records_force_and_metrics,

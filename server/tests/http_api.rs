@@ -7,6 +7,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
+use chrono::SubsecRound;
 use common::api::Api;
 use common::TestDb;
 use serde_json::{json, Value};
@@ -367,6 +368,32 @@ async fn bad_input_is_a_json_4xx_and_changes_nothing(db: TestDb) {
         (
             Method::POST,
             "/api/system/worker-pause".into(),
+            Some(r#"{"action":"pause","mode":"drain","reason":"x","until":"in an hour"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("until"),
+        ),
+        (
+            Method::POST,
+            "/api/system/worker-pause".into(),
+            Some(
+                r#"{"action":"pause","mode":"drain","reason":"x","until":"2001-01-01T00:00:00Z"}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("until"),
+        ),
+        (
+            Method::POST,
+            "/api/system/worker-pause".into(),
+            Some(r#"{"action":"resume","reason":"x","until":"2999-01-01T00:00:00Z"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("until"),
+        ),
+        (
+            Method::POST,
+            "/api/system/worker-pause".into(),
             Some(r#"{"action":"pause","mode":"nap","reason":"x"}"#),
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
@@ -708,6 +735,60 @@ async fn runbook_endpoints_share_the_api_state(db: TestDb) {
     }
 }
 
+/// A timed pause shows its end, then ends by itself: resumed by `system`,
+/// audited once, workers told at once.
+async fn a_timed_pause_resumes_by_itself(db: TestDb) {
+    let a = Api::new(db, ServiceConfig::default(), true).await;
+    let until = chrono::Utc::now() + chrono::Duration::milliseconds(1200);
+    let until_text = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let p = a
+        .post(
+            "/api/system/worker-pause",
+            json!({"action": "pause", "mode": "quiesce", "reason": "DB failover window", "until": until_text}),
+        )
+        .await;
+    assert_eq!(p["workersPaused"], true);
+    let shown = p["until"].as_str().expect("until in the status");
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(shown).unwrap(),
+        until.trunc_subsecs(3)
+    );
+    assert_eq!(a.claim("w1").await["system"]["workersPaused"], true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let s = loop {
+        let s = a.get("/api/system/worker-pause").await;
+        if s["workersPaused"] == false || std::time::Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        s["workersPaused"], false,
+        "the timed pause did not end: {s}"
+    );
+    assert!(s.get("until").is_none(), "{s}");
+    let resumed_at =
+        chrono::DateTime::parse_from_rfc3339(s["requestedAt"].as_str().unwrap()).unwrap();
+    assert!(
+        resumed_at >= until.trunc_subsecs(3),
+        "resumed before its time"
+    );
+    assert_eq!(s["requestedBy"], "system");
+    let events = a.get("/api/system/worker-pause/events").await;
+    let events = events["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        (events[0]["action"].clone(), events[0]["actor"].clone()),
+        (json!("resume"), json!("system"))
+    );
+    assert!(events[0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("timed pause ended"));
+    assert!(events[1]["details"]["until"].is_string(), "{}", events[1]);
+    assert_eq!(a.claim("w1").await["system"]["workersPaused"], false);
+}
+
 async fn events_endpoint_pages(db: TestDb) {
     let a = api(db).await;
     for i in 0..3 {
@@ -739,5 +820,6 @@ on_both_stores!(
     no_op_requests_keep_the_version,
     bad_input_is_a_json_4xx_and_changes_nothing,
     runbook_endpoints_share_the_api_state,
+    a_timed_pause_resumes_by_itself,
     events_endpoint_pages,
 );

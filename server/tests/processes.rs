@@ -272,6 +272,85 @@ async fn postgres_replicas_learn_changes_through_notify_and_reconnect() {
     assert_eq!(b.cache().version(), 3);
 }
 
+/// A timed pause ends once, however many replicas watch it: three servers
+/// share PostgreSQL, every one proposes the resume when it is due, and the
+/// audit log has exactly one (actor `system`). A server that starts after
+/// the time has passed (the pause outlived a restart) ends it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_timed_pause_ends_once_across_replicas_and_restarts() {
+    let Some(db) = common::empty_postgres().await else {
+        return;
+    };
+    let start = || async {
+        let svc = Service::new(
+            server::storage::connect(&db.url).await.unwrap(),
+            ServiceConfig::default(),
+        )
+        .await
+        .unwrap();
+        svc.start().await.unwrap();
+        svc
+    };
+    let replicas = [start().await, start().await, start().await];
+    let timed = |ms: i64, reason: &str| {
+        let until = chrono::Utc::now() + chrono::Duration::milliseconds(ms);
+        serde_json::from_value(json!({"action": "pause", "mode": "drain", "reason": reason,
+            "until": until.to_rfc3339()}))
+        .unwrap()
+    };
+    let all_running = |svcs: &[Arc<Service>]| svcs.iter().all(|s| !s.cache().is_paused());
+    let events =
+        |svc: Arc<Service>| async move { svc.events(Some(50), None).await.unwrap().events };
+
+    replicas[0]
+        .change_pause("ops", timed(800, "window one"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(replicas.iter().all(|s| s.cache().is_paused()));
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !all_running(&replicas) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the timed pause ended on every replica");
+    // Give the other replicas' proposals time to arrive (and be refused).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let log = events(replicas[0].clone()).await;
+    let resumes: Vec<_> = log.iter().filter(|e| e.action == "resume").collect();
+    assert_eq!(resumes.len(), 1, "{log:?}");
+    assert_eq!(resumes[0].actor, "system");
+
+    // Outliving a restart: nobody watches while the time passes.
+    replicas[0]
+        .change_pause("ops", timed(300, "window two"))
+        .await
+        .unwrap();
+    drop(replicas);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let restarted_at = chrono::Utc::now();
+    let later = start().await;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while later.cache().is_paused() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a server started after the end resumed the fleet");
+    let log = events(later.clone()).await;
+    assert_eq!(
+        log.iter().filter(|e| e.action == "resume").count(),
+        2,
+        "{log:?}"
+    );
+    assert_eq!(log[0].actor, "system");
+    assert!(
+        log[0].created_at >= restarted_at,
+        "ended by the new server, after its restart"
+    );
+}
+
 #[test]
 fn check_config_reports_bad_configuration() {
     let run = |args: &[&str]| {

@@ -114,6 +114,13 @@ pub struct WorkerPauseStatus {
     /// before the fleet had drained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// A timed pause: when the fleet resumes by itself. Absent otherwise.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::rfc3339_opt"
+    )]
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/system/worker-pause`. Kept loose (every field optional) so the
@@ -139,6 +146,10 @@ pub struct PauseRequest {
     /// Idempotency key: a repeat with the same id is applied once.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// A timed pause (`pause` only): an RFC 3339 time in the future at
+    /// which the fleet resumes by itself (audited with the actor `system`).
+    #[serde(default)]
+    pub until: Option<String>,
 }
 
 /// `GET /api/system/worker-pause/events?limit=&before=`.

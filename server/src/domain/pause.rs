@@ -21,6 +21,9 @@ pub struct PauseState {
     pub updated_at: DateTime<Utc>,
     /// Starts at 1; exactly +1 per change.
     pub version: i64,
+    /// A timed pause: when the fleet resumes by itself (see
+    /// [`timed_resume`]).
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl PauseState {
@@ -36,6 +39,7 @@ impl PauseState {
             resumed_at: None,
             updated_at: now,
             version: 1,
+            until: None,
         }
     }
 
@@ -53,13 +57,13 @@ impl PauseState {
 /// What the operator asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PauseAction {
+    /// `until`: a timed pause, which ends by itself at that time.
     Pause {
         mode: PauseMode,
+        until: Option<DateTime<Utc>>,
     },
     /// `force`: the operator acknowledged resuming before the drain finished.
-    Resume {
-        force: bool,
-    },
+    Resume { force: bool },
 }
 
 impl PauseAction {
@@ -105,11 +109,29 @@ impl PauseCommand {
                         "forceResume applies only to resume",
                     ));
                 }
-                PauseAction::Pause { mode }
+                let until = match req.until.as_deref() {
+                    None => None,
+                    Some(t) => Some(
+                        DateTime::parse_from_rfc3339(t.trim())
+                            .map_err(|_| {
+                                FieldError::new(
+                                    "until",
+                                    format!(
+                                        "until must be an RFC 3339 time such as 2026-11-22T18:00:00Z, not {t:?}"
+                                    ),
+                                )
+                            })?
+                            .with_timezone(&Utc),
+                    ),
+                };
+                PauseAction::Pause { mode, until }
             }
             Some("resume") => {
                 if req.mode.is_some() {
                     return Err(FieldError::new("mode", "mode applies only to pause"));
+                }
+                if req.until.is_some() {
+                    return Err(FieldError::new("until", "until applies only to pause"));
                 }
                 PauseAction::Resume {
                     force: req.force_resume.unwrap_or(false),
@@ -207,10 +229,11 @@ pub fn decide(
     let reason = cmd.reason.as_str().to_string();
     let version = current.version + 1;
     let (state, force_resume, warning, mode) = match cmd.action {
-        PauseAction::Pause { mode } => {
+        PauseAction::Pause { mode, until } => {
             if current.workers_paused
                 && current.mode == Some(mode)
                 && current.reason.as_deref() == Some(reason.as_str())
+                && current.until == until
             {
                 return Ok(Decision::Unchanged);
             }
@@ -228,6 +251,7 @@ pub fn decide(
                 resumed_at: current.resumed_at,
                 updated_at: now,
                 version,
+                until,
             };
             (state, false, None, Some(mode))
         }
@@ -251,6 +275,7 @@ pub fn decide(
                 resumed_at: Some(now),
                 updated_at: now,
                 version,
+                until: None,
             };
             let force_resume = force || !metrics.is_drained;
             (state, force_resume, warning, current.mode)
@@ -268,12 +293,50 @@ pub fn decide(
         request_id: cmd.request_id.clone(),
         created_at: now,
         targets: Vec::new(),
-        details: None,
+        details: state
+            .until
+            .map(|t| serde_json::json!({ "until": t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true) })),
     };
     Ok(Decision::Changed {
         state,
         event,
         warning,
+    })
+}
+
+/// A timed pause must end in the future (checked against the server's
+/// clock when the request arrives).
+pub fn check_until(cmd: &PauseCommand, now: DateTime<Utc>) -> Result<(), FieldError> {
+    match cmd.action {
+        PauseAction::Pause {
+            until: Some(until), ..
+        } if until <= now => Err(FieldError::new(
+            "until",
+            format!(
+                "until must be in the future (the server's time is {})",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The resume that ends a timed pause, once its time has come.
+///
+/// Every server replica may propose it; `expectedVersion` and a request id
+/// derived from the version make exactly one of them apply it, and an
+/// operator's own change in the meantime (a new version) cancels it.
+pub fn timed_resume(state: &PauseState, now: DateTime<Utc>) -> Option<PauseCommand> {
+    let until = state.until.filter(|u| state.workers_paused && *u <= now)?;
+    let reason = format!(
+        "timed pause ended (until {})",
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    Some(PauseCommand {
+        action: PauseAction::Resume { force: false },
+        reason: Reason::parse(Some(&reason)).ok()?,
+        expected_version: Some(state.version),
+        request_id: Some(format!("timed-resume-v{}", state.version)),
     })
 }
 
@@ -318,6 +381,120 @@ mod tests {
         assert_eq!(ev.action, "pause");
         assert!(!ev.force_resume);
         assert!(warn.is_none());
+    }
+
+    #[test]
+    fn a_timed_pause_keeps_its_end_and_a_resume_clears_it() {
+        let s0 = PauseState::initial(t(0));
+        let c = cmd(
+            serde_json::json!({"action":"pause","mode":"drain","reason":"deploy",
+            "until": "2027-01-15T08:00:00+01:00"}),
+        );
+        let end = DateTime::parse_from_rfc3339("2027-01-15T07:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            c.action,
+            PauseAction::Pause {
+                mode: PauseMode::Drain,
+                until: Some(end)
+            }
+        );
+        let (s1, ev, _) = changed(decide(&s0, drained(), &c, "alice", t(5)).unwrap());
+        assert_eq!(s1.until, Some(end));
+        assert_eq!(
+            ev.details,
+            Some(serde_json::json!({"until": "2027-01-15T07:00:00Z"}))
+        );
+        // The same pause again changes nothing; without `until` it becomes
+        // an open-ended pause (a change).
+        assert_eq!(
+            decide(&s1, drained(), &c, "bob", t(6)).unwrap(),
+            Decision::Unchanged
+        );
+        let open = cmd(serde_json::json!({"action":"pause","mode":"drain","reason":"deploy"}));
+        let (s2, ev2, _) = changed(decide(&s1, drained(), &open, "bob", t(7)).unwrap());
+        assert_eq!((s2.until, s2.version, ev2.details), (None, 3, None));
+        let (s3, _, _) = changed(
+            decide(
+                &s1,
+                drained(),
+                &cmd(serde_json::json!(
+                    {"action":"resume","reason":"done early"}
+                )),
+                "bob",
+                t(8),
+            )
+            .unwrap(),
+        );
+        assert_eq!(s3.until, None);
+    }
+
+    #[test]
+    fn until_must_be_a_future_rfc3339_time_on_a_pause() {
+        let parse = |v: serde_json::Value| {
+            PauseCommand::parse(serde_json::from_value(v).unwrap()).map_err(|e| e.field)
+        };
+        for bad in ["tomorrow", "2027-01-15", "2027-01-15T08:00:00", ""] {
+            assert_eq!(
+                parse(
+                    serde_json::json!({"action":"pause","mode":"drain","reason":"r","until":bad})
+                ),
+                Err("until"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse(
+                serde_json::json!({"action":"resume","reason":"r","until":"2027-01-15T08:00:00Z"})
+            ),
+            Err("until")
+        );
+        let at = |secs: i64| {
+            cmd(
+                serde_json::json!({"action":"pause","mode":"drain","reason":"r",
+                "until": t(secs).to_rfc3339()}),
+            )
+        };
+        assert!(check_until(&at(10), t(9)).is_ok());
+        assert_eq!(
+            check_until(&at(10), t(10)).map_err(|e| e.field),
+            Err("until")
+        );
+        assert_eq!(
+            check_until(&at(10), t(11)).map_err(|e| e.field),
+            Err("until")
+        );
+        let plain = cmd(serde_json::json!({"action":"pause","mode":"drain","reason":"r"}));
+        assert!(check_until(&plain, t(11)).is_ok());
+    }
+
+    #[test]
+    fn a_timed_pause_ends_with_a_fenced_idempotent_resume_once_due() {
+        let mut s = PauseState::initial(t(0));
+        assert!(timed_resume(&s, t(100)).is_none(), "running");
+        s.workers_paused = true;
+        s.mode = Some(PauseMode::Drain);
+        s.version = 7;
+        assert!(timed_resume(&s, t(100)).is_none(), "no end set");
+        s.until = Some(t(60));
+        assert!(timed_resume(&s, t(59)).is_none(), "not yet");
+        let c = timed_resume(&s, t(60)).expect("due");
+        assert_eq!(c.action, PauseAction::Resume { force: false });
+        assert_eq!(c.expected_version, Some(7));
+        assert_eq!(c.request_id.as_deref(), Some("timed-resume-v7"));
+        assert!(c.reason.as_str().starts_with("timed pause ended (until "));
+        let (after, ev, _) = changed(decide(&s, drained(), &c, "system", t(61)).unwrap());
+        assert!(!after.workers_paused && after.until.is_none());
+        assert_eq!(
+            (ev.action.as_str(), ev.actor.as_str()),
+            ("resume", "system")
+        );
+        // Another replica proposing the same resume after it applied: refused.
+        assert!(matches!(
+            decide(&after, drained(), &c, "system", t(62)),
+            Err(DecideError::VersionConflict { .. })
+        ));
     }
 
     #[test]

@@ -53,7 +53,7 @@ const JOB_COLUMNS: &str =
      updated_at, started_at, finished_at";
 
 const STATE_COLUMNS: &str = "workers_paused, mode, reason, requested_by, requested_at, paused_at, \
-     resumed_at, updated_at, version";
+     resumed_at, updated_at, version, until_at";
 
 const EVENT_COLUMNS: &str = "id, action, mode, reason, actor, force_resume, queued, running, \
      stale_running, is_drained, version, success, request_id, created_at, targets, details";
@@ -148,6 +148,7 @@ fn state_from_row(row: &PgRow) -> StoreResult<PauseState> {
         requested_at: row.try_get("requested_at")?,
         paused_at: row.try_get("paused_at")?,
         resumed_at: row.try_get("resumed_at")?,
+        until: row.try_get("until_at")?,
         updated_at: row.try_get("updated_at")?,
         version: row.try_get("version")?,
     })
@@ -392,7 +393,7 @@ impl Store for PgStore {
         sqlx::query(
             "UPDATE worker_pause_state SET workers_paused = $1, mode = $2, reason = $3, \
              requested_by = $4, requested_at = $5, paused_at = $6, resumed_at = $7, \
-             updated_at = $8, version = $9 WHERE id = 1",
+             updated_at = $8, version = $9, until_at = $10 WHERE id = 1",
         )
         .bind(state.workers_paused)
         .bind(state.mode.map(|m| m.as_str()))
@@ -403,6 +404,7 @@ impl Store for PgStore {
         .bind(state.resumed_at)
         .bind(state.updated_at)
         .bind(state.version)
+        .bind(state.until)
         .execute(&mut *tx)
         .await?;
         let event = insert_event(&mut tx, &new_event).await?;
@@ -1402,7 +1404,7 @@ async fn claim_in_one_statement(
          SELECT st.workers_paused AS s_workers_paused, st.mode AS s_mode, st.reason AS s_reason, \
            st.requested_by AS s_requested_by, st.requested_at AS s_requested_at, \
            st.paused_at AS s_paused_at, st.resumed_at AS s_resumed_at, \
-           st.updated_at AS s_updated_at, st.version AS s_version, \
+           st.updated_at AS s_updated_at, st.version AS s_version, st.until_at AS s_until_at, \
            (SELECT expired FROM ex) AS s_expired, claimed.* \
          FROM st LEFT JOIN claimed ON TRUE"
     );
@@ -1428,6 +1430,7 @@ async fn claim_in_one_statement(
         requested_at: row.try_get("s_requested_at")?,
         paused_at: row.try_get("s_paused_at")?,
         resumed_at: row.try_get("s_resumed_at")?,
+        until: row.try_get("s_until_at")?,
         updated_at: row.try_get("s_updated_at")?,
         version: row.try_get("s_version")?,
     };

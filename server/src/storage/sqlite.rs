@@ -45,7 +45,7 @@ const JOB_COLUMNS: &str =
      updated_at, started_at, finished_at";
 
 const STATE_COLUMNS: &str = "workers_paused, mode, reason, requested_by, requested_at, paused_at, \
-     resumed_at, updated_at, version";
+     resumed_at, updated_at, version, until_at";
 
 const EVENT_COLUMNS: &str = "id, action, mode, reason, actor, force_resume, queued, running, \
      stale_running, is_drained, version, success, request_id, created_at, targets, details";
@@ -103,6 +103,7 @@ fn state_from_row(row: &SqliteRow) -> StoreResult<PauseState> {
         requested_at: opt_time(row, "requested_at")?,
         paused_at: opt_time(row, "paused_at")?,
         resumed_at: opt_time(row, "resumed_at")?,
+        until: opt_time(row, "until_at")?,
         updated_at: time(row, "updated_at")?,
         version: row.try_get("version")?,
     })
@@ -431,7 +432,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "UPDATE worker_pause_state SET workers_paused = $1, mode = $2, reason = $3, \
              requested_by = $4, requested_at = $5, paused_at = $6, resumed_at = $7, \
-             updated_at = $8, version = $9 WHERE id = 1",
+             updated_at = $8, version = $9, until_at = $10 WHERE id = 1",
         )
         .bind(state.workers_paused)
         .bind(state.mode.map(|m| m.as_str()))
@@ -442,6 +443,7 @@ impl Store for SqliteStore {
         .bind(state.resumed_at.map(ms))
         .bind(ms(state.updated_at))
         .bind(state.version)
+        .bind(state.until.map(ms))
         .execute(&mut *tx)
         .await?;
         let event = insert_event(&mut tx, &new_event).await?;
