@@ -56,6 +56,11 @@ pub fn start(dash: Dashboard) {
         if hash == "#/workers" {
             dash.workers_tab.set(true);
         } else if hash.is_empty() || hash.starts_with("#/") {
+            // Fleet actions (here or elsewhere) leave audit events without
+            // a new pause version: bring the history up to date.
+            if dash.workers_tab.get_untracked() {
+                crate::audit::load_events(dash, None);
+            }
             dash.workers_tab.set(false);
         }
     };

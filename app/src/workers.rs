@@ -418,6 +418,9 @@ fn send(dash: Dashboard, ui: RwSignal<Ui>, p: Pending) {
         });
         request_animation_frame(move || dom::focus(next));
         crate::live::load_fleet(dash);
+        // Applied or refused, the action is in the audit history now (it
+        // does not change the pause version the history follows).
+        crate::audit::load_events(dash, None);
     });
 }
 
@@ -648,6 +651,7 @@ pub fn bind(dash: Dashboard) {
                         });
                     });
                     crate::live::load_fleet(dash);
+                    crate::audit::load_events(dash, None);
                 });
             }
             _ => {}

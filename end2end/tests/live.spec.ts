@@ -40,6 +40,27 @@ test('a pause made over REST shows in the open page within one second, without r
   expect(navigations).toBe(0);
 });
 
+test('a timed pause says when it ends, then the page shows the fleet resumed by itself', async ({
+  page,
+  request,
+}) => {
+  await openDashboard(page, 'Workers: Running');
+  const until = new Date(Date.now() + 2_500);
+  until.setMilliseconds(0);
+  const iso = until.toISOString().replace('.000Z', 'Z');
+  const paused = await postPause(request, { action: 'pause', mode: 'drain', reason: 'e2e: timed window', until: iso });
+  expect(paused.until).toBeTruthy();
+  await expect(banner(page)).toContainText('Workers: Paused (Drain)', { timeout: 1_000 });
+  const when = banner(page).locator('.banner-until time');
+  await expect(when).toHaveAttribute('datetime', iso);
+  await expect(banner(page)).toContainText('resumes by itself at');
+  // Nobody resumes it: the server does, on time, as `system`.
+  await expect(banner(page)).toContainText('Workers: Running', { timeout: 6_000 });
+  await expect(banner(page)).toContainText('by system');
+  await expect(banner(page).locator('.banner-until')).toHaveCount(0);
+  await expect(page.locator('#audit-list li').first()).toContainText('timed pause ended');
+});
+
 test('metrics follow the queue live', async ({ page, request }) => {
   await openDashboard(page, 'Workers: Running');
   await expect(page.locator('[data-stat="running"]')).toHaveText('0');

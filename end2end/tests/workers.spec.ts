@@ -133,6 +133,14 @@ test('draining every available worker asks for the typed phrase', async ({ page,
   await expect(workerRow(page, a).locator('[data-col="desired"]')).toHaveText('draining', { timeout: 10_000 });
   const events = await (await request.get('/api/system/worker-pause/events?limit=3')).json();
   expect(events.events[0].action).toBe('worker.drain');
+  expect(events.events[0].success).toBe(true);
+  expect(events.events[0].details.overrideUsed).toBe(true);
+  // The refusal before it is in the trail too, and the page marks it.
+  expect(events.events[1]).toMatchObject({ action: 'worker.drain', success: false, targets: [a, b] });
+  expect(events.events[1].details.refused).toBe('safety_check');
+  await page.goto('/#/');
+  await expect(page.locator(`#audit-list li[data-version="${events.events[1].version}"]`).first()).toBeVisible();
+  await expect(page.locator('#audit-list li').nth(1)).toContainText('refused');
 });
 
 test('a rolling restart shows live progress until every worker is back', async ({ page, request }) => {
