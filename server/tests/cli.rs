@@ -189,9 +189,55 @@ async fn cli_walks_the_runbook(url: &str) {
         t.contains("worker.pause") && t.contains("cli deploy") && t.contains("resume"),
         "{t}"
     );
+    // The refused drain and rolling restart above are in the trail, marked.
+    assert!(t.contains("worker.drain") && t.contains("[refused]"), "{t}");
     let out = lull(&server, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["workersPaused"], false);
+
+    // A timed pause: shown with its end, then over by itself.
+    let out = lull(
+        &server,
+        &["pause", "--reason", "short window", "--for", "2s"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("resumes by itself at "),
+        "{}",
+        text(&out)
+    );
+    let out = lull(
+        &server,
+        &[
+            "pause",
+            "--reason",
+            "x",
+            "--for",
+            "1s",
+            "--until",
+            "2030-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--for and --until together: {}",
+        text(&out)
+    );
+    let out = lull(
+        &server,
+        &["pause", "--reason", "x", "--until", "2001-01-01T00:00:00Z"],
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("until must be in the future"),
+        "{}",
+        text(&out)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3_000)).await;
+    let out = lull(&server, &["status"]);
+    assert!(text(&out).contains("Workers: Running"), "{}", text(&out));
+    assert!(text(&out).contains("by system"), "{}", text(&out));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
