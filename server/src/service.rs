@@ -500,11 +500,13 @@ impl Service {
                 .into())
             }
         };
+        // Validated once, not again on every wake-up of a long poll.
+        let mut claim = Self::parse_claim(&req)?;
         // Paused: answered from the cache at once, without registering for
         // wake-ups (the paused claim must cost no more than a bare request).
         // No wait asked for: one attempt, no wake-up registration either.
         if self.cache.is_paused() || wait_ms == 0 {
-            return self.claim_once(&req, limit).await;
+            return self.claim_once(&mut claim, limit).await;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(wait_ms));
         let mut pause_rx = self.cache.subscribe();
@@ -518,7 +520,7 @@ impl Service {
             tokio::pin!(fleet_changed);
             fleet_changed.as_mut().enable();
             pause_rx.mark_unchanged();
-            let resp = self.claim_once(&req, limit).await?;
+            let resp = self.claim_once(&mut claim, limit).await?;
             let now_i = tokio::time::Instant::now();
             if resp.job.is_some() || resp.system.workers_paused || now_i >= deadline {
                 return Ok(resp);
@@ -538,14 +540,9 @@ impl Service {
         }
     }
 
-    /// One claim attempt. While the cache says paused this answers
-    /// `{job: null}` at once, touching neither the database nor the requeue
-    /// logic; otherwise storage re-checks the pause inside the claim.
-    async fn claim_once(
-        &self,
-        req: &ClaimRequest,
-        limit: Option<u32>,
-    ) -> ServiceResult<ClaimResponse> {
+    /// The claim request, validated: storage parameters without the time
+    /// (each attempt sets its own `now`).
+    fn parse_claim(req: &ClaimRequest) -> ServiceResult<ClaimParams> {
         let worker_id = domain::parse_identifier("workerId", req.worker_id.as_deref())?;
         let lease_seconds = domain::parse_lease_seconds(req.lease_seconds)?;
         let types = match &req.types {
@@ -563,6 +560,22 @@ impl Service {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
+        Ok(ClaimParams {
+            worker_id,
+            types,
+            lease_seconds,
+            now: now(),
+        })
+    }
+
+    /// One claim attempt. While the cache says paused this answers
+    /// `{job: null}` at once, touching neither the database nor the requeue
+    /// logic; otherwise storage re-checks the pause inside the claim.
+    async fn claim_once(
+        &self,
+        claim: &mut ClaimParams,
+        limit: Option<u32>,
+    ) -> ServiceResult<ClaimResponse> {
         {
             // The hot paused path: one read lock, no await, no database,
             // and no copy of the cached state beyond the answer itself.
@@ -578,14 +591,10 @@ impl Service {
                 });
             }
         }
-        let params = ClaimParams {
-            worker_id,
-            types,
-            lease_seconds,
-            now: now(),
-        };
+        claim.now = now();
+        let params = &*claim;
         let (state, jobs, requeued) = match limit {
-            None => match self.store.claim(&params).await {
+            None => match self.store.claim(params).await {
                 Ok(ClaimOutcome::Paused(state)) => (state, Vec::new(), 0),
                 Ok(ClaimOutcome::Running {
                     state,
@@ -597,7 +606,7 @@ impl Service {
                     return Err(e.into());
                 }
             },
-            Some(n) => match self.store.claim_many(&params, n).await {
+            Some(n) => match self.store.claim_many(params, n).await {
                 Ok(m) => (m.state, m.jobs, m.requeued),
                 Err(e) => {
                     inc(&self.metrics.claims_error);
