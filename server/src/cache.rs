@@ -26,6 +26,11 @@ impl PauseCache {
         self.tx.borrow().clone()
     }
 
+    /// Reads the newest known state under the lock (no clone).
+    pub fn read<R>(&self, f: impl FnOnce(&PauseState) -> R) -> R {
+        f(&self.tx.borrow())
+    }
+
     /// Whether the newest known state is paused (no clone).
     pub fn is_paused(&self) -> bool {
         self.tx.borrow().workers_paused

@@ -285,7 +285,7 @@ impl Service {
 
     /// Applies the resume that ends a timed pause, once it is due.
     async fn resume_if_due(&self) {
-        let Some(cmd) = domain::timed_resume(&self.cache.current(), now()) else {
+        let Some(cmd) = self.cache.read(|s| domain::timed_resume(s, now())) else {
             return;
         };
         match self.apply_pause(SYSTEM_ACTOR, &cmd).await {
@@ -362,7 +362,7 @@ impl Service {
             metrics,
             audit: AuditBlock { latest },
             warning,
-            until: state.until.filter(|_| state.workers_paused),
+            until: state.until,
         })
     }
 

@@ -22,7 +22,8 @@ pub struct PauseState {
     /// Starts at 1; exactly +1 per change.
     pub version: i64,
     /// A timed pause: when the fleet resumes by itself (see
-    /// [`timed_resume`]).
+    /// [`timed_resume`]). Always `None` while running: every resume clears
+    /// it.
     pub until: Option<DateTime<Utc>>,
 }
 
