@@ -256,33 +256,15 @@ impl Service {
         targets: Vec<String>,
         r: &domain::SafetyRefusal,
     ) {
-        let t = now();
-        let event = async {
-            let state = self.store().pause_state().await?;
-            let metrics = self.store().job_counts(t).await?.drain_metrics();
-            let ev = NewControlEvent {
-                action: action.to_string(),
-                mode: None,
-                reason: reason.to_string(),
-                actor: actor.to_string(),
-                force_resume: false,
-                metrics,
-                version: state.version,
-                success: false,
-                request_id: None,
-                created_at: t,
-                targets,
-                details: Some(serde_json::json!({
-                    "refused": "safety_check",
-                    "availableBefore": r.available_before,
-                    "availableAfter": r.available_after,
-                    "minimum": r.minimum,
-                    "affectedWorkers": r.affected_workers,
-                    "runningJobs": r.running_jobs,
-                })),
-            };
-            self.store().append_event(&ev).await
-        };
+        let details = serde_json::json!({
+            "refused": "safety_check",
+            "availableBefore": r.available_before,
+            "availableAfter": r.available_after,
+            "minimum": r.minimum,
+            "affectedWorkers": r.affected_workers,
+            "runningJobs": r.running_jobs,
+        });
+        let event = self.fleet_event(action.to_string(), actor, reason, targets, false, details);
         if let Err(e) = event.await {
             tracing::warn!(error = %e, action, actor, "could not audit a refused action");
         }
@@ -296,28 +278,52 @@ impl Service {
         reason: &str,
         override_used: Option<bool>,
     ) -> ServiceResult<()> {
+        let details = serde_json::json!({
+            "rollingRestartId": r.id,
+            "status": r.status,
+            "maxUnavailable": r.max_unavailable,
+            "message": r.message,
+            "overrideUsed": override_used,
+            "workers": r.workers,
+        });
+        self.fleet_event(
+            format!("rolling_restart.{what}"),
+            actor,
+            reason,
+            r.workers.iter().map(|w| w.worker_id.clone()).collect(),
+            r.status != RolloutStatus::Failed,
+            details,
+        )
+        .await
+    }
+
+    /// Appends a fleet control event (not a global pause or resume), with
+    /// the pause version and drain metrics of this moment.
+    async fn fleet_event(
+        &self,
+        action: String,
+        actor: &str,
+        reason: &str,
+        targets: Vec<String>,
+        success: bool,
+        details: serde_json::Value,
+    ) -> ServiceResult<()> {
+        let t = now();
         let state = self.store().pause_state().await?;
-        let metrics = self.store().job_counts(now()).await?.drain_metrics();
+        let metrics = self.store().job_counts(t).await?.drain_metrics();
         let ev = NewControlEvent {
-            action: format!("rolling_restart.{what}"),
+            action,
             mode: None,
             reason: reason.to_string(),
             actor: actor.to_string(),
             force_resume: false,
             metrics,
             version: state.version,
-            success: r.status != RolloutStatus::Failed,
+            success,
             request_id: None,
-            created_at: now(),
-            targets: r.workers.iter().map(|w| w.worker_id.clone()).collect(),
-            details: Some(serde_json::json!({
-                "rollingRestartId": r.id,
-                "status": r.status,
-                "maxUnavailable": r.max_unavailable,
-                "message": r.message,
-                "overrideUsed": override_used,
-                "workers": r.workers,
-            })),
+            created_at: t,
+            targets,
+            details: Some(details),
         };
         self.store().append_event(&ev).await?;
         Ok(())
