@@ -446,6 +446,15 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store named by `url` (`sqlite:` or `postgres:`/`postgresql:`),
 /// creating a SQLite file if missing, and runs the embedded migrations.
+/// The refusal of a cancel that found the rolling restart finished.
+fn not_running(r: &RollingRestart) -> StoreError {
+    StoreError::Conflict(format!(
+        "rolling restart {} is already {}",
+        r.id,
+        r.status.as_str()
+    ))
+}
+
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(url).await?))

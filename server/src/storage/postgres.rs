@@ -17,9 +17,9 @@ use uuid::Uuid;
 use wire::{ControlEvent, DrainMetrics, Job, JobStatus, PauseMode};
 
 use super::{
-    lease_lost_message, ActionError, CallCounter, ClaimOutcome, ClaimParams, ClaimedMany, Fence,
-    JobCounts, Notice, ResultBegin, RolloutStep, SafetyCheck, Store, StoreError, StoreResult,
-    TransitionOutcome, WorkerActionOutcome,
+    lease_lost_message, not_running, ActionError, CallCounter, ClaimOutcome, ClaimParams,
+    ClaimedMany, Fence, JobCounts, Notice, ResultBegin, RolloutStep, SafetyCheck, Store,
+    StoreError, StoreResult, TransitionOutcome, WorkerActionOutcome,
 };
 use crate::auth::{Role, TokenRecord};
 use crate::domain::{
@@ -1040,15 +1040,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         // Lock the whole fleet: two concurrent actions must not both pass
         // the safety check against the same "before".
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id FOR UPDATE"
-        )))
-        .fetch_all(&mut *tx)
-        .await?;
-        let fleet = rows
-            .iter()
-            .map(worker_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let fleet = fleet_in(&mut tx, "FOR UPDATE").await?;
         let before = match domain::targeted(&fleet, &cmd.worker_ids) {
             Ok(b) => b,
             Err(unknown) => return Ok(Err(ActionError::Unknown(unknown))),
@@ -1156,13 +1148,7 @@ impl Store for PgStore {
         .await?;
         match row {
             Some(row) => rollout_from_row(&row),
-            None => {
-                let r = self.get_rollout(id).await?;
-                Err(StoreError::Conflict(format!(
-                    "rolling restart {id} is already {}",
-                    r.status.as_str()
-                )))
-            }
+            None => Err(not_running(&self.get_rollout(id).await?)),
         }
     }
 
@@ -1179,15 +1165,7 @@ impl Store for PgStore {
             return Ok(None);
         };
         let current = rollout_from_row(&row)?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
-        )))
-        .fetch_all(&mut *tx)
-        .await?;
-        let fleet = rows
-            .iter()
-            .map(worker_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let fleet = fleet_in(&mut tx, "").await?;
         let out = step(current, &fleet);
         for (id, desired) in &out.set_desired {
             sqlx::query("UPDATE workers SET desired_state = $2 WHERE id = $1")
@@ -1450,6 +1428,20 @@ async fn claim_in_one_statement(
         (b.priority, a.run_after, a.created_at).cmp(&(a.priority, b.run_after, b.created_at))
     });
     Ok(Some((state, jobs)))
+}
+
+/// Every registered worker, read inside the transaction; `lock` is `""`
+/// or a row-lock clause (`FOR UPDATE`).
+async fn fleet_in(
+    tx: &mut Transaction<'static, Postgres>,
+    lock: &'static str,
+) -> StoreResult<Vec<WorkerRecord>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id {lock}"
+    )))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(worker_from_row).collect()
 }
 
 async fn get_job_in(tx: &mut Transaction<'static, Postgres>, id: Uuid) -> StoreResult<Job> {

@@ -21,8 +21,8 @@ use uuid::Uuid;
 use wire::{ControlEvent, DrainMetrics, Job, JobStatus, PauseMode};
 
 use super::{
-    lease_lost_message, ActionError, CallCounter, ClaimOutcome, ClaimParams, Fence, JobCounts,
-    Notice, ResultBegin, RolloutStep, SafetyCheck, Store, StoreError, StoreResult,
+    lease_lost_message, not_running, ActionError, CallCounter, ClaimOutcome, ClaimParams, Fence,
+    JobCounts, Notice, ResultBegin, RolloutStep, SafetyCheck, Store, StoreError, StoreResult,
     TransitionOutcome, WorkerActionOutcome,
 };
 use crate::auth::{Role, TokenRecord};
@@ -329,6 +329,16 @@ async fn state_in(tx: &mut Transaction<'static, Sqlite>) -> StoreResult<PauseSta
     .fetch_one(&mut **tx)
     .await?;
     state_from_row(&row)
+}
+
+/// Every registered worker, read inside the transaction.
+async fn fleet_in(tx: &mut Transaction<'static, Sqlite>) -> StoreResult<Vec<WorkerRecord>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
+    )))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(worker_from_row).collect()
 }
 
 async fn get_job_in(tx: &mut Transaction<'static, Sqlite>, id: Uuid) -> StoreResult<Job> {
@@ -1020,15 +1030,7 @@ impl Store for SqliteStore {
         self.calls.hit();
         // The single writer connection serializes concurrent actions.
         let mut tx = self.writer.begin().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
-        )))
-        .fetch_all(&mut *tx)
-        .await?;
-        let fleet = rows
-            .iter()
-            .map(worker_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let fleet = fleet_in(&mut tx).await?;
         let before = match domain::targeted(&fleet, &cmd.worker_ids) {
             Ok(b) => b,
             Err(unknown) => return Ok(Err(ActionError::Unknown(unknown))),
@@ -1137,13 +1139,7 @@ impl Store for SqliteStore {
         .await?;
         match row {
             Some(row) => rollout_from_row(&row),
-            None => {
-                let r = self.get_rollout(id).await?;
-                Err(StoreError::Conflict(format!(
-                    "rolling restart {id} is already {}",
-                    r.status.as_str()
-                )))
-            }
+            None => Err(not_running(&self.get_rollout(id).await?)),
         }
     }
 
@@ -1160,15 +1156,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let current = rollout_from_row(&row)?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {WORKER_COLUMNS} FROM workers ORDER BY id"
-        )))
-        .fetch_all(&mut *tx)
-        .await?;
-        let fleet = rows
-            .iter()
-            .map(worker_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let fleet = fleet_in(&mut tx).await?;
         let out = step(current, &fleet);
         for (id, desired) in &out.set_desired {
             sqlx::query("UPDATE workers SET desired_state = $2 WHERE id = $1")
