@@ -369,14 +369,8 @@ pub fn bind(dash: Dashboard) {
                 close_dialog();
             }
             "Tab" => {
-                let next = match (ev.shift_key(), dom::focused_id().as_str()) {
-                    (false, CANCEL_ID) => CONTINUE_ID,
-                    (true, CONTINUE_ID) => CANCEL_ID,
-                    (true, _) => CONTINUE_ID,
-                    (false, _) => CANCEL_ID,
-                };
                 ev.prevent_default();
-                dom::focus(next);
+                dom::cycle_focus(&[CANCEL_ID, CONTINUE_ID], ev.shift_key());
             }
             _ => {}
         }

@@ -53,6 +53,24 @@ pub fn focus(id: &str) {
     }
 }
 
+/// Keeps focus inside a dialog: moves it to the next (or, `back`, the
+/// previous) of `order`, wrapping around; from outside it, to the first
+/// (or last).
+pub fn cycle_focus(order: &[&str], back: bool) {
+    let n = order.len();
+    if n == 0 {
+        return;
+    }
+    let active = focused_id();
+    let next = match (order.iter().position(|id| *id == active), back) {
+        (Some(i), false) => (i + 1) % n,
+        (Some(i), true) => (i + n - 1) % n,
+        (None, false) => 0,
+        (None, true) => n - 1,
+    };
+    focus(order[next]);
+}
+
 /// The id of the focused element ("" when none).
 pub fn focused_id() -> String {
     document()

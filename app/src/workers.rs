@@ -688,17 +688,8 @@ pub fn bind(dash: Dashboard) {
                 if ok {
                     order.push(CONTINUE_ID);
                 }
-                let active = dom::focused_id();
-                let at = order.iter().position(|id| *id == active);
-                let n = order.len();
-                let next = match (at, ev.shift_key()) {
-                    (Some(i), false) => (i + 1) % n,
-                    (Some(i), true) => (i + n - 1) % n,
-                    (None, false) => 0,
-                    (None, true) => n - 1,
-                };
                 ev.prevent_default();
-                dom::focus(order[next]);
+                dom::cycle_focus(&order, ev.shift_key());
             }
             _ => {}
         }
