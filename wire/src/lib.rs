@@ -7,6 +7,7 @@
 //! [`runbook`] are snake_case because the runbook's scripts read them so.
 
 pub mod dashboard;
+pub mod error;
 pub mod fleet;
 pub mod jobs;
 pub mod pause;
@@ -15,6 +16,7 @@ pub mod time;
 pub mod workers;
 
 pub use dashboard::*;
+pub use error::ApiError;
 pub use fleet::*;
 pub use jobs::*;
 pub use pause::*;
