@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use crate::domain::{Role, TokenRecord};
 use crate::storage::{Store, StoreError};
 
 /// `LULL_AUTH`.
@@ -25,34 +26,6 @@ pub enum AuthMode {
     Disabled,
     /// Bearer tokens (or the dashboard's session cookie) with roles.
     Token,
-}
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Read everything.
-    Viewer,
-    /// Register, heartbeat, claim, complete, fail, submit results — for
-    /// itself (the token's name is its worker id).
-    Worker,
-    /// Everything a viewer can, plus every control action.
-    Operator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Worker => "worker",
-            Role::Operator => "operator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        [Role::Viewer, Role::Worker, Role::Operator]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-    }
 }
 
 /// What a route requires.
@@ -102,17 +75,6 @@ impl Caller {
             _ => true,
         }
     }
-}
-
-/// A stored token (without its secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub secret_hash: String,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A freshly minted token: the secret is shown once, only the hash is kept.

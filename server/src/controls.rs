@@ -12,10 +12,9 @@ use wire::{
     WorkerActionResponse, WorkerActionResult,
 };
 
-use crate::domain::rollout::{self, Observation};
-use crate::domain::{self, FieldError, NewControlEvent, Reason, WorkerActionCommand, WorkerRecord};
+use crate::domain::rollout;
+use crate::domain::{self, FieldError, Reason, WorkerActionCommand};
 use crate::service::{now, Service, ServiceError, ServiceResult};
-use crate::storage::ActionError;
 
 /// Default for how long one worker may take to drain and come back.
 const DEFAULT_DEADLINE_SECONDS: u32 = 300;
@@ -29,12 +28,13 @@ impl Service {
     ) -> ServiceResult<WorkerActionResponse> {
         let cmd = WorkerActionCommand::parse(req)?;
         let t = now();
-        let (min, stale) = (self.config().min_available_workers, self.stale_after());
-        let check = |fleet: &[WorkerRecord]| domain::check_safety(fleet, &cmd, min, t, stale);
-        let outcome = match self.store().worker_action(&cmd, actor, t, &check).await? {
+        let rule = domain::SafetyRule {
+            minimum: self.config().min_available_workers,
+            stale_after: self.stale_after(),
+        };
+        let outcome = match self.store().worker_action(&cmd, actor, t, &rule).await {
             Ok(o) => o,
-            Err(ActionError::Unknown(ids)) => return Err(ServiceError::UnknownWorkers(ids)),
-            Err(ActionError::Refused(r)) => {
+            Err(crate::storage::StoreError::SafetyRefused(r)) => {
                 tracing::warn!(
                     actor,
                     action = cmd.action.as_str(),
@@ -49,8 +49,9 @@ impl Service {
                     &r,
                 )
                 .await;
-                return Err(ServiceError::SafetyRefused(Box::new(r)));
+                return Err(ServiceError::SafetyRefused(r));
             }
+            Err(e) => return Err(e.into()),
         };
         self.fleet_changed();
         tracing::info!(
@@ -308,24 +309,15 @@ impl Service {
         success: bool,
         details: serde_json::Value,
     ) -> ServiceResult<()> {
-        let t = now();
-        let state = self.store().pause_state().await?;
-        let metrics = self.store().job_counts(t).await?.drain_metrics();
-        let ev = NewControlEvent {
+        let draft = domain::FleetEventDraft {
             action,
-            mode: None,
-            reason: reason.to_string(),
             actor: actor.to_string(),
-            force_resume: false,
-            metrics,
-            version: state.version,
-            success,
-            request_id: None,
-            created_at: t,
+            reason: reason.to_string(),
             targets,
-            details: Some(details),
+            success,
+            details,
         };
-        self.store().append_event(&ev).await?;
+        self.store().record_fleet_event(&draft, now()).await?;
         Ok(())
     }
 
@@ -373,23 +365,7 @@ impl Service {
     /// One controller step of the running rollout (if any).
     pub async fn advance_rollouts(&self) -> ServiceResult<Option<RollingRestart>> {
         let t = now();
-        let stale = self.stale_after();
-        let step = |r: RollingRestart, fleet: &[WorkerRecord]| {
-            let obs: HashMap<String, Observation> = fleet
-                .iter()
-                .map(|w| {
-                    (
-                        w.id.clone(),
-                        Observation {
-                            boot_id: w.boot_id.clone(),
-                            observed: w.info(t, stale).observed_state,
-                        },
-                    )
-                })
-                .collect();
-            rollout::advance(r, &obs, t)
-        };
-        let Some(r) = self.store().advance_rollout(&step).await? else {
+        let Some(r) = self.store().advance_rollout(t, self.stale_after()).await? else {
             return Ok(None);
         };
         if r.workers.iter().any(|w| w.started_at == Some(t)) {

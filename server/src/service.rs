@@ -113,6 +113,9 @@ impl From<StoreError> for ServiceError {
             StoreError::VersionConflict { .. } => {
                 ServiceError::Internal("version conflict escaped the service".into())
             }
+            StoreError::Duplicate(m) => ServiceError::Conflict(m),
+            StoreError::UnknownWorkers(ids) => ServiceError::UnknownWorkers(ids),
+            StoreError::SafetyRefused(r) => ServiceError::SafetyRefused(r),
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
             StoreError::Database(m) => ServiceError::Internal(m),
         }

@@ -8,9 +8,11 @@ pub mod pause;
 pub mod results;
 pub mod retry;
 pub mod rollout;
+pub mod tokens;
 
 pub use actions::*;
 pub use fleet::*;
 pub use input::*;
 pub use pause::*;
 pub use results::*;
+pub use tokens::*;

@@ -13,11 +13,33 @@ use wire::{
     DesiredState, ObservedState, RollingRestart, RolloutStatus, RolloutWorker, RolloutWorkerState,
 };
 
+use super::fleet::{observed_state, WorkerRecord};
+
 /// What the planner needs to know about a worker now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     pub boot_id: String,
     pub observed: ObservedState,
+}
+
+/// What the planner sees of the fleet now: each worker's boot and its
+/// observed state (offline once its heartbeat is older than `stale_after`).
+pub fn observe(
+    fleet: &[WorkerRecord],
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> HashMap<String, Observation> {
+    fleet
+        .iter()
+        .map(|w| {
+            let observed = observed_state(w.reported_state, w.last_heartbeat_at, now, stale_after);
+            let o = Observation {
+                boot_id: w.boot_id.clone(),
+                observed,
+            };
+            (w.id.clone(), o)
+        })
+        .collect()
 }
 
 /// A new rolling restart over `targets`, in the given order.
