@@ -12,12 +12,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use crate::domain::{Role, TokenRecord};
-use crate::storage::{Store, StoreError};
+use crate::domain::{Role, TokenRecord};
+use crate::storage::{StoreError, TokenStore};
 
 /// `LULL_AUTH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +193,7 @@ impl AuthFailure {
 /// Verifies credentials, with a short per-process cache.
 pub struct Authenticator {
     pub mode: AuthMode,
-    store: Arc<dyn Store>,
+    store: Arc<dyn TokenStore>,
     cache_for: Duration,
     cache: Mutex<HashMap<String, (TokenRecord, Instant)>>,
     pub limiter: FailureLimiter,
@@ -205,7 +204,7 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(
         mode: AuthMode,
-        store: Arc<dyn Store>,
+        store: Arc<dyn TokenStore>,
         cache_for: Duration,
         metrics_public: bool,
         failure_burst: u32,
@@ -262,27 +261,6 @@ impl Authenticator {
             role: Some(record.role),
         })
     }
-}
-
-/// Creates a token called `name` with `role`; returns the record and the
-/// bearer token, which is shown once and never stored.
-pub async fn create_token(
-    store: &dyn Store,
-    name: &str,
-    role: Role,
-    now: DateTime<Utc>,
-) -> Result<(TokenRecord, String), StoreError> {
-    let minted = mint_token();
-    let record = TokenRecord {
-        id: minted.id,
-        name: name.to_string(),
-        role,
-        secret_hash: minted.secret_hash,
-        created_at: now,
-        revoked_at: None,
-    };
-    store.create_token(&record).await?;
-    Ok((record, minted.token))
 }
 
 #[cfg(test)]

@@ -9,13 +9,10 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
-pub mod controls;
 pub mod domain;
-pub mod fleet;
 pub mod http;
 pub mod live;
 pub mod metrics;
-pub mod runbook;
 pub mod service;
 pub mod storage;
 

@@ -16,10 +16,20 @@ use sqlx::query::Query;
 use sqlx::{Database, Decode, Executor, IntoArguments, Pool, Row, Transaction, Type};
 use uuid::Uuid;
 
-use super::leases::ClaimParams;
-use super::{Notice, StoreResult};
+use super::error::{StoreError, StoreResult};
+use super::notice::Notice;
 use crate::domain::{PauseState, WorkerBeat, WorkerRecord};
 use wire::Job;
+
+/// A claim as storage runs it (see `leases`): the worker, the types it
+/// takes, its lease, and the time of this attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimParams {
+    pub worker_id: String,
+    pub types: Option<Vec<String>>,
+    pub lease_seconds: u32,
+    pub now: DateTime<Utc>,
+}
 
 /// One bound statement parameter, in the domain's types.
 #[derive(Debug, Clone, Copy)]
@@ -68,8 +78,8 @@ pub trait RowReader {
     }
 }
 
-fn null(col: &str) -> super::StoreError {
-    super::StoreError::corrupt(col, "NULL in a NOT NULL column")
+fn null(col: &str) -> StoreError {
+    StoreError::corrupt(col, "NULL in a NOT NULL column")
 }
 
 /// One connection, inside a write transaction or not, running one
@@ -109,6 +119,20 @@ pub trait Exec: Send + Sized {
     /// Commits a transaction (a session outside one has nothing to commit).
     /// Dropping a session without committing rolls its transaction back.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Tells other server processes about a change, delivered when (and
+    /// only if) the transaction commits: PostgreSQL's `pg_notify` inside
+    /// it. SQLite has no other processes: nothing is sent, and the service
+    /// wakes its own waiters when the call returns.
+    fn notify(&mut self, notice: &Notice) -> impl Future<Output = StoreResult<()>> + Send {
+        async move {
+            if let (Some(sql), Some((channel, payload))) = (self.sql().notify, notice.channel()) {
+                self.execute(sql, &[Arg::Text(channel), Arg::Text(&payload)])
+                    .await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The statements whose SQL differs between the dialects (row locks, time
@@ -335,12 +359,7 @@ pub trait Driver: Send + Sync + 'static {
         &self,
         beat: &WorkerBeat,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = StoreResult<Option<WorkerRecord>>> + Send {
-        async move {
-            let mut s = self.write().await?;
-            super::fleet::update_worker_beat(&mut s, beat, now).await
-        }
-    }
+    ) -> impl Future<Output = StoreResult<Option<WorkerRecord>>> + Send;
 
     /// Starts listening for other processes' changes (see [`Notice`]).
     fn listen(

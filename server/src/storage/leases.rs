@@ -17,20 +17,13 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 use wire::{DesiredState, Job, JobStatus};
 
+pub use super::driver::ClaimParams;
 use super::pause::share_pause_state;
 use super::queue::find_job;
 use super::rows;
 use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
+pub use crate::domain::Fence;
 use crate::domain::{retry, PauseState};
-
-/// A claim request, validated.
-#[derive(Debug, Clone)]
-pub struct ClaimParams {
-    pub worker_id: String,
-    pub types: Option<Vec<String>>,
-    pub lease_seconds: u32,
-    pub now: DateTime<Utc>,
-}
 
 /// What a claim found.
 #[derive(Debug, Clone)]
@@ -58,14 +51,6 @@ pub struct ClaimedMany {
     pub jobs: Vec<Job>,
     /// Expired leases put back in the queue first.
     pub requeued: u64,
-}
-
-/// The proof a worker offers that it still holds a job's lease.
-#[derive(Debug, Clone)]
-pub struct Fence {
-    pub job_id: Uuid,
-    pub worker_id: String,
-    pub lease_token: Uuid,
 }
 
 #[async_trait]

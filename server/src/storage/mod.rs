@@ -102,7 +102,7 @@ pub use fleet::{FleetStore, WorkerActionOutcome};
 pub use leases::{ClaimOutcome, ClaimParams, ClaimedMany, Fence, LeaseStore};
 pub use notice::Notice;
 pub use pause::{PauseStore, TransitionOutcome};
-pub use queue::{JobCounts, QueueStore};
+pub use queue::QueueStore;
 pub use results::{ResultBegin, ResultStore};
 pub use rollouts::RolloutStore;
 pub use tokens::TokenStore;

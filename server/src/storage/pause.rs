@@ -156,16 +156,6 @@ async fn list_events(
     rows.iter().map(rows::event).collect()
 }
 
-/// Tells other processes about a change when the transaction commits
-/// (nothing where the dialect has no other processes to tell).
-pub(crate) async fn notify(s: &mut impl Exec, notice: &Notice) -> StoreResult<()> {
-    if let (Some(sql), Some((channel, payload))) = (s.sql().notify, notice.channel()) {
-        s.execute(sql, &[Arg::Text(channel), Arg::Text(&payload)])
-            .await?;
-    }
-    Ok(())
-}
-
 // ---- operations: written once ------------------------------------------
 
 /// The pause transition. The state row is locked first, so transitions
@@ -216,7 +206,7 @@ async fn transition<D: Driver>(
     };
     write_pause_state(&mut tx, &state).await?;
     let event = insert_event(&mut tx, &event).await?;
-    notify(&mut tx, &Notice::PauseChanged(state.version)).await?;
+    tx.notify(&Notice::PauseChanged(state.version)).await?;
     tx.commit().await?;
     Ok(TransitionOutcome {
         state,

@@ -5,30 +5,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use wire::{DrainMetrics, Job, JobStatus};
+use wire::{Job, JobStatus};
 
 use super::notice::Notice;
-use super::pause::notify;
 use super::rows;
 use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
-use crate::domain::NewJob;
-
-/// Job counts for `/status` and `/metrics`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JobCounts {
-    pub queued: i64,
-    pub running: i64,
-    pub stale_running: i64,
-    pub succeeded: i64,
-    pub failed: i64,
-    pub cancelled: i64,
-}
-
-impl JobCounts {
-    pub fn drain_metrics(&self) -> DrainMetrics {
-        DrainMetrics::new(self.queued, self.running, self.stale_running)
-    }
-}
+use crate::domain::{JobCounts, NewJob};
 
 #[async_trait]
 pub trait QueueStore: Send + Sync + 'static {
@@ -229,7 +211,7 @@ async fn retry<D: Driver>(d: &D, id: Uuid, now: DateTime<Utc>) -> StoreResult<Jo
     let mut tx = d.begin().await?;
     let out = match retry_job(&mut tx, id, now).await? {
         Some(job) => {
-            notify(&mut tx, &Notice::JobsAvailable).await?;
+            tx.notify(&Notice::JobsAvailable).await?;
             Ok(job)
         }
         None => Err(refusal(&mut tx, id, |status| {

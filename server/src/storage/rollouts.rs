@@ -8,7 +8,6 @@ use wire::RollingRestart;
 
 use super::fleet::{read_fleet, set_desired_state};
 use super::notice::Notice;
-use super::pause::notify;
 use super::rows;
 use super::{Arg, Driver, Exec, Storage, StoreError, StoreResult};
 use crate::domain::rollout;
@@ -185,7 +184,7 @@ async fn advance<D: Driver>(
         set_desired_state(&mut tx, id, *desired).await?;
     }
     if !step.set_desired.is_empty() {
-        notify(&mut tx, &Notice::FleetChanged).await?;
+        tx.notify(&Notice::FleetChanged).await?;
     }
     write_rollout_progress(&mut tx, &step.rollout).await?;
     tx.commit().await?;

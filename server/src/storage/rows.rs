@@ -6,8 +6,9 @@ use wire::{
     RollingRestart, RolloutStatus,
 };
 
-use super::{JobCounts, RowReader, StoreError, StoreResult};
-use crate::domain::{PauseState, Role, TokenRecord, WorkerRecord};
+use super::driver::RowReader;
+use super::error::{StoreError, StoreResult};
+use crate::domain::{JobCounts, PauseState, Role, TokenRecord, WorkerRecord};
 
 /// Parses a text column holding one of our enums.
 fn parse<T>(what: &str, raw: String, parse: fn(&str) -> Option<T>) -> StoreResult<T> {

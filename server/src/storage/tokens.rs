@@ -5,7 +5,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::notice::Notice;
-use super::pause::notify;
 use super::rows;
 use super::{Arg, Driver, Exec, Storage, StoreError, StoreResult};
 use crate::domain::TokenRecord;
@@ -94,7 +93,7 @@ async fn create<D: Driver>(d: &D, t: &TokenRecord) -> StoreResult<()> {
             t.name
         )));
     }
-    notify(&mut tx, &Notice::TokensChanged).await?;
+    tx.notify(&Notice::TokensChanged).await?;
     tx.commit().await
 }
 
@@ -103,7 +102,7 @@ async fn revoke<D: Driver>(d: &D, name: &str, now: DateTime<Utc>) -> StoreResult
     let t = revoke_token_named(&mut tx, name, now)
         .await?
         .ok_or(StoreError::NotFound)?;
-    notify(&mut tx, &Notice::TokensChanged).await?;
+    tx.notify(&Notice::TokensChanged).await?;
     tx.commit().await?;
     Ok(t)
 }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use wire::Job;
 
 use crate::domain::PauseState;
-use crate::storage::leases::ClaimParams;
+use crate::storage::driver::ClaimParams;
 use crate::storage::rows::{self, StateColumns};
 use crate::storage::{RowReader, StoreError, StoreResult};
 

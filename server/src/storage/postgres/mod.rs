@@ -16,8 +16,7 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult, PgRow};
 use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
-use super::driver::{Dialect, DialectQuery, Session};
-use super::leases::ClaimParams;
+use super::driver::{ClaimParams, Dialect, DialectQuery, Session};
 use super::{Arg, Driver, Notice, Statements, StoreError, StoreResult};
 use crate::domain::{PauseState, WorkerBeat, WorkerRecord};
 use wire::Job;

@@ -23,7 +23,9 @@ use sqlx::{Row, Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use super::driver::{Dialect, DialectQuery, Session};
+use super::fleet::update_worker_beat;
 use super::{Arg, Driver, Statements, StoreError, StoreResult};
+use crate::domain::{WorkerBeat, WorkerRecord};
 
 pub struct SqliteDriver {
     /// Exactly one connection: the single writer.
@@ -98,6 +100,15 @@ impl Driver for SqliteDriver {
 
     async fn read(&self) -> StoreResult<Session<Sqlite>> {
         Session::acquire(&self.reader).await
+    }
+
+    /// One statement per heartbeat: one process, one writer.
+    async fn write_worker_beat(
+        &self,
+        beat: &WorkerBeat,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<WorkerRecord>> {
+        update_worker_beat(&mut self.write().await?, beat, now).await
     }
 }
 
