@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod process;
+pub mod store;
 
 use std::sync::Arc;
 
