@@ -123,17 +123,18 @@ async fn fleet_events_are_stamped_with_the_pause_version_and_metrics(db: TestDb)
     assert_eq!(db.store.list_events(1, None).await.unwrap()[0], ev);
 }
 
+/// One rolling-restart step now (heartbeats older than 15 s: offline).
+async fn step(db: &TestDb, now: chrono::DateTime<chrono::Utc>) -> Option<wire::RollingRestart> {
+    let stale_after = Duration::seconds(15);
+    db.store.advance_rollout(now, stale_after).await.unwrap()
+}
+
 async fn rolling_restarts_run_one_at_a_time_and_end_once(db: TestDb) {
     let now = t0();
     for id in ["w1", "w2"] {
         db.store.register_worker(&reg(id, "b"), now).await.unwrap();
     }
-    assert!(db
-        .store
-        .advance_rollout(now, Duration::seconds(15))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(step(&db, now).await.is_none(), "nothing running");
     let targets = vec!["w1".to_string(), "w2".to_string()];
     let r = server::domain::rollout::new_rollout(targets.clone(), 1, 60, "deploy", "op", now);
     db.store.create_rollout(&r).await.unwrap();
@@ -143,16 +144,11 @@ async fn rolling_restarts_run_one_at_a_time_and_end_once(db: TestDb) {
         Err(StoreError::Conflict(_))
     ));
     // One step drains one worker (max unavailable 1) and is stored.
-    let step = db
-        .store
-        .advance_rollout(now, Duration::seconds(15))
-        .await
-        .unwrap()
-        .expect("the running rollout");
-    assert_eq!(step.workers[0].state, RolloutWorkerState::Draining);
-    assert_eq!(step.workers[0].boot_id_before.as_deref(), Some("b"));
-    assert_eq!(step.workers[1].state, RolloutWorkerState::Pending);
-    assert_eq!(db.store.get_rollout(r.id).await.unwrap(), step);
+    let stepped = step(&db, now).await.expect("the running rollout");
+    assert_eq!(stepped.workers[0].state, RolloutWorkerState::Draining);
+    assert_eq!(stepped.workers[0].boot_id_before.as_deref(), Some("b"));
+    assert_eq!(stepped.workers[1].state, RolloutWorkerState::Pending);
+    assert_eq!(db.store.get_rollout(r.id).await.unwrap(), stepped);
     assert_eq!(
         desired(&db).await[0],
         ("w1".to_string(), DesiredState::Draining)
@@ -174,12 +170,7 @@ async fn rolling_restarts_run_one_at_a_time_and_end_once(db: TestDb) {
             .await,
         Err(StoreError::NotFound)
     ));
-    assert!(db
-        .store
-        .advance_rollout(now, Duration::seconds(15))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(step(&db, now).await.is_none(), "cancelled: no step");
     db.store.create_rollout(&again).await.unwrap();
     let listed = db.store.list_rollouts(10).await.unwrap();
     assert_eq!(listed.len(), 2);

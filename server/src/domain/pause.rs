@@ -216,14 +216,16 @@ pub fn timed_resume(state: &PauseState, now: DateTime<Utc>) -> Option<PauseComma
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn t(secs: i64) -> DateTime<Utc> {
+    /// A fixed moment, `secs` after it.
+    pub(crate) fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
     }
 
-    fn cmd(json: serde_json::Value) -> PauseCommand {
+    /// A request body, parsed.
+    pub(crate) fn cmd(json: serde_json::Value) -> PauseCommand {
         PauseCommand::parse(serde_json::from_value(json).unwrap()).unwrap()
     }
 

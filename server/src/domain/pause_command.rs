@@ -139,14 +139,7 @@ pub fn check_until(cmd: &PauseCommand, now: DateTime<Utc>) -> Result<(), FieldEr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
-    }
-
-    fn cmd(json: serde_json::Value) -> PauseCommand {
-        PauseCommand::parse(serde_json::from_value(json).unwrap()).unwrap()
-    }
+    use crate::domain::pause::tests::{cmd, t};
 
     #[test]
     fn until_must_be_a_future_rfc3339_time_on_a_pause() {

@@ -77,12 +77,8 @@ impl SchedulerCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::pause::tests::t;
     use crate::domain::{PauseAction, PauseCommand};
-    use chrono::DateTime;
-
-    fn t(secs: i64) -> DateTime<chrono::Utc> {
-        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
-    }
 
     #[test]
     fn the_runbooks_calls_become_pause_requests_with_defaults() {
