@@ -4,16 +4,16 @@
 //! the service runs them against storage, keeps the pause cache current and
 //! logs every change. One file per capability:
 //!
-//! - [`pause`]: the global pause, its status and audit log;
-//! - [`queue`]: enqueue, list, cancel, retry; [`claims`]: the worker side
+//! - `pause`: the global pause, its status and audit log;
+//! - `queue`: enqueue, list, cancel, retry; `claims`: the worker side
 //!   of the queue (claims with long polling, lease heartbeats, complete,
 //!   fail);
-//! - [`fleet`]: the worker registry and per-worker actions; [`rollouts`]:
-//!   rolling restarts; [`results`]: idempotent result submissions;
-//! - [`live`]: the dashboard's drain view and metrics ticks;
-//!   [`runbook`]: the maintenance runbook's vocabulary and `/metrics`;
-//! - [`background`]: the tasks that keep this process current;
-//!   [`tokens`]: API tokens for `lull token`.
+//! - `fleet`: the worker registry and per-worker actions; `rollouts`:
+//!   rolling restarts; `results`: idempotent result submissions;
+//! - `live`: the dashboard's drain view and metrics ticks;
+//!   `runbook`: the maintenance runbook's vocabulary and `/metrics`;
+//! - `background`: the tasks that keep this process current;
+//!   `tokens`: API tokens for `lull token`.
 
 mod background;
 mod claims;

@@ -4,7 +4,7 @@
 //!
 //! Races avoided, and how:
 //! - Pause vs claim: a claim reads the pause row under a shared lock
-//!   ([`share_pause_state`]) in the same transaction (or statement) that
+//!   (`share_pause_state`) in the same transaction (or statement) that
 //!   claims, so a pause that committed first always wins, and a pause that
 //!   comes later waits for the claim (see [`super::pause`]).
 //! - Claim vs claim: the job row is taken with `FOR UPDATE SKIP LOCKED` on

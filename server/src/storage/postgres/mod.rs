@@ -1,9 +1,9 @@
 //! The PostgreSQL driver: several server processes share one database.
 //!
-//! Row locks do what SQLite's single writer does (see [`sql`]), and three
+//! Row locks do what SQLite's single writer does (see `sql`), and three
 //! fast paths, each measured to matter, sit behind the [`Driver`] trait:
-//! the one-statement claim ([`claim`]), coalesced worker heartbeats
-//! ([`beats`]) and LISTEN/NOTIFY between processes ([`listen`]).
+//! the one-statement claim (`claim`), coalesced worker heartbeats
+//! (`beats`) and LISTEN/NOTIFY between processes (`listen`).
 
 mod beats;
 mod claim;

@@ -7,7 +7,7 @@
 //! consistent snapshot while a write is in progress.
 //!
 //! Timestamps are stored as INTEGER milliseconds (exact ordering), ids as
-//! UUID text, JSON as text: the [`Dialect`] below converts.
+//! UUID text, JSON as text: the `Dialect` below converts.
 
 mod sql;
 
