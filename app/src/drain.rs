@@ -440,6 +440,7 @@ mod tests {
             history: vec![sample(50, 3), sample(110, 2)],
             completions_per_minute: 1.0,
             eta_seconds: Some(120.0),
+            progress: None,
         };
         let s = paused(PauseMode::Quiesce, vec![ev("pause", 40, 3)]);
         let html = drain_html(Some(&s), Some(m), Some(&view), 110_000);

@@ -210,22 +210,22 @@ enum TokenCommand {
 }
 
 async fn token_command(cmd: TokenCommand) -> Result<(), String> {
-    use server::auth::Role;
+    use server::domain::Role;
     let url = match &cmd {
         TokenCommand::Create { database_url, .. }
         | TokenCommand::List { database_url }
         | TokenCommand::Revoke { database_url, .. } => database_url.clone(),
     };
-    let store = server::storage::connect(&url)
+    let tokens = server::service::tokens::Tokens::open(&url)
         .await
         .map_err(|e| e.to_string())?;
-    let now = server::service::now();
     match cmd {
         TokenCommand::Create { name, role, .. } => {
             let role = Role::parse(&role)
                 .ok_or_else(|| format!("role {role:?}: use viewer, worker or operator"))?;
             server::domain::parse_identifier("name", Some(&name)).map_err(|e| e.to_string())?;
-            let (rec, token) = server::auth::create_token(store.as_ref(), &name, role, now)
+            let (rec, token) = tokens
+                .create(&name, role)
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!(
@@ -236,7 +236,7 @@ async fn token_command(cmd: TokenCommand) -> Result<(), String> {
             println!("{token}");
         }
         TokenCommand::List { .. } => {
-            let tokens = store.list_tokens().await.map_err(|e| e.to_string())?;
+            let tokens = tokens.list().await.map_err(|e| e.to_string())?;
             println!("{:<24} {:<9} {:<25} REVOKED", "NAME", "ROLE", "CREATED");
             for t in tokens {
                 println!(
@@ -251,10 +251,7 @@ async fn token_command(cmd: TokenCommand) -> Result<(), String> {
             }
         }
         TokenCommand::Revoke { name, .. } => {
-            let t = store.revoke_token(&name, now).await.map_err(|e| match e {
-                server::storage::StoreError::NotFound => format!("no token named {name:?}"),
-                other => other.to_string(),
-            })?;
+            let t = tokens.revoke(&name).await.map_err(|e| e.to_string())?;
             println!("revoked token {:?} ({})", t.name, t.role.as_str());
         }
     }
@@ -363,7 +360,7 @@ async fn main() -> std::process::ExitCode {
             }
             match server::start(&cfg, shutdown_signal()).await {
                 Ok((addr, svc, handle)) => {
-                    tracing::info!(%addr, database = svc.store().backend(), "lull listening on http://{addr}");
+                    tracing::info!(%addr, database = svc.backend(), "lull listening on http://{addr}");
                     match handle.await {
                         Ok(Ok(())) => std::process::ExitCode::SUCCESS,
                         Ok(Err(e)) => {

@@ -22,7 +22,9 @@ use wire::{
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::Caller;
-use crate::service::Service;
+use crate::domain::rollout::RolloutCommand;
+use crate::domain::{PageLimit, PauseCommand, WorkerActionCommand};
+use crate::service::{Service, ServiceError};
 
 /// The core service, seen through the dashboard's narrow interface.
 struct ServiceBackend {
@@ -40,7 +42,12 @@ impl DashboardBackend for ServiceBackend {
     }
 
     async fn change_pause(&self, request: PauseRequest) -> PauseOutcome {
-        match self.service.change_pause(&self.actor, request).await {
+        let cmd = PauseCommand::parse(request).map_err(ServiceError::from);
+        let applied = match cmd {
+            Ok(cmd) => self.service.change_pause(&self.actor, cmd).await,
+            Err(e) => Err(e),
+        };
+        match applied {
             Ok(status) => PauseOutcome::Applied {
                 status: Box::new(status),
             },
@@ -59,6 +66,7 @@ impl DashboardBackend for ServiceBackend {
         limit: Option<u32>,
         before: Option<i64>,
     ) -> Result<EventsPage, ErrorBody> {
+        let limit = PageLimit::parse(limit, 50).map_err(|e| *ApiError::from(e).body)?;
         self.service
             .events(limit, before)
             .await
@@ -76,8 +84,9 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: wire::WorkerActionRequest,
     ) -> Result<wire::WorkerActionResponse, (u16, ErrorBody)> {
+        let cmd = WorkerActionCommand::parse(request).map_err(|e| rejected(e.into()))?;
         self.service
-            .worker_action(&self.actor, request)
+            .worker_action(&self.actor, cmd)
             .await
             .map_err(rejected)
     }
@@ -93,8 +102,9 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: wire::RollingRestartRequest,
     ) -> Result<wire::RollingRestart, (u16, ErrorBody)> {
+        let cmd = RolloutCommand::parse(request).map_err(|e| rejected(e.into()))?;
         self.service
-            .start_rolling_restart(&self.actor, request)
+            .start_rolling_restart(&self.actor, cmd)
             .await
             .map_err(rejected)
     }
@@ -127,7 +137,7 @@ impl DashboardBackend for ServiceBackend {
 }
 
 /// A service error as the REST API would answer it: status and body.
-fn rejected(e: crate::service::ServiceError) -> (u16, ErrorBody) {
+fn rejected(e: ServiceError) -> (u16, ErrorBody) {
     let e = ApiError::from(e);
     (e.status.as_u16(), *e.body)
 }
