@@ -106,6 +106,15 @@ pub struct RollingRestartRequest {
     pub confirm: Option<String>,
 }
 
+/// Optional body of `POST /api/workers/rolling-restarts/{id}/cancel`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollingRestartCancelRequest {
+    /// Recorded in the audit log.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RolloutStatus {
