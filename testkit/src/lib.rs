@@ -8,8 +8,12 @@
 //! print SKIPPED and pass — except under `CI=true`, where they fail: CI must
 //! run both stores.
 //!
+//! [`modules`] reads a crate's module graph, for tests that keep it a DAG.
+//!
 //! Everything here panics on failure: it only runs inside tests, where a
 //! panic is the failure report.
+
+pub mod modules;
 
 use std::future::Future;
 use std::path::PathBuf;

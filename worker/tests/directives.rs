@@ -63,7 +63,8 @@ async fn a_pause_directive_stops_claims_until_run(db: Db) {
     .await;
     // A claim already in flight when the directive arrived may still run
     // its course (at most --wait-ms); let it, then enqueue.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    w.wait_claims("no claim in flight", secs(5), |n| n == 0)
+        .await;
     let job = api.enqueue("sleep", json!({"ms": 1})).await;
     let watch_until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < watch_until {
@@ -95,7 +96,7 @@ async fn a_pause_directive_stops_claims_until_run(db: Db) {
     api.wait_status(job, "succeeded", secs(15)).await;
 }
 
-on_both_stores!(
+testkit::on_both_stores!(
     a_drain_directive_finishes_the_job_and_exits_0,
     a_pause_directive_stops_claims_until_run,
 );

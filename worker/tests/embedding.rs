@@ -66,4 +66,4 @@ async fn an_embedded_worker_runs_a_custom_handler_and_drains(db: Db) {
     assert_eq!(exit, Exit::Drained);
 }
 
-on_both_stores!(an_embedded_worker_runs_a_custom_handler_and_drains);
+testkit::on_both_stores!(an_embedded_worker_runs_a_custom_handler_and_drains);

@@ -191,7 +191,7 @@ async fn a_second_sigterm_stops_at_once(db: Db) {
     );
 }
 
-on_both_stores!(
+testkit::on_both_stores!(
     results_wait_in_the_spool_while_the_server_is_down,
     a_killed_workers_job_is_finished_by_another_after_its_lease_expires,
     sigterm_drains_then_exits_0,

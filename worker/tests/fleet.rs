@@ -437,7 +437,7 @@ async fn a_worker_that_does_not_come_back_fails_the_rollout_and_nothing_more_is_
     first.stop(secs(15)).await;
 }
 
-on_both_stores!(
+testkit::on_both_stores!(
     a_rolling_restart_under_load_keeps_at_most_two_out_and_loses_no_job,
     pausing_one_worker_stops_its_claims_only,
     draining_every_worker_is_refused_until_the_phrase_is_typed,

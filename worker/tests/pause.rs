@@ -135,12 +135,12 @@ async fn quiesce_holds_a_job_at_a_checkpoint_past_its_lease(db: Db) {
 async fn a_long_polling_worker_picks_up_an_enqueued_job_at_once(db: Db) {
     let server = Server::start(&db.url, 0);
     let api = Http::new(&server.base);
-    let _w = WorkerProc::start(&server.base, "poller", &db.dir.0, &["--wait-ms", "20000"]);
+    let w = WorkerProc::start(&server.base, "poller", &db.dir.0, &["--wait-ms", "20000"]);
     let warm = api.enqueue("sleep", json!({"ms": 1})).await;
     api.wait_status(warm, "succeeded", secs(15)).await;
-    // The scenario: the worker is now parked in a 20 s long poll (this pause
-    // sets the scene; nothing is being waited for).
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The scenario: the worker is parked in a 20 s long poll.
+    w.wait_claims("a long poll in flight", secs(10), |n| n == 1)
+        .await;
     let job = api.enqueue("sleep", json!({"ms": 1})).await;
     let done = api.wait_status(job, "succeeded", secs(10)).await;
     let picked_up = at(&done["startedAt"]) - at(&done["createdAt"]);
@@ -151,7 +151,7 @@ async fn a_long_polling_worker_picks_up_an_enqueued_job_at_once(db: Db) {
     );
 }
 
-on_both_stores!(
+testkit::on_both_stores!(
     drain_finishes_the_running_job_and_claims_nothing_more,
     quiesce_holds_a_job_at_a_checkpoint_past_its_lease,
     a_long_polling_worker_picks_up_an_enqueued_job_at_once,

@@ -145,7 +145,7 @@ async fn results_are_applied_once_per_idempotency_key(db: Db) {
     assert_eq!(api.job(job).await, after_first);
 }
 
-on_both_stores!(
+testkit::on_both_stores!(
     a_late_result_from_a_lost_lease_changes_nothing,
     results_are_applied_once_per_idempotency_key,
 );
