@@ -90,22 +90,34 @@ impl TestDb {
     /// A new, empty PostgreSQL database, or `None` (see
     /// [`postgres_admin_url`]).
     pub async fn postgres() -> Option<TestDb> {
-        use sqlx::Connection;
         let admin = postgres_admin_url()?;
+        Some(
+            TestDb::postgres_on(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("a test database through {POSTGRES_URL_VAR}: {e}")),
+        )
+    }
+
+    /// A new, empty database on the PostgreSQL server that the admin URL
+    /// `admin` (…/postgres) reaches; dropped with the value.
+    pub async fn postgres_on(admin: &str) -> Result<TestDb, sqlx::Error> {
+        use sqlx::Connection;
         let name = format!("lull_test_{}", Uuid::new_v4().simple());
-        let mut c = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("connect to {POSTGRES_URL_VAR}: {e}"));
+        let mut c = sqlx::PgConnection::connect(admin).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut c)
-            .await
-            .expect("create the test database");
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |x| x.0);
-        Some(TestDb {
+            .await?;
+        let base = admin.rsplit_once('/').map_or(admin, |x| x.0);
+        Ok(TestDb {
             url: format!("{base}/{name}"),
             dir: TempDir::new(),
-            drop_pg: Some((admin.clone(), name)),
+            drop_pg: Some((admin.to_string(), name)),
         })
+    }
+
+    /// The PostgreSQL database's name (`None` for SQLite).
+    pub fn postgres_name(&self) -> Option<&str> {
+        self.drop_pg.as_ref().map(|(_, n)| n.as_str())
     }
 }
 

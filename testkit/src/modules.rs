@@ -61,6 +61,20 @@ pub fn graph(src: &Path) -> Graph {
     graph
 }
 
+/// Asserts the crate in `src` keeps its shape: no import cycle between its
+/// modules, and no source file over `max_lines`. Returns the graph, for
+/// further checks.
+pub fn assert_dag_and_short(src: &Path, max_lines: usize) -> Graph {
+    let graph = graph(src);
+    assert!(!graph.is_empty(), "no modules read under {}", src.display());
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("import cycle {}: {graph:#?}", cycle.join(" → "));
+    }
+    let long = long_files(src, max_lines);
+    assert!(long.is_empty(), "files over {max_lines} lines: {long:?}");
+    graph
+}
+
 /// A cycle, as the modules along it (first repeated last), if there is one.
 pub fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
     fn visit(
