@@ -53,6 +53,17 @@ impl Client {
         .await
     }
 
+    /// `POST /api/queue/jobs/{id}/{action}`.
+    async fn job_post<B, R>(&self, id: Uuid, action: &str, body: Option<&B>) -> Result<R>
+    where
+        B: serde::Serialize + ?Sized,
+        R: serde::de::DeserializeOwned,
+    {
+        let id = id.to_string();
+        self.post(Endpoint::post(&["api", "queue", "jobs", &id, action]), body)
+            .await
+    }
+
     fn long_poll(&self, wait_ms: Option<u32>) -> Duration {
         self.timeout + Duration::from_millis(u64::from(wait_ms.unwrap_or(0)))
     }
@@ -67,12 +78,7 @@ impl Client {
         id: Uuid,
         req: &HeartbeatRequest,
     ) -> Result<HeartbeatResponse> {
-        let id = id.to_string();
-        self.post(
-            Endpoint::post(&["api", "queue", "jobs", &id, "heartbeat"]),
-            Some(req),
-        )
-        .await
+        self.job_post(id, "heartbeat", Some(req)).await
     }
 
     /// `POST /api/queue/jobs/{id}/complete`: the job succeeded, fenced by
@@ -81,12 +87,7 @@ impl Client {
     /// with [`Client::submit_result`]. Errors: `LeaseLost`, `NotFound`,
     /// `Invalid { field }` (`leaseToken`, `result` too large).
     pub async fn complete(&self, id: Uuid, req: &CompleteRequest) -> Result<Job> {
-        let id = id.to_string();
-        self.post(
-            Endpoint::post(&["api", "queue", "jobs", &id, "complete"]),
-            Some(req),
-        )
-        .await
+        self.job_post(id, "complete", Some(req)).await
     }
 
     /// `POST /api/queue/jobs/{id}/fail`: the attempt failed; with
@@ -95,36 +96,21 @@ impl Client {
     /// [`Client::complete`]. Errors: `LeaseLost`, `NotFound`,
     /// `Invalid { field: error }`.
     pub async fn fail(&self, id: Uuid, req: &FailRequest) -> Result<Job> {
-        let id = id.to_string();
-        self.post(
-            Endpoint::post(&["api", "queue", "jobs", &id, "fail"]),
-            Some(req),
-        )
-        .await
+        self.job_post(id, "fail", Some(req)).await
     }
 
     /// `POST /api/queue/jobs/{id}/cancel` (operator): cancels a queued or
     /// running job; a running job's worker loses its lease. Cancelling a
     /// finished job is refused (`Conflict`). Errors: `NotFound`.
     pub async fn cancel_job(&self, id: Uuid) -> Result<Job> {
-        let id = id.to_string();
-        self.post(
-            Endpoint::post(&["api", "queue", "jobs", &id, "cancel"]),
-            None::<&NoBody>,
-        )
-        .await
+        self.job_post(id, "cancel", None::<&NoBody>).await
     }
 
     /// `POST /api/queue/jobs/{id}/retry` (operator): queues a failed or
     /// cancelled job again. Errors: `Conflict` (it is queued or running),
     /// `NotFound`.
     pub async fn retry_job(&self, id: Uuid) -> Result<Job> {
-        let id = id.to_string();
-        self.post(
-            Endpoint::post(&["api", "queue", "jobs", &id, "retry"]),
-            None::<&NoBody>,
-        )
-        .await
+        self.job_post(id, "retry", None::<&NoBody>).await
     }
 
     /// `GET /api/queue/jobs/{id}`. Errors: `NotFound`.

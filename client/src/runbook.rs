@@ -83,20 +83,16 @@ impl Client {
     /// `POST /dispatches/{id}/cancel`: as [`Client::cancel_job`].
     pub async fn cancel_dispatch(&self, id: Uuid) -> Result<Dispatch> {
         let id = id.to_string();
-        self.post(
-            Endpoint::post(&["dispatches", &id, "cancel"]),
-            None::<&crate::NoBody>,
-        )
-        .await
+        let path = ["dispatches", &id, "cancel"];
+        self.post(Endpoint::post(&path), None::<&crate::NoBody>)
+            .await
     }
 
     /// `POST /dispatches/{id}/retry`: as [`Client::retry_job`].
     pub async fn retry_dispatch(&self, id: Uuid) -> Result<Dispatch> {
         let id = id.to_string();
-        self.post(
-            Endpoint::post(&["dispatches", &id, "retry"]),
-            None::<&crate::NoBody>,
-        )
-        .await
+        let path = ["dispatches", &id, "retry"];
+        self.post(Endpoint::post(&path), None::<&crate::NoBody>)
+            .await
     }
 }
