@@ -294,12 +294,19 @@ async fn draining_every_worker_is_refused_until_the_phrase_is_typed(db: Db) {
     let long = api.enqueue("sleep", json!({"ms": 1500})).await;
     let running = api.wait_status(long, Running, secs(15)).await;
     let runner = running.worker_id.unwrap();
+    // Wait until the fleet view shows that job, and only it: the worker
+    // that ran the warm-up job may report it in one more heartbeat.
     eventually(
-        "the fleet view to show the running job",
+        "the fleet view to show the running job alone",
         secs(10),
         || async {
-            let w = api.worker(&runner).await;
-            (w.active_jobs == [long]).then_some(())
+            let active: Vec<(String, Uuid)> = api
+                .workers()
+                .await
+                .into_iter()
+                .flat_map(|w| w.active_jobs.into_iter().map(move |j| (w.id.clone(), j)))
+                .collect();
+            (active == [(runner.clone(), long)]).then_some(())
         },
     )
     .await;
