@@ -11,7 +11,6 @@
 
 pub mod auth;
 pub mod cache;
-pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -32,6 +32,19 @@ pub struct DashboardConfig {
     pub auth_mode: String,
 }
 
+/// `GET /auth/me` (and the answer to a sign-in): who the credential is.
+/// With authentication disabled everyone is the local operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// `disabled` or `token`.
+    pub auth_mode: String,
+    pub signed_in: bool,
+    pub name: Option<String>,
+    /// `viewer`, `worker` or `operator`.
+    pub role: Option<String>,
+}
+
 /// A running (or stale) job that keeps `isDrained` false.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -262,6 +262,18 @@ impl DesiredState {
     }
 }
 
+impl ObservedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObservedState::Running => "running",
+            ObservedState::Paused => "paused",
+            ObservedState::Draining => "draining",
+            ObservedState::Stopped => "stopped",
+            ObservedState::Offline => "offline",
+        }
+    }
+}
+
 impl ReportedState {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -281,5 +293,21 @@ impl ReportedState {
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observed_state_names_are_the_wire_names() {
+        use ObservedState::*;
+        for s in [Running, Paused, Draining, Stopped, Offline] {
+            assert_eq!(
+                serde_json::to_value(s).expect("encodes"),
+                serde_json::json!(s.as_str())
+            );
+        }
     }
 }
