@@ -217,7 +217,7 @@ mod tests {
     fn fleet() -> Fleet {
         let mut f = Fleet::default();
         let mut b = worker("b", 5);
-        b.name = "alpha".into();
+        b.name = "0-alpha".into();
         b.active_jobs = vec![uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
         let mut c = worker("c", 1);
         c.desired_state = DesiredState::Draining;

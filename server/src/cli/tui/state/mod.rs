@@ -21,6 +21,8 @@ mod keys;
 
 #[cfg(test)]
 pub mod fixtures;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -271,7 +273,8 @@ impl State {
             }
             Msg::StreamDown(why) => {
                 self.link.stream = StreamLink::Down(why);
-                Vec::new()
+                // Polling takes over at once: is the server there at all?
+                self.refresh()
             }
             Msg::Stream(m) => self.on_stream(m),
             Msg::Snapshot(result) => self.on_snapshot(result),

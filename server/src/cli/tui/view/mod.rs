@@ -140,7 +140,7 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
 }
 
 /// The latest global pause event is a resume that was forced.
-fn resumed_before_drain(p: &wire::WorkerPauseStatus) -> bool {
+pub(crate) fn resumed_before_drain(p: &wire::WorkerPauseStatus) -> bool {
     p.audit
         .latest
         .iter()
