@@ -67,15 +67,15 @@ pub fn notes(s: &State, d: &Dialog) -> Vec<Note> {
     match &d.kind {
         DialogKind::Workers { action, ids } => {
             let mut out = affected(s, ids);
+            if *action == WorkerActionKind::Drain {
+                out.push(info(format!("Idle: {}", idle_eta(s, ids))));
+            }
             out.push(info(match action {
-                WorkerActionKind::Drain => format!(
-                    "They stop claiming, finish their jobs, then exit. Idle: {}",
-                    idle_eta(s, ids)
-                ),
+                WorkerActionKind::Drain => "They stop claiming, finish their jobs, then exit.",
                 WorkerActionKind::Pause => {
-                    "They stop claiming and keep their current jobs; resume them later.".into()
+                    "They stop claiming and keep their current jobs; resume them later."
                 }
-                WorkerActionKind::Resume => "They claim jobs again.".into(),
+                WorkerActionKind::Resume => "They claim jobs again.",
             }));
             out
         }

@@ -54,7 +54,13 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
         (StreamLink::Up, None) => theme.level(super::state::Level::Info),
         _ => theme.level(super::state::Level::Warn),
     };
-    let [left, right] = area.layout(&Layout::horizontal([
+    // The connection takes the first row's right end; the second row
+    // (reason, metrics) gets the full width.
+    let [first_row, second_row] = area.layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ]));
+    let [left, right] = first_row.layout(&Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Length(link.chars().count().min(40) as u16 + 1),
     ]));
@@ -64,12 +70,9 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
     );
     let Some(p) = &s.pause else {
         frame.render_widget(
-            Paragraph::new(vec![
-                Line::from(vec![
-                    Span::styled(" Lull ", theme.bold()),
-                    Span::raw(format!("· {} · loading…", s.server)),
-                ]),
-                Line::raw(""),
+            Line::from(vec![
+                Span::styled(" Lull ", theme.bold()),
+                Span::raw(format!("· {} · loading…", s.server)),
             ]),
             left,
         );
@@ -133,10 +136,8 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
             theme.level(super::state::Level::Warn),
         ));
     }
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]),
-        left,
-    );
+    frame.render_widget(Line::from(first), left);
+    frame.render_widget(Line::from(second), second_row);
 }
 
 /// The latest global pause event is a resume that was forced.
