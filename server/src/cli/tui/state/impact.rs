@@ -59,7 +59,6 @@ pub fn notes(s: &State, d: &Dialog) -> Vec<Note> {
                 )),
                 info("Resuming now lets workers claim new jobs while these still run;"),
                 info("the audit log records it as a force resume."),
-                info("Enter: resume anyway (force) · Esc: keep the fleet paused"),
             ];
         }
         Step::Form => {}

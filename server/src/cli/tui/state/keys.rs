@@ -103,14 +103,13 @@ impl State {
             Key::Char('d') => self.open_workers(WorkerActionKind::Drain),
             Key::Char('R') => self.open_rollout(),
             Key::Char('c') => self.open_cancel_rollout(),
-            Key::Char('x') => {
+            Key::Char('x')
                 if self
                     .rollout
                     .as_ref()
-                    .is_some_and(|r| r.status != RolloutStatus::Running)
-                {
-                    self.rollout = None;
-                }
+                    .is_some_and(|r| r.status != RolloutStatus::Running) =>
+            {
+                self.rollout = None;
             }
             _ => {}
         }

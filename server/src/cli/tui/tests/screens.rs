@@ -145,7 +145,7 @@ async fn a_global_pause_shows_in_the_banner_and_an_early_resume_needs_force(db: 
     tui.expect(&[
         "Resume before the fleet has drained?",
         "The fleet has not drained: 1 running, 0 stale.",
-        "Enter force resume · Esc cancel",
+        "Enter force resume · Esc keep the fleet paused",
     ]);
     assert!(api.pause_status().await.unwrap().workers_paused, "not yet");
     tui.key(Key::Enter).await;

@@ -55,8 +55,8 @@ pub fn render(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
         rows,
         [
             Constraint::Length(8),
-            Constraint::Length(16),
-            Constraint::Length(10),
+            Constraint::Length(21),
+            Constraint::Length(8),
             Constraint::Length(4),
             Constraint::Length(4),
             Constraint::Fill(1),

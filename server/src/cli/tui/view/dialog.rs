@@ -30,7 +30,7 @@ pub fn render(frame: &mut Frame, s: &State, d: &Dialog, theme: Theme) {
     }
     let hint = match (&d.step, d.sending) {
         (_, Some(_)) => "Sending…  (Esc closes; the answer shows below)",
-        (Step::ForceResume, None) => "Enter force resume · Esc cancel",
+        (Step::ForceResume, None) => "Enter force resume · Esc keep the fleet paused",
         (_, None) if d.fields().len() > 1 => "Enter confirm · Esc cancel · Tab next field",
         (_, None) => "Enter confirm · Esc cancel",
     };

@@ -105,7 +105,7 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
     let mut second = Vec::new();
     if p.workers_paused {
         second.push(Span::raw(format!(
-            " reason: {} · ",
+            " reason: {} ·",
             p.reason.as_deref().unwrap_or("-")
         )));
     }
