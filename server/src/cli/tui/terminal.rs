@@ -17,9 +17,14 @@ impl TerminalGuard {
     /// Enters raw mode and the alternate screen, and installs the panic
     /// hook that leaves them before a panic is reported.
     pub fn enter() -> std::io::Result<TerminalGuard> {
-        Ok(TerminalGuard {
-            terminal: ratatui::try_init()?,
-        })
+        match ratatui::try_init() {
+            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Err(e) => {
+                // It may have got as far as raw mode before failing.
+                ratatui::restore();
+                Err(e)
+            }
+        }
     }
 }
 

@@ -1,77 +1,17 @@
-//! The state machine's flows, key by key, without a terminal or a
-//! server: what each step shows and which calls it asks for.
+//! Every confirmation dialog, step by step.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use uuid::Uuid;
 use wire::{
-    ActionImpact, ApiError, ControlEvent, DesiredState, DrainMetrics, PauseMode, RollingRestart,
-    RolloutStatus, RolloutWorker, RolloutWorkerState, StreamMessage, WorkerActionKind,
-    WorkerActionResponse, WorkerActionResult,
+    ActionImpact, ApiError, PauseMode, RolloutStatus, RolloutWorkerState, WorkerActionKind,
 };
 
-use super::dialog::{DialogKind, Field, Step};
-use super::fixtures::{event, snapshot, status, t, worker};
-use super::impact::notes;
+use super::super::dialog::{DialogKind, Field, Step};
+use super::super::fixtures::{snapshot, status, t};
+use super::super::impact;
+use super::super::*;
 use super::*;
-
-fn state_with(pause: WorkerPauseStatus) -> State {
-    let mut s = State::new("http://lull", t(40));
-    let mut b = worker("b", 39);
-    b.active_jobs = vec![Uuid::new_v4(), Uuid::new_v4()];
-    let workers = vec![worker("a", 39), b, worker("c", 39)];
-    assert_eq!(s.start()[0], Effect::Refresh);
-    s.update(Msg::Snapshot(Ok(Box::new(snapshot(pause, workers)))));
-    s
-}
-
-fn running() -> State {
-    state_with(status(None, 0, 1))
-}
-
-fn keys(s: &mut State, keys: &[Key]) -> Vec<Effect> {
-    keys.iter().flat_map(|k| s.update(Msg::Key(*k))).collect()
-}
-
-fn typ(s: &mut State, text: &str) {
-    for c in text.chars() {
-        assert!(s.update(Msg::Key(Key::Char(c))).is_empty());
-    }
-}
-
-/// The request of the single `Send` in `effects`.
-fn sent(effects: &[Effect]) -> (u64, Request) {
-    match effects {
-        [Effect::Send { seq, request }] => (*seq, request.clone()),
-        other => panic!("expected one Send, got {other:?}"),
-    }
-}
-
-fn texts(s: &State) -> Vec<String> {
-    notes(s, s.dialog.as_ref().expect("a dialog"))
-        .into_iter()
-        .map(|n| n.text)
-        .collect()
-}
-
-fn drained_response(ids: &[&str], override_used: bool) -> Outcome {
-    Outcome::Workers(WorkerActionResponse {
-        action: WorkerActionKind::Drain,
-        results: ids
-            .iter()
-            .map(|id| WorkerActionResult {
-                worker_id: id.to_string(),
-                ok: true,
-                previous_desired_state: DesiredState::Active,
-                desired_state: DesiredState::Draining,
-                running_jobs: 0,
-            })
-            .collect(),
-        eta_seconds: Some(95.0),
-        override_used,
-        event: event(9, "worker.drain"),
-    })
-}
 
 #[test]
 fn a_drain_states_its_impact_requires_a_reason_and_sends_the_selected_worker() {
@@ -95,14 +35,7 @@ fn a_drain_states_its_impact_requires_a_reason_and_sends_the_selected_worker() {
         keys(&mut s, &[Key::Enter]).is_empty(),
         "no reason: nothing sent"
     );
-    assert!(s
-        .dialog
-        .as_ref()
-        .unwrap()
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("reason is required"));
+    assert!(dialog_error(&s).contains("reason is required"));
     typ(&mut s, "kernel update");
     let (seq, request) = sent(&keys(&mut s, &[Key::Enter]));
     let Request::Workers(r) = request else {
@@ -210,14 +143,7 @@ fn a_safety_refusal_asks_for_the_typed_phrase_and_sends_it_as_confirm() {
         keys(&mut s, &[Key::Enter]).is_empty(),
         "a wrong phrase sends nothing"
     );
-    assert!(s
-        .dialog
-        .as_ref()
-        .unwrap()
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("exactly"));
+    assert!(dialog_error(&s).contains("exactly"));
     for _ in 0.."drain 2 workers".len() {
         keys(&mut s, &[Key::Backspace]);
     }
@@ -348,33 +274,6 @@ fn a_global_pause_takes_a_mode_and_a_reason_and_shows_at_once() {
     );
 }
 
-fn rollout(status: RolloutStatus, states: &[RolloutWorkerState]) -> RollingRestart {
-    RollingRestart {
-        id: Uuid::from_u128(7),
-        status,
-        max_unavailable: 2,
-        deadline_seconds: 300,
-        reason: "deploy".into(),
-        actor: "local".into(),
-        created_at: t(0),
-        finished_at: None,
-        workers: states
-            .iter()
-            .enumerate()
-            .map(|(i, st)| RolloutWorker {
-                worker_id: format!("w{i}"),
-                state: *st,
-                boot_id_before: None,
-                boot_id_after: None,
-                started_at: None,
-                finished_at: None,
-                message: None,
-            })
-            .collect(),
-        message: None,
-    }
-}
-
 #[test]
 fn a_rolling_restart_asks_max_unavailable_and_is_followed_until_it_ends() {
     use RolloutWorkerState::*;
@@ -456,177 +355,4 @@ fn a_rolling_restart_asks_max_unavailable_and_is_followed_until_it_ends() {
         .contains(&Effect::LoadRollout(started.id)));
     keys(&mut s, &[Key::Char('x')]);
     assert!(s.rollout.is_none(), "x hides an ended one");
-}
-
-#[test]
-fn a_running_rolling_restart_found_at_start_is_followed() {
-    let mut s = running();
-    let r = rollout(RolloutStatus::Running, &[RolloutWorkerState::Pending]);
-    s.update(Msg::Rollouts(Ok(vec![
-        rollout(RolloutStatus::Done, &[]),
-        r.clone(),
-    ])));
-    assert_eq!(
-        s.rollout.as_ref().map(|r| r.status),
-        Some(RolloutStatus::Running)
-    );
-    s.update(Msg::Rollout(Ok(rollout(
-        RolloutStatus::Done,
-        &[RolloutWorkerState::Done],
-    ))));
-    assert_eq!(s.flash.as_ref().unwrap().text, "rolling restart done");
-}
-
-#[test]
-fn the_stream_drives_refreshes_and_polling_takes_over_when_it_is_down() {
-    let mut s = State::new("http://lull", t(0));
-    assert_eq!(
-        s.start(),
-        vec![
-            Effect::Refresh,
-            Effect::LoadEvents { before: None },
-            Effect::LoadRollouts
-        ]
-    );
-    assert_eq!(s.link.label(), "◌ connecting");
-    assert!(
-        s.update(Msg::Tick(t(5))).is_empty(),
-        "one refresh at a time"
-    );
-    s.update(Msg::Snapshot(Ok(Box::new(snapshot(
-        status(None, 0, 1),
-        vec![],
-    )))));
-    assert_eq!(s.update(Msg::StreamUp), vec![Effect::Refresh]);
-    s.update(Msg::Snapshot(Ok(Box::new(snapshot(
-        status(None, 0, 1),
-        vec![],
-    )))));
-    assert_eq!(s.link.label(), "● live");
-    assert!(
-        s.update(Msg::Tick(t(30))).is_empty(),
-        "live: the stream paces it"
-    );
-    let tick = StreamMessage::Metrics {
-        version: 1,
-        metrics: DrainMetrics::new(5, 1, 0),
-        at: t(30),
-    };
-    assert_eq!(s.update(Msg::Stream(tick)), vec![Effect::Refresh]);
-    assert_eq!(s.pause.as_ref().unwrap().metrics.queued, 5);
-    s.update(Msg::Snapshot(Err("server unreachable (refused)".into())));
-    assert_eq!(
-        s.link.label(),
-        "✕ disconnected: server unreachable (refused)"
-    );
-    assert_eq!(
-        s.update(Msg::StreamDown("refused".into())),
-        vec![Effect::Refresh],
-        "polling now"
-    );
-    s.update(Msg::Snapshot(Ok(Box::new(snapshot(
-        status(None, 0, 1),
-        vec![],
-    )))));
-    assert_eq!(s.link.label(), "◌ polling (live stream down)");
-    assert!(s.update(Msg::Tick(t(31))).is_empty());
-    assert_eq!(
-        s.update(Msg::Tick(t(32))),
-        vec![Effect::Refresh],
-        "every 2 s"
-    );
-    let new_state = StreamMessage::State {
-        status: Box::new(status(Some(PauseMode::Drain), 1, 2)),
-    };
-    s.update(Msg::Snapshot(Ok(Box::new(snapshot(
-        status(None, 0, 1),
-        vec![],
-    )))));
-    s.update(Msg::Stream(new_state));
-    assert!(
-        s.pause.as_ref().unwrap().workers_paused,
-        "the banner follows the stream"
-    );
-}
-
-#[test]
-fn the_filter_takes_the_keys_while_it_is_typed() {
-    let mut s = running();
-    keys(&mut s, &[Key::Char('/'), Key::Char('d'), Key::Char('q')]);
-    assert!(s.dialog.is_none() && !s.quit, "typed into the filter");
-    assert_eq!(s.fleet.filter, "dq");
-    keys(
-        &mut s,
-        &[Key::Backspace, Key::Backspace, Key::Char('b'), Key::Enter],
-    );
-    assert_eq!(s.fleet.shown().len(), 1);
-    keys(&mut s, &[Key::Char('d')]);
-    assert!(
-        matches!(&s.dialog.as_ref().unwrap().kind, DialogKind::Workers { ids, .. } if ids == &["b"]),
-        "the action applies to what the filter shows"
-    );
-    keys(&mut s, &[Key::Esc, Key::Char('/'), Key::Esc]);
-    assert!(s.fleet.filter.is_empty() && !s.fleet.filtering);
-    assert_eq!(s.fleet.shown().len(), 3);
-}
-
-#[test]
-fn tab_switches_screens_help_swallows_a_key_and_q_or_ctrl_c_quits() {
-    let mut s = running();
-    assert!(keys(&mut s, &[Key::Tab]).is_empty());
-    assert_eq!(s.screen, Screen::Queues);
-    assert_eq!(
-        keys(&mut s, &[Key::Tab]),
-        vec![Effect::LoadEvents { before: None }]
-    );
-    assert_eq!(s.screen, Screen::Audit);
-    s.update(Msg::Events {
-        before: None,
-        result: Ok(wire::EventsPage {
-            events: vec![event(5, "pause"), event(4, "resume")],
-            next_before: Some(4),
-        }),
-    });
-    assert_eq!(
-        keys(&mut s, &[Key::Char('n')]),
-        vec![Effect::LoadEvents { before: Some(4) }]
-    );
-    // A new event while the newest page is on screen reloads it.
-    let mut p = status(None, 0, 1);
-    p.audit.latest = vec![event(6, "pause")];
-    s.audit.before = None;
-    let fleet = s.fleet.workers.clone();
-    assert_eq!(
-        s.update(Msg::Snapshot(Ok(Box::new(snapshot(p, fleet))))),
-        vec![Effect::LoadEvents { before: None }]
-    );
-    keys(&mut s, &[Key::BackTab, Key::BackTab]);
-    assert_eq!(s.screen, Screen::Workers);
-
-    keys(&mut s, &[Key::Char('?')]);
-    assert!(s.help);
-    keys(&mut s, &[Key::Char('d')]);
-    assert!(
-        !s.help && s.dialog.is_none(),
-        "the key only closes the help"
-    );
-    keys(&mut s, &[Key::Char('d'), Key::Char('q')]);
-    assert!(!s.quit, "q is typed into the reason");
-    keys(&mut s, &[Key::Interrupt]);
-    assert!(s.quit, "Ctrl-C quits from anywhere");
-    let mut s = running();
-    keys(&mut s, &[Key::Char('q')]);
-    assert!(s.quit);
-}
-
-#[test]
-fn the_banner_knows_a_force_resume() {
-    let mut s = running();
-    let mut resumed: ControlEvent = event(3, "resume");
-    resumed.force_resume = true;
-    let p = s.pause.as_mut().unwrap();
-    p.audit.latest = vec![event(4, "worker.drain"), resumed];
-    assert!(crate::cli::tui::view::resumed_before_drain(
-        s.pause.as_ref().unwrap()
-    ));
 }
