@@ -30,10 +30,20 @@ pub struct Server {
 
 impl Server {
     pub async fn start(db: &TestDb) -> Server {
+        Self::start_with(db, None).await
+    }
+
+    /// Token mode: every call needs a bearer token.
+    pub async fn start_token_mode(db: &TestDb) -> Server {
+        Self::start_with(db, Some("token")).await
+    }
+
+    async fn start_with(db: &TestDb, auth: Option<&str>) -> Server {
         let cfg = server::config::ConfigArgs {
             listen: Some("127.0.0.1:0".into()),
             database_url: Some(db.url.clone()),
             static_dir: Some("/nonexistent".into()),
+            auth: auth.map(str::to_string),
             ..Default::default()
         }
         .resolve()
@@ -53,6 +63,17 @@ impl Server {
 
     pub fn client(&self) -> Client {
         Client::new(&self.base).unwrap()
+    }
+
+    /// A client with a fresh token `name` of `role` (as `lull token
+    /// create`; a worker token's name is its worker id).
+    pub async fn client_as(&self, db: &TestDb, name: &str, role: &str) -> Client {
+        let tokens = server::service::tokens::Tokens::open(&db.url)
+            .await
+            .unwrap();
+        let role = server::domain::Role::parse(role).unwrap();
+        let (_, token) = tokens.create(name, role).await.unwrap();
+        Client::builder(&self.base).token(token).build().unwrap()
     }
 }
 
@@ -102,11 +123,14 @@ pub struct Tui {
 impl Tui {
     /// An 80×24 TUI of `server`, with its first reads done.
     pub async fn open(server: &Server) -> Tui {
+        Self::open_with(server, server.client()).await
+    }
+
+    /// The same, calling through `api` (a client with a token).
+    pub async fn open_with(server: &Server, api: Client) -> Tui {
         let mut tui = Tui {
             state: State::new(&server.base, Utc::now()),
-            io: Io {
-                api: server.client(),
-            },
+            io: Io { api },
             theme: Theme { color: true },
             term: Terminal::new(TestBackend::new(80, 24)).unwrap(),
         };

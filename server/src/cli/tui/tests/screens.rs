@@ -280,7 +280,23 @@ async fn it_fits_80x24_in_colour_and_without(db: TestDb) {
     ]);
 }
 
+async fn with_a_viewer_token_it_watches_and_an_action_says_why_it_was_refused(db: TestDb) {
+    let server = Server::start_token_mode(&db).await;
+    register(&server.client_as(&db, "w-a", "worker").await, &["w-a"]).await;
+    let operator = server.client_as(&db, "ops", "operator").await;
+    let viewer = server.client_as(&db, "watcher", "viewer").await;
+    let mut tui = Tui::open_with(&server, viewer).await;
+    tui.expect(&["Workers: Running", "w-a"]);
+    tui.key(Key::Char('p')).await;
+    tui.typ("not allowed").await;
+    tui.key(Key::Enter).await;
+    tui.expect(&["Pause 1 worker?", "403 forbidden"]);
+    let w = operator.list_workers().await.unwrap().workers;
+    assert_eq!(w[0].desired_state, DesiredState::Active, "nothing changed");
+}
+
 testkit::on_both_stores!(
+    with_a_viewer_token_it_watches_and_an_action_says_why_it_was_refused,
     a_drain_from_the_workers_screen_reaches_the_api_with_its_reason,
     draining_every_worker_asks_for_the_typed_phrase_and_overrides_with_it,
     a_global_pause_shows_in_the_banner_and_an_early_resume_needs_force,
