@@ -10,7 +10,7 @@
 #   --trunk        trunk 0.22.1 (cargo install)
 #   --wasm-bindgen wasm-bindgen-cli 0.2.130 (cargo install, without --locked)
 #   --binaryen     wasm-opt from binaryen 132 (npm, in tools/)
-#   --cli-tools    jq and curl (apt)
+#   --cli-tools    jq, curl and tmux (apt; tmux drives the `lull tui` end-to-end test)
 #   --chromium     /usr/bin/chromium (apt; never `npx playwright install`)
 #   --playwright   @playwright/test in end2end/ (npm ci)
 #   --postgres     PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres
@@ -165,7 +165,7 @@ lull_setup_binaryen() {
 
 lull_setup_cli_tools() {
   local missing=() t
-  for t in jq curl; do
+  for t in jq curl tmux; do
     if command -v "$t" >/dev/null 2>&1; then
       _lull_step "$t" "present"
     else

@@ -4,7 +4,8 @@
 #   bash scripts/test.sh
 #
 # Stages: setup (all tools, PostgreSQL) -> rustfmt -> clippy (host workspace
-# and the wasm32 frontend) -> cargo test on SQLite and PostgreSQL -> release
+# and the wasm32 frontend) -> cargo test on SQLite and PostgreSQL (with the
+# `lull tui` end-to-end test in tmux, server/tests/tui_tmux.rs) -> release
 # builds (trunk + server) -> Playwright on SQLite -> Playwright on PostgreSQL.
 #
 # PostgreSQL: postgres://postgres@127.0.0.1:5432 with trust auth. Under CI=true

@@ -1,5 +1,6 @@
 //! The operator CLI: `lull status`, `pause`, `resume`, `wait`, `workers`,
-//! `rolling-restart`, `events` — the runbook's steps as commands, over the
+//! `rolling-restart`, `events` — the runbook's steps as commands — and
+//! `tui`, the same controls in a terminal UI; all over the
 //! REST API of a running server (`--server` / `LULL_SERVER`, token from
 //! `LULL_TOKEN`), through the typed [`client::Client`].
 //!
@@ -8,7 +9,7 @@
 //! 4 timed out.
 //!
 //! Modules by command group: [`pause`] (status, pause, resume, wait),
-//! [`workers`], [`rollouts`], [`events`]; [`output`] formats what they
+//! [`workers`], [`rollouts`], [`events`], [`tui`]; [`output`] formats what they
 //! print, [`duration`] reads durations.
 
 mod duration;
@@ -16,6 +17,7 @@ mod events;
 mod output;
 mod pause;
 mod rollouts;
+mod tui;
 mod workers;
 
 use std::future::Future;
@@ -129,6 +131,13 @@ pub enum RemoteCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// The fleet control plane in the terminal: watch the workers live,
+    /// pause, resume, drain, rolling-restart, pause the fleet; every
+    /// change confirmed with its impact (see docs/tui.md).
+    Tui {
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// The audit log, newest first.
     Events {
         #[arg(long, default_value_t = 20)]
@@ -205,6 +214,7 @@ async fn dispatch(command: RemoteCommand) -> CliResult<()> {
             rollouts::cancel(&Ctx::new(remote)?, &id, reason).await
         }
         Events { limit, remote } => events::list(&Ctx::new(remote)?, limit).await,
+        Tui { remote } => tui::run(remote).await,
     }
 }
 
