@@ -183,6 +183,25 @@ fn EventRow(event: ControlEvent) -> impl IntoView {
     }
 }
 
+/// A failed load, and *Show older events* while the log goes further back.
+#[component]
+pub fn OlderEvents(loaded: RwSignal<Loaded>, older: Callback<()>) -> impl IntoView {
+    view! {
+        <p class="field-error" role="alert">{move || loaded.with(|l| l.error.clone())}</p>
+        <Show when=move || loaded.with(|l| l.next_before.is_some())>
+            <button
+                type="button"
+                class="btn"
+                aria-controls="audit-list"
+                disabled=move || loaded.with(|l| l.loading)
+                on:click=move |_| older.run(())
+            >
+                "Show older events"
+            </button>
+        </Show>
+    }
+}
+
 /// The overview's audit history: the newest events, *Show older events*,
 /// and the way to the whole log.
 #[component]
@@ -193,19 +212,8 @@ pub fn AuditHistory() -> impl IntoView {
         <section class="card audit" aria-labelledby="audit-h">
             <h2 id="audit-h">"Audit history"</h2>
             <EventList events=Signal::derive(move || loaded.with(|l| l.events.clone())) empty="No pause or resume yet.".to_string() />
-            <p class="field-error" role="alert">{move || loaded.with(|l| l.error.clone())}</p>
             <div class="actions">
-                <Show when=move || loaded.with(|l| l.next_before.is_some())>
-                    <button
-                        type="button"
-                        class="btn"
-                        aria-controls="audit-list"
-                        disabled=move || loaded.with(|l| l.loading)
-                        on:click=move |_| log.load_older(|_| true, 1, 1)
-                    >
-                        "Show older events"
-                    </button>
-                </Show>
+                <OlderEvents loaded older=Callback::new(move |_| log.load_older(|_| true, 1, 1)) />
                 <leptos_router::components::A href="/audit" {..} class="btn">"The whole log"</leptos_router::components::A>
             </div>
         </section>
@@ -215,30 +223,11 @@ pub fn AuditHistory() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::DateTime;
-    use wire::DrainMetrics;
-
-    fn ev(id: i64) -> ControlEvent {
-        ControlEvent {
-            id,
-            action: "pause".into(),
-            mode: None,
-            reason: "r".into(),
-            actor: "a".into(),
-            force_resume: false,
-            metrics: DrainMetrics::default(),
-            version: id,
-            success: true,
-            request_id: None,
-            created_at: DateTime::from_timestamp(id, 0).unwrap(),
-            targets: vec![],
-            details: None,
-        }
-    }
+    use crate::fixtures::event;
 
     fn page(ids: &[i64], next_before: Option<i64>) -> EventsPage {
         EventsPage {
-            events: ids.iter().copied().map(ev).collect(),
+            events: ids.iter().map(|&id| event(id, "pause")).collect(),
             next_before,
         }
     }

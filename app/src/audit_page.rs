@@ -11,7 +11,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use wire::ControlEvent;
 
-use crate::audit::{AuditLog, EventList};
+use crate::audit::{AuditLog, EventList, OlderEvents};
 
 /// Events per page read from the server.
 const PAGE: u32 = 50;
@@ -156,18 +156,11 @@ pub fn AuditPage() -> impl IntoView {
             "No loaded event matches the filter.".to_string()
         }
     });
-    let older = move |_| {
+    let older = Callback::new(move |_| {
         let f = filter.get_untracked();
-        log.load_older(
-            move |e| f.matches(e),
-            PAGE as usize,
-            if filter.with_untracked(Filter::is_empty) {
-                1
-            } else {
-                SEARCH_PAGES
-            },
-        );
-    };
+        let pages = if f.is_empty() { 1 } else { SEARCH_PAGES };
+        log.load_older(move |e| f.matches(e), PAGE as usize, pages);
+    });
 
     view! {
         <div class="page">
@@ -200,18 +193,7 @@ pub fn AuditPage() -> impl IntoView {
                 </form>
                 <p class="muted" role="status">{count}</p>
                 <EventList events=shown empty />
-                <p class="field-error" role="alert">{move || loaded.with(|l| l.error.clone())}</p>
-                <Show when=move || loaded.with(|l| l.next_before.is_some())>
-                    <button
-                        type="button"
-                        class="btn"
-                        aria-controls="audit-list"
-                        disabled=move || loaded.with(|l| l.loading)
-                        on:click=older
-                    >
-                        "Show older events"
-                    </button>
-                </Show>
+                <OlderEvents loaded older />
             </section>
         </div>
     }
@@ -220,24 +202,12 @@ pub fn AuditPage() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::DateTime;
-    use wire::DrainMetrics;
+    use crate::fixtures::event;
 
     fn ev(action: &str, actor: &str) -> ControlEvent {
         ControlEvent {
-            id: 1,
-            action: action.into(),
-            mode: None,
-            reason: "r".into(),
             actor: actor.into(),
-            force_resume: false,
-            metrics: DrainMetrics::default(),
-            version: 1,
-            success: true,
-            request_id: None,
-            created_at: DateTime::from_timestamp(0, 0).unwrap(),
-            targets: vec![],
-            details: None,
+            ..event(1, action)
         }
     }
 

@@ -147,40 +147,15 @@ pub fn LinkIndicator() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::DateTime;
-    use wire::{AuditBlock, DrainMetrics};
+    use crate::fixtures::status;
+    use wire::DrainMetrics;
 
-    fn status(paused: bool, mode: Option<PauseMode>) -> WorkerPauseStatus {
-        WorkerPauseStatus {
-            workers_paused: paused,
-            mode,
-            reason: None,
-            version: 1,
-            requested_by: None,
-            requested_at: None,
-            updated_at: DateTime::from_timestamp(0, 0).unwrap(),
-            metrics: DrainMetrics::new(0, 0, 0),
-            audit: AuditBlock::default(),
-            warning: None,
-            until: None,
-        }
-    }
-
-    pub(crate) fn event(action: &str, force_resume: bool) -> ControlEvent {
+    fn event(action: &str, force_resume: bool) -> ControlEvent {
         ControlEvent {
-            id: 1,
-            action: action.into(),
             mode: Some(PauseMode::Drain),
-            reason: "r".into(),
-            actor: "a".into(),
             force_resume,
             metrics: DrainMetrics::new(0, 2, 1),
-            version: 2,
-            success: true,
-            request_id: None,
-            created_at: DateTime::from_timestamp(0, 0).unwrap(),
-            targets: vec![],
-            details: None,
+            ..crate::fixtures::event(1, action)
         }
     }
 

@@ -9,14 +9,14 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use wire::{ApiError, BlockingJob, DrainMetrics, PauseMode, PauseRequest, WorkerPauseStatus};
+use wire::{ApiError, PauseMode, PauseRequest, WorkerPauseStatus};
 
 use crate::api::change_pause;
 use crate::banner::banner_title;
 use crate::confirm::ConfirmDialog;
 use crate::error::AppError;
 use crate::focus::focus;
-use crate::format;
+use crate::force_resume::ForceResumeDetails;
 use crate::state::Dashboard;
 use crate::widgets::{Notice, NoticeBox, ReasonField};
 
@@ -74,42 +74,6 @@ pub fn outcome(answer: Result<WorkerPauseStatus, AppError>) -> Outcome {
         Err(e) => Outcome::Refused(None, Notice::Error(e.message().to_string())),
     }
 }
-
-/// "The fleet has not drained: 2 jobs are still running and 1 job is stale…"
-pub fn summary(m: Option<DrainMetrics>) -> String {
-    let (running, stale) = m.map_or((0, 0), |m| (m.running, m.stale_running));
-    let mut text = format!(
-        "The fleet has not drained: {} still running",
-        format::count(running, "job is", "jobs are")
-    );
-    if stale > 0 {
-        text.push_str(&format!(
-            " and {} stale (lease expired)",
-            format::count(stale, "job is", "jobs are")
-        ));
-    }
-    text.push_str(". Resuming now lets workers claim new jobs while these are still in flight.");
-    text
-}
-
-/// "render 67e55044 on worker-1, started 19:40:01 (stale)"
-pub fn job_line(j: &BlockingJob) -> String {
-    let id = j.id.to_string();
-    let mut line = format!("{} {}", j.job_type, format::short_id(&id));
-    if let Some(w) = &j.worker_id {
-        line.push_str(&format!(" on {w}"));
-    }
-    if let Some(t) = j.started_at {
-        line.push_str(&format!(", started {}", format::clock(t)));
-    }
-    if j.stale {
-        line.push_str(" (stale)");
-    }
-    line
-}
-
-/// How many blocking jobs the force-resume dialog names.
-const LISTED: usize = 5;
 
 fn other(mode: PauseMode) -> PauseMode {
     match mode {
@@ -273,10 +237,6 @@ pub fn PauseControls() -> impl IntoView {
             </div>
         }
     };
-    let blocking = move || {
-        dash.drain
-            .with(|d| d.as_ref().map(|d| d.blocking.clone()).unwrap_or_default())
-    };
 
     view! {
         <section class="card controls" aria-labelledby="controls-h">
@@ -290,7 +250,7 @@ pub fn PauseControls() -> impl IntoView {
                         {radio(PauseMode::Quiesce, "Quiesce", "No new claims; running jobs hold at their next checkpoint.")}
                     </fieldset>
                     <ReasonField id="pause-reason" placeholder="e.g. Rolling API migration" value=pause_reason error=pause_error node=pause_field />
-                    <TimedEnd minutes at error=until_error node=until_field />
+                    <crate::until::TimedEnd minutes at error=until_error node=until_field />
                     <div class="actions">
                         <button
                             type="submit"
@@ -339,79 +299,9 @@ pub fn PauseControls() -> impl IntoView {
                     resume(true);
                 })
             >
-                <p>{move || summary(metrics.get())}</p>
-                <ul class="dialog-jobs">
-                    <For each=move || blocking().into_iter().take(LISTED) key=|j| j.id let:job>
-                        <li>{job_line(&job)}</li>
-                    </For>
-                    <Show when=move || { blocking().len() > LISTED }>
-                        <li>{move || format!("… and {} more.", blocking().len() - LISTED)}</li>
-                    </Show>
-                </ul>
-                <p class="muted">
-                    "Cancel keeps the workers paused. Continue resumes them now; the audit log records that you resumed before full drain (forceResume)."
-                </p>
+                <ForceResumeDetails />
             </ConfirmDialog>
         </section>
-    }
-}
-
-/// The optional timed end of a pause: after N minutes, or at a time (UTC).
-#[component]
-fn TimedEnd(
-    minutes: RwSignal<String>,
-    at: RwSignal<String>,
-    error: RwSignal<Option<String>>,
-    node: NodeRef<html::Input>,
-) -> impl IntoView {
-    let invalid = move || error.with(Option::is_some);
-    let clear = move || {
-        if invalid() {
-            error.set(None);
-        }
-    };
-    view! {
-        <fieldset class="timed" aria-describedby="pause-until-help">
-            <legend>"Resume automatically " <span class="req">"(optional)"</span></legend>
-            <p class="help" id="pause-until-help">"The fleet resumes by itself at that time; the audit log records it."</p>
-            <div class="timed-fields">
-                <div class="field">
-                    <label for="pause-for">"After (minutes)"</label>
-                    <input
-                        type="number"
-                        id="pause-for"
-                        min="1"
-                        max=crate::until::MAX_MINUTES
-                        step="1"
-                        inputmode="numeric"
-                        node_ref=node
-                        prop:value=move || minutes.get()
-                        on:input=move |ev| {
-                            minutes.set(event_target_value(&ev));
-                            clear();
-                        }
-                        aria-invalid=move || invalid().then_some("true")
-                        aria-describedby=move || invalid().then_some("pause-until-error")
-                    />
-                </div>
-                <div class="field">
-                    <label for="pause-until">"Or at (UTC)"</label>
-                    <input
-                        type="datetime-local"
-                        id="pause-until"
-                        step="1"
-                        prop:value=move || at.get()
-                        on:input=move |ev| {
-                            at.set(event_target_value(&ev));
-                            clear();
-                        }
-                        aria-invalid=move || invalid().then_some("true")
-                        aria-describedby=move || invalid().then_some("pause-until-error")
-                    />
-                </div>
-            </div>
-            <p class="field-error" id="pause-until-error">{move || error.get()}</p>
-        </fieldset>
     }
 }
 
@@ -421,17 +311,9 @@ mod tests {
 
     fn status(version: i64) -> WorkerPauseStatus {
         WorkerPauseStatus {
-            workers_paused: true,
-            mode: Some(PauseMode::Quiesce),
-            reason: Some("other operator".into()),
             version,
-            requested_by: None,
-            requested_at: None,
-            updated_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
-            metrics: DrainMetrics::default(),
-            audit: Default::default(),
-            warning: None,
-            until: None,
+            reason: Some("other operator".into()),
+            ..crate::fixtures::status(true, Some(PauseMode::Quiesce))
         }
     }
 
@@ -483,11 +365,5 @@ mod tests {
             panic!("not an error");
         };
         assert!(text.starts_with("Could not reach the server"));
-    }
-
-    #[test]
-    fn the_dialog_says_what_is_still_running() {
-        assert!(summary(Some(DrainMetrics::new(0, 2, 1)))
-            .starts_with("The fleet has not drained: 2 jobs are still running and 1 job is stale"));
     }
 }

@@ -110,7 +110,23 @@ pub fn eta_text(metrics: &DrainMetrics, estimate: &DrainEstimate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{event, status};
     use wire::{AuditBlock, ControlEvent, PauseMode};
+
+    fn ev(action: &str, at: i64, running: i64) -> ControlEvent {
+        ControlEvent {
+            metrics: DrainMetrics::new(0, running, 0),
+            ..event(at, action)
+        }
+    }
+
+    fn paused(audit: Vec<ControlEvent>) -> WorkerPauseStatus {
+        WorkerPauseStatus {
+            version: 5,
+            audit: AuditBlock { latest: audit },
+            ..status(true, Some(PauseMode::Drain))
+        }
+    }
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(secs, 0).unwrap()
@@ -121,40 +137,6 @@ mod tests {
             at: t(at),
             running,
             stale_running: 0,
-        }
-    }
-
-    fn ev(action: &str, at: i64, running: i64) -> ControlEvent {
-        ControlEvent {
-            id: at,
-            action: action.into(),
-            mode: Some(PauseMode::Drain),
-            reason: "r".into(),
-            actor: "a".into(),
-            force_resume: false,
-            metrics: DrainMetrics::new(0, running, 0),
-            version: at,
-            success: true,
-            request_id: None,
-            created_at: t(at),
-            targets: vec![],
-            details: None,
-        }
-    }
-
-    fn paused(audit: Vec<ControlEvent>) -> WorkerPauseStatus {
-        WorkerPauseStatus {
-            workers_paused: true,
-            mode: Some(PauseMode::Drain),
-            reason: None,
-            version: 5,
-            requested_by: None,
-            requested_at: None,
-            updated_at: t(0),
-            metrics: DrainMetrics::default(),
-            audit: AuditBlock { latest: audit },
-            warning: None,
-            until: None,
         }
     }
 

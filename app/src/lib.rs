@@ -26,7 +26,10 @@ mod controls;
 mod drain;
 pub mod error;
 pub mod estimate;
+#[cfg(test)]
+mod fixtures;
 mod focus;
+mod force_resume;
 pub mod format;
 mod jobs;
 mod overview;

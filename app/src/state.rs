@@ -207,21 +207,11 @@ pub fn parse_config(json: Option<&str>) -> DashboardConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::DateTime;
 
     fn status(version: i64) -> WorkerPauseStatus {
         WorkerPauseStatus {
-            workers_paused: false,
-            mode: None,
-            reason: None,
             version,
-            requested_by: None,
-            requested_at: None,
-            updated_at: DateTime::from_timestamp(0, 0).unwrap(),
-            metrics: DrainMetrics::new(0, 0, 0),
-            audit: Default::default(),
-            warning: None,
-            until: None,
+            ..crate::fixtures::status(false, None)
         }
     }
 

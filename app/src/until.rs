@@ -1,9 +1,11 @@
 //! The timed pause in the form: "resume automatically after N minutes" or
-//! "at" an end time (UTC, like every time on the page), turned into the
-//! request's `until`. Whether it lies in the future is the server's call
+//! "at" an end time (UTC, like every time on the page), and turning them
+//! into the request's `until`. Whether it lies in the future is the server's call
 //! (its clock), not the browser's.
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use leptos::html;
+use leptos::prelude::*;
 
 use crate::format;
 
@@ -42,6 +44,65 @@ fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
         s.to_string()
     };
     full.parse::<NaiveDateTime>().ok().map(|t| t.and_utc())
+}
+
+/// The optional timed end of a pause: after N minutes, or at a time (UTC).
+#[component]
+pub fn TimedEnd(
+    minutes: RwSignal<String>,
+    at: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+    node: NodeRef<html::Input>,
+) -> impl IntoView {
+    let invalid = move || error.with(Option::is_some);
+    let clear = move || {
+        if invalid() {
+            error.set(None);
+        }
+    };
+    view! {
+        <fieldset class="timed" aria-describedby="pause-until-help">
+            <legend>"Resume automatically " <span class="req">"(optional)"</span></legend>
+            <p class="help" id="pause-until-help">"The fleet resumes by itself at that time; the audit log records it."</p>
+            <div class="timed-fields">
+                <div class="field">
+                    <label for="pause-for">"After (minutes)"</label>
+                    <input
+                        type="number"
+                        id="pause-for"
+                        min="1"
+                        max=MAX_MINUTES
+                        step="1"
+                        inputmode="numeric"
+                        node_ref=node
+                        prop:value=move || minutes.get()
+                        on:input=move |ev| {
+                            minutes.set(event_target_value(&ev));
+                            clear();
+                        }
+                        aria-invalid=move || invalid().then_some("true")
+                        aria-describedby=move || invalid().then_some("pause-until-error")
+                    />
+                </div>
+                <div class="field">
+                    <label for="pause-until">"Or at (UTC)"</label>
+                    <input
+                        type="datetime-local"
+                        id="pause-until"
+                        step="1"
+                        prop:value=move || at.get()
+                        on:input=move |ev| {
+                            at.set(event_target_value(&ev));
+                            clear();
+                        }
+                        aria-invalid=move || invalid().then_some("true")
+                        aria-describedby=move || invalid().then_some("pause-until-error")
+                    />
+                </div>
+            </div>
+            <p class="field-error" id="pause-until-error">{move || error.get()}</p>
+        </fieldset>
+    }
 }
 
 #[cfg(test)]

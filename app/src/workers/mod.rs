@@ -8,6 +8,7 @@
 //! while a rolling restart runs.
 
 mod actions;
+mod impact;
 mod rollout;
 mod table;
 
