@@ -9,33 +9,14 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
 
+use crate::error::AppError;
 use crate::focus::focus;
 use crate::state::{Dashboard, Session};
 
-/// `GET /auth/me` and the answer to a sign-in.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Me {
-    signed_in: bool,
-    name: Option<String>,
-    role: Option<String>,
-}
-
-/// `{"error": {"message": …}}`.
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    message: String,
-}
-
+/// The page's session from `GET /auth/me` (or a sign-in's answer).
 fn session_of(body: &str) -> Option<Session> {
-    let me: Me = serde_json::from_slice(body.as_bytes()).ok()?;
+    let me: wire::Session = serde_json::from_slice(body.as_bytes()).ok()?;
     Some(Session {
         token_mode: true,
         known: true,
@@ -55,7 +36,7 @@ fn set_session(dash: Dashboard, s: Session) {
 pub fn login_error(status: u16, body: &str) -> String {
     match status {
         429 => "Too many failed attempts: wait a minute, then try again.".into(),
-        _ => serde_json::from_slice::<ErrorBody>(body.as_bytes())
+        _ => serde_json::from_slice::<wire::ErrorBody>(body.as_bytes())
             .map(|b| format!("Not signed in: {}.", b.error.message))
             .unwrap_or_else(|_| format!("Not signed in (HTTP {status}).")),
     }
@@ -207,6 +188,24 @@ pub fn SessionBar() -> impl IntoView {
             </div>
         </Show>
     }
+}
+
+/// The last good answer of a resource: a failed refresh keeps the old data
+/// on screen (the live indicator says when the server is unreachable).
+/// A refused call for want of a session sends the page to the sign-in form.
+pub fn last_good<T: Clone + PartialEq + Send + Sync + 'static>(
+    res: LocalResource<Result<T, AppError>>,
+) -> Memo<Option<T>> {
+    let dash = expect_context::<Dashboard>();
+    Effect::new(move |_| {
+        if res.with(|r| matches!(r, Some(Err(e)) if e.is_unauthorized())) {
+            check(dash);
+        }
+    });
+    Memo::new(move |prev: Option<&Option<T>>| match res.get() {
+        Some(Ok(v)) => Some(v),
+        _ => prev.cloned().flatten(),
+    })
 }
 
 #[cfg(test)]

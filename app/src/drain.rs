@@ -93,11 +93,7 @@ pub fn DrainCard() -> impl IntoView {
         }
     };
     let estimate = Memo::new(move |_| {
-        let m = metrics.get()?;
-        status.with(|s| {
-            dash.drain
-                .with(|d| drain_estimate(s.as_ref()?, &m, d.as_ref()))
-        })
+        status.with(|s| dash.drain.with(|d| drain_estimate(s.as_ref()?, d.as_ref())))
     });
     let running = move || status.with(|s| s.as_ref().is_some_and(|s| !s.workers_paused));
     let quiesce = move || {

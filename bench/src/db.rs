@@ -3,13 +3,13 @@
 //! got stored, killing connections). The server's own SQL stays in
 //! `server/src/storage`; this is the benchmark's and fault checker's view.
 
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::{Context, Result};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, PgPool, SqlitePool};
+use testkit::TestDb;
 use uuid::Uuid;
 
 /// Which store a scenario runs on.
@@ -29,45 +29,34 @@ impl Backend {
 }
 
 /// A database that exists for one scenario: a temp SQLite file, or a
-/// throwaway PostgreSQL database. Removed on drop.
+/// throwaway PostgreSQL database ([`testkit::TestDb`]). Removed on drop.
 pub struct Database {
     pub backend: Backend,
     /// The URL the server is given.
     pub url: String,
-    /// PostgreSQL: (admin URL, database name) to drop it with.
-    drop_pg: Option<(String, String)>,
-    /// SQLite: the temp directory holding the file.
-    dir: Option<PathBuf>,
+    db: TestDb,
 }
 
 impl Database {
     /// A new SQLite file in a fresh temp directory (created by the server).
     pub fn sqlite() -> Result<Database> {
-        let dir = std::env::temp_dir().join(format!("lull-bench-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir)?;
+        let db = TestDb::sqlite();
         Ok(Database {
             backend: Backend::Sqlite,
-            url: format!("sqlite://{}/lull.db", dir.display()),
-            drop_pg: None,
-            dir: Some(dir),
+            url: db.url.clone(),
+            db,
         })
     }
 
     /// A new, empty PostgreSQL database on the server named by `admin_url`.
     pub async fn postgres(admin_url: &str) -> Result<Database> {
-        let name = format!("lull_bench_{}", Uuid::new_v4().simple());
-        let mut c = sqlx::PgConnection::connect(admin_url)
+        let db = TestDb::postgres_on(admin_url)
             .await
-            .with_context(|| format!("connecting to {admin_url}"))?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await?;
-        let base = admin_url.rsplit_once('/').map(|x| x.0).unwrap_or(admin_url);
+            .with_context(|| format!("creating a database through {admin_url}"))?;
         Ok(Database {
             backend: Backend::Postgres,
-            url: format!("{base}/{name}"),
-            drop_pg: Some((admin_url.to_string(), name)),
-            dir: None,
+            url: db.url.clone(),
+            db,
         })
     }
 
@@ -80,7 +69,7 @@ impl Database {
 
     /// The PostgreSQL database's name.
     pub fn pg_name(&self) -> Option<&str> {
-        self.drop_pg.as_ref().map(|(_, n)| n.as_str())
+        self.db.postgres_name()
     }
 
     /// A pool on this database, opened the way the server opens it (SQLite:
@@ -111,36 +100,6 @@ impl Database {
                 )
             }
         })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Some(dir) = self.dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        if let Some((admin, name)) = self.drop_pg.take() {
-            // Drop is sync and may run inside a runtime: use a thread with
-            // its own small runtime.
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .execute(&mut c)
-                        .await;
-                    }
-                });
-            })
-            .join();
-        }
     }
 }
 

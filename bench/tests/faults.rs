@@ -31,18 +31,7 @@ fn env(pg: Option<String>) -> FaultEnv {
 
 /// The PostgreSQL admin URL, or `None` (SKIPPED) outside CI.
 fn postgres() -> Option<String> {
-    match std::env::var("LULL_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("CI=true but LULL_TEST_POSTGRES_URL is not set: the PostgreSQL fault scenarios are mandatory in CI");
-            }
-            eprintln!(
-                "SKIPPED: LULL_TEST_POSTGRES_URL is not set; PostgreSQL fault scenario not run"
-            );
-            None
-        }
-    }
+    testkit::postgres_admin_url()
 }
 
 fn report(name: &str, out: anyhow::Result<String>) {

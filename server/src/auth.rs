@@ -12,11 +12,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::storage::{Store, StoreError};
+use crate::domain::{Role, TokenRecord};
+use crate::storage::{StoreError, TokenStore};
 
 /// `LULL_AUTH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,34 +25,6 @@ pub enum AuthMode {
     Disabled,
     /// Bearer tokens (or the dashboard's session cookie) with roles.
     Token,
-}
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Read everything.
-    Viewer,
-    /// Register, heartbeat, claim, complete, fail, submit results — for
-    /// itself (the token's name is its worker id).
-    Worker,
-    /// Everything a viewer can, plus every control action.
-    Operator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Worker => "worker",
-            Role::Operator => "operator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        [Role::Viewer, Role::Worker, Role::Operator]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-    }
 }
 
 /// What a route requires.
@@ -102,17 +74,6 @@ impl Caller {
             _ => true,
         }
     }
-}
-
-/// A stored token (without its secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub secret_hash: String,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A freshly minted token: the secret is shown once, only the hash is kept.
@@ -232,7 +193,7 @@ impl AuthFailure {
 /// Verifies credentials, with a short per-process cache.
 pub struct Authenticator {
     pub mode: AuthMode,
-    store: Arc<dyn Store>,
+    store: Arc<dyn TokenStore>,
     cache_for: Duration,
     cache: Mutex<HashMap<String, (TokenRecord, Instant)>>,
     pub limiter: FailureLimiter,
@@ -243,7 +204,7 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(
         mode: AuthMode,
-        store: Arc<dyn Store>,
+        store: Arc<dyn TokenStore>,
         cache_for: Duration,
         metrics_public: bool,
         failure_burst: u32,
@@ -300,27 +261,6 @@ impl Authenticator {
             role: Some(record.role),
         })
     }
-}
-
-/// Creates a token called `name` with `role`; returns the record and the
-/// bearer token, which is shown once and never stored.
-pub async fn create_token(
-    store: &dyn Store,
-    name: &str,
-    role: Role,
-    now: DateTime<Utc>,
-) -> Result<(TokenRecord, String), StoreError> {
-    let minted = mint_token();
-    let record = TokenRecord {
-        id: minted.id,
-        name: name.to_string(),
-        role,
-        secret_hash: minted.secret_hash,
-        created_at: now,
-        revoked_at: None,
-    };
-    store.create_token(&record).await?;
-    Ok((record, minted.token))
 }
 
 #[cfg(test)]

@@ -1,21 +1,21 @@
 //! The Lull server: a job queue with a control plane for the worker fleet.
 //!
-//! Layers, outermost first: [`http`] (axum routes, extractors, the one API
-//! error type) → [`service`] (the core: parses requests into domain
-//! commands, keeps the [`cache`] current) → [`storage`] (all SQL; SQLite and
-//! PostgreSQL behind one trait). [`domain`] holds the pure rules.
+//! Layers, outermost first: [`http`] (axum routes; handlers parse each
+//! request into a [`domain`] command, call the service, map the answer; the
+//! one API error type) → [`service`] (the core, one file per capability:
+//! runs commands against storage, keeps the [`cache`] current) →
+//! [`storage`] (all SQL: queries and operations written once, a driver per
+//! dialect for SQLite and PostgreSQL). [`domain`] holds the pure rules and
+//! the request parsing; [`auth`] the tokens and roles; [`live`] the
+//! dashboard's in-memory metrics history.
 
 pub mod auth;
 pub mod cache;
-pub mod cli;
 pub mod config;
-pub mod controls;
 pub mod domain;
-pub mod fleet;
 pub mod http;
 pub mod live;
 pub mod metrics;
-pub mod runbook;
 pub mod service;
 pub mod storage;
 

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::storage::JobCounts;
+use crate::domain::drain::JobCounts;
 
 /// Upper bounds (seconds) of the job-latency histogram buckets.
 const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];

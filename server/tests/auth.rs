@@ -17,7 +17,9 @@ use axum::Router;
 use common::TestDb;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use server::auth::{create_token, Access, AuthMode, Role};
+use server::auth::{Access, AuthMode};
+use server::domain::Role;
+use server::service::tokens::create_token;
 use server::service::{now, Service, ServiceConfig};
 use tower::ServiceExt;
 

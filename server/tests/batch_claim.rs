@@ -8,8 +8,8 @@ mod common;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use common::TestDb;
-use server::domain::{NewJob, PauseCommand};
-use server::service::{Service, ServiceConfig, ServiceError};
+use server::domain::{ClaimCommand, NewJob, PauseCommand, MAX_CLAIM_BATCH};
+use server::service::{Service, ServiceConfig, ServiceError, ServiceResult};
 use server::storage::{ClaimParams, Fence};
 
 fn t0() -> DateTime<Utc> {
@@ -98,25 +98,32 @@ async fn service_bounds_limit_and_lists_jobs_only_when_asked(db: TestDb) {
     for _ in 0..3 {
         db.store.enqueue(&job("a", 0), t0()).await.unwrap();
     }
-    let req = |v: serde_json::Value| serde_json::from_value(v).unwrap();
-    let single = svc
-        .claim(req(serde_json::json!({"workerId":"w"})))
+    // As the claim route does: parse the request, then claim.
+    let claim_up_to = |v: serde_json::Value, limit: Option<u32>| {
+        let svc = svc.clone();
+        async move {
+            let req: wire::ClaimRequest = serde_json::from_value(v).unwrap();
+            let cmd = ClaimCommand::parse(&req, limit).map_err(ServiceError::from);
+            let out: ServiceResult<_> = match cmd {
+                Ok(cmd) => svc.claim(cmd).await,
+                Err(e) => Err(e),
+            };
+            out
+        }
+    };
+    let single = claim_up_to(serde_json::json!({"workerId":"w"}), None)
         .await
         .unwrap();
     assert!(single.job.is_some());
     assert!(single.jobs.is_none(), "no `jobs` without `limit`");
-    let batch = svc
-        .claim_up_to(req(serde_json::json!({"workerId":"w"})), Some(5))
+    let batch = claim_up_to(serde_json::json!({"workerId":"w"}), Some(5))
         .await
         .unwrap();
     let jobs = batch.jobs.expect("jobs listed");
     assert_eq!(jobs.len(), 2);
     assert_eq!(batch.job.map(|j| j.id), Some(jobs[0].id));
-    for bad in [0, server::service::MAX_CLAIM_BATCH + 1] {
-        match svc
-            .claim_up_to(req(serde_json::json!({"workerId":"w"})), Some(bad))
-            .await
-        {
+    for bad in [0, MAX_CLAIM_BATCH + 1] {
+        match claim_up_to(serde_json::json!({"workerId":"w"}), Some(bad)).await {
             Err(ServiceError::Validation(e)) => assert_eq!(e.field, "limit"),
             other => panic!("limit {bad}: expected a validation error, got {other:?}"),
         }

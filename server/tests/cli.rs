@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Output};
 
 use common::process::Lull;
-use serde_json::json;
+use wire::{ClaimRequest, EnqueueRequest, RegisterRequest};
 
 fn lull(server: &Lull, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lull"))
@@ -29,27 +29,26 @@ fn text(o: &Output) -> String {
 
 async fn cli_walks_the_runbook(url: &str) {
     let server = Lull::start(url);
-    let c = reqwest::Client::new();
+    let c = client::Client::new(&server.base).unwrap();
     let out = lull(&server, &["status"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Workers: Running"));
 
     // A running job, so the fleet is not drained.
-    c.post(server.url("/api/queue/jobs"))
-        .json(&json!({"type": "t"}))
-        .send()
+    c.enqueue(&EnqueueRequest {
+        job_type: Some("t".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let claim = c
+        .claim(&ClaimRequest {
+            worker_id: Some("w1".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    let claim: serde_json::Value = c
-        .post(server.url("/api/queue/jobs/claim"))
-        .json(&json!({"workerId": "w1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let job = claim["job"]["id"].as_str().unwrap().to_string();
+    let job = claim.job.unwrap().id.to_string();
 
     let out = lull(
         &server,
@@ -109,16 +108,15 @@ async fn cli_walks_the_runbook(url: &str) {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Workers: Running"));
 
-    c.post(server.url("/api/workers/register"))
-        .json(&json!({"workerId": "w1", "bootId": "b"}))
-        .send()
+    for id in ["w1", "w2"] {
+        c.register(&RegisterRequest {
+            worker_id: Some(id.into()),
+            boot_id: Some("b".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    c.post(server.url("/api/workers/register"))
-        .json(&json!({"workerId": "w2", "bootId": "b"}))
-        .send()
-        .await
-        .unwrap();
+    }
     let out = lull(&server, &["workers", "list"]);
     assert!(
         text(&out).contains("w1") && text(&out).contains("active"),
@@ -192,8 +190,9 @@ async fn cli_walks_the_runbook(url: &str) {
     // The refused drain and rolling restart above are in the trail, marked.
     assert!(t.contains("worker.drain") && t.contains("[refused]"), "{t}");
     let out = lull(&server, &["status", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["workersPaused"], false);
+    // `--json` prints the answer itself: it reads back as the wire type.
+    let v: wire::WorkerPauseStatus = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!v.workers_paused);
 
     // A timed pause: shown with its end, then over by itself.
     let out = lull(
@@ -234,9 +233,16 @@ async fn cli_walks_the_runbook(url: &str) {
         "{}",
         text(&out)
     );
-    tokio::time::sleep(std::time::Duration::from_millis(3_000)).await;
-    let out = lull(&server, &["status"]);
-    assert!(text(&out).contains("Workers: Running"), "{}", text(&out));
+    // Wait for the end of the window (2 s), not a fixed time.
+    let out = testkit::eventually(
+        "the timed pause to end by itself",
+        std::time::Duration::from_secs(15),
+        || async {
+            let out = lull(&server, &["status"]);
+            text(&out).contains("Workers: Running").then_some(out)
+        },
+    )
+    .await;
     assert!(text(&out).contains("by system"), "{}", text(&out));
 }
 

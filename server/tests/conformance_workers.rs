@@ -6,21 +6,11 @@
 mod common;
 
 use chrono::{Duration, SubsecRound, Utc};
+use common::store::reg;
 use common::TestDb;
-use server::domain::{NewJob, Registration, ResultSubmission, WorkerBeat};
+use server::domain::{NewJob, ResultSubmission, WorkerBeat};
 use server::storage::{ClaimOutcome, ClaimParams, Fence, ResultBegin, StoreError};
 use wire::{DesiredState, ReportedState};
-
-fn reg(id: &str, boot: &str) -> Registration {
-    Registration {
-        id: id.into(),
-        name: format!("{id}-name"),
-        hostname: "host-a".into(),
-        version: "1.2.3".into(),
-        labels: [("zone".to_string(), "eu".to_string())].into(),
-        boot_id: boot.into(),
-    }
-}
 
 fn beat(id: &str, boot: &str, state: ReportedState) -> WorkerBeat {
     WorkerBeat {

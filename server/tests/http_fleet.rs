@@ -491,6 +491,7 @@ async fn rolling_restarts_leave_paused_workers_alone(db: TestDb) {
     // w1 waits for a job; pausing it answers the wait at once. (w0 is
     // draining since the cancelled rollout, so w1 is the last available
     // worker: the pause needs the typed confirmation.)
+    let empty_before = common::empty_claims(&a.svc);
     let waiter = {
         let a = a.clone();
         tokio::spawn(async move {
@@ -505,7 +506,13 @@ async fn rolling_restarts_leave_paused_workers_alone(db: TestDb) {
             (v, started.elapsed())
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Its first attempt found nothing: it is registered for wake-ups.
+    common::wait_for(
+        "the claimer to wait",
+        std::time::Duration::from_secs(5),
+        || common::empty_claims(&a.svc) > empty_before,
+    )
+    .await;
     a.ok(
         Method::POST,
         "/api/workers/actions",

@@ -92,6 +92,7 @@ async fn workers_register_heartbeat_and_get_directives(db: TestDb) {
 /// A waiting claimer gets a job the moment it is enqueued.
 async fn long_poll_claim_is_woken_by_an_enqueue(db: TestDb) {
     let a = Arc::new(api(db).await);
+    let empty_before = common::empty_claims(&a.svc);
     let waiter = {
         let a = a.clone();
         tokio::spawn(async move {
@@ -106,7 +107,11 @@ async fn long_poll_claim_is_woken_by_an_enqueue(db: TestDb) {
             (v, started.elapsed())
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await; // let it start waiting
+    // Its first attempt found nothing: it is registered for wake-ups.
+    common::wait_for("the claimer to wait", Duration::from_secs(5), || {
+        common::empty_claims(&a.svc) > empty_before
+    })
+    .await;
     let enqueued_at = Instant::now();
     a.ok(Method::POST, "/api/queue/jobs", Some(json!({"type": "t"})))
         .await;
@@ -144,6 +149,7 @@ async fn long_poll_claim_is_woken_by_an_enqueue(db: TestDb) {
 /// A pause answers waiting claimers at once with `{job: null, system}`.
 async fn long_poll_claim_is_answered_by_a_pause(db: TestDb) {
     let a = Arc::new(api(db).await);
+    let empty_before = common::empty_claims(&a.svc);
     let waiter = {
         let a = a.clone();
         tokio::spawn(async move {
@@ -155,7 +161,10 @@ async fn long_poll_claim_is_answered_by_a_pause(db: TestDb) {
             .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::wait_for("the claimer to wait", Duration::from_secs(5), || {
+        common::empty_claims(&a.svc) > empty_before
+    })
+    .await;
     let paused_at = Instant::now();
     a.ok(
         Method::POST,

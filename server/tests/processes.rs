@@ -13,7 +13,13 @@ use std::time::{Duration, Instant};
 
 use common::process::Lull;
 use serde_json::{json, Value};
+use server::domain::{ClaimCommand, NewJob, PageLimit, PauseCommand};
 use server::service::{Service, ServiceConfig};
+
+/// A pause/resume request body, parsed as the REST route parses it.
+fn pause_cmd(body: Value) -> PauseCommand {
+    PauseCommand::parse(serde_json::from_value(body).unwrap()).unwrap()
+}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -131,6 +137,10 @@ async fn postgres_two_servers_grant_no_claim_after_a_pause() {
     // (sent_at, got_a_job) for every claim.
     let log: Arc<Mutex<Vec<(Instant, bool)>>> = Arc::default();
     let done = Arc::new(tokio::sync::Notify::new());
+    // Set after the pause: the claim count at which enough post-pause
+    // claims have hit both servers (`reached` is then notified).
+    let target = Arc::new(AtomicUsize::new(usize::MAX));
+    let reached = Arc::new(tokio::sync::Notify::new());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let claims = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -147,14 +157,19 @@ async fn postgres_two_servers_grant_no_claim_after_a_pause() {
             claims.clone(),
             done.clone(),
         );
+        let (target, reached) = (target.clone(), reached.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 let sent = Instant::now();
                 let (s, v) = post(&c, &url, json!({"workerId": format!("w{w}")})).await;
                 assert_eq!(s, 200, "{v}");
                 log.lock().unwrap().push((sent, !v["job"].is_null()));
-                if claims.fetch_add(1, Ordering::SeqCst) == 200 {
+                let n = claims.fetch_add(1, Ordering::SeqCst);
+                if n == 200 {
                     done.notify_one();
+                }
+                if n + 1 >= target.load(Ordering::SeqCst) {
+                    reached.notify_one();
                 }
             }
         }));
@@ -169,11 +184,8 @@ async fn postgres_two_servers_grant_no_claim_after_a_pause() {
     let paused_at = Instant::now();
     assert_eq!(s, 200, "{v}");
     // Keep claiming until plenty of post-pause claims have hit both servers.
-    let target = claims.load(Ordering::SeqCst) + 400;
-    while claims.load(Ordering::SeqCst) < target {
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    target.store(claims.load(Ordering::SeqCst) + 400, Ordering::SeqCst);
+    reached.notified().await;
     stop.store(true, Ordering::SeqCst);
     for t in tasks {
         t.await.unwrap();
@@ -209,8 +221,12 @@ async fn postgres_replicas_learn_changes_through_notify_and_reconnect() {
     let Some(db) = common::empty_postgres().await else {
         return;
     };
+    // Every periodic read slowed to a minute: after start-up, only NOTIFY
+    // can tell b of a change in time.
     let slow_refresh = ServiceConfig {
         pause_refresh_ms: 60_000,
+        rollout_tick_ms: 60_000,
+        metrics_tick_ms: 60_000,
         ..Default::default()
     };
     let a = Service::new(
@@ -228,14 +244,17 @@ async fn postgres_replicas_learn_changes_through_notify_and_reconnect() {
     a.start().await.unwrap();
     b.start().await.unwrap();
     let mut rx = b.cache().subscribe();
-    // Let b's first refresh tick and initial re-read settle.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // b's start-up reads: the first tick of each periodic task (pause
+    // refresh, rolling-restart step, metrics) and the re-read on LISTEN's
+    // first connect.
+    common::wait_for("b's start-up reads", Duration::from_secs(10), || {
+        b.storage_calls() >= 4
+    })
+    .await;
     rx.mark_unchanged();
 
     let pause = json!({"action":"pause","mode":"drain","reason":"notify test"});
-    a.change_pause("t", serde_json::from_value(pause).unwrap())
-        .await
-        .unwrap();
+    a.change_pause("t", pause_cmd(pause)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(3), rx.changed())
         .await
         .expect("notified in time")
@@ -259,9 +278,7 @@ async fn postgres_replicas_learn_changes_through_notify_and_reconnect() {
         assert!(!killed.is_empty(), "found the LISTEN connections");
     }
     let resume = json!({"action":"resume","reason":"after kill"});
-    a.change_pause("t", serde_json::from_value(resume).unwrap())
-        .await
-        .unwrap();
+    a.change_pause("t", pause_cmd(resume)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         while b.cache().is_paused() {
             rx.changed().await.unwrap();
@@ -294,50 +311,68 @@ async fn postgres_a_timed_pause_ends_once_across_replicas_and_restarts() {
     let replicas = [start().await, start().await, start().await];
     let timed = |ms: i64, reason: &str| {
         let until = chrono::Utc::now() + chrono::Duration::milliseconds(ms);
-        serde_json::from_value(json!({"action": "pause", "mode": "drain", "reason": reason,
-            "until": until.to_rfc3339()}))
-        .unwrap()
+        let cmd = pause_cmd(json!({"action": "pause", "mode": "drain", "reason": reason,
+            "until": until.to_rfc3339()}));
+        (cmd, until)
     };
     let all_running = |svcs: &[Arc<Service>]| svcs.iter().all(|s| !s.cache().is_paused());
-    let events =
-        |svc: Arc<Service>| async move { svc.events(Some(50), None).await.unwrap().events };
+    let events = |svc: Arc<Service>| async move {
+        let page = PageLimit::parse(Some(50), 50).unwrap();
+        svc.events(page, None).await.unwrap().events
+    };
 
-    replicas[0]
-        .change_pause("ops", timed(800, "window one"))
+    let (cmd, _) = timed(800, "window one");
+    let paused = replicas[0].change_pause("ops", cmd).await.unwrap();
+    // Every replica learns of the pause (NOTIFY, or its refresh).
+    for s in &replicas {
+        let mut rx = s.cache().subscribe();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            rx.wait_for(|st| st.version >= paused.version),
+        )
         .await
+        .expect("every replica learned of the timed pause")
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     assert!(replicas.iter().all(|s| s.cache().is_paused()));
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !all_running(&replicas) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the timed pause ended on every replica");
-    // Give the other replicas' proposals time to arrive (and be refused).
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let due = replicas[0].cache().current();
+    for s in &replicas {
+        let mut rx = s.cache().subscribe();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            rx.wait_for(|st| !st.workers_paused),
+        )
+        .await
+        .expect("the timed pause ended on every replica")
+        .unwrap();
+    }
+    assert!(all_running(&replicas));
+    // Whatever each replica proposed meanwhile, every one of them proposing
+    // the same resume again (late, as a slow replica would) changes nothing.
+    let late = server::domain::timed_resume(&due, due.until.unwrap()).unwrap();
+    for s in &replicas {
+        s.change_pause("system", late.clone()).await.unwrap();
+    }
     let log = events(replicas[0].clone()).await;
     let resumes: Vec<_> = log.iter().filter(|e| e.action == "resume").collect();
     assert_eq!(resumes.len(), 1, "{log:?}");
     assert_eq!(resumes[0].actor, "system");
 
     // Outliving a restart: nobody watches while the time passes.
-    replicas[0]
-        .change_pause("ops", timed(300, "window two"))
-        .await
-        .unwrap();
+    let (cmd, until) = timed(300, "window two");
+    replicas[0].change_pause("ops", cmd).await.unwrap();
     drop(replicas);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The condition is the clock itself: wait until the pause's end has
+    // passed, with no server running.
+    let left = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(50)).await;
     let restarted_at = chrono::Utc::now();
     let later = start().await;
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while later.cache().is_paused() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("a server started after the end resumed the fleet");
+    let mut rx = later.cache().subscribe();
+    tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|st| !st.workers_paused))
+        .await
+        .expect("a server started after the end resumed the fleet")
+        .unwrap();
     let log = events(later.clone()).await;
     assert_eq!(
         log.iter().filter(|e| e.action == "resume").count(),
@@ -396,19 +431,25 @@ async fn postgres_enqueue_on_one_replica_wakes_a_claimer_on_another() {
     b.start().await.unwrap();
     let mut latencies = Vec::new();
     for _ in 0..5 {
+        let empty_before = common::empty_claims(&b);
         let waiter = {
             let b = b.clone();
             tokio::spawn(async move {
                 let req =
                     serde_json::from_value(json!({"workerId": "w", "waitMs": 20000})).unwrap();
-                b.claim(req).await.unwrap()
+                b.claim(ClaimCommand::parse(&req, None).unwrap())
+                    .await
+                    .unwrap()
             })
         };
-        tokio::time::sleep(Duration::from_millis(200)).await; // let it wait
+        // Its first attempt found nothing: it is registered for wake-ups.
+        common::wait_for("the claimer to wait", Duration::from_secs(5), || {
+            common::empty_claims(&b) > empty_before
+        })
+        .await;
         let enqueued = Instant::now();
-        a.enqueue(serde_json::from_value(json!({"type": "t"})).unwrap())
-            .await
-            .unwrap();
+        let job = NewJob::parse(serde_json::from_value(json!({"type": "t"})).unwrap()).unwrap();
+        a.enqueue(job).await.unwrap();
         let got = tokio::time::timeout(Duration::from_secs(5), waiter)
             .await
             .unwrap()

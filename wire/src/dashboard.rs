@@ -32,6 +32,19 @@ pub struct DashboardConfig {
     pub auth_mode: String,
 }
 
+/// `GET /auth/me` (and the answer to a sign-in): who the credential is.
+/// With authentication disabled everyone is the local operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// `disabled` or `token`.
+    pub auth_mode: String,
+    pub signed_in: bool,
+    pub name: Option<String>,
+    /// `viewer`, `worker` or `operator`.
+    pub role: Option<String>,
+}
+
 /// A running (or stale) job that keeps `isDrained` false.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -75,6 +88,23 @@ pub struct DrainView {
     /// Seconds until drained at the recent completion rate; `None` when
     /// drained or when nothing has completed recently.
     pub eta_seconds: Option<f64>,
+    /// While the fleet is paused: how far it is toward drained (computed by
+    /// the server, once, for every client). Absent while running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<DrainProgress>,
+}
+
+/// Progress toward drained since the pause began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrainProgress {
+    /// Jobs still in flight (running + stale).
+    pub left: i64,
+    /// The most that were in flight since the pause began (at the pause,
+    /// or the peak of the history since).
+    pub total: i64,
+    /// `(total - left) * 100 / total`, or 100 when nothing was in flight.
+    pub percent: i64,
 }
 
 /// A message on the live stream.

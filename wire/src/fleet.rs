@@ -106,6 +106,15 @@ pub struct RollingRestartRequest {
     pub confirm: Option<String>,
 }
 
+/// Optional body of `POST /api/workers/rolling-restarts/{id}/cancel`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollingRestartCancelRequest {
+    /// Recorded in the audit log.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RolloutStatus {
@@ -190,4 +199,20 @@ pub struct RollingRestart {
     pub finished_at: Option<DateTime<Utc>>,
     pub workers: Vec<RolloutWorker>,
     pub message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_worker_state_names_are_the_wire_names() {
+        use RolloutWorkerState::*;
+        for s in [Pending, Draining, Restarting, Done, Failed] {
+            assert_eq!(
+                serde_json::to_value(s).expect("encodes"),
+                serde_json::json!(s.as_str())
+            );
+        }
+    }
 }

@@ -217,6 +217,17 @@ pub struct FailRequest {
     pub retryable: Option<bool>,
 }
 
+/// The query of `GET /api/queue/jobs`. `status` stays a string so the
+/// server can answer an unknown one with a clear 422.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobListQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
 /// `GET /api/queue/jobs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

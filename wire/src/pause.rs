@@ -142,6 +142,40 @@ pub struct PauseRequest {
     pub until: Option<String>,
 }
 
+impl PauseRequest {
+    /// A pause in `mode` for `reason` (the other fields unset).
+    pub fn pause(mode: PauseMode, reason: impl Into<String>) -> PauseRequest {
+        PauseRequest {
+            action: Some("pause".into()),
+            mode: Some(mode.as_str().into()),
+            reason: Some(reason.into()),
+            ..PauseRequest::default()
+        }
+    }
+
+    /// A resume for `reason`; `force` acknowledges resuming before the
+    /// fleet has drained.
+    pub fn resume(reason: impl Into<String>, force: bool) -> PauseRequest {
+        PauseRequest {
+            action: Some("resume".into()),
+            reason: Some(reason.into()),
+            force_resume: Some(force),
+            ..PauseRequest::default()
+        }
+    }
+}
+
+/// The query of `GET /api/system/worker-pause/events`: a page of at most
+/// `limit` events (the server bounds it), older than the event id `before`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+}
+
 /// `GET /api/system/worker-pause/events?limit=&before=`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -82,3 +82,9 @@ pub struct Dispatch {
     pub error: Option<String>,
     pub result: Option<serde_json::Value>,
 }
+
+/// `GET /livez`: the process answers (no storage is touched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Livez {
+    pub ok: bool,
+}

@@ -303,3 +303,19 @@ impl ReportedState {
         .find(|r| r.as_str() == s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observed_state_names_are_the_wire_names() {
+        use ObservedState::*;
+        for s in [Running, Paused, Draining, Stopped, Offline] {
+            assert_eq!(
+                serde_json::to_value(s).expect("encodes"),
+                serde_json::json!(s.as_str())
+            );
+        }
+    }
+}

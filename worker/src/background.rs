@@ -6,11 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::ApiError;
 use tokio::sync::watch;
 use wire::{RegisterRequest, ReportedState, WorkerHeartbeatRequest};
 
 use crate::results::OutageLog;
-use crate::runtime::{Exit, Shared, WorkerError};
+use crate::shared::{directive_name, Exit, Shared, WorkerError};
 use crate::shutdown::StopLevel;
 
 /// Bound on the goodbye (final replay pass, `stopped` heartbeat): an exit
@@ -44,7 +45,7 @@ pub(crate) async fn register(shared: &Shared) -> Result<Option<Exit>, WorkerErro
                 tracing::info!(
                     worker_id = %shared.config.worker_id,
                     boot_id = %shared.boot_id,
-                    directive = crate::runtime::directive_name(resp.directive),
+                    directive = directive_name(resp.directive),
                     fleet_paused = resp.system.workers_paused,
                     "registered with the control plane"
                 );
@@ -100,7 +101,7 @@ pub(crate) async fn heartbeats(shared: Arc<Shared>, mut done: watch::Receiver<bo
                     tracing::info!("worker heartbeats going again");
                 }
             }
-            Err(e) if e.status() == Some(404) => {
+            Err(client::Error::Api(e @ ApiError::NotFound { .. })) => {
                 tracing::warn!(error = %e, "the server does not know this worker; registering again");
                 if let Ok(resp) = shared.api.register(&register_request(&shared)).await {
                     shared.apply(&resp);

@@ -1,8 +1,8 @@
-//! Handlers (the seed's plugin registry): what a job type does. A [`Handler`]
-//! gets a [`JobContext`] (its job, and [`JobContext::checkpoint`] for
-//! quiesce) and the payload, and returns a JSON result or a [`JobError`].
+//! Handlers: what a job type does. A [`Handler`] gets a [`JobContext`] (its
+//! job, and [`JobContext::checkpoint`] for quiesce) and the payload, and
+//! returns a JSON result or a [`JobError`]. The registry of handlers by job
+//! type is [`crate::registry`].
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -149,67 +149,10 @@ impl JobContext {
     }
 }
 
-/// Job type → handler.
-#[derive(Clone, Default)]
-pub struct Registry {
-    handlers: BTreeMap<String, Arc<dyn Handler>>,
-}
-
-impl std::fmt::Debug for Registry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.handlers.keys()).finish()
-    }
-}
-
-impl Registry {
-    /// An empty registry.
-    pub fn new() -> Registry {
-        Registry::default()
-    }
-
-    /// `execute_script` and `sleep` (see [`crate::builtin`]).
-    pub fn with_builtins() -> Registry {
-        let mut r = Registry::new();
-        r.register("execute_script", crate::builtin::ExecuteScript);
-        r.register("sleep", crate::builtin::Sleep);
-        r
-    }
-
-    /// Adds (or replaces) the handler of a job type.
-    pub fn register(&mut self, job_type: impl Into<String>, handler: impl Handler) -> &mut Self {
-        self.handlers.insert(job_type.into(), Arc::new(handler));
-        self
-    }
-
-    pub fn get(&self, job_type: &str) -> Option<Arc<dyn Handler>> {
-        self.handlers.get(job_type).cloned()
-    }
-
-    /// The registered types, sorted.
-    pub fn types(&self) -> Vec<String> {
-        self.handlers.keys().cloned().collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use std::time::Duration;
-
-    #[tokio::test]
-    async fn closures_register_as_handlers() {
-        let mut r = Registry::with_builtins();
-        r.register("echo", |_ctx: JobContext, p: Value| async move { Ok(p) });
-        assert_eq!(r.types(), vec!["echo", "execute_script", "sleep"]);
-        let out = r
-            .get("echo")
-            .unwrap()
-            .run(JobContext::detached("echo"), json!({"a": 1}))
-            .await
-            .unwrap();
-        assert_eq!(out, json!({"a": 1}));
-    }
 
     #[tokio::test]
     async fn checkpoint_holds_while_quiesced_and_returns_on_resume() {

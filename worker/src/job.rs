@@ -7,13 +7,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use client::ApiError;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 use wire::{ExecutionResult, HeartbeatRequest, Job, PayloadType, ResultEnvelope};
 
 use crate::handler::{CheckpointState, JobContext, JobError};
-use crate::runtime::Shared;
+use crate::shared::Shared;
 
 /// Aborts the handler task when the job is dropped (lease lost, or the
 /// worker stopping at once): a spawned task would otherwise run on.
@@ -137,7 +138,7 @@ async fn keep_lease(shared: &Shared, job_id: Uuid, token: Uuid, checkpoint: &Che
                     tracing::info!(%job_id, "lease heartbeat going again");
                 }
             }
-            Err(e) if e.is_lease_lost() => {
+            Err(e) if lease_is_lost(&e) => {
                 tracing::warn!(%job_id, error = %e, "lease heartbeat refused");
                 return;
             }
@@ -148,6 +149,17 @@ async fn keep_lease(shared: &Shared, job_id: Uuid, token: Uuid, checkpoint: &Che
             }
         }
     }
+}
+
+/// The server says the lease is no longer ours: it expired and the job
+/// was requeued, or it was cancelled (`lease_lost`), or the job is gone
+/// (`not_found`). Anything else — an outage, a proxy's error page — may
+/// pass while the lease still holds, so the heartbeat goes on.
+fn lease_is_lost(e: &client::Error) -> bool {
+    matches!(
+        e.api(),
+        Some(ApiError::LeaseLost { .. } | ApiError::NotFound { .. })
+    )
 }
 
 #[cfg(test)]
@@ -174,5 +186,27 @@ mod tests {
         assert_eq!(p.retryable, Some(false));
         assert_eq!(p.error.as_deref(), Some("bad"));
         assert_eq!(p.result, Some(json!({"exitCode": 2})));
+    }
+
+    #[test]
+    fn only_the_servers_word_ends_a_lease() {
+        let api = |e: ApiError| client::Error::Api(e);
+        assert!(lease_is_lost(&api(ApiError::LeaseLost {
+            message: "requeued".into()
+        })));
+        assert!(lease_is_lost(&api(ApiError::NotFound {
+            message: "gone".into(),
+            field: None
+        })));
+        // An outage, or a proxy's 404 page, does not: the lease may hold.
+        assert!(!lease_is_lost(&api(ApiError::Unreachable {
+            message: "refused".into()
+        })));
+        assert!(!lease_is_lost(&api(ApiError::Other {
+            status: 404,
+            code: "http_404".into(),
+            message: "<html>".into(),
+            field: None
+        })));
     }
 }

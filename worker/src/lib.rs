@@ -17,19 +17,29 @@
 //! Embedding: build a [`Registry`] (with your own handlers), a [`Config`],
 //! then [`Worker::new`] and [`Worker::run`]. See `docs/worker.md`.
 
-pub mod api;
+//!
+//! The module graph is a DAG (checked by `tests/module_graph.rs`), from
+//! the top: `runtime` (the claim loop) → `job`, `background` → `shared`
+//! (what a run's tasks share) → `results` → `spool`; `registry` →
+//! `builtin` → `handler` → `fleet`; `config` and `shutdown` below them.
+//! The server is reached through the typed [`client`] crate only.
+
 mod background;
 pub mod builtin;
 pub mod config;
 pub mod fleet;
 pub mod handler;
 mod job;
+pub mod registry;
 mod results;
 pub mod runtime;
+mod shared;
 pub mod shutdown;
 pub mod spool;
 
 pub use config::{Cli, Config, ConfigError, LogFormat};
-pub use handler::{Handler, JobContext, JobError, Registry};
-pub use runtime::{Exit, Worker, WorkerError};
+pub use handler::{Handler, JobContext, JobError};
+pub use registry::Registry;
+pub use runtime::Worker;
+pub use shared::{Exit, WorkerError};
 pub use shutdown::ShutdownHandle;

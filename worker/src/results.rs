@@ -6,15 +6,15 @@
 
 use std::path::Path;
 
-use wire::ResultEnvelope;
+use client::Client;
+use wire::{ResultAck, ResultEnvelope};
 
-use crate::api::Api;
 use crate::spool::Spool;
 
 /// Delivers results for one worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Results {
-    pub(crate) api: Api,
+    pub(crate) api: Client,
     pub(crate) spool: Spool,
 }
 
@@ -32,7 +32,7 @@ impl Results {
     /// Submits one envelope now; spools it when the failure is transient.
     pub(crate) async fn deliver(&self, env: ResultEnvelope) {
         let key = env.idempotency_key.clone().unwrap_or_default();
-        match self.api.submit_result(&env).await {
+        match self.submit(&env).await {
             Ok(ack) => tracing::info!(
                 idempotency_key = %key,
                 applied_now = ack.map(|a| a.applied_now),
@@ -62,6 +62,17 @@ impl Results {
                     "result refused by the server"
                 );
             }
+        }
+    }
+
+    /// Submits once. Any 2xx is an acknowledgement, so a 2xx whose body
+    /// cannot be read still counts (`Ok(None)`): re-sending would only be a
+    /// repeat.
+    async fn submit(&self, env: &ResultEnvelope) -> Result<Option<ResultAck>, client::Error> {
+        match self.api.submit_result(env).await {
+            Ok(ack) => Ok(Some(ack)),
+            Err(client::Error::Decode { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -101,7 +112,7 @@ impl Results {
             }
         };
         let key = env.idempotency_key.clone().unwrap_or_default();
-        match self.api.submit_result(&env).await {
+        match self.submit(&env).await {
             Ok(ack) => {
                 if let Err(e) = Spool::remove(path).await {
                     tracing::error!(file = %path.display(), error = %e, "acknowledged but cannot delete the spool file");

@@ -2,20 +2,19 @@
 //! drain (per-worker directive or [`ShutdownHandle`]), while background
 //! tasks send worker heartbeats and replay the spool.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use client::Client;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use uuid::Uuid;
-use wire::{ClaimRequest, Directive, Job, ReportedState, WorkerDirectiveResponse};
+use wire::{ClaimRequest, Directive, Job};
 
-use crate::api::{Api, ApiError};
 use crate::config::Config;
-use crate::fleet::Fleet;
-use crate::handler::Registry;
+use crate::registry::Registry;
 use crate::results::Results;
+use crate::shared::Shared;
+pub use crate::shared::{Exit, WorkerError};
 use crate::shutdown::{ShutdownHandle, StopLevel};
 use crate::spool::Spool;
 
@@ -24,28 +23,10 @@ use crate::spool::Spool;
 /// next claim rather than spin.
 const MIN_CLAIM_CYCLE: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Why [`Worker::run`] could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    #[error("configuration: {0}")]
-    Config(String),
-    #[error("spool directory {dir}: {source}")]
-    Spool { dir: String, source: std::io::Error },
-    #[error("the server refused to register this worker: {0}")]
-    Register(ApiError),
-}
-
-/// How [`Worker::run`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Drained: every job it had started finished and was reported (or
-    /// spooled). The binary exits 0.
-    Drained,
-    /// Stopped at once: running jobs were abandoned; their leases expire and
-    /// the server requeues them.
-    Stopped,
-}
+/// Timeout of every request but a long-poll claim (which gets its
+/// `waitMs` on top: the server may answer a little after it).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A configured worker, ready to [`run`](Worker::run).
 #[derive(Debug)]
@@ -53,21 +34,6 @@ pub struct Worker {
     config: Config,
     registry: Registry,
     shutdown: ShutdownHandle,
-}
-
-/// What the worker's tasks share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) registry: Registry,
-    pub(crate) api: Api,
-    pub(crate) fleet: Fleet,
-    pub(crate) results: Results,
-    pub(crate) boot_id: String,
-    pub(crate) directive: watch::Sender<Directive>,
-    pub(crate) shutdown: ShutdownHandle,
-    /// Jobs this process is running now (reported in worker heartbeats).
-    active: Mutex<BTreeSet<Uuid>>,
 }
 
 impl Worker {
@@ -103,22 +69,23 @@ impl Worker {
             dir: config.spool_dir.display().to_string(),
             source,
         })?;
-        let api = Api::new(&config.server, config.token.clone())
+        let api = Client::builder(&config.server)
+            .token_opt(config.token.clone())
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
             .map_err(|e| WorkerError::Config(e.to_string()))?;
-        let shared = Arc::new(Shared {
-            fleet: Fleet::new(config.pause_poll_interval),
-            results: Results {
-                api: api.clone(),
-                spool,
-            },
-            api,
-            registry: self.registry,
-            boot_id: Uuid::new_v4().to_string(),
-            directive: watch::Sender::new(Directive::Run),
-            shutdown: self.shutdown,
-            active: Mutex::default(),
+        let results = Results {
+            api: api.clone(),
+            spool,
+        };
+        let shared = Arc::new(Shared::new(
             config,
-        });
+            self.registry,
+            api,
+            results,
+            self.shutdown,
+        ));
         tracing::info!(
             worker_id = %shared.config.worker_id,
             server = %shared.config.server,
@@ -162,91 +129,8 @@ impl Worker {
     }
 }
 
-impl Shared {
-    /// `--types`, or every registered type.
-    pub(crate) fn claim_types(&self) -> Vec<String> {
-        if self.config.types.is_empty() {
-            self.registry.types()
-        } else {
-            self.config.types.clone()
-        }
-    }
-
-    pub(crate) fn active_jobs(&self) -> Vec<Uuid> {
-        lock(&self.active).iter().copied().collect()
-    }
-
-    /// Drain requested by the operator (directive) or the process owner.
-    fn stop_level(&self) -> StopLevel {
-        let own = self.shutdown.level();
-        if own == StopLevel::Run && *self.directive.borrow() == Directive::Drain {
-            StopLevel::Drain
-        } else {
-            own
-        }
-    }
-
-    pub(crate) fn reported_state(&self) -> ReportedState {
-        if self.stop_level() != StopLevel::Run {
-            ReportedState::Draining
-        } else if *self.directive.borrow() == Directive::Pause
-            || self.fleet.current().workers_paused
-        {
-            ReportedState::Paused
-        } else {
-            ReportedState::Running
-        }
-    }
-
-    /// Takes in a register or worker-heartbeat answer.
-    pub(crate) fn apply(&self, resp: &WorkerDirectiveResponse) {
-        self.fleet.observe(&resp.system);
-        self.apply_directive(resp.directive);
-    }
-
-    /// Takes in a directive (worker heartbeats, and lease heartbeats, which
-    /// carry it too); logs a change once.
-    pub(crate) fn apply_directive(&self, next: Directive) {
-        self.directive.send_if_modified(|d| {
-            if *d == next {
-                return false;
-            }
-            tracing::info!(
-                from = directive_name(*d),
-                to = directive_name(next),
-                "directive from the control plane"
-            );
-            *d = next;
-            true
-        });
-    }
-}
-
-/// As the wire spells it (`run`, `pause`, `drain`), for log fields.
-pub(crate) fn directive_name(d: Directive) -> &'static str {
-    match d {
-        Directive::Run => "run",
-        Directive::Pause => "pause",
-        Directive::Drain => "drain",
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Removes a job from the active set however its task ends (even aborted).
-struct ActiveGuard(Arc<Shared>, Uuid);
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        lock(&self.0.active).remove(&self.1);
-    }
-}
-
 fn spawn_job(shared: &Arc<Shared>, jobs: &mut JoinSet<()>, job: Job, permit: OwnedSemaphorePermit) {
-    lock(&shared.active).insert(job.id);
-    let guard = ActiveGuard(shared.clone(), job.id);
+    let guard = shared.track(job.id);
     let s = shared.clone();
     jobs.spawn(async move {
         let _slot = permit;
@@ -295,11 +179,23 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
             lease_seconds: Some(shared.config.lease_seconds),
             wait_ms: Some(shared.config.wait_ms),
         };
+        // "claim sent" / "claim answered" (debug) let an observer tell
+        // whether a long poll is in flight.
+        tracing::debug!(wait_ms = shared.config.wait_ms, "claim sent");
         let sent = Instant::now();
         let answer = tokio::select! {
             a = shared.api.claim(&req) => a,
             () = reached(&mut stop, StopLevel::Now) => return Exit::Stopped,
         };
+        tracing::debug!(
+            ok = answer.is_ok(),
+            job = answer
+                .as_ref()
+                .ok()
+                .and_then(|a| a.job.as_ref())
+                .map(|j| j.id.to_string()),
+            "claim answered"
+        );
         let (pause, wake_on_resume) = match answer {
             Ok(resp) => {
                 if std::mem::take(&mut failing) {

@@ -12,8 +12,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Db, Http, Server, WorkerProc};
+use common::{Api, Db, Server, WorkerProc};
 use serde_json::{json, Value};
+use wire::JobStatus::{Queued, Running, Succeeded};
+use wire::{ObservedState, WorkerActionKind};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -25,34 +27,30 @@ fn directive_to(to: &'static str) -> impl Fn(&Value) -> bool {
 
 async fn a_drain_directive_finishes_the_job_and_exits_0(db: Db) {
     let server = Server::start(&db.url, 0);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     let mut w = WorkerProc::start(&server.base, "drained", &db.dir.0, &[]);
     let running = api.enqueue("sleep", json!({"ms": 1500})).await;
-    api.wait_status(running, "running", secs(15)).await;
+    api.wait_status(running, Running, secs(15)).await;
     let next = api.enqueue("sleep", json!({"ms": 1})).await;
 
     let drain = api
-        .worker_action_confirmed("drain", &["drained"], "host reboot")
+        .worker_action_confirmed(WorkerActionKind::Drain, &["drained"], "host reboot")
         .await;
-    assert_eq!(drain["overrideUsed"], true, "{drain}");
+    assert!(drain.override_used, "{drain:?}");
     let status = w.wait_exit(secs(20)).await;
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert_eq!(w.logs("directive from the control plane").len(), 1);
-    assert_eq!(api.job(running).await["status"], "succeeded");
-    assert_eq!(
-        api.job(next).await["status"],
-        "queued",
-        "nothing new claimed"
-    );
+    assert_eq!(api.job(running).await.status, Succeeded);
+    assert_eq!(api.job(next).await.status, Queued, "nothing new claimed");
 }
 
 async fn a_pause_directive_stops_claims_until_run(db: Db) {
     let server = Server::start(&db.url, 0);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     let w = WorkerProc::start(&server.base, "paused", &db.dir.0, &["--wait-ms", "1000"]);
     w.wait_logs("registered", 1, secs(15), |_| true).await;
 
-    api.worker_action_confirmed("pause", &["paused"], "debugging")
+    api.worker_action_confirmed(WorkerActionKind::Pause, &["paused"], "debugging")
         .await;
     w.wait_logs(
         "directive from the control plane",
@@ -63,28 +61,25 @@ async fn a_pause_directive_stops_claims_until_run(db: Db) {
     .await;
     // A claim already in flight when the directive arrived may still run
     // its course (at most --wait-ms); let it, then enqueue.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    w.wait_claims("no claim in flight", secs(5), |n| n == 0)
+        .await;
     let job = api.enqueue("sleep", json!({"ms": 1})).await;
     let watch_until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < watch_until {
-        assert_eq!(
-            api.job(job).await["status"],
-            "queued",
-            "claimed while paused"
-        );
+        assert_eq!(api.job(job).await.status, Queued, "claimed while paused");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let workers = api.get("/api/workers").await;
-    let me = &workers["workers"][0];
+    let me = &api.workers().await[0];
     assert_eq!(
-        me["observedState"], "paused",
-        "still heartbeating, paused: {me}"
+        me.observed_state,
+        ObservedState::Paused,
+        "still heartbeating, paused: {me:?}"
     );
 
     let resume = api
-        .worker_action_confirmed("resume", &["paused"], "debugged")
+        .worker_action_confirmed(WorkerActionKind::Resume, &["paused"], "debugged")
         .await;
-    assert_eq!(resume["overrideUsed"], false, "resuming is always safe");
+    assert!(!resume.override_used, "resuming is always safe");
     w.wait_logs(
         "directive from the control plane",
         1,
@@ -92,10 +87,10 @@ async fn a_pause_directive_stops_claims_until_run(db: Db) {
         directive_to("run"),
     )
     .await;
-    api.wait_status(job, "succeeded", secs(15)).await;
+    api.wait_status(job, Succeeded, secs(15)).await;
 }
 
-on_both_stores!(
+testkit::on_both_stores!(
     a_drain_directive_finishes_the_job_and_exits_0,
     a_pause_directive_stops_claims_until_run,
 );

@@ -9,8 +9,9 @@ mod common;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{Db, Http, Server};
+use common::{Api, Db, Server};
 use serde_json::{json, Value};
+use wire::JobStatus;
 use worker::{Config, Exit, Handler, JobContext, JobError, Registry, Worker};
 
 struct WordCount;
@@ -28,7 +29,7 @@ impl Handler for WordCount {
 
 async fn an_embedded_worker_runs_a_custom_handler_and_drains(db: Db) {
     let server = Server::start(&db.url, 0);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     let mut registry = Registry::new();
     registry.register("word_count", WordCount);
     let mut config = Config::new(server.base.clone()).unwrap();
@@ -45,17 +46,17 @@ async fn an_embedded_worker_runs_a_custom_handler_and_drains(db: Db) {
         .await;
     let bad = api.enqueue("word_count", json!({"text": 42})).await;
     let done = api
-        .wait_status(good, "succeeded", Duration::from_secs(15))
+        .wait_status(good, JobStatus::Succeeded, Duration::from_secs(15))
         .await;
-    assert_eq!(done["result"], json!({"words": 6, "attempt": 1}));
+    assert_eq!(done.result, Some(json!({"words": 6, "attempt": 1})));
     let failed = api
-        .wait_status(bad, "failed", Duration::from_secs(15))
+        .wait_status(bad, JobStatus::Failed, Duration::from_secs(15))
         .await;
     assert!(
-        failed["error"].as_str().unwrap().contains("payload.text"),
-        "{failed}"
+        failed.error.as_deref().unwrap().contains("payload.text"),
+        "{failed:?}"
     );
-    assert_eq!(failed["attempts"], 1, "a fatal error is not retried");
+    assert_eq!(failed.attempts, 1, "a fatal error is not retried");
 
     shutdown.drain();
     let exit = tokio::time::timeout(Duration::from_secs(15), running)
@@ -66,4 +67,4 @@ async fn an_embedded_worker_runs_a_custom_handler_and_drains(db: Db) {
     assert_eq!(exit, Exit::Drained);
 }
 
-on_both_stores!(an_embedded_worker_runs_a_custom_handler_and_drains);
+testkit::on_both_stores!(an_embedded_worker_runs_a_custom_handler_and_drains);

@@ -11,10 +11,12 @@ mod common;
 use std::time::Duration;
 
 use common::procs::free_port;
-use common::{Db, Http, Server, WorkerProc};
+use common::{Api, Db, Server, WorkerProc};
 use nix::sys::signal::Signal;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
+use wire::JobStatus::{Queued, Running, Succeeded};
+use wire::{ObservedState, ResultEnvelope};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -55,12 +57,12 @@ fn is_spool_name(name: &str, job: Uuid) -> bool {
 async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
     let port = free_port();
     let server = Server::start(&db.url, port);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     let w = WorkerProc::start(&server.base, "spooler", &db.dir.0, &["--concurrency", "2"]);
     let older = api.enqueue("sleep", json!({"ms": 1200})).await;
     let newer = api.enqueue("sleep", json!({"ms": 2400})).await;
-    api.wait_status(older, "running", secs(15)).await;
-    api.wait_status(newer, "running", secs(15)).await;
+    api.wait_status(older, Running, secs(15)).await;
+    api.wait_status(newer, Running, secs(15)).await;
     server.kill();
 
     // Both results land in the spool, named as the runbook says.
@@ -79,7 +81,8 @@ async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
                 .unwrap(),
         )
     };
-    let older_env: Value = serde_json::from_slice(&std::fs::read(file_of(older)).unwrap()).unwrap();
+    let older_env: ResultEnvelope =
+        serde_json::from_slice(&std::fs::read(file_of(older)).unwrap()).unwrap();
     assert!(
         file_of(older) < file_of(newer),
         "timestamps sort: {names:?}"
@@ -87,7 +90,7 @@ async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
 
     // Back on the same port and database: replayed, newest first, deleted.
     let server = Server::start(&db.url, port);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     common::eventually("the spool to empty", secs(20), || {
         std::future::ready(spooled(&w.spool).is_empty().then_some(()))
     })
@@ -106,27 +109,23 @@ async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
     assert!(spooled(&w.spool.join("rejected")).is_empty());
     for job in [older, newer] {
         let j = api.job(job).await;
-        assert_eq!(
-            (j["status"].as_str(), j["attempts"].as_i64()),
-            (Some("succeeded"), Some(1)),
-            "{j}"
-        );
+        assert_eq!((j.status, j.attempts), (Succeeded, 1), "{j:?}");
     }
     // Applied exactly once: sending the file again is only acknowledged.
-    let (s, ack) = api.post("/api/workers/results", older_env).await;
-    assert_eq!((s, &ack["appliedNow"]), (200, &json!(false)), "{ack}");
+    let ack = api.client.submit_result(&older_env).await.unwrap();
+    assert!(!ack.applied_now, "{ack:?}");
 }
 
 async fn a_killed_workers_job_is_finished_by_another_after_its_lease_expires(db: Db) {
     let server = Server::start(&db.url, 0);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     let lease = ["--lease-seconds", "5"];
     let mut a = WorkerProc::start(&server.base, "crasher", &db.dir.0, &lease);
     let job = api
         .enqueue("sleep", json!({"ms": 2500, "checkpointEveryMs": 250}))
         .await;
-    let running = api.wait_status(job, "running", secs(15)).await;
-    assert_eq!(running["workerId"], "crasher");
+    let running = api.wait_status(job, Running, secs(15)).await;
+    assert_eq!(running.worker_id.as_deref(), Some("crasher"));
     a.kill9();
 
     let _b = WorkerProc::start(
@@ -135,49 +134,43 @@ async fn a_killed_workers_job_is_finished_by_another_after_its_lease_expires(db:
         &db.dir.0,
         &[&lease[..], &["--wait-ms", "1000"]].concat(),
     );
-    let done = api.wait_status(job, "succeeded", secs(30)).await;
-    assert_eq!(done["workerId"], "survivor", "{done}");
+    let done = api.wait_status(job, Succeeded, secs(30)).await;
+    assert_eq!(done.worker_id.as_deref(), Some("survivor"), "{done:?}");
     assert_eq!(
-        done["attempts"], 2,
-        "requeued once after the lease expired: {done}"
+        done.attempts, 2,
+        "requeued once after the lease expired: {done:?}"
     );
 }
 
 async fn sigterm_drains_then_exits_0(db: Db) {
     let server = Server::start(&db.url, 0);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     let mut w = WorkerProc::start(&server.base, "terminated", &db.dir.0, &[]);
     let running = api.enqueue("sleep", json!({"ms": 1500})).await;
-    api.wait_status(running, "running", secs(15)).await;
+    api.wait_status(running, Running, secs(15)).await;
     let next = api.enqueue("sleep", json!({"ms": 1})).await;
 
     w.signal(Signal::SIGTERM);
     let status = w.wait_exit(secs(20)).await;
     assert_eq!(status.code(), Some(0), "{status:?}");
     let done = api.job(running).await;
-    assert_eq!(
-        done["status"], "succeeded",
-        "the running job finished: {done}"
-    );
-    assert_eq!(
-        api.job(next).await["status"],
-        "queued",
-        "nothing new claimed"
-    );
+    assert_eq!(done.status, Succeeded, "the running job finished: {done:?}");
+    assert_eq!(api.job(next).await.status, Queued, "nothing new claimed");
     assert_eq!(w.logs("draining: finishing").len(), 1);
-    let workers = api.get("/api/workers").await;
+    let workers = api.workers().await;
     assert_eq!(
-        workers["workers"][0]["observedState"], "stopped",
-        "{workers}"
+        workers[0].observed_state,
+        ObservedState::Stopped,
+        "{workers:?}"
     );
 }
 
 async fn a_second_sigterm_stops_at_once(db: Db) {
     let server = Server::start(&db.url, 0);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     let mut w = WorkerProc::start(&server.base, "impatient", &db.dir.0, &[]);
     let job = api.enqueue("sleep", json!({"ms": 60000})).await;
-    api.wait_status(job, "running", secs(15)).await;
+    api.wait_status(job, Running, secs(15)).await;
     w.signal(Signal::SIGTERM);
     w.wait_logs("draining: finishing", 1, secs(5), |_| true)
         .await;
@@ -185,13 +178,13 @@ async fn a_second_sigterm_stops_at_once(db: Db) {
     let status = w.wait_exit(secs(10)).await;
     assert_eq!(status.code(), Some(128 + 15), "{status:?}");
     assert_eq!(
-        api.job(job).await["status"],
-        "running",
+        api.job(job).await.status,
+        Running,
         "abandoned, not reported"
     );
 }
 
-on_both_stores!(
+testkit::on_both_stores!(
     results_wait_in_the_spool_while_the_server_is_down,
     a_killed_workers_job_is_finished_by_another_after_its_lease_expires,
     sigterm_drains_then_exits_0,

@@ -9,46 +9,61 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Db, Http, Server, WorkerProc};
+use client::ApiError;
+use common::{Api, Db, Server, WorkerProc};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use uuid::Uuid;
+use wire::JobStatus::{Running, Succeeded};
+use wire::{ClaimRequest, CompleteRequest, ExecutionResult, PayloadType, ResultEnvelope};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
 /// Claims one job by hand, as a worker would; returns (job id, lease token).
-async fn claim(api: &Http, worker: &str, lease_seconds: u32) -> (Uuid, Uuid) {
-    let (s, c) = api
-        .post(
-            "/api/queue/jobs/claim",
-            json!({"workerId": worker, "leaseSeconds": lease_seconds}),
-        )
-        .await;
-    assert_eq!(s, 200, "{c}");
-    let job = &c["job"];
-    assert!(job.is_object(), "no job claimed: {c}");
-    (
-        job["id"].as_str().unwrap().parse().unwrap(),
-        job["leaseToken"].as_str().unwrap().parse().unwrap(),
-    )
+async fn claim(api: &Api, worker: &str, lease_seconds: u32) -> (Uuid, Uuid) {
+    let req = ClaimRequest {
+        worker_id: Some(worker.into()),
+        lease_seconds: Some(lease_seconds),
+        ..Default::default()
+    };
+    let c = api.client.claim(&req).await.unwrap();
+    let job = c
+        .job
+        .unwrap_or_else(|| panic!("no job claimed: {:?}", c.system));
+    (job.id, job.lease_token.unwrap())
 }
 
 /// An `execution_result` envelope as `lull-worker` sends it.
-fn outcome(worker: &str, job: Uuid, token: Uuid, result: Value) -> Value {
-    json!({
-        "idempotencyKey": format!("{job}:{token}"),
-        "payloadType": "execution_result",
-        "taskId": job,
-        "workerId": worker,
-        "payload": {"leaseToken": token, "status": "succeeded", "result": result},
-    })
+fn outcome(worker: &str, job: Uuid, token: Uuid, result: Value) -> ResultEnvelope {
+    let payload = ExecutionResult {
+        lease_token: token,
+        status: "succeeded".into(),
+        result: Some(result),
+        error: None,
+        retryable: None,
+    };
+    ResultEnvelope {
+        idempotency_key: Some(format!("{job}:{token}")),
+        payload_type: Some(PayloadType::ExecutionResult.as_str().into()),
+        task_id: Some(job),
+        worker_id: Some(worker.into()),
+        payload: Some(serde_json::to_value(payload).unwrap()),
+    }
+}
+
+/// The API's refusal of a call that had to fail.
+fn refusal<T: std::fmt::Debug>(r: client::Result<T>) -> ApiError {
+    match r {
+        Err(client::Error::Api(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 async fn a_late_result_from_a_lost_lease_changes_nothing(db: Db) {
     let server = Server::start(&db.url, 0);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     // A ghost claims a job and goes silent.
     let ghost_job = api.enqueue("sleep", json!({"ms": 1})).await;
     let (claimed, ghost_token) = claim(&api, "ghost", 5).await;
@@ -56,41 +71,29 @@ async fn a_late_result_from_a_lost_lease_changes_nothing(db: Db) {
     // A real worker claims another and is frozen past its lease.
     let frozen = WorkerProc::start(&server.base, "frozen", &db.dir.0, &["--lease-seconds", "5"]);
     let frozen_job = api.enqueue("sleep", json!({"ms": 1500})).await;
-    api.wait_status(frozen_job, "running", secs(15)).await;
+    api.wait_status(frozen_job, Running, secs(15)).await;
     frozen.signal(Signal::SIGSTOP);
 
     // Once the leases expire, another worker finishes both jobs.
     let _b = WorkerProc::start(&server.base, "rescuer", &db.dir.0, &["--wait-ms", "1000"]);
     let mut finished = Vec::new();
     for job in [ghost_job, frozen_job] {
-        let done = api.wait_status(job, "succeeded", secs(30)).await;
-        assert_eq!(done["workerId"], "rescuer", "{done}");
+        let done = api.wait_status(job, Succeeded, secs(30)).await;
+        assert_eq!(done.worker_id.as_deref(), Some("rescuer"), "{done:?}");
         finished.push(done);
     }
 
     // The ghost's late complete and result are refused.
-    let (s, e) = api
-        .post(
-            &format!("/api/queue/jobs/{ghost_job}/complete"),
-            json!({"workerId": "ghost", "leaseToken": ghost_token, "result": {"late": true}}),
-        )
-        .await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (409, Some("lease_lost")),
-        "{e}"
-    );
-    let (s, e) = api
-        .post(
-            "/api/workers/results",
-            outcome("ghost", ghost_job, ghost_token, json!({"late": true})),
-        )
-        .await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (409, Some("lease_lost")),
-        "{e}"
-    );
+    let late = CompleteRequest {
+        worker_id: Some("ghost".into()),
+        lease_token: Some(ghost_token),
+        result: Some(json!({"late": true})),
+    };
+    let e = refusal(api.client.complete(ghost_job, &late).await);
+    assert!(matches!(e, ApiError::LeaseLost { .. }), "{e:?}");
+    let env = outcome("ghost", ghost_job, ghost_token, json!({"late": true}));
+    let e = refusal(api.client.submit_result(&env).await);
+    assert!(matches!(e, ApiError::LeaseLost { .. }), "{e:?}");
 
     // The frozen worker wakes: it abandons the job or has its result refused
     // (kept in rejected/, not retried) — whichever comes first.
@@ -111,41 +114,35 @@ async fn a_late_result_from_a_lost_lease_changes_nothing(db: Db) {
 
 async fn results_are_applied_once_per_idempotency_key(db: Db) {
     let server = Server::start(&db.url, 0);
-    let api = Http::new(&server.base);
+    let api = Api::new(&server.base);
     let job = api.enqueue("sleep", json!({"ms": 1})).await;
     let (_, token) = claim(&api, "w1", 30).await;
     let env = outcome("w1", job, token, json!({"n": 1}));
 
-    let (s, first) = api.post("/api/workers/results", env.clone()).await;
-    assert_eq!((s, &first["appliedNow"]), (200, &json!(true)), "{first}");
+    let first = api.client.submit_result(&env).await.unwrap();
+    assert!(first.applied_now, "{first:?}");
     let after_first = api.job(job).await;
-    assert_eq!(after_first["status"], "succeeded");
-    assert_eq!(after_first["result"], json!({"n": 1}));
+    assert_eq!(after_first.status, Succeeded);
+    assert_eq!(after_first.result, Some(json!({"n": 1})));
 
-    let (s, again) = api.post("/api/workers/results", env.clone()).await;
-    assert_eq!(
-        (s, &again["appliedNow"]),
-        (200, &json!(false)),
-        "a repeat is acknowledged: {again}"
-    );
+    let again = api.client.submit_result(&env).await.unwrap();
+    assert!(!again.applied_now, "a repeat is acknowledged: {again:?}");
     assert_eq!(api.job(job).await, after_first, "and not applied twice");
 
-    let (s, e) = api
-        .post(
-            "/api/workers/results",
-            outcome("w1", job, token, json!({"n": 2})),
-        )
-        .await;
-    assert_eq!(s, 422, "same key, other payload: {e}");
-    let mut unknown = env.clone();
-    unknown["payloadType"] = json!("metrics");
-    unknown["idempotencyKey"] = json!("other-key");
-    let (s, e) = api.post("/api/workers/results", unknown).await;
-    assert_eq!(s, 422, "unknown payload type: {e}");
+    let other = outcome("w1", job, token, json!({"n": 2}));
+    let e = refusal(api.client.submit_result(&other).await);
+    assert_eq!(e.status(), 422, "same key, other payload: {e:?}");
+    let unknown = ResultEnvelope {
+        payload_type: Some("metrics".into()),
+        idempotency_key: Some("other-key".into()),
+        ..env.clone()
+    };
+    let e = refusal(api.client.submit_result(&unknown).await);
+    assert_eq!(e.status(), 422, "unknown payload type: {e:?}");
     assert_eq!(api.job(job).await, after_first);
 }
 
-on_both_stores!(
+testkit::on_both_stores!(
     a_late_result_from_a_lost_lease_changes_nothing,
     results_are_applied_once_per_idempotency_key,
 );

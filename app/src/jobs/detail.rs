@@ -10,13 +10,13 @@ use uuid::Uuid;
 use wire::{ApiError, Job, JobStatus};
 
 use crate::api::{cancel_job, retry_job};
+use crate::auth::last_good;
 use crate::confirm::ConfirmDialog;
 use crate::error::AppError;
 use crate::focus::focus;
 use crate::format;
 use crate::state::Dashboard;
 use crate::widgets::{Notice, NoticeBox, Time};
-use crate::workers::last_good;
 
 /// What an operator may do to a job in its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,8 +15,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use wire::{Job, JobList, JobStatus};
 
+use crate::auth::last_good;
 use crate::format;
-use crate::workers::last_good;
 
 /// How many jobs a page asks for, and the most it may ask for.
 const PAGE: u32 = 100;

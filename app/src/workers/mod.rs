@@ -16,7 +16,6 @@ use leptos::html;
 use leptos::prelude::*;
 use wire::{ObservedState, RollingRestart, RolloutStatus, WorkerInfo, WorkerList};
 
-use crate::error::AppError;
 use crate::state::Dashboard;
 use crate::widgets::Notice;
 
@@ -104,24 +103,6 @@ impl Fleet {
     }
 }
 
-/// The last good answer of a resource: a failed refresh keeps the old data
-/// on screen (the live indicator says when the server is unreachable).
-/// A refused call for want of a session sends the page to the sign-in form.
-pub fn last_good<T: Clone + PartialEq + Send + Sync + 'static>(
-    res: LocalResource<Result<T, AppError>>,
-) -> Memo<Option<T>> {
-    let dash = expect_context::<Dashboard>();
-    Effect::new(move |_| {
-        if res.with(|r| matches!(r, Some(Err(e)) if e.is_unauthorized())) {
-            crate::auth::check(dash);
-        }
-    });
-    Memo::new(move |prev: Option<&Option<T>>| match res.get() {
-        Some(Ok(v)) => Some(v),
-        _ => prev.cloned().flatten(),
-    })
-}
-
 #[component]
 pub fn WorkersPage() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
@@ -134,8 +115,8 @@ pub fn WorkersPage() -> impl IntoView {
         tick.track();
         crate::api::get_rolling_restarts()
     });
-    let list = last_good(workers);
-    let all_rollouts = last_good(rollouts);
+    let list = crate::auth::last_good(workers);
+    let all_rollouts = crate::auth::last_good(rollouts);
     let rollout =
         Memo::new(move |_| all_rollouts.with(|r| r.as_ref().and_then(|r| r.first().cloned())));
     let fleet = Fleet {

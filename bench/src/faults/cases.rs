@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde_json::json;
+use client::Client;
+use wire::{ClaimRequest, PauseMode, PauseRequest};
 
 use super::{
     pause_until_acked, resume_until_acked, status, verify, wait_healthy, FaultEnv, Lcg, Load,
 };
 use crate::db::{terminate_backends, Backend, Database};
-use crate::http::Conn;
+use crate::http::client;
 use crate::ledger::{Claim, Ledger};
 use crate::proc::{Server, ServerOptions};
 
@@ -33,21 +34,17 @@ fn same_address(s: &Server, mut opts: ServerOptions) -> ServerOptions {
 
 /// Claims through `c` while the state is known to be paused: none may get
 /// a job. Recorded in the ledger too.
-async fn claims_refused(c: &mut Conn, ledger: &Ledger, server: usize, n: usize) -> Result<()> {
+async fn claims_refused(c: &Client, ledger: &Ledger, server: usize, n: usize) -> Result<()> {
     for i in 0..n {
         let sent = Instant::now();
-        let r = c
-            .post_ok(
-                "/api/queue/jobs/claim",
-                &json!({"workerId": format!("probe-{i}")}),
-            )
-            .await?;
-        let job = r["job"]["id"]
-            .as_str()
-            .and_then(|s| uuid::Uuid::parse_str(s).ok());
+        let claim = ClaimRequest {
+            worker_id: Some(format!("probe-{i}")),
+            ..Default::default()
+        };
+        let job = c.claim(&claim).await?.job.map(|j| j.id);
         ledger.claim(Claim { sent, job, server });
-        if job.is_some() {
-            bail!("a claim on server {server} got a job while paused: {r}");
+        if let Some(job) = job {
+            bail!("a claim on server {server} got a job while paused: {job}");
         }
     }
     Ok(())
@@ -61,8 +58,8 @@ pub async fn postgres_restart(env: &FaultEnv, cluster: &(String, String)) -> Res
     let db = Database::postgres(admin).await?;
     let server = start(env, &db, &ServerOptions::default()).await?;
     let ledger = Arc::new(Ledger::default());
-    let load = Load::start(&[server.addr], 2, 4, &ledger);
-    let mut op = Conn::new(server.addr);
+    let load = Load::start(&[server.addr], 2, 4, &ledger)?;
+    let op = client(server.addr)?;
     let restart = || async {
         let out = tokio::process::Command::new("pg_ctlcluster")
             .args([cluster.0.as_str(), cluster.1.as_str(), "restart"])
@@ -79,17 +76,17 @@ pub async fn postgres_restart(env: &FaultEnv, cluster: &(String, String)) -> Res
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
     restart().await?;
-    wait_healthy(&mut op, &ledger, Duration::from_secs(30)).await?;
+    wait_healthy(&op, &ledger, Duration::from_secs(30)).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    pause_until_acked(&mut op, &ledger, "fault: before the second restart").await?;
+    pause_until_acked(&op, &ledger, "fault: before the second restart").await?;
     // Restart while paused, claiming all the way through the outage.
-    let mut probe = Conn::new(server.addr);
+    let probe = client(server.addr)?;
     let probing = {
         let ledger = ledger.clone();
         tokio::spawn(async move {
             let until = Instant::now() + Duration::from_secs(4);
             while Instant::now() < until {
-                claims_refused(&mut probe, &ledger, 0, 1).await?;
+                claims_refused(&probe, &ledger, 0, 1).await?;
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             anyhow::Ok(())
@@ -97,11 +94,11 @@ pub async fn postgres_restart(env: &FaultEnv, cluster: &(String, String)) -> Res
     };
     restart().await?;
     probing.await??;
-    wait_healthy(&mut op, &ledger, Duration::from_secs(30)).await?;
-    if !status(&mut op).await?.0 {
+    wait_healthy(&op, &ledger, Duration::from_secs(30)).await?;
+    if !status(&op).await?.0 {
         bail!("the pause did not survive the PostgreSQL restart");
     }
-    resume_until_acked(&mut op, &ledger, "fault: after the restarts").await?;
+    resume_until_acked(&op, &ledger, "fault: after the restarts").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     load.stop().await;
     let pool = db.pool(2).await?;
@@ -121,7 +118,7 @@ pub async fn connections_killed(env: &FaultEnv) -> Result<String> {
     let name = db.pg_name().unwrap_or_default().to_string();
     let server = start(env, &db, &ServerOptions::default()).await?;
     let ledger = Arc::new(Ledger::default());
-    let load = Load::start(&[server.addr], 2, 4, &ledger);
+    let load = Load::start(&[server.addr], 2, 4, &ledger)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let killer = {
         let (admin, stop) = (admin.to_string(), stop.clone());
@@ -135,23 +132,18 @@ pub async fn connections_killed(env: &FaultEnv) -> Result<String> {
             kills
         })
     };
-    let mut op = Conn::new(server.addr);
+    let op = client(server.addr)?;
     let cycles = env.size.pick(2, 8);
     for i in 0..cycles {
         tokio::time::sleep(Duration::from_millis(400)).await;
-        pause_until_acked(&mut op, &ledger, &format!("fault: kill connections {i}")).await?;
+        pause_until_acked(&op, &ledger, &format!("fault: kill connections {i}")).await?;
         tokio::time::sleep(Duration::from_millis(400)).await;
-        resume_until_acked(
-            &mut op,
-            &ledger,
-            &format!("fault: kill connections {i} done"),
-        )
-        .await?;
+        resume_until_acked(&op, &ledger, &format!("fault: kill connections {i} done")).await?;
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let kills = killer.await?;
     // After the storm: the server works again without a restart.
-    wait_healthy(&mut op, &ledger, Duration::from_secs(30)).await?;
+    wait_healthy(&op, &ledger, Duration::from_secs(30)).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     load.stop().await;
     let pool = db.pool(2).await?;
@@ -171,19 +163,19 @@ pub async fn one_of_two_killed(env: &FaultEnv) -> Result<String> {
     let a = start(env, &db, &ServerOptions::default()).await?;
     let mut b = start(env, &db, &ServerOptions::default()).await?;
     let ledger = Arc::new(Ledger::default());
-    let load = Load::start(&[a.addr, b.addr], 2, 4, &ledger);
+    let load = Load::start(&[a.addr, b.addr], 2, 4, &ledger)?;
     let run = Duration::from_millis(env.size.pick(800, 3000));
     tokio::time::sleep(run).await;
     b.kill9();
     tokio::time::sleep(run).await;
-    let mut op_a = Conn::new(a.addr);
-    pause_until_acked(&mut op_a, &ledger, "fault: one of two killed").await?;
-    claims_refused(&mut op_a, &ledger, 0, 20).await?;
+    let op_a = client(a.addr)?;
+    pause_until_acked(&op_a, &ledger, "fault: one of two killed").await?;
+    claims_refused(&op_a, &ledger, 0, 20).await?;
     let b = start(env, &db, &same_address(&b, ServerOptions::default())).await?;
-    let mut op_b = Conn::new(b.addr);
-    claims_refused(&mut op_b, &ledger, 1, 20).await?;
+    let op_b = client(b.addr)?;
+    claims_refused(&op_b, &ledger, 1, 20).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    resume_until_acked(&mut op_b, &ledger, "fault: one of two back").await?;
+    resume_until_acked(&op_b, &ledger, "fault: one of two back").await?;
     tokio::time::sleep(run).await;
     load.stop().await;
     let pool = db.pool(2).await?;
@@ -211,19 +203,19 @@ pub async fn listen_killed_during_pause(env: &FaultEnv) -> Result<String> {
     let b = start(env, &db, &slow_refresh).await?;
     let ledger = Arc::new(Ledger::default());
     // Claim load mostly on B: the server that misses the notification.
-    let load = Load::start(&[b.addr, b.addr, a.addr], 2, 6, &ledger);
-    let mut op = Conn::new(a.addr);
+    let load = Load::start(&[b.addr, b.addr, a.addr], 2, 6, &ledger)?;
+    let op = client(a.addr)?;
     let cycles = env.size.pick(3, 10);
     let mut killed = 0;
     for i in 0..cycles {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let kill = terminate_backends(admin, &name, Some("LISTEN%"));
         let reason = format!("fault: LISTEN killed {i}");
-        let (k, p) = tokio::join!(kill, pause_until_acked(&mut op, &ledger, &reason));
+        let (k, p) = tokio::join!(kill, pause_until_acked(&op, &ledger, &reason));
         killed += k?;
         p?;
         tokio::time::sleep(Duration::from_millis(400)).await;
-        resume_until_acked(&mut op, &ledger, &format!("fault: LISTEN killed {i} done")).await?;
+        resume_until_acked(&op, &ledger, &format!("fault: LISTEN killed {i} done")).await?;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     load.stop().await;
@@ -257,25 +249,27 @@ pub async fn killed_during_pause_cycles(env: &FaultEnv, backend: Backend) -> Res
     let ledger = Arc::new(Ledger::default());
     // Light job traffic through the kills too: acknowledged enqueues and
     // completions must survive them as well.
-    let load = Load::start(&[server.addr], 1, 1, &ledger);
+    let load = Load::start(&[server.addr], 1, 1, &ledger)?;
     let mut rng = Lcg::new(42);
     let cycles = env.size.pick(6, 24);
     let (mut acked, mut unacked) = (0, 0);
     for i in 0..cycles {
         let pause = i % 2 == 0;
-        let body = if pause {
-            json!({"action": "pause", "mode": "drain", "reason": format!("fault: cycle {i}")})
+        let reason = format!("fault: cycle {i}");
+        let req = if pause {
+            PauseRequest::pause(PauseMode::Drain, reason)
         } else {
-            json!({"action": "resume", "reason": format!("fault: cycle {i}"), "forceResume": true})
+            PauseRequest::resume(reason, true)
         };
         if !pause {
             ledger.resume_sending(Instant::now());
         }
-        let addr = server.addr;
+        // A client (and so a connection) of its own for the request the
+        // kill races with.
+        let c = client(server.addr)?;
         let req = tokio::spawn(async move {
-            let mut c = Conn::connect(addr).await?;
-            let r = c.post("/api/system/worker-pause", &body).await?;
-            anyhow::Ok((r, Instant::now()))
+            let status = c.change_pause(&req).await?;
+            anyhow::Ok((status.version, Instant::now()))
         });
         // Kill somewhere between "before the request is read" and "after
         // the answer": on this machine 0–15 ms covers both for a release
@@ -285,21 +279,20 @@ pub async fn killed_during_pause_cycles(env: &FaultEnv, backend: Backend) -> Res
         server.kill9();
         let mut this_acked = false;
         match req.await? {
-            Ok((r, at)) if r.status == 200 => {
+            Ok((v, at)) => {
                 acked += 1;
                 this_acked = true;
-                let v = crate::scenarios::version(&r.json())?;
                 if pause {
                     ledger.pause_acked(at, v);
                 } else {
                     ledger.resume_acked(v);
                 }
             }
-            _ => unacked += 1,
+            Err(_) => unacked += 1,
         }
         server = start(env, &db, &same_address(&server, ServerOptions::default())).await?;
-        let mut c = Conn::new(server.addr);
-        let (paused, version) = status(&mut c).await?;
+        let c = client(server.addr)?;
+        let (paused, version) = status(&c).await?;
         let pool = db.pool(1).await?;
         let (row_paused, row_version) = pool.pause_row().await?;
         let audit = pool.audit().await?;
@@ -310,7 +303,7 @@ pub async fn killed_during_pause_cycles(env: &FaultEnv, backend: Backend) -> Res
         super::check_audit(paused, version, &audit, &ledger.acked_versions())
             .with_context(|| format!("after restart {i}"))?;
         if paused {
-            claims_refused(&mut c, &ledger, 0, 5).await?;
+            claims_refused(&c, &ledger, 0, 5).await?;
         } else if pause && this_acked {
             bail!(
                 "after restart {i}: the acknowledged pause was lost (acked {:?}, audit {audit:?}, state v{version})",
@@ -321,12 +314,11 @@ pub async fn killed_during_pause_cycles(env: &FaultEnv, backend: Backend) -> Res
         if paused != pause {
             let fix = if paused {
                 ledger.resume_sending(Instant::now());
-                json!({"action": "resume", "reason": "fault: realign", "forceResume": true})
+                PauseRequest::resume("fault: realign", true)
             } else {
-                json!({"action": "pause", "mode": "drain", "reason": "fault: realign"})
+                PauseRequest::pause(PauseMode::Drain, "fault: realign")
             };
-            let r = c.post_ok("/api/system/worker-pause", &fix).await?;
-            let v = crate::scenarios::version(&r)?;
+            let v = c.change_pause(&fix).await?.version;
             if paused {
                 ledger.resume_acked(v);
             } else {
@@ -357,24 +349,24 @@ pub async fn sqlite_killed_mid_write(env: &FaultEnv) -> Result<String> {
     let ledger = Arc::new(Ledger::default());
     let mut rng = Lcg::new(7);
     let kills = env.size.pick(3, 8);
-    let load = Load::start(&[server.addr], 4, 3, &ledger);
+    let load = Load::start(&[server.addr], 4, 3, &ledger)?;
     for i in 0..kills {
         tokio::time::sleep(Duration::from_millis(300 + rng.below(500))).await;
         let paused_now = i % 2 == 1;
         if paused_now {
-            let mut op = Conn::new(server.addr);
-            pause_until_acked(&mut op, &ledger, &format!("fault: mid-write {i}")).await?;
+            let op = client(server.addr)?;
+            pause_until_acked(&op, &ledger, &format!("fault: mid-write {i}")).await?;
             tokio::time::sleep(Duration::from_millis(rng.below(100))).await;
         }
         server.kill9();
         server = start(env, &db, &same_address(&server, ServerOptions::default())).await?;
-        let mut op = Conn::new(server.addr);
+        let op = client(server.addr)?;
         if paused_now {
-            if !status(&mut op).await?.0 {
+            if !status(&op).await?.0 {
                 bail!("kill {i}: the acknowledged pause was lost");
             }
-            claims_refused(&mut op, &ledger, 0, 10).await?;
-            resume_until_acked(&mut op, &ledger, &format!("fault: mid-write {i} done")).await?;
+            claims_refused(&op, &ledger, 0, 10).await?;
+            resume_until_acked(&op, &ledger, &format!("fault: mid-write {i} done")).await?;
         }
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -24,13 +24,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Result};
-use bytes::Bytes;
-use serde_json::json;
-use uuid::Uuid;
+use anyhow::{bail, Result};
+use client::Client;
+use wire::{ClaimRequest, CompleteRequest, EnqueueRequest, PauseMode, PauseRequest};
 
 use crate::db::{Backend, Pool};
-use crate::http::Conn;
 use crate::ledger::{Claim, Ledger};
 
 /// How long and how hard a fault scenario runs.
@@ -106,70 +104,74 @@ impl Load {
         producers: usize,
         workers: usize,
         ledger: &Arc<Ledger>,
-    ) -> Load {
+    ) -> Result<Load> {
         let stop = Arc::new(AtomicBool::new(false));
         // Bounded whatever happens to the caller.
         let hard_stop = Instant::now() + Duration::from_secs(300);
+        // One client per server, shared by the tasks that use it.
+        let clients = addrs
+            .iter()
+            .map(|a| crate::http::client(*a))
+            .collect::<Result<Vec<_>>>()?;
         let mut tasks = Vec::new();
         for p in 0..producers {
-            let (addr, stop, ledger) = (addrs[p % addrs.len()], stop.clone(), ledger.clone());
+            let (c, stop, ledger) = (
+                clients[p % clients.len()].clone(),
+                stop.clone(),
+                ledger.clone(),
+            );
             tasks.push(tokio::spawn(async move {
-                let mut c = Conn::new(addr);
-                let body = Bytes::from_static(br#"{"type":"fault"}"#);
+                let job = EnqueueRequest {
+                    job_type: Some("fault".into()),
+                    ..Default::default()
+                };
                 while !stop.load(Ordering::SeqCst) && Instant::now() < hard_stop {
-                    match c.post_raw("/api/queue/jobs", body.clone()).await {
-                        Ok(r) if r.status == 201 => {
-                            if let Some(id) = r.json()["id"]
-                                .as_str()
-                                .and_then(|s| Uuid::parse_str(s).ok())
-                            {
-                                ledger.enqueued(id);
-                            }
-                        }
-                        _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                    match c.enqueue(&job).await {
+                        Ok(j) => ledger.enqueued(j.id),
+                        Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                     }
                 }
             }));
         }
         for w in 0..workers {
-            let server = w % addrs.len();
-            let (addr, stop, ledger) = (addrs[server], stop.clone(), ledger.clone());
+            let server = w % clients.len();
+            let (c, stop, ledger) = (clients[server].clone(), stop.clone(), ledger.clone());
             tasks.push(tokio::spawn(async move {
-                let mut c = Conn::new(addr);
                 let worker = format!("fault-w{w}");
                 // Short leases: jobs held by a killed server's workers come
                 // back quickly.
-                let claim = Bytes::from(json!({"workerId": worker, "leaseSeconds": 5}).to_string());
+                let claim = ClaimRequest {
+                    worker_id: Some(worker.clone()),
+                    lease_seconds: Some(5),
+                    ..Default::default()
+                };
                 while !stop.load(Ordering::SeqCst) && Instant::now() < hard_stop {
                     let sent = Instant::now();
-                    let r = match c.post_raw("/api/queue/jobs/claim", claim.clone()).await {
-                        Ok(r) if r.status == 200 => r.json(),
-                        _ => {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        }
+                    let Ok(answer) = c.claim(&claim).await else {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
                     };
-                    let job = r["job"]["id"]
-                        .as_str()
-                        .and_then(|s| Uuid::parse_str(s).ok());
-                    ledger.claim(Claim { sent, job, server });
-                    let Some(id) = job else {
+                    ledger.claim(Claim {
+                        sent,
+                        job: answer.job.as_ref().map(|j| j.id),
+                        server,
+                    });
+                    let Some(job) = answer.job else {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                         continue;
                     };
-                    let done = json!({"workerId": worker, "leaseToken": r["job"]["leaseToken"]});
-                    if let Ok(a) = c
-                        .post(&format!("/api/queue/jobs/{id}/complete"), &done)
-                        .await
-                    {
-                        if a.status == 200 {
-                            ledger.completed(id);
-                        }
+                    let done = CompleteRequest {
+                        worker_id: Some(worker.clone()),
+                        lease_token: job.lease_token,
+                        result: None,
+                    };
+                    if c.complete(job.id, &done).await.is_ok() {
+                        ledger.completed(job.id);
                     }
                 }
             }));
         }
-        Load { stop, tasks }
+        Ok(Load { stop, tasks })
     }
 
     pub async fn stop(self) {
@@ -184,17 +186,13 @@ impl Load {
 
 /// Pauses through `c`, retrying until acknowledged (a retry of the same
 /// pause is a no-op, so retrying is safe), and records the window.
-pub async fn pause_until_acked(c: &mut Conn, ledger: &Ledger, reason: &str) -> Result<i64> {
+pub async fn pause_until_acked(c: &Client, ledger: &Ledger, reason: &str) -> Result<i64> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let body = json!({"action": "pause", "mode": "drain", "reason": reason});
+    let req = PauseRequest::pause(PauseMode::Drain, reason);
     loop {
-        if let Ok(r) = c.post("/api/system/worker-pause", &body).await {
-            if r.status == 200 {
-                let at = Instant::now();
-                let v = crate::scenarios::version(&r.json())?;
-                ledger.pause_acked(at, v);
-                return Ok(v);
-            }
+        if let Ok(status) = c.change_pause(&req).await {
+            ledger.pause_acked(Instant::now(), status.version);
+            return Ok(status.version);
         }
         if Instant::now() > deadline {
             bail!("no pause acknowledged within 60 s");
@@ -205,17 +203,14 @@ pub async fn pause_until_acked(c: &mut Conn, ledger: &Ledger, reason: &str) -> R
 
 /// Resumes through `c`, retrying until acknowledged; the pause window
 /// closes when the first attempt is sent.
-pub async fn resume_until_acked(c: &mut Conn, ledger: &Ledger, reason: &str) -> Result<i64> {
+pub async fn resume_until_acked(c: &Client, ledger: &Ledger, reason: &str) -> Result<i64> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let body = json!({"action": "resume", "reason": reason, "forceResume": true});
+    let req = PauseRequest::resume(reason, true);
     ledger.resume_sending(Instant::now());
     loop {
-        if let Ok(r) = c.post("/api/system/worker-pause", &body).await {
-            if r.status == 200 {
-                let v = crate::scenarios::version(&r.json())?;
-                ledger.resume_acked(v);
-                return Ok(v);
-            }
+        if let Ok(status) = c.change_pause(&req).await {
+            ledger.resume_acked(status.version);
+            return Ok(status.version);
         }
         if Instant::now() > deadline {
             bail!("no resume acknowledged within 60 s");
@@ -226,19 +221,16 @@ pub async fn resume_until_acked(c: &mut Conn, ledger: &Ledger, reason: &str) -> 
 
 /// Waits until the server answers a storage-backed request again (after an
 /// outage): an enqueue succeeds (the job is recorded as acknowledged).
-pub async fn wait_healthy(c: &mut Conn, ledger: &Ledger, within: Duration) -> Result<()> {
+pub async fn wait_healthy(c: &Client, ledger: &Ledger, within: Duration) -> Result<()> {
     let deadline = Instant::now() + within;
+    let job = EnqueueRequest {
+        job_type: Some("fault".into()),
+        ..Default::default()
+    };
     loop {
-        if let Ok(r) = c.post("/api/queue/jobs", &json!({"type": "fault"})).await {
-            if r.status == 201 {
-                if let Some(id) = r.json()["id"]
-                    .as_str()
-                    .and_then(|s| Uuid::parse_str(s).ok())
-                {
-                    ledger.enqueued(id);
-                }
-                return Ok(());
-            }
+        if let Ok(j) = c.enqueue(&job).await {
+            ledger.enqueued(j.id);
+            return Ok(());
         }
         if Instant::now() > deadline {
             bail!("the server did not recover within {within:?}");
@@ -358,14 +350,9 @@ pub fn check_audit(
 }
 
 /// The server's view of the pause: (workersPaused, version).
-pub async fn status(c: &mut Conn) -> Result<(bool, i64)> {
-    let v = c.get_ok("/api/system/worker-pause").await?;
-    Ok((
-        v["workersPaused"]
-            .as_bool()
-            .ok_or_else(|| anyhow!("no workersPaused in {v}"))?,
-        crate::scenarios::version(&v)?,
-    ))
+pub async fn status(c: &Client) -> Result<(bool, i64)> {
+    let s = c.pause_status().await?;
+    Ok((s.workers_paused, s.version))
 }
 
 #[cfg(test)]

@@ -3,19 +3,19 @@
 //!
 //! The workers are registered up front (directly in the database: the
 //! figure is about heartbeats, not registrations). Then [`CONNECTIONS`]
-//! kept-alive connections send `POST /api/workers/{id}/heartbeat` as fast as
-//! the server answers, each cycling through its share of the fleet, so every
-//! worker heartbeats about equally often. The figure is the sustained rate
+//! load tasks on one client (one kept-alive connection each) send
+//! `POST /api/workers/{id}/heartbeat` as fast as the server answers, each
+//! cycling through its share of the fleet, so every worker heartbeats about
+//! equally often. The figure is the sustained rate
 //! over the window and the p99 latency of one heartbeat at that rate.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
-use bytes::Bytes;
+use anyhow::Result;
+use wire::{ReportedState, WorkerHeartbeatRequest};
 
 use super::{secs, spawn_each, Env};
 use crate::db::Backend;
-use crate::http::Conn;
 use crate::stats::Latency;
 
 pub const FLEET: usize = 10_000;
@@ -39,30 +39,26 @@ pub async fn run(env: &Env, backend: Backend) -> Result<Heartbeats> {
     pool.insert_workers(FLEET).await?;
     pool.close().await;
     let length = env.window(Duration::from_secs(10));
-    let body = Bytes::from_static(br#"{"bootId":"boot-1","state":"running"}"#);
-    let addr = server.addr;
+    let beat = WorkerHeartbeatRequest {
+        boot_id: Some("boot-1".into()),
+        state: Some(ReportedState::Running),
+        ..Default::default()
+    };
+    let c = crate::http::client(server.addr)?;
     let run_for = |length: Duration| {
-        let body = body.clone();
+        let (beat, c) = (beat.clone(), c.clone());
         spawn_each(CONNECTIONS, move |i| {
-            let body = body.clone();
+            let (beat, c) = (beat.clone(), c.clone());
             async move {
-                let mut c = Conn::connect(addr).await?;
                 let start = Instant::now();
                 let deadline = start + length;
                 let mut samples = Vec::with_capacity(4096);
                 let mut next = i;
                 while Instant::now() < deadline {
-                    let path = format!("/api/workers/bench-w{next}/heartbeat");
+                    let worker = format!("bench-w{next}");
                     let t = Instant::now();
-                    let r = c.post_raw(&path, body.clone()).await?;
+                    c.worker_heartbeat(&worker, &beat).await?;
                     samples.push(t.elapsed());
-                    if r.status != 200 {
-                        bail!(
-                            "heartbeat answered {}: {}",
-                            r.status,
-                            String::from_utf8_lossy(&r.body)
-                        );
-                    }
                     next += CONNECTIONS;
                     if next >= FLEET {
                         next = i;

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use serde_json::json;
+use wire::{ClaimRequest, CompleteRequest, EnqueueRequest};
 
 use super::{spawn_each, Env};
 use crate::db::Backend;
-use crate::http::Conn;
 use crate::stats::Latency;
 
 pub const CLAIMERS: usize = 4;
@@ -32,32 +32,34 @@ pub async fn run(env: &Env, backend: Backend) -> Result<StartLatency> {
     let jobs = if env.quick { 100 } else { 300 };
     let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let addr = server.addr;
+    let c = crate::http::client(server.addr)?;
     let claimers = {
-        let stop = stop.clone();
+        let (stop, c) = (stop.clone(), c.clone());
         tokio::spawn(spawn_each(CLAIMERS, move |i| {
-            let got_tx = got_tx.clone();
-            let stop = stop.clone();
+            let (got_tx, stop, c) = (got_tx.clone(), stop.clone(), c.clone());
             async move {
-                let mut c = Conn::connect(addr).await?;
                 let worker = format!("bench-{i}");
-                let body = json!({"workerId": worker, "waitMs": 2000});
+                let claim = ClaimRequest {
+                    worker_id: Some(worker.clone()),
+                    wait_ms: Some(2000),
+                    ..Default::default()
+                };
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    let v = c.post_ok("/api/queue/jobs/claim", &body).await?;
+                    let answer = c.claim(&claim).await?;
                     let at = Instant::now();
-                    if v["job"].is_null() {
+                    let Some(job) = answer.job else {
                         continue;
-                    }
-                    let seq = v["job"]["payload"]["seq"]
+                    };
+                    let seq = job.payload["seq"]
                         .as_u64()
-                        .ok_or_else(|| anyhow!("job without seq: {v}"))?;
+                        .ok_or_else(|| anyhow!("job without seq: {}", job.payload))?;
                     let _ = got_tx.send((seq as usize, at));
-                    let id = v["job"]["id"].as_str().unwrap_or_default().to_string();
-                    c.post_ok(
-                        &format!("/api/queue/jobs/{id}/complete"),
-                        &json!({"workerId": worker, "leaseToken": v["job"]["leaseToken"]}),
-                    )
-                    .await?;
+                    let done = CompleteRequest {
+                        worker_id: Some(worker.clone()),
+                        lease_token: job.lease_token,
+                        result: None,
+                    };
+                    c.complete(job.id, &done).await?;
                 }
                 Ok(())
             }
@@ -65,16 +67,15 @@ pub async fn run(env: &Env, backend: Backend) -> Result<StartLatency> {
     };
     // Let every claimer reach its wait.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut producer = Conn::connect(addr).await?;
     let mut samples = Vec::with_capacity(jobs);
     for seq in 0..jobs {
+        let job = EnqueueRequest {
+            job_type: Some("bench".into()),
+            payload: Some(json!({ "seq": seq })),
+            ..Default::default()
+        };
         let t0 = Instant::now();
-        producer
-            .post_ok(
-                "/api/queue/jobs",
-                &json!({"type": "bench", "payload": {"seq": seq}}),
-            )
-            .await?;
+        c.enqueue(&job).await?;
         let (got, at) = tokio::time::timeout(Duration::from_secs(10), got_rx.recv())
             .await
             .map_err(|_| anyhow!("job {seq} was not started within 10 s"))?

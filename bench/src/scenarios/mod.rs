@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use serde_json::{json, Value};
+use client::Client;
+use wire::{PauseMode, PauseRequest};
 
 use crate::db::{Backend, Database};
-use crate::http::Conn;
 use crate::proc::{Server, ServerOptions};
 
 /// What every scenario needs to know.
@@ -66,40 +66,26 @@ where
 
 /// Pauses (drain) and returns the new version, with the instant the answer
 /// arrived.
-pub async fn pause(c: &mut Conn, reason: &str) -> Result<(i64, Instant)> {
-    let v = c
-        .post_ok(
-            "/api/system/worker-pause",
-            &json!({"action": "pause", "mode": "drain", "reason": reason}),
-        )
+pub async fn pause(c: &Client, reason: &str) -> Result<(i64, Instant)> {
+    let status = c
+        .change_pause(&PauseRequest::pause(PauseMode::Drain, reason))
         .await?;
-    let at = Instant::now();
-    Ok((version(&v)?, at))
+    Ok((status.version, Instant::now()))
 }
 
 /// Resumes (forced: the benchmarks leave jobs running) and returns the new
 /// version.
-pub async fn resume(c: &mut Conn, reason: &str) -> Result<i64> {
-    let v = c
-        .post_ok(
-            "/api/system/worker-pause",
-            &json!({"action": "resume", "reason": reason, "forceResume": true}),
-        )
-        .await?;
-    version(&v)
-}
-
-pub fn version(status: &Value) -> Result<i64> {
-    status["version"]
-        .as_i64()
-        .ok_or_else(|| anyhow!("no version in {status}"))
+pub async fn resume(c: &Client, reason: &str) -> Result<i64> {
+    Ok(c.change_pause(&PauseRequest::resume(reason, true))
+        .await?
+        .version)
 }
 
 /// Storage calls the server has made so far (`lull_storage_calls_total`).
 /// Reading it costs the server two storage calls of its own, which it
 /// counts before answering.
-pub async fn storage_calls(c: &mut Conn) -> Result<u64> {
-    Ok(c.metric("lull_storage_calls_total").await? as u64)
+pub async fn storage_calls(c: &Client) -> Result<u64> {
+    Ok(crate::http::metric(c, "lull_storage_calls_total").await? as u64)
 }
 
 /// Elapsed seconds as f64 (rates).

@@ -18,13 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Result};
-use bytes::Bytes;
-use serde_json::Value;
+use anyhow::{anyhow, Result};
+use wire::{ClaimRequest, StreamMessage};
 
 use super::{pause, resume, spawn_each, Env};
 use crate::db::{Backend, Database};
-use crate::http::{Conn, EventStream};
 use crate::ledger::{Claim, Ledger};
 use crate::proc::{Server, ServerOptions};
 use crate::stats::Latency;
@@ -52,13 +50,12 @@ pub struct Propagation {
 /// One subscriber's `state` events: (version, arrival).
 type Arrivals = Vec<(i64, Instant)>;
 
-/// The version a stream event carries, if it is a `state` event.
-fn state_version(event: &str, data: &str) -> Option<i64> {
-    if event != "state" {
-        return None;
+/// The version a stream message carries, if it is a `state` message.
+fn state_version(msg: &StreamMessage) -> Option<i64> {
+    match msg {
+        StreamMessage::State { status } => Some(status.version),
+        StreamMessage::Metrics { .. } => None,
     }
-    let v: Value = serde_json::from_str(data).ok()?;
-    v["status"]["version"].as_i64()
 }
 
 pub async fn run(env: &Env, backend: Backend) -> Result<Propagation> {
@@ -82,22 +79,25 @@ pub async fn run(env: &Env, backend: Backend) -> Result<Propagation> {
     )
     .await?;
     pool.close().await;
-    let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+    let clients = servers
+        .iter()
+        .map(|s| crate::http::client(s.addr))
+        .collect::<Result<Vec<_>>>()?;
 
     // (b) subscribers: every state event with its arrival instant.
     let seen: Arc<Mutex<Vec<Arrivals>>> = Arc::default();
     let mut sub_tasks = Vec::new();
-    for (k, &addr) in addrs.iter().enumerate() {
+    for (k, c) in clients.iter().enumerate() {
         for j in 0..SUBSCRIBERS_PER_SERVER {
             let idx = k * SUBSCRIBERS_PER_SERVER + j;
             seen.lock()
                 .map_err(|_| anyhow!("poisoned"))?
                 .push(Vec::new());
-            let mut stream = EventStream::open(addr, "/api/system/worker-pause/stream").await?;
+            let mut stream = c.pause_stream().await?;
             let seen = seen.clone();
             sub_tasks.push(tokio::spawn(async move {
-                while let Some((event, data)) = stream.next().await {
-                    if let Some(v) = state_version(&event, &data) {
+                while let Some(Ok(msg)) = stream.next().await {
+                    if let Some(v) = state_version(&msg) {
                         let at = Instant::now();
                         if let Ok(mut s) = seen.lock() {
                             s[idx].push((v, at));
@@ -113,28 +113,19 @@ pub async fn run(env: &Env, backend: Backend) -> Result<Propagation> {
     let stop = Arc::new(AtomicBool::new(false));
     let hard_stop = Instant::now() + Duration::from_secs(120);
     let load = {
-        let (ledger, stop, addrs) = (ledger.clone(), stop.clone(), addrs.clone());
+        let (ledger, stop, clients) = (ledger.clone(), stop.clone(), clients.clone());
         tokio::spawn(spawn_each(CLAIMERS, move |i| {
             let (ledger, stop) = (ledger.clone(), stop.clone());
-            let server = i % addrs.len();
-            let addr = addrs[server];
+            let server = i % clients.len();
+            let c = clients[server].clone();
             async move {
-                let mut c = Conn::connect(addr).await?;
-                let body = Bytes::from(format!(r#"{{"workerId":"bench-{i}"}}"#));
+                let claim = ClaimRequest {
+                    worker_id: Some(format!("bench-{i}")),
+                    ..Default::default()
+                };
                 while !stop.load(Ordering::SeqCst) && Instant::now() < hard_stop {
                     let sent = Instant::now();
-                    let r = c.post_raw("/api/queue/jobs/claim", body.clone()).await?;
-                    if r.status != 200 {
-                        bail!(
-                            "claim answered {}: {}",
-                            r.status,
-                            String::from_utf8_lossy(&r.body)
-                        );
-                    }
-                    let v = r.json();
-                    let job = v["job"]["id"]
-                        .as_str()
-                        .and_then(|s| uuid::Uuid::parse_str(s).ok());
+                    let job = c.claim(&claim).await?.job.map(|j| j.id);
                     ledger.claim(Claim { sent, job, server });
                 }
                 Ok(())
@@ -142,16 +133,12 @@ pub async fn run(env: &Env, backend: Backend) -> Result<Propagation> {
         }))
     };
 
-    let mut admins = Vec::new();
-    for &a in &addrs {
-        admins.push(Conn::connect(a).await?);
-    }
     // (version, acknowledged at) of every change.
     let mut changes = Vec::new();
     let hold = Duration::from_millis(if env.quick { 250 } else { 400 });
     for cycle in 0..cycles {
         tokio::time::sleep(hold).await;
-        let admin = &mut admins[cycle % addrs.len()];
+        let admin = &clients[cycle % clients.len()];
         let (v, acked) = pause(admin, &format!("benchmark cycle {cycle}")).await?;
         ledger.pause_acked(acked, v);
         changes.push((v, acked));

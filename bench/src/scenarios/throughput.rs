@@ -11,8 +11,8 @@
 //!   writer connection shared by the workers (SQLite has one writer; more
 //!   connections would only fight over the lock), opened like the server's
 //!   (WAL, synchronous FULL).
-//! - **rest**: `POST /api/queue/jobs/claim` then `…/{id}/complete`, one
-//!   kept-alive HTTP connection per worker.
+//! - **rest**: `POST /api/queue/jobs/claim` then `…/{id}/complete`, through
+//!   the typed client: one kept-alive HTTP connection per worker.
 //! - **rest-batch**: claim with `limit` (up to [`BATCH`] jobs per request),
 //!   then complete each job.
 //!
@@ -20,14 +20,13 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Result};
-use bytes::Bytes;
-use serde_json::{json, Value};
+use anyhow::{bail, Result};
+use client::Client;
 use uuid::Uuid;
+use wire::{ClaimManyRequest, ClaimRequest, CompleteRequest, Job};
 
 use super::{secs, spawn_each, Env};
 use crate::db::{Backend, Pool};
-use crate::http::Conn;
 
 pub const WORKERS: usize = 16;
 /// Jobs per batch claim.
@@ -141,70 +140,46 @@ async fn direct_once(pool: &Pool, worker: &str) -> Result<bool> {
 }
 
 /// Completes one claimed job over REST.
-async fn complete(conn: &mut Conn, worker: &str, job: &Value) -> Result<()> {
-    let id = job["id"]
-        .as_str()
-        .ok_or_else(|| anyhow!("job without id: {job}"))?;
-    let body = json!({"workerId": worker, "leaseToken": job["leaseToken"]});
-    let r = conn
-        .post(&format!("/api/queue/jobs/{id}/complete"), &body)
-        .await?;
-    if r.status != 200 {
-        bail!(
-            "complete answered {}: {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        );
-    }
+async fn complete(c: &Client, worker: &str, job: &Job) -> Result<()> {
+    let done = CompleteRequest {
+        worker_id: Some(worker.to_string()),
+        lease_token: job.lease_token,
+        result: None,
+    };
+    c.complete(job.id, &done).await?;
     Ok(())
 }
 
+/// A worker's claim request, built once per window.
+enum Claim {
+    One(ClaimRequest),
+    Batch(ClaimManyRequest),
+}
+
 /// REST claim (single or batch) + complete; returns jobs completed.
-async fn rest_once(conn: &mut Conn, worker: &str, claim: &Bytes, batch: bool) -> Result<usize> {
-    let r = conn
-        .post_raw("/api/queue/jobs/claim", claim.clone())
-        .await?;
-    if r.status != 200 {
-        bail!(
-            "claim answered {}: {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        );
-    }
-    let v = r.json();
-    let jobs: Vec<Value> = if batch {
-        v["jobs"].as_array().cloned().unwrap_or_default()
-    } else if v["job"].is_null() {
-        vec![]
-    } else {
-        vec![v["job"].clone()]
+async fn rest_once(c: &Client, worker: &str, claim: &Claim) -> Result<usize> {
+    let jobs = match claim {
+        Claim::One(req) => c.claim(req).await?.job.into_iter().collect(),
+        Claim::Batch(req) => c.claim_many(req).await?.jobs.unwrap_or_default(),
     };
     for job in &jobs {
-        complete(conn, worker, job).await?;
+        complete(c, worker, job).await?;
     }
     Ok(jobs.len())
 }
 
 /// One window of `mode`; returns jobs completed and the elapsed time.
+/// The client's connections were opened by the warm-up, before any clock.
 pub async fn window(
-    addr: std::net::SocketAddr,
+    c: &Client,
     pool: &Pool,
     mode: Mode,
     length: Duration,
 ) -> Result<(u64, Duration)> {
-    // Connections are opened before the clock starts.
-    let mut conns = Vec::new();
-    if mode != Mode::Direct {
-        for _ in 0..WORKERS {
-            conns.push(Conn::connect(addr).await?);
-        }
-    }
-    let conns = std::sync::Arc::new(std::sync::Mutex::new(conns));
     let start = Instant::now();
     let deadline = start + length;
     let done = spawn_each(WORKERS, |i| {
-        let pool = pool.clone();
-        let conns = conns.clone();
+        let (pool, c) = (pool.clone(), c.clone());
         async move {
             let worker = format!("bench-{i}");
             let mut n = 0u64;
@@ -218,19 +193,20 @@ pub async fn window(
                 }
                 return Ok(n);
             }
-            let mut conn = conns
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop()
-                .ok_or_else(|| anyhow!("no connection"))?;
-            let batch = mode == Mode::RestBatch;
-            let claim = Bytes::from(if batch {
-                json!({"workerId": worker, "limit": BATCH}).to_string()
+            let claim = if mode == Mode::RestBatch {
+                Claim::Batch(ClaimManyRequest {
+                    worker_id: Some(worker.clone()),
+                    limit: Some(BATCH as u32),
+                    ..Default::default()
+                })
             } else {
-                json!({"workerId": worker}).to_string()
-            });
+                Claim::One(ClaimRequest {
+                    worker_id: Some(worker.clone()),
+                    ..Default::default()
+                })
+            };
             while Instant::now() < deadline {
-                match rest_once(&mut conn, &worker, &claim, batch).await? {
+                match rest_once(&c, &worker, &claim).await? {
                     0 => bail!("the queue ran dry: enqueue more jobs"),
                     k => n += k as u64,
                 }
@@ -242,23 +218,22 @@ pub async fn window(
     Ok((done.iter().sum(), start.elapsed()))
 }
 
-/// Whether the server hands out batches (`limit` on claim).
-async fn has_batch_claim(conn: &mut Conn) -> Result<bool> {
-    let r = conn
-        .post(
-            "/api/queue/jobs/claim",
-            &json!({"workerId": "probe", "limit": 1}),
-        )
-        .await?;
-    if r.status != 200 {
+/// Whether the server hands out batches (`limit` on claim): a server
+/// without it refuses the unknown field.
+async fn has_batch_claim(c: &Client) -> Result<bool> {
+    let probe = ClaimManyRequest {
+        worker_id: Some("probe".into()),
+        limit: Some(1),
+        ..Default::default()
+    };
+    let Ok(answer) = c.claim_many(&probe).await else {
         return Ok(false);
-    }
-    let v = r.json();
+    };
     // Complete what the probe got, so no job is left running.
-    for job in v["jobs"].as_array().cloned().unwrap_or_default() {
-        complete(conn, "probe", &job).await?;
+    for job in answer.jobs.iter().flatten() {
+        complete(c, "probe", job).await?;
     }
-    Ok(v["jobs"].is_array())
+    Ok(answer.jobs.is_some())
 }
 
 pub async fn run(env: &Env, backend: Backend) -> Result<Throughput> {
@@ -280,20 +255,20 @@ pub async fn run(env: &Env, backend: Backend) -> Result<Throughput> {
     };
     let jobs = per_window * ROUNDS * 3 * length.as_secs().max(1) as usize / 4 + 5_000;
     pool.insert_jobs(jobs, "bench").await?;
-    let mut admin = Conn::connect(server.addr).await?;
-    let batch = has_batch_claim(&mut admin).await?;
+    let c = crate::http::client(server.addr)?;
+    let batch = has_batch_claim(&c).await?;
     let mut modes = vec![Mode::Direct, Mode::Rest];
     if batch {
         modes.push(Mode::RestBatch);
     }
     // Warm-up (connections, caches, prepared statements).
     for &m in &modes {
-        window(server.addr, &pool, m, Duration::from_millis(500)).await?;
+        window(&c, &pool, m, Duration::from_millis(500)).await?;
     }
     let mut totals = [(0u64, Duration::ZERO); 3];
     for _ in 0..ROUNDS {
         for (k, &m) in modes.iter().enumerate() {
-            let (n, t) = window(server.addr, &pool, m, length).await?;
+            let (n, t) = window(&c, &pool, m, length).await?;
             totals[k].0 += n;
             totals[k].1 += t;
         }

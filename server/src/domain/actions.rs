@@ -163,6 +163,63 @@ pub fn check_safety(
     })
 }
 
+/// The safety rule's settings: the fewest available workers an action may
+/// leave, and how old a heartbeat may be for its worker to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SafetyRule {
+    pub minimum: usize,
+    pub stale_after: Duration,
+}
+
+impl SafetyRule {
+    /// [`check_safety`] with these settings.
+    pub fn check(
+        &self,
+        workers: &[WorkerRecord],
+        cmd: &WorkerActionCommand,
+        now: DateTime<Utc>,
+    ) -> Result<bool, SafetyRefusal> {
+        check_safety(workers, cmd, self.minimum, now, self.stale_after)
+    }
+}
+
+/// A fleet audit event (a refused action, a rolling-restart step) before
+/// storage stamps it with the pause version and drain metrics of the
+/// moment it is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetEventDraft {
+    pub action: String,
+    pub actor: String,
+    pub reason: String,
+    pub targets: Vec<String>,
+    pub success: bool,
+    pub details: serde_json::Value,
+}
+
+impl FleetEventDraft {
+    pub fn event(
+        &self,
+        metrics: wire::DrainMetrics,
+        pause_version: i64,
+        now: DateTime<Utc>,
+    ) -> super::NewControlEvent {
+        super::NewControlEvent {
+            action: self.action.clone(),
+            mode: None,
+            reason: self.reason.clone(),
+            actor: self.actor.clone(),
+            force_resume: false,
+            metrics,
+            version: pause_version,
+            success: self.success,
+            request_id: None,
+            created_at: now,
+            targets: self.targets.clone(),
+            details: Some(self.details.clone()),
+        }
+    }
+}
+
 /// The audit event of an applied worker action: targets, and each
 /// worker's result (previous and new desired state, running jobs).
 pub fn action_event(

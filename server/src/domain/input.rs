@@ -107,54 +107,131 @@ pub fn parse_lease_seconds(raw: Option<u32>) -> Result<u32, FieldError> {
     }
 }
 
-pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
-pub const MAX_MAX_ATTEMPTS: i32 = 100;
-
-/// A validated enqueue request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewJob {
-    pub job_type: String,
-    pub payload: serde_json::Value,
-    pub priority: i32,
-    pub max_attempts: i32,
-}
-
-/// The largest payload we keep in the queue table, serialized.
+/// The largest payload (or result) we keep, serialized.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
-impl NewJob {
-    pub fn parse(req: wire::EnqueueRequest) -> Result<NewJob, FieldError> {
-        let job_type = parse_identifier("type", req.job_type.as_deref())?;
-        let payload = req
-            .payload
-            .unwrap_or(serde_json::Value::Object(Default::default()));
-        let size = payload.to_string().len();
-        if size > MAX_PAYLOAD_BYTES {
+/// A worker id: an identifier (see [`parse_identifier`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkerId(String);
+
+impl WorkerId {
+    /// Parses the `workerId` field.
+    pub fn parse(raw: Option<&str>) -> Result<WorkerId, FieldError> {
+        Self::parse_field("workerId", raw)
+    }
+
+    /// Parses a worker id found in another field (`workerIds`, the path).
+    pub fn parse_field(field: &'static str, raw: Option<&str>) -> Result<WorkerId, FieldError> {
+        parse_identifier(field, raw).map(WorkerId)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// The job types a claim asks for: 1 to 100 identifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobTypes(Vec<String>);
+
+impl JobTypes {
+    pub fn parse(raw: Option<&[String]>) -> Result<Option<JobTypes>, FieldError> {
+        let Some(types) = raw else { return Ok(None) };
+        if types.is_empty() {
             return Err(FieldError::new(
-                "payload",
-                format!("payload is {size} bytes; at most {MAX_PAYLOAD_BYTES} are allowed"),
+                "types",
+                "types must not be empty when given",
             ));
         }
-        let priority = req.priority.unwrap_or(0);
-        if !(-1000..=1000).contains(&priority) {
-            return Err(FieldError::new(
-                "priority",
-                "priority must be between -1000 and 1000",
-            ));
+        if types.len() > 100 {
+            return Err(FieldError::new("types", "at most 100 types"));
         }
-        let max_attempts = req.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
-        if !(1..=MAX_MAX_ATTEMPTS).contains(&max_attempts) {
-            return Err(FieldError::new(
-                "maxAttempts",
-                format!("maxAttempts must be between 1 and {MAX_MAX_ATTEMPTS}"),
-            ));
+        let types = types
+            .iter()
+            .map(|t| parse_identifier("types", Some(t)))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(JobTypes(types)))
+    }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+/// The largest page of jobs or events one request may ask for.
+pub const MAX_PAGE: u32 = 500;
+
+/// A page size (`limit` of a listing): 1 to [`MAX_PAGE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u32);
+
+impl PageLimit {
+    pub fn parse(raw: Option<u32>, default: u32) -> Result<PageLimit, FieldError> {
+        match raw {
+            None => Ok(PageLimit(default)),
+            Some(l) if (1..=MAX_PAGE).contains(&l) => Ok(PageLimit(l)),
+            Some(_) => Err(FieldError::new(
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            )),
         }
-        Ok(NewJob {
-            job_type,
-            payload,
-            priority,
-            max_attempts,
-        })
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// The longest a claim may wait for a job (long poll).
+pub const MAX_WAIT_MS: u32 = 30_000;
+
+/// How long a claim waits for a job (`waitMs`): 0 (answer at once) to
+/// [`MAX_WAIT_MS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitMs(u32);
+
+impl WaitMs {
+    pub fn parse(raw: Option<u32>) -> Result<WaitMs, FieldError> {
+        match raw {
+            None => Ok(WaitMs(0)),
+            Some(w) if w <= MAX_WAIT_MS => Ok(WaitMs(w)),
+            Some(w) => Err(FieldError::new(
+                "waitMs",
+                format!("waitMs is {w}; at most {MAX_WAIT_MS} is allowed"),
+            )),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// The most jobs one batch claim (`limit`) may hand out.
+pub const MAX_CLAIM_BATCH: u32 = 100;
+
+/// A batch claim's `limit`: 1 to [`MAX_CLAIM_BATCH`] jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimit(u32);
+
+impl ClaimLimit {
+    pub fn parse(raw: Option<u32>) -> Result<Option<ClaimLimit>, FieldError> {
+        match raw {
+            None => Ok(None),
+            Some(l) if (1..=MAX_CLAIM_BATCH).contains(&l) => Ok(Some(ClaimLimit(l))),
+            Some(l) => Err(FieldError::new(
+                "limit",
+                format!("limit is {l}; it must be between 1 and {MAX_CLAIM_BATCH}"),
+            )),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
     }
 }
 
@@ -212,22 +289,26 @@ mod tests {
     }
 
     #[test]
-    fn enqueue_defaults_and_limits() {
-        let job = NewJob::parse(wire::EnqueueRequest {
-            job_type: Some("email".into()),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(job.max_attempts, DEFAULT_MAX_ATTEMPTS);
-        assert_eq!(job.priority, 0);
-        assert_eq!(job.payload, serde_json::json!({}));
-        let bad = NewJob::parse(wire::EnqueueRequest {
-            job_type: Some("email".into()),
-            max_attempts: Some(0),
-            ..Default::default()
-        });
-        assert_eq!(bad.unwrap_err().field, "maxAttempts");
-        let missing = NewJob::parse(wire::EnqueueRequest::default());
-        assert_eq!(missing.unwrap_err().field, "type");
+    fn page_limits_waits_and_batches_are_bounded() {
+        assert_eq!(PageLimit::parse(None, 50).map(PageLimit::get), Ok(50));
+        assert_eq!(
+            PageLimit::parse(Some(MAX_PAGE), 50).map(PageLimit::get),
+            Ok(MAX_PAGE)
+        );
+        for bad in [0, MAX_PAGE + 1] {
+            assert_eq!(PageLimit::parse(Some(bad), 50).unwrap_err().field, "limit");
+        }
+        assert_eq!(WaitMs::parse(None).map(WaitMs::get), Ok(0));
+        assert_eq!(
+            WaitMs::parse(Some(MAX_WAIT_MS + 1)).unwrap_err().field,
+            "waitMs"
+        );
+        assert_eq!(ClaimLimit::parse(None), Ok(None));
+        for bad in [0, MAX_CLAIM_BATCH + 1] {
+            assert_eq!(ClaimLimit::parse(Some(bad)).unwrap_err().field, "limit");
+        }
+        assert_eq!(WorkerId::parse(Some("w 1")).unwrap_err().field, "workerId");
+        assert_eq!(JobTypes::parse(Some(&[])).unwrap_err().field, "types");
+        assert_eq!(JobTypes::parse(None), Ok(None));
     }
 }

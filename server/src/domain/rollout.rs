@@ -13,11 +13,106 @@ use wire::{
     DesiredState, ObservedState, RollingRestart, RolloutStatus, RolloutWorker, RolloutWorkerState,
 };
 
+use super::fleet::{observed_state, WorkerRecord};
+use super::input::{FieldError, Reason, WorkerId};
+
+/// Default for how long one worker may take to drain and come back.
+pub const DEFAULT_DEADLINE_SECONDS: u32 = 300;
+
+/// Which workers a rolling restart takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolloutTargets {
+    /// Every worker that operators have not paused or are not draining.
+    AllActive,
+    /// These, in this order, without repeats.
+    Ids(Vec<String>),
+}
+
+/// A validated `POST /api/workers/rolling-restarts`. What depends on the
+/// fleet (who "all" is, unknown ids, how many may be unavailable at once)
+/// is checked when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutCommand {
+    pub targets: RolloutTargets,
+    pub max_unavailable: u32,
+    pub deadline_seconds: u32,
+    pub reason: Reason,
+    pub confirm: Option<String>,
+}
+
+impl RolloutCommand {
+    pub fn parse(req: wire::RollingRestartRequest) -> Result<RolloutCommand, FieldError> {
+        let reason = Reason::parse(req.reason.as_deref())?;
+        let targets = match (req.worker_ids, req.all.unwrap_or(false)) {
+            (Some(_), true) => {
+                return Err(FieldError::new(
+                    "all",
+                    "give workerIds or all: true, not both",
+                ))
+            }
+            (None, false) => {
+                return Err(FieldError::new(
+                    "workerIds",
+                    "workerIds is required (or all: true)",
+                ))
+            }
+            (None, true) => RolloutTargets::AllActive,
+            (Some(ids), false) => {
+                let mut out: Vec<String> = Vec::new();
+                for id in ids {
+                    let id = WorkerId::parse_field("workerIds", Some(&id))?.into_string();
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
+                }
+                RolloutTargets::Ids(out)
+            }
+        };
+        let max_unavailable = req
+            .max_unavailable
+            .ok_or_else(|| FieldError::new("maxUnavailable", "maxUnavailable is required"))?;
+        let deadline_seconds = req.deadline_seconds.unwrap_or(DEFAULT_DEADLINE_SECONDS);
+        if !(5..=86_400).contains(&deadline_seconds) {
+            return Err(FieldError::new(
+                "deadlineSeconds",
+                "deadlineSeconds must be between 5 and 86400",
+            ));
+        }
+        Ok(RolloutCommand {
+            targets,
+            max_unavailable,
+            deadline_seconds,
+            reason,
+            confirm: req.confirm,
+        })
+    }
+}
+
 /// What the planner needs to know about a worker now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     pub boot_id: String,
     pub observed: ObservedState,
+}
+
+/// What the planner sees of the fleet now: each worker's boot and its
+/// observed state (offline once its heartbeat is older than `stale_after`).
+pub fn observe(
+    fleet: &[WorkerRecord],
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> HashMap<String, Observation> {
+    fleet
+        .iter()
+        .map(|w| {
+            let observed = observed_state(w.reported_state, w.last_heartbeat_at, now, stale_after);
+            let o = Observation {
+                boot_id: w.boot_id.clone(),
+                observed,
+            };
+            (w.id.clone(), o)
+        })
+        .collect()
 }
 
 /// A new rolling restart over `targets`, in the given order.

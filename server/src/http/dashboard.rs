@@ -24,6 +24,8 @@ use wire::{
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::Caller;
+use crate::domain::rollout::RolloutCommand;
+use crate::domain::{JobFilter, PageLimit, PauseCommand, WorkerActionCommand};
 use crate::service::{Service, ServiceError};
 
 /// The core service, seen through the dashboard's narrow interface.
@@ -49,8 +51,9 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: PauseRequest,
     ) -> Result<WorkerPauseStatus, wire::ApiError> {
+        let cmd = PauseCommand::parse(request).map_err(|e| refused(e.into()))?;
         self.service
-            .change_pause(&self.actor, request)
+            .change_pause(&self.actor, cmd)
             .await
             .map_err(refused)
     }
@@ -60,6 +63,7 @@ impl DashboardBackend for ServiceBackend {
         limit: Option<u32>,
         before: Option<i64>,
     ) -> Result<EventsPage, wire::ApiError> {
+        let limit = PageLimit::parse(limit, 50).map_err(|e| refused(e.into()))?;
         self.service.events(limit, before).await.map_err(refused)
     }
 
@@ -75,8 +79,9 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: WorkerActionRequest,
     ) -> Result<WorkerActionResponse, wire::ApiError> {
+        let cmd = WorkerActionCommand::parse(request).map_err(|e| refused(e.into()))?;
         self.service
-            .worker_action(&self.actor, request)
+            .worker_action(&self.actor, cmd)
             .await
             .map_err(refused)
     }
@@ -89,8 +94,9 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: RollingRestartRequest,
     ) -> Result<RollingRestart, wire::ApiError> {
+        let cmd = RolloutCommand::parse(request).map_err(|e| refused(e.into()))?;
         self.service
-            .start_rolling_restart(&self.actor, request)
+            .start_rolling_restart(&self.actor, cmd)
             .await
             .map_err(refused)
     }
@@ -107,11 +113,9 @@ impl DashboardBackend for ServiceBackend {
         status: Option<JobStatus>,
         limit: Option<u32>,
     ) -> Result<JobList, wire::ApiError> {
-        let jobs = self
-            .service
-            .list_jobs(status.map(JobStatus::as_str), limit)
-            .await
-            .map_err(refused)?;
+        let filter = JobFilter::parse(status.map(JobStatus::as_str), limit)
+            .map_err(|e| refused(e.into()))?;
+        let jobs = self.service.list_jobs(filter).await.map_err(refused)?;
         Ok(JobList { jobs })
     }
 

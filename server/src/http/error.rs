@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use wire::{ErrorBody, ErrorDetail};
 
+use crate::domain::FieldError;
 use crate::service::ServiceError;
 
 #[derive(Debug)]
@@ -125,6 +126,14 @@ impl From<ServiceError> for ApiError {
                 )
             }
         }
+    }
+}
+
+/// A request that did not parse: 422 naming the field, as the service's
+/// own validation errors are.
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ServiceError::Validation(e).into()
     }
 }
 

@@ -10,6 +10,7 @@ use wire::{EventsPage, PauseRequest, StreamMessage, WorkerPauseStatus};
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery};
 use super::AppState;
+use crate::domain::{PageLimit, PauseCommand};
 
 pub async fn get_status(State(s): State<AppState>) -> ApiResult<Json<WorkerPauseStatus>> {
     Ok(Json(s.service.pause_status().await?))
@@ -27,7 +28,8 @@ pub async fn post_action(
     Actor(actor, _): Actor,
     ApiJson(req): ApiJson<PauseRequest>,
 ) -> ApiResult<Json<WorkerPauseStatus>> {
-    Ok(Json(s.service.change_pause(&actor, req).await?))
+    let cmd = PauseCommand::parse(req)?;
+    Ok(Json(s.service.change_pause(&actor, cmd).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,7 +43,8 @@ pub async fn get_events(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventsPage>> {
-    Ok(Json(s.service.events(q.limit, q.before).await?))
+    let limit = PageLimit::parse(q.limit, 50)?;
+    Ok(Json(s.service.events(limit, q.before).await?))
 }
 
 /// `GET /api/system/worker-pause/stream`: server-sent events. A `state`

@@ -13,12 +13,16 @@ use wire::{
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery, PathId};
 use super::AppState;
+use crate::domain::{
+    ClaimCommand, CompleteCommand, FailCommand, HeartbeatCommand, JobFilter, NewJob,
+};
 
 pub async fn enqueue(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<EnqueueRequest>,
 ) -> ApiResult<(StatusCode, Json<Job>)> {
-    Ok((StatusCode::CREATED, Json(s.service.enqueue(req).await?)))
+    let job = NewJob::parse(req)?;
+    Ok((StatusCode::CREATED, Json(s.service.enqueue(job).await?)))
 }
 
 pub async fn claim(
@@ -28,7 +32,8 @@ pub async fn claim(
 ) -> ApiResult<Json<ClaimResponse>> {
     actor.check_worker(req.worker_id.as_deref())?;
     let (req, limit) = req.split();
-    Ok(Json(s.service.claim_up_to(req, limit).await?))
+    let cmd = ClaimCommand::parse(&req, limit)?;
+    Ok(Json(s.service.claim(cmd).await?))
 }
 
 pub async fn heartbeat(
@@ -38,7 +43,8 @@ pub async fn heartbeat(
     ApiJson(req): ApiJson<HeartbeatRequest>,
 ) -> ApiResult<Json<HeartbeatResponse>> {
     actor.check_worker(req.worker_id.as_deref())?;
-    Ok(Json(s.service.heartbeat(id, req).await?))
+    let cmd = HeartbeatCommand::parse(id, req)?;
+    Ok(Json(s.service.heartbeat(cmd).await?))
 }
 
 pub async fn complete(
@@ -48,7 +54,8 @@ pub async fn complete(
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<Json<Job>> {
     actor.check_worker(req.worker_id.as_deref())?;
-    Ok(Json(s.service.complete(id, req).await?))
+    let cmd = CompleteCommand::parse(id, req)?;
+    Ok(Json(s.service.complete(cmd).await?))
 }
 
 pub async fn fail(
@@ -58,7 +65,8 @@ pub async fn fail(
     ApiJson(req): ApiJson<FailRequest>,
 ) -> ApiResult<Json<Job>> {
     actor.check_worker(req.worker_id.as_deref())?;
-    Ok(Json(s.service.fail(id, req).await?))
+    let cmd = FailCommand::parse(id, req)?;
+    Ok(Json(s.service.fail(cmd).await?))
 }
 
 pub async fn cancel(
@@ -92,6 +100,7 @@ pub async fn list(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<JobList>> {
-    let jobs = s.service.list_jobs(q.status.as_deref(), q.limit).await?;
+    let filter = JobFilter::parse(q.status.as_deref(), q.limit)?;
+    let jobs = s.service.list_jobs(filter).await?;
     Ok(Json(JobList { jobs }))
 }

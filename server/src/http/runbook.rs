@@ -9,15 +9,16 @@ use wire::runbook::{Dispatch, Health, SchedulerActionRequest, SchedulerStatus, S
 use super::error::ApiResult;
 use super::extract::{Actor, OptionalJson, PathId};
 use super::AppState;
-use crate::runbook::dispatch_of;
-use crate::service::now;
+use crate::domain::SchedulerCommand;
+use crate::service::dispatch_of;
 
 pub async fn pause(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
     OptionalJson(body): OptionalJson<SchedulerActionRequest>,
 ) -> ApiResult<Json<SchedulerStatus>> {
-    Ok(Json(s.service.scheduler_action(&actor, true, body).await?))
+    let cmd = SchedulerCommand::parse(true, body)?;
+    Ok(Json(s.service.scheduler_action(&actor, cmd).await?))
 }
 
 pub async fn resume(
@@ -25,7 +26,8 @@ pub async fn resume(
     Actor(actor, _): Actor,
     OptionalJson(body): OptionalJson<SchedulerActionRequest>,
 ) -> ApiResult<Json<SchedulerStatus>> {
-    Ok(Json(s.service.scheduler_action(&actor, false, body).await?))
+    let cmd = SchedulerCommand::parse(false, body)?;
+    Ok(Json(s.service.scheduler_action(&actor, cmd).await?))
 }
 
 pub async fn status(State(s): State<AppState>) -> ApiResult<Json<SchedulerStatus>> {
@@ -48,24 +50,7 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
 }
 
 pub async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let svc = &s.service;
-    let state = svc
-        .store()
-        .pause_state()
-        .await
-        .map_err(crate::service::ServiceError::from)?;
-    let counts = svc
-        .store()
-        .job_counts(now())
-        .await
-        .map_err(crate::service::ServiceError::from)?;
-    let body = svc.metrics().render(
-        state.workers_paused,
-        state.mode.map(|m| m.as_str()),
-        state.version,
-        &counts,
-        svc.store().calls(),
-    );
+    let body = s.service.metrics_text().await?;
     Ok((
         [(
             header::CONTENT_TYPE,

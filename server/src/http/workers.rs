@@ -11,6 +11,8 @@ use wire::{
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, OptionalJson, PathId};
 use super::AppState;
+use crate::domain::rollout::RolloutCommand;
+use crate::domain::{Reason, Registration, ResultSubmission, WorkerActionCommand, WorkerBeat};
 
 pub async fn register(
     State(s): State<AppState>,
@@ -18,7 +20,8 @@ pub async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Json<WorkerDirectiveResponse>> {
     actor.check_worker(req.worker_id.as_deref())?;
-    Ok(Json(s.service.register_worker(req).await?))
+    let reg = Registration::parse(req)?;
+    Ok(Json(s.service.register_worker(reg).await?))
 }
 
 pub async fn heartbeat(
@@ -28,7 +31,8 @@ pub async fn heartbeat(
     ApiJson(req): ApiJson<WorkerHeartbeatRequest>,
 ) -> ApiResult<Json<WorkerDirectiveResponse>> {
     actor.check_worker(Some(&id))?;
-    Ok(Json(s.service.worker_heartbeat(&id, req).await?))
+    let beat = WorkerBeat::parse(&id, req)?;
+    Ok(Json(s.service.worker_heartbeat(beat).await?))
 }
 
 pub async fn list(State(s): State<AppState>) -> ApiResult<Json<WorkerList>> {
@@ -49,7 +53,8 @@ pub async fn results(
     ApiJson(env): ApiJson<ResultEnvelope>,
 ) -> ApiResult<Json<ResultAck>> {
     actor.check_worker(env.worker_id.as_deref())?;
-    Ok(Json(s.service.submit_result(env).await?))
+    let sub = ResultSubmission::parse(env)?;
+    Ok(Json(s.service.submit_result(sub).await?))
 }
 
 pub async fn action(
@@ -57,7 +62,8 @@ pub async fn action(
     Actor(actor, _): Actor,
     ApiJson(req): ApiJson<WorkerActionRequest>,
 ) -> ApiResult<Json<WorkerActionResponse>> {
-    Ok(Json(s.service.worker_action(&actor, req).await?))
+    let cmd = WorkerActionCommand::parse(req)?;
+    Ok(Json(s.service.worker_action(&actor, cmd).await?))
 }
 
 pub async fn start_rolling_restart(
@@ -65,7 +71,8 @@ pub async fn start_rolling_restart(
     Actor(actor, _): Actor,
     ApiJson(req): ApiJson<RollingRestartRequest>,
 ) -> ApiResult<(axum::http::StatusCode, Json<RollingRestart>)> {
-    let r = s.service.start_rolling_restart(&actor, req).await?;
+    let cmd = RolloutCommand::parse(req)?;
+    let r = s.service.start_rolling_restart(&actor, cmd).await?;
     Ok((axum::http::StatusCode::CREATED, Json(r)))
 }
 
@@ -96,9 +103,8 @@ pub async fn cancel_rolling_restart(
     PathId(id): PathId,
     OptionalJson(body): OptionalJson<CancelRequest>,
 ) -> ApiResult<Json<RollingRestart>> {
+    let reason = body.reason.map(|r| Reason::parse(Some(&r))).transpose()?;
     Ok(Json(
-        s.service
-            .cancel_rolling_restart(&actor, id, body.reason)
-            .await?,
+        s.service.cancel_rolling_restart(&actor, id, reason).await?,
     ))
 }

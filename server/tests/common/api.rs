@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 use server::service::{Service, ServiceConfig};
 use tower::ServiceExt;
 
@@ -81,5 +81,36 @@ impl Api {
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
         self.ok(Method::POST, path, Some(body)).await
+    }
+
+    /// Enqueues an `email` job; its id.
+    pub async fn enqueue(&self) -> String {
+        let v = self
+            .post(
+                "/api/queue/jobs",
+                json!({"type": "email", "payload": {"to": "a@b"}}),
+            )
+            .await;
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// A claim by `worker`, which must succeed.
+    pub async fn claim(&self, worker: &str) -> Value {
+        self.post("/api/queue/jobs/claim", json!({"workerId": worker}))
+            .await
+    }
+
+    /// A request with a raw body; the answer must be JSON.
+    pub async fn call_raw_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let (s, text) = self
+            .raw(method, path, body.map(|b| b.as_bytes().to_vec()))
+            .await;
+        let v = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"));
+        (s, v)
     }
 }

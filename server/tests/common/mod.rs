@@ -10,10 +10,35 @@
 
 pub mod api;
 pub mod process;
+pub mod store;
 
 use std::sync::Arc;
 
 use server::storage::{self, Store};
+
+/// Waits until `cond` holds, checking every few milliseconds; fails the
+/// test with `what` after `timeout`. For conditions no event announces (a
+/// counter, another process's state); where a watch channel exists, wait
+/// on it instead.
+pub async fn wait_for(what: &str, timeout: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// Claims that came back empty on `svc` so far: a long-polling claimer
+/// has made its first attempt (and registered for wake-ups) once this
+/// grows.
+pub fn empty_claims(svc: &server::service::Service) -> u64 {
+    svc.metrics()
+        .claims_empty
+        .load(std::sync::atomic::Ordering::SeqCst)
+}
 
 pub struct TestDb {
     pub url: String,

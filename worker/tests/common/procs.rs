@@ -205,6 +205,25 @@ impl WorkerProc {
         .await
     }
 
+    /// Claims sent and not yet answered (from the worker's debug log).
+    pub fn claims_in_flight(&self) -> usize {
+        let sent = self.logs("claim sent").len();
+        sent.saturating_sub(self.logs("claim answered").len())
+    }
+
+    /// Waits until `in_flight(claims in flight)` holds.
+    pub async fn wait_claims(
+        &self,
+        what: &str,
+        timeout: Duration,
+        in_flight: impl Fn(usize) -> bool,
+    ) {
+        eventually(&format!("{} to have {what}", self.id), timeout, || {
+            std::future::ready(in_flight(self.claims_in_flight()).then_some(()))
+        })
+        .await
+    }
+
     pub fn signal(&self, sig: Signal) {
         kill(Pid::from_raw(self.child.id() as i32), sig).unwrap();
     }

@@ -17,9 +17,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::{worker_from_row, WORKER_COLUMNS};
 use crate::domain::{WorkerBeat, WorkerRecord};
-use crate::storage::{StoreError, StoreResult};
+use crate::storage::{rows, StoreError, StoreResult};
 
 /// Heartbeats written by one statement, at most.
 const MAX_GROUP: usize = 256;
@@ -29,9 +28,9 @@ const WRITERS: usize = 4;
 /// One heartbeat waiting to be written. The answer is the worker's row, or
 /// `None` when no row matched (unknown worker, or a newer boot).
 pub(super) struct Pending {
-    pub beat: WorkerBeat,
-    pub now: DateTime<Utc>,
-    pub reply: oneshot::Sender<StoreResult<Option<WorkerRecord>>>,
+    beat: WorkerBeat,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<StoreResult<Option<WorkerRecord>>>,
 }
 
 /// Starts the writer; heartbeats are sent on the returned channel. It stops
@@ -40,6 +39,23 @@ pub(super) fn start(pool: PgPool) -> mpsc::Sender<Pending> {
     let (tx, rx) = mpsc::channel(4 * MAX_GROUP);
     tokio::spawn(gather(pool, rx));
     tx
+}
+
+/// Writes one heartbeat, together with the others that arrive meanwhile.
+pub(super) async fn write(
+    writer: &mpsc::Sender<Pending>,
+    beat: &WorkerBeat,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<WorkerRecord>> {
+    let (reply, answer) = oneshot::channel();
+    let pending = Pending {
+        beat: beat.clone(),
+        now,
+        reply,
+    };
+    let stopped = || StoreError::Unavailable("the heartbeat writer has stopped".into());
+    writer.send(pending).await.map_err(|_| stopped())?;
+    answer.await.map_err(|_| stopped())?
 }
 
 /// Takes a writer slot, then everything queued (up to [`MAX_GROUP`]), and
@@ -81,14 +97,14 @@ async fn gather(pool: PgPool, mut rx: mpsc::Receiver<Pending>) {
         }
         let pool = pool.clone();
         tokio::spawn(async move {
-            write(&pool, group).await;
+            write_group(&pool, group).await;
             drop(slot);
         });
     }
 }
 
 /// Writes one group and answers every heartbeat in it.
-async fn write(pool: &PgPool, group: Vec<Pending>) {
+async fn write_group(pool: &PgPool, group: Vec<Pending>) {
     let n = group.len();
     let (mut ids, mut boots, mut ats, mut states, mut jobs, mut backlogs) = (
         Vec::with_capacity(n),
@@ -106,7 +122,7 @@ async fn write(pool: &PgPool, group: Vec<Pending>) {
         jobs.push(serde_json::to_value(&p.beat.active_jobs).unwrap_or_default());
         backlogs.push(p.beat.offline_backlog as i32);
     }
-    let columns = WORKER_COLUMNS
+    let columns = worker_columns!()
         .split(',')
         .map(|c| format!("w.{}", c.trim()))
         .collect::<Vec<_>>()
@@ -145,7 +161,7 @@ async fn write(pool: &PgPool, group: Vec<Pending>) {
     };
     let mut found: HashMap<String, StoreResult<WorkerRecord>> = HashMap::with_capacity(n);
     for row in &rows {
-        let rec = worker_from_row(row);
+        let rec = rows::worker(row);
         let id = match &rec {
             Ok(w) => w.id.clone(),
             Err(_) => match sqlx::Row::try_get::<String, _>(row, "id") {

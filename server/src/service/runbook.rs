@@ -1,15 +1,14 @@
 //! The maintenance runbook's view of the same state: `/scheduler/*`,
 //! `/status`, `/health` and `/dispatches/*` speak snake_case and the
-//! runbook's vocabulary ("scheduler", "dispatch") over the core service.
+//! runbook's vocabulary ("scheduler", "dispatch") over the core service;
+//! and `/metrics` for Prometheus.
 
 use chrono::{DateTime, Duration, Utc};
-use wire::runbook::{
-    Dispatch, Health, HealthEvent, SchedulerActionRequest, SchedulerStatus, SystemStatus,
-};
-use wire::{Job, PauseMode, WorkerPauseStatus};
+use wire::runbook::{Dispatch, Health, HealthEvent, SchedulerStatus, SystemStatus};
+use wire::{Job, WorkerPauseStatus};
 
-use crate::domain::{FieldError, PauseAction, PauseCommand, Reason};
-use crate::service::{now, Service, ServiceResult};
+use super::{now, Service, ServiceResult};
+use crate::domain::{PauseCommand, SchedulerCommand};
 
 /// How far back `recent_dispatch_count` looks.
 const RECENT_DISPATCH_WINDOW_SECS: i64 = 60;
@@ -45,8 +44,8 @@ fn scheduler_status(
 impl Service {
     /// `GET /scheduler/status`.
     pub async fn scheduler_status(&self) -> ServiceResult<SchedulerStatus> {
-        let state = self.store().pause_state().await?;
-        self.cache().observe(state.clone());
+        let state = self.store.pause_state().await?;
+        self.cache.observe(state.clone());
         Ok(SchedulerStatus {
             state: if state.workers_paused {
                 "paused"
@@ -64,77 +63,32 @@ impl Service {
         })
     }
 
-    /// `POST /scheduler/pause` and `/scheduler/resume`. The runbook sends no
-    /// body: a pause then means drain with a default reason, and repeating it
-    /// while paused changes nothing (whatever pause is in force stays).
+    /// `POST /scheduler/pause` and `/scheduler/resume`, made into a pause
+    /// request and parsed like any other ([`SchedulerCommand::request`]).
     pub async fn scheduler_action(
         &self,
         actor: &str,
-        pause: bool,
-        body: SchedulerActionRequest,
+        cmd: SchedulerCommand,
     ) -> ServiceResult<SchedulerStatus> {
-        let current = self.store().pause_state().await?;
-        let cmd = if pause {
-            let mode = match body.mode.as_deref() {
-                None => None,
-                Some(m) => Some(PauseMode::parse(m).ok_or_else(|| {
-                    FieldError::new(
-                        "mode",
-                        format!("unknown mode {m:?}: use \"drain\" or \"quiesce\""),
-                    )
-                })?),
-            };
-            if current.workers_paused && mode.is_none() && body.reason.is_none() {
-                None
-            } else {
-                let reason = match body.reason.as_deref() {
-                    Some(r) => Reason::parse(Some(r))?,
-                    None => Reason::parse(Some("paused via /scheduler/pause"))?,
-                };
-                Some(PauseCommand {
-                    action: PauseAction::Pause {
-                        mode: mode.or(current.mode).unwrap_or(PauseMode::Drain),
-                        // A pause from the runbook is open-ended.
-                        until: None,
-                    },
-                    reason,
-                    expected_version: None,
-                    request_id: None,
-                })
-            }
-        } else {
-            if body.mode.is_some() {
-                return Err(FieldError::new("mode", "mode applies only to pause").into());
-            }
-            let reason = match body.reason.as_deref() {
-                Some(r) => Reason::parse(Some(r))?,
-                None => Reason::parse(Some("resumed via /scheduler/resume"))?,
-            };
-            Some(PauseCommand {
-                action: PauseAction::Resume { force: false },
-                reason,
-                expected_version: None,
-                request_id: None,
-            })
-        };
-        let status = match cmd {
-            Some(cmd) => self.apply_pause(actor, &cmd).await?,
+        let current = self.store.pause_state().await?;
+        let status = match cmd.request(&current) {
+            Some(req) => self.apply_pause(actor, &PauseCommand::parse(req)?).await?,
             None => self.pause_status().await?,
         };
-        let state = self.store().pause_state().await?;
+        let state = self.store.pause_state().await?;
         Ok(scheduler_status(&status, state.paused_at, state.resumed_at))
     }
 
     /// `GET /status`.
     pub async fn system_status(&self) -> ServiceResult<SystemStatus> {
         let t = now();
-        let state = self.store().pause_state().await?;
-        let counts = self.store().job_counts(t).await?;
+        let state = self.store.pause_state().await?;
+        let counts = self.store.job_counts(t).await?;
         // Only claims since the latest pause/resume count, so the number is
         // 0 once a pause has taken hold (the runbook checks exactly that).
         let window_start =
             (t - Duration::seconds(RECENT_DISPATCH_WINDOW_SECS)).max(state.updated_at);
-        let recent = self.store().dispatches_since(window_start).await?;
+        let recent = self.store.dispatches_since(window_start).await?;
         Ok(SystemStatus {
             state: if state.workers_paused {
                 "paused"
@@ -152,12 +106,26 @@ impl Service {
         })
     }
 
+    /// `GET /metrics`: this process's counters and the shared gauges (read
+    /// from storage now), in the Prometheus text format.
+    pub async fn metrics_text(&self) -> ServiceResult<String> {
+        let state = self.store.pause_state().await?;
+        let counts = self.store.job_counts(now()).await?;
+        Ok(self.metrics.render(
+            state.workers_paused,
+            state.mode.map(|m| m.as_str()),
+            state.version,
+            &counts,
+            self.store.calls(),
+        ))
+    }
+
     /// `GET /health`: healthy when storage answers; recent control events.
     pub async fn health(&self) -> Health {
-        let backend = self.store().backend().to_string();
-        let ping = self.store().ping().await;
+        let backend = self.store.backend().to_string();
+        let ping = self.store.ping().await;
         let events = match ping {
-            Ok(()) => self.store().list_events(10, None).await,
+            Ok(()) => self.store.list_events(10, None).await,
             Err(e) => Err(e),
         };
         match events {

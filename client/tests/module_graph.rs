@@ -1,0 +1,10 @@
+//! The client's modules form a DAG and no source file passes 600 lines.
+
+use std::path::Path;
+
+#[test]
+fn the_module_graph_is_a_dag_and_no_file_is_over_600_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let graph = testkit::modules::assert_dag_and_short(&src, 600);
+    assert!(graph["pause"].contains("error"), "{graph:#?}");
+}

@@ -1,0 +1,119 @@
+//! `lull status`, `pause`, `resume` and `wait`: the global pause and the
+//! drain, the runbook's core.
+
+use std::time::{Duration, Instant};
+
+use wire::PauseRequest;
+
+use super::output::status_line;
+use super::{CliResult, Ctx, Failure};
+
+/// What `wait` does when the deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnTimeout {
+    /// Exit 4, leaving everything as it is.
+    Fail,
+    /// Cancel the jobs that still block the drain, then exit 0.
+    Cancel,
+    /// Resume the fleet (force), then exit 4.
+    Resume,
+}
+
+pub async fn status(c: &Ctx) -> CliResult<()> {
+    let s = c.call(c.api.pause_status()).await?;
+    c.print(&s, status_line(&s));
+    Ok(())
+}
+
+pub async fn pause(c: &Ctx, req: &PauseRequest) -> CliResult<()> {
+    let s = c.call(c.api.change_pause(req)).await?;
+    c.print(&s, status_line(&s));
+    Ok(())
+}
+
+/// Resumes; without `force` it refuses (exit 3) while jobs still run.
+pub async fn resume(c: &Ctx, reason: &str, force: bool) -> CliResult<()> {
+    if !force {
+        let m = c.call(c.api.pause_status()).await?.metrics;
+        if !m.is_drained {
+            return Err(Failure(
+                3,
+                format!(
+                    "not drained: {} running, {} stale; wait (`lull wait`) or resume anyway with --force",
+                    m.running, m.stale_running
+                ),
+            ));
+        }
+    }
+    let s = c
+        .call(c.api.change_pause(&PauseRequest::resume(reason, force)))
+        .await?;
+    let mut line = status_line(&s);
+    if let Some(w) = &s.warning {
+        line.push_str(&format!("\nwarning: {w}"));
+    }
+    c.print(&s, line);
+    Ok(())
+}
+
+/// Waits until drained, printing progress; on timeout does `on_timeout`.
+pub async fn wait(
+    c: &Ctx,
+    timeout: Duration,
+    interval: Duration,
+    on_timeout: OnTimeout,
+) -> CliResult<()> {
+    let started = Instant::now();
+    loop {
+        let d = c.call(c.api.drain_view()).await?;
+        let m = &d.metrics;
+        if m.is_drained {
+            println!("drained after {:.0?}", started.elapsed());
+            return Ok(());
+        }
+        let eta = d
+            .eta_seconds
+            .map(|e| format!("~{e:.0} s"))
+            .unwrap_or_else(|| "unknown".into());
+        println!(
+            "waiting: {} running, {} stale, ETA {eta} ({:.0?} elapsed)",
+            m.running,
+            m.stale_running,
+            started.elapsed()
+        );
+        if started.elapsed() >= timeout {
+            return match on_timeout {
+                OnTimeout::Fail => Err(Failure(
+                    4,
+                    format!(
+                        "not drained after {timeout:?}: {} job(s) still block it",
+                        d.blocking.len()
+                    ),
+                )),
+                OnTimeout::Cancel => {
+                    for job in &d.blocking {
+                        c.call(c.api.cancel_job(job.id)).await?;
+                        println!("cancelled job {}", job.id);
+                    }
+                    println!("drained by cancelling {} job(s)", d.blocking.len());
+                    Ok(())
+                }
+                OnTimeout::Resume => {
+                    let req =
+                        PauseRequest::resume(format!("drain deadline of {timeout:?} passed"), true);
+                    c.call(c.api.change_pause(&req)).await?;
+                    Err(Failure(
+                        4,
+                        format!("not drained after {timeout:?}; the fleet was resumed"),
+                    ))
+                }
+            };
+        }
+        tokio::time::sleep(
+            interval
+                .min(timeout.saturating_sub(started.elapsed()))
+                .max(Duration::from_millis(50)),
+        )
+        .await;
+    }
+}

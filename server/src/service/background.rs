@@ -1,0 +1,114 @@
+//! The tasks that keep this process current: the notification listener
+//! (PostgreSQL), the periodic re-read of the pause state (the fallback when
+//! a notification is lost), the metrics ticker, the rolling-restart
+//! controller and the end of a timed pause. They stop when the service is
+//! dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{now, Service, ServiceError, ServiceResult, SYSTEM_ACTOR};
+use crate::domain;
+use crate::storage::Notice;
+
+/// How often a timed pause is checked for its end: it ends within this
+/// long of its `until`.
+const TIMED_RESUME_TICK_MS: u64 = 250;
+
+impl Service {
+    /// Starts the background tasks.
+    pub async fn start(self: &Arc<Self>) -> ServiceResult<()> {
+        if let Some(mut rx) = self.store.listen().await? {
+            let weak = Arc::downgrade(self);
+            tokio::spawn(async move {
+                while let Some(notice) = rx.recv().await {
+                    let Some(svc) = weak.upgrade() else { return };
+                    svc.on_notice(notice).await;
+                }
+            });
+        }
+        let ms = |v: u64, min: u64| Duration::from_millis(v.max(min));
+        self.every(ms(self.config.rollout_tick_ms, 50), |svc| async move {
+            if let Err(e) = svc.advance_rollouts().await {
+                tracing::warn!(error = %e, "rolling-restart step failed");
+            }
+        });
+        self.every(ms(self.config.metrics_tick_ms, 100), |svc| async move {
+            svc.tick_metrics().await;
+        });
+        self.every(ms(self.config.pause_refresh_ms, 50), |svc| async move {
+            svc.refresh_pause_state().await;
+        });
+        // Ends a timed pause on time. Reads the cache only; every replica
+        // runs it and exactly one resume applies (see domain::timed_resume).
+        self.every(ms(TIMED_RESUME_TICK_MS, 0), |svc| async move {
+            svc.resume_if_due().await;
+        });
+        Ok(())
+    }
+
+    /// Acts on a change another process made.
+    async fn on_notice(&self, notice: Notice) {
+        match notice {
+            Notice::JobsAvailable => self.jobs_available(),
+            Notice::FleetChanged => self.fleet_changed(),
+            Notice::TokensChanged => self.auth.invalidate(),
+            Notice::PauseChanged(v) if v <= self.cache.version() => {}
+            Notice::PauseChanged(_) => self.refresh_pause_state().await,
+            // Anything may have been missed while the listener was away.
+            Notice::Reconnected => {
+                self.auth.invalidate();
+                self.jobs_available();
+                self.refresh_pause_state().await;
+            }
+        }
+    }
+
+    /// Runs `step` every `period` until the service is dropped (a missed
+    /// tick is delayed, not bunched up).
+    fn every<F, Fut>(self: &Arc<Self>, period: Duration, step: F)
+    where
+        F: Fn(Arc<Service>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(svc) = weak.upgrade() else { return };
+                step(svc).await;
+            }
+        });
+    }
+
+    /// Re-reads the pause state from storage into the cache.
+    pub async fn refresh_pause_state(&self) {
+        match self.store.pause_state().await {
+            Ok(state) => {
+                let version = state.version;
+                if self.cache.observe(state) {
+                    tracing::info!(version, "pause state changed elsewhere; cache updated");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not refresh the pause state"),
+        }
+    }
+
+    /// Applies the resume that ends a timed pause, once it is due.
+    async fn resume_if_due(&self) {
+        let Some(cmd) = self.cache.read(|s| domain::timed_resume(s, now())) else {
+            return;
+        };
+        match self.apply_pause(SYSTEM_ACTOR, &cmd).await {
+            Ok(status) => tracing::info!(
+                version = status.version,
+                "timed pause ended: the fleet resumed by itself"
+            ),
+            // Another replica (or an operator) changed the state first.
+            Err(ServiceError::VersionConflict { .. }) => self.refresh_pause_state().await,
+            Err(e) => tracing::warn!(error = %e, "could not end the timed pause; retrying"),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The global pause: its status (state, drain metrics, latest audit
+//! events), pause and resume, and the audit log.
+
+use wire::{AuditBlock, ControlEvent, EventsPage, WorkerPauseStatus};
+
+use super::{now, Service, ServiceError, ServiceResult};
+use crate::domain::{self, PageLimit, PauseCommand, PauseState};
+use crate::metrics::inc;
+use crate::storage::StoreError;
+
+impl Service {
+    /// The full status: state read from storage (authoritative), drain
+    /// metrics and the latest audit events.
+    pub async fn pause_status(&self) -> ServiceResult<WorkerPauseStatus> {
+        let state = self.store.pause_state().await?;
+        self.cache.observe(state.clone());
+        self.status_of(state, None).await
+    }
+
+    async fn status_of(
+        &self,
+        state: PauseState,
+        warning: Option<String>,
+    ) -> ServiceResult<WorkerPauseStatus> {
+        let metrics = self.store.job_counts(now()).await?.drain_metrics();
+        let latest = self
+            .store
+            .list_events(self.config.audit_latest, None)
+            .await?;
+        Ok(WorkerPauseStatus {
+            workers_paused: state.workers_paused,
+            mode: state.mode,
+            reason: state.reason,
+            version: state.version,
+            requested_by: state.requested_by,
+            requested_at: state.requested_at,
+            updated_at: state.updated_at,
+            metrics,
+            audit: AuditBlock { latest },
+            warning,
+            until: state.until,
+        })
+    }
+
+    /// Pause or resume on an operator's request. See [`domain::decide`] for
+    /// the rules; a timed pause must end in the future.
+    pub async fn change_pause(
+        &self,
+        actor: &str,
+        cmd: PauseCommand,
+    ) -> ServiceResult<WorkerPauseStatus> {
+        domain::check_until(&cmd, now())?;
+        self.apply_pause(actor, &cmd).await
+    }
+
+    /// Applies a pause command (an operator's, the runbook's, or the end of
+    /// a timed pause), keeps the cache current and logs what happened.
+    pub(super) async fn apply_pause(
+        &self,
+        actor: &str,
+        cmd: &PauseCommand,
+    ) -> ServiceResult<WorkerPauseStatus> {
+        let outcome = match self.store.transition_pause(cmd, actor, now()).await {
+            Ok(o) => o,
+            Err(StoreError::VersionConflict { expected, current }) => {
+                let current = self.status_of(*current, None).await?;
+                tracing::info!(
+                    actor,
+                    expected,
+                    version = current.version,
+                    "pause request refused: version conflict"
+                );
+                return Err(ServiceError::VersionConflict {
+                    expected,
+                    current: Box::new(current),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.cache.observe(outcome.state.clone());
+        match &outcome.event {
+            Some(ev) => self.count_change(ev),
+            None => {
+                inc(&self.metrics.noop_actions);
+                tracing::info!(
+                    actor,
+                    action = cmd.action.name(),
+                    version = outcome.state.version,
+                    replayed = outcome.replayed,
+                    "pause request changed nothing"
+                );
+            }
+        }
+        self.status_of(outcome.state, outcome.warning).await
+    }
+
+    fn count_change(&self, ev: &ControlEvent) {
+        match ev.action.as_str() {
+            "pause" => inc(&self.metrics.pauses),
+            _ => {
+                inc(&self.metrics.resumes);
+                if ev.force_resume {
+                    inc(&self.metrics.force_resumes);
+                }
+            }
+        }
+        tracing::info!(
+            actor = %ev.actor,
+            action = %ev.action,
+            mode = ev.mode.map(|m| m.as_str()).unwrap_or(""),
+            reason = %ev.reason,
+            version = ev.version,
+            force_resume = ev.force_resume,
+            running = ev.metrics.running,
+            stale_running = ev.metrics.stale_running,
+            "worker pause state changed"
+        );
+    }
+
+    /// The audit log, newest first, paged by event id.
+    pub async fn events(&self, limit: PageLimit, before: Option<i64>) -> ServiceResult<EventsPage> {
+        let limit = limit.get();
+        let events: Vec<ControlEvent> = self.store.list_events(limit, before).await?;
+        let next_before = if events.len() as u32 == limit {
+            events.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(EventsPage {
+            events,
+            next_before,
+        })
+    }
+}

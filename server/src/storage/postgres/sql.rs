@@ -1,0 +1,92 @@
+//! PostgreSQL's text of the statements that differ by dialect.
+//!
+//! Races avoided with row locks:
+//! - Pause vs claim: a claim takes `FOR SHARE` on the pause row; a pause
+//!   takes `FOR UPDATE`. A claim that locked first finishes before the
+//!   pause can commit (so the pause answer comes after it); a claim that
+//!   comes later waits for the pause and then reads it (READ COMMITTED
+//!   re-reads the newest row version for locking reads).
+//! - Claim vs claim: `FOR UPDATE SKIP LOCKED` on the job row.
+//! - Worker action vs worker action: the whole fleet `FOR UPDATE`.
+//! - Rolling-restart steps on several processes: `FOR UPDATE SKIP LOCKED`
+//!   on the running rollout (the others skip the step).
+
+use crate::storage::Statements;
+
+pub(super) const STATEMENTS: Statements = Statements {
+    lock_pause_state: concat!(
+        "SELECT ",
+        state_columns!(),
+        " FROM worker_pause_state WHERE id = 1 FOR UPDATE"
+    ),
+    share_pause_state: concat!(
+        "SELECT ",
+        state_columns!(),
+        " FROM worker_pause_state WHERE id = 1 FOR SHARE"
+    ),
+    // One statement: the insert and the wake-up notification (delivered at
+    // commit) travel together. The channel is `notice::JOBS_CHANNEL`.
+    insert_job: concat!(
+        "WITH ins AS (INSERT INTO jobs (id, type, payload, priority, status, attempts, \
+         max_attempts, run_after, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING ",
+        job_columns!(),
+        ") SELECT ins.*, (SELECT pg_notify('lull_jobs', '')) IS NULL AS notified FROM ins"
+    ),
+    claim_next_job: concat!(
+        "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
+         lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
+         paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
+         WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
+         AND id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
+                     AND ($6::TEXT[] IS NULL OR type = ANY($6)) \
+                     ORDER BY priority DESC, run_after, created_at \
+                     LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         RETURNING ",
+        job_columns!()
+    ),
+    extend_lease: concat!(
+        "UPDATE jobs SET lease_seconds = COALESCE($4, lease_seconds), \
+           lease_expires_at = $5 + make_interval(secs => COALESCE($4, lease_seconds)), \
+           paused_at_checkpoint = COALESCE($6, paused_at_checkpoint), updated_at = $5 \
+         WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3 \
+         RETURNING ",
+        job_columns!(),
+        ", (SELECT desired_state FROM workers w WHERE w.id = jobs.worker_id) AS worker_desired"
+    ),
+    held_attempts: "SELECT attempts, max_attempts FROM jobs \
+        WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3 \
+        FOR UPDATE",
+    mean_durations_ms: "SELECT type, \
+        (AVG(EXTRACT(EPOCH FROM (finished_at - started_at))) * 1000)::FLOAT8 AS ms \
+        FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at >= $1 \
+        AND started_at IS NOT NULL GROUP BY type",
+    mean_latency_ms: "SELECT \
+        (AVG(EXTRACT(EPOCH FROM (finished_at - started_at))) * 1000)::FLOAT8 AS ms \
+        FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at >= $1 \
+        AND started_at IS NOT NULL",
+    lock_fleet: concat!(
+        "SELECT ",
+        worker_columns!(),
+        " FROM workers ORDER BY id FOR UPDATE"
+    ),
+    lock_worker: "SELECT boot_id, desired_state FROM workers WHERE id = $1 FOR UPDATE",
+    set_desired_states: "UPDATE workers SET desired_state = $2 WHERE id = ANY($1)",
+    lock_running_rollout: concat!(
+        "SELECT ",
+        rollout_columns!(),
+        " FROM rolling_restarts WHERE status = 'running' FOR UPDATE SKIP LOCKED"
+    ),
+    lock_result: "SELECT fingerprint, state, outcome, created_at FROM worker_results \
+        WHERE idempotency_key = $1 FOR UPDATE",
+    notify: Some("SELECT pg_notify($1, $2)"),
+};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_enqueue_notifies_the_jobs_channel() {
+        let channel = format!("pg_notify('{}'", crate::storage::notice::JOBS_CHANNEL);
+        assert!(super::STATEMENTS.insert_job.contains(&channel));
+    }
+}

@@ -1,0 +1,164 @@
+//! The SQLite driver: the embedded default, one server process.
+//!
+//! SQLite allows one writer at a time, so every write goes through a pool of
+//! exactly one connection: a read-check-write transaction on it (a claim
+//! re-reading the pause state, a pause computing metrics) cannot interleave
+//! with another write. Reads use a separate pool; WAL gives them a
+//! consistent snapshot while a write is in progress.
+//!
+//! Timestamps are stored as INTEGER milliseconds (exact ordering), ids as
+//! UUID text, JSON as text: the `Dialect` below converts.
+
+mod sql;
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, SqlitePool};
+use uuid::Uuid;
+
+use super::driver::{Dialect, DialectQuery, Session};
+use super::fleet::update_worker_beat;
+use super::{Arg, Driver, Statements, StoreError, StoreResult};
+use crate::domain::{WorkerBeat, WorkerRecord};
+
+pub struct SqliteDriver {
+    /// Exactly one connection: the single writer.
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteDriver {
+    /// Opens (creating if missing) the database file named by `url`, in WAL
+    /// mode, and runs the embedded migrations.
+    pub async fn connect(url: &str) -> StoreResult<SqliteDriver> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            create_parent_dir(url)?;
+        }
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged pause survives power loss, not only kill -9.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+        // An in-memory database exists per connection: share the writer.
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .connect_with(opts)
+                .await?
+        };
+        Ok(SqliteDriver { writer, reader })
+    }
+}
+
+fn create_parent_dir(url: &str) -> StoreResult<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    match std::path::Path::new(path).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Driver for SqliteDriver {
+    type Session = Session<Sqlite>;
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn begin(&self) -> StoreResult<Session<Sqlite>> {
+        Session::begin(&self.writer).await
+    }
+
+    async fn write(&self) -> StoreResult<Session<Sqlite>> {
+        Session::acquire(&self.writer).await
+    }
+
+    async fn read(&self) -> StoreResult<Session<Sqlite>> {
+        Session::acquire(&self.reader).await
+    }
+
+    /// One statement per heartbeat: one process, one writer.
+    async fn write_worker_beat(
+        &self,
+        beat: &WorkerBeat,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<WorkerRecord>> {
+        update_worker_beat(&mut self.write().await?, beat, now).await
+    }
+}
+
+impl Dialect for Sqlite {
+    fn statements() -> &'static Statements {
+        &sql::STATEMENTS
+    }
+
+    /// Timestamps as milliseconds, ids as hyphenated text, JSON as text,
+    /// lists as a JSON array (read back with `json_each`).
+    fn bind(sql: &'static str, args: &[Arg<'_>]) -> DialectQuery<Sqlite> {
+        let ms = |t: DateTime<Utc>| t.timestamp_millis();
+        args.iter().fold(sqlx::query(sql), |q, arg| match *arg {
+            Arg::Text(v) => q.bind(v),
+            Arg::OptText(v) => q.bind(v),
+            Arg::I32(v) => q.bind(v),
+            Arg::OptI32(v) => q.bind(v),
+            Arg::I64(v) => q.bind(v),
+            Arg::OptI64(v) => q.bind(v),
+            Arg::Bool(v) => q.bind(v),
+            Arg::OptBool(v) => q.bind(v),
+            Arg::Time(v) => q.bind(ms(v)),
+            Arg::OptTime(v) => q.bind(v.map(ms)),
+            Arg::Id(v) => q.bind(v.hyphenated()),
+            Arg::OptId(v) => q.bind(v.map(|v| v.hyphenated())),
+            Arg::Json(v) => q.bind(v),
+            Arg::OptJson(v) => q.bind(v),
+            Arg::OptTextList(v) => q.bind(v.map(|l| serde_json::Value::from(l).to_string())),
+        })
+    }
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn opt_time(row: &SqliteRow, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        let ms: Option<i64> = row.try_get(col)?;
+        ms.map(|v| DateTime::from_timestamp_millis(v).ok_or_else(|| StoreError::corrupt(col, v)))
+            .transpose()
+    }
+
+    fn opt_id(row: &SqliteRow, col: &str) -> StoreResult<Option<Uuid>> {
+        let text: Option<String> = row.try_get(col)?;
+        text.map(|t| Uuid::parse_str(&t).map_err(|e| StoreError::corrupt(col, e)))
+            .transpose()
+    }
+
+    fn opt_json<T: DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>> {
+        let text: Option<&str> = row.try_get(col)?;
+        text.map(|t| serde_json::from_str(t).map_err(|e| StoreError::corrupt(col, e)))
+            .transpose()
+    }
+}

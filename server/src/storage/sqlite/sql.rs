@@ -1,0 +1,63 @@
+//! SQLite's text of the statements that differ by dialect: no row locks
+//! (the single writer connection serializes every write), timestamps as
+//! integer milliseconds, lists as JSON arrays read with `json_each`.
+
+use crate::storage::Statements;
+
+pub(super) const STATEMENTS: Statements = Statements {
+    lock_pause_state: concat!(
+        "SELECT ",
+        state_columns!(),
+        " FROM worker_pause_state WHERE id = 1"
+    ),
+    share_pause_state: concat!(
+        "SELECT ",
+        state_columns!(),
+        " FROM worker_pause_state WHERE id = 1"
+    ),
+    insert_job: concat!(
+        "INSERT INTO jobs (id, type, payload, priority, status, attempts, max_attempts, \
+         run_after, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING ",
+        job_columns!()
+    ),
+    claim_next_job: concat!(
+        "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
+         lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
+         paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
+         WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
+         AND id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
+                     AND ($6 IS NULL OR type IN (SELECT value FROM json_each($6))) \
+                     ORDER BY priority DESC, run_after, created_at LIMIT 1) \
+         RETURNING ",
+        job_columns!()
+    ),
+    extend_lease: concat!(
+        "UPDATE jobs SET lease_seconds = COALESCE($4, lease_seconds), \
+           lease_expires_at = $5 + COALESCE($4, lease_seconds) * 1000, \
+           paused_at_checkpoint = COALESCE($6, paused_at_checkpoint), updated_at = $5 \
+         WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3 \
+         RETURNING ",
+        job_columns!(),
+        ", (SELECT desired_state FROM workers w WHERE w.id = jobs.worker_id) AS worker_desired"
+    ),
+    held_attempts: "SELECT attempts, max_attempts FROM jobs \
+        WHERE id = $1 AND status = 'running' AND worker_id = $2 AND lease_token = $3",
+    mean_durations_ms: "SELECT type, CAST(AVG(finished_at - started_at) AS REAL) AS ms \
+        FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at >= $1 \
+        AND started_at IS NOT NULL GROUP BY type",
+    mean_latency_ms: "SELECT CAST(AVG(finished_at - started_at) AS REAL) AS ms FROM jobs \
+        WHERE status IN ('succeeded', 'failed') AND finished_at >= $1 AND started_at IS NOT NULL",
+    lock_fleet: concat!("SELECT ", worker_columns!(), " FROM workers ORDER BY id"),
+    lock_worker: "SELECT boot_id, desired_state FROM workers WHERE id = $1",
+    set_desired_states: "UPDATE workers SET desired_state = $2 \
+        WHERE id IN (SELECT value FROM json_each($1))",
+    lock_running_rollout: concat!(
+        "SELECT ",
+        rollout_columns!(),
+        " FROM rolling_restarts WHERE status = 'running'"
+    ),
+    lock_result: "SELECT fingerprint, state, outcome, created_at FROM worker_results \
+        WHERE idempotency_key = $1",
+    notify: None,
+};

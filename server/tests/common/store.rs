@@ -1,0 +1,71 @@
+//! Helpers of the storage conformance suites: commands, jobs, claims and
+//! fences as the suites build them. Time is passed explicitly, so lease
+//! expiry is tested without sleeping.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use server::domain::{NewJob, PauseCommand, Registration};
+use server::storage::{ClaimOutcome, ClaimParams, Fence, Store};
+use wire::Job;
+
+pub fn t0() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+pub fn cmd(json: serde_json::Value) -> PauseCommand {
+    PauseCommand::parse(serde_json::from_value(json).unwrap()).unwrap()
+}
+
+pub fn pause_drain() -> PauseCommand {
+    cmd(serde_json::json!({"action":"pause","mode":"drain","reason":"deploy"}))
+}
+
+pub fn resume() -> PauseCommand {
+    cmd(serde_json::json!({"action":"resume","reason":"done"}))
+}
+
+pub fn new_job(job_type: &str, priority: i32, max_attempts: i32) -> NewJob {
+    NewJob {
+        job_type: job_type.to_string(),
+        payload: serde_json::json!({"n": 1, "s": "x"}),
+        priority,
+        max_attempts,
+    }
+}
+
+pub fn params(worker: &str, now: DateTime<Utc>) -> ClaimParams {
+    ClaimParams {
+        worker_id: worker.to_string(),
+        types: None,
+        lease_seconds: 30,
+        now,
+    }
+}
+
+pub async fn claim_job(store: &Arc<dyn Store>, worker: &str, now: DateTime<Utc>) -> Option<Job> {
+    match store.claim(&params(worker, now)).await.unwrap() {
+        ClaimOutcome::Running { job, .. } => job,
+        ClaimOutcome::Paused(_) => panic!("unexpectedly paused"),
+    }
+}
+
+pub fn fence(job: &Job, worker: &str) -> Fence {
+    Fence {
+        job_id: job.id,
+        worker_id: worker.to_string(),
+        lease_token: job.lease_token.expect("claimed job has a lease token"),
+    }
+}
+
+/// A registration of worker `id`, boot `boot`.
+pub fn reg(id: &str, boot: &str) -> Registration {
+    Registration {
+        id: id.into(),
+        name: format!("{id}-name"),
+        hostname: "host-a".into(),
+        version: "1.2.3".into(),
+        labels: [("zone".to_string(), "eu".to_string())].into(),
+        boot_id: boot.into(),
+    }
+}
