@@ -1,26 +1,26 @@
-//! The audit history: every pause and resume, newest first, paged with the
-//! API's `nextBefore` cursor. The first page is reloaded when the version
-//! changes; new events are put on top of what is already loaded.
+//! The audit history: every pause, resume and fleet action, newest first,
+//! paged with the API's `nextBefore` cursor. The newest page is loaded when
+//! a list appears and again when the version changes; new events go on top
+//! of what is loaded, older pages below.
+//!
+//! Used twice: the overview's recent history and the whole log at `/audit`
+//! (with its filters, see [`crate::audit_page`]).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wire::{ControlEvent, EventsPage};
 
 use crate::api::get_events;
-use crate::dom;
 use crate::format;
-use crate::html::Html;
 use crate::state::Dashboard;
+use crate::widgets::Time;
 
-/// Events per page.
-const PAGE: u32 = 10;
-
-/// What the list holds: events newest first, and the cursor to older ones.
+/// What a list holds: events newest first, and the cursor to older ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Loaded {
     pub events: Vec<ControlEvent>,
     pub next_before: Option<i64>,
-    /// An older page is being fetched.
+    /// A page is being fetched.
     pub loading: bool,
     pub error: Option<String>,
 }
@@ -29,14 +29,9 @@ pub struct Loaded {
 /// reach what is loaded (more new events than a page), there would be a gap:
 /// start over from the page.
 pub fn merge_newest(loaded: &Loaded, page: EventsPage) -> Loaded {
-    let Some(top) = loaded.events.first().map(|e| e.id) else {
-        return Loaded {
-            events: page.events,
-            next_before: page.next_before,
-            ..Loaded::default()
-        };
-    };
-    let reaches = page.events.iter().any(|e| e.id <= top) || page.next_before.is_none();
+    let top = loaded.events.first().map(|e| e.id);
+    let reaches = top
+        .is_some_and(|top| page.events.iter().any(|e| e.id <= top) || page.next_before.is_none());
     if !reaches {
         return Loaded {
             events: page.events,
@@ -44,6 +39,7 @@ pub fn merge_newest(loaded: &Loaded, page: EventsPage) -> Loaded {
             ..Loaded::default()
         };
     }
+    let top = top.unwrap_or_default();
     let mut events: Vec<ControlEvent> = page.events.into_iter().filter(|e| e.id > top).collect();
     events.extend(loaded.events.iter().cloned());
     Loaded {
@@ -65,138 +61,173 @@ pub fn append_older(loaded: &Loaded, page: EventsPage) -> Loaded {
     }
 }
 
-/// Loads the newest page (`before` = `None`: the version changed) and puts
-/// it on top, or the page older than `before` and appends it.
-pub fn load_events(dash: Dashboard, before: Option<i64>) {
-    if !dash.signed_in_untracked() {
-        return;
-    }
-    if before.is_some() {
-        dash.audit.update(|l| l.loading = true);
-    }
-    spawn_local(async move {
-        let result = get_events(Some(PAGE), before).await;
-        dash.audit.update(|l| match result {
-            Ok(page) if before.is_some() => *l = append_older(l, page),
-            Ok(page) => *l = merge_newest(l, page),
-            Err(e) => {
-                l.loading = false;
-                l.error = Some(format!("Could not load the history: {e}"));
+/// One list of the audit log, loaded page by page.
+#[derive(Clone, Copy)]
+pub struct AuditLog {
+    pub loaded: RwSignal<Loaded>,
+    page: u32,
+}
+
+impl AuditLog {
+    /// A log that loads `page` events at a time: the newest page now, and
+    /// again on every new version (for as long as the component lives).
+    pub fn new(page: u32) -> Self {
+        let log = AuditLog {
+            loaded: RwSignal::new(Loaded::default()),
+            page,
+        };
+        let dash = expect_context::<Dashboard>();
+        Effect::new(move |_| {
+            dash.version();
+            if dash.signed_in_untracked() {
+                log.load_newest();
             }
         });
-    });
+        log
+    }
+
+    /// Loads the newest page and puts it on top.
+    pub fn load_newest(self) {
+        let (loaded, page) = (self.loaded, self.page);
+        spawn_local(async move {
+            let result = get_events(Some(page), None).await;
+            loaded.update(|l| match result {
+                Ok(p) => *l = merge_newest(l, p),
+                Err(e) => l.error = Some(format!("Could not load the history: {e}")),
+            });
+        });
+    }
+
+    /// Loads older pages until `wanted` more events satisfy `keep` (or the
+    /// log ends, or `max_pages` were read): with a filter, one page may
+    /// hold no match at all.
+    pub fn load_older(
+        self,
+        keep: impl Fn(&ControlEvent) -> bool + 'static,
+        wanted: usize,
+        max_pages: u32,
+    ) {
+        let (loaded, page) = (self.loaded, self.page);
+        loaded.update(|l| l.loading = true);
+        spawn_local(async move {
+            let mut found = 0;
+            for _ in 0..max_pages {
+                let Some(before) = loaded.with_untracked(|l| l.next_before) else {
+                    break;
+                };
+                match get_events(Some(page), Some(before)).await {
+                    Ok(p) => {
+                        found += p.events.iter().filter(|e| keep(e)).count();
+                        loaded.update(|l| *l = append_older(l, p));
+                    }
+                    Err(e) => {
+                        loaded
+                            .update(|l| l.error = Some(format!("Could not load the history: {e}")));
+                        break;
+                    }
+                }
+                if found >= wanted {
+                    break;
+                }
+            }
+            loaded.update(|l| l.loading = false);
+        });
+    }
 }
 
-/// The section's markup; [`bind`] fills it.
-pub const HTML: &str = concat!(
-    r#"<section class="card audit" id="audit" aria-labelledby="audit-h"><h2 id="audit-h">Audit history</h2>"#,
-    r#"<div id="audit-body"></div><p class="field-error" role="alert" id="audit-error"></p>"#,
-    r#"<button type="button" class="btn" aria-controls="audit-list" id="audit-older" hidden>Show older events</button></section>"#,
-);
-
-/// The list is only touched when its HTML differs (a clock tick often
-/// changes no "3 min ago").
-pub fn bind(dash: Dashboard) {
-    let audit = dash.audit;
-    let now = dash.now_ms;
-    dom::html("audit-body", move || {
-        audit.with(|l| events_html(&l.events, now.get()))
-    });
-    dom::text("audit-error", move || {
-        audit.with(|l| l.error.clone().unwrap_or_default())
-    });
-    dom::flag("audit-older", "hidden", move || {
-        audit.with(|l| l.next_before.is_none())
-    });
-    dom::flag("audit-older", "disabled", move || audit.with(|l| l.loading));
-    dom::on("audit-older", "click", move |_| {
-        load_events(dash, audit.with_untracked(|l| l.next_before))
-    });
+/// The events, newest first (keyed by id: events never change).
+#[component]
+pub fn EventList(
+    #[prop(into)] events: Signal<Vec<ControlEvent>>,
+    #[prop(into)] empty: Signal<String>,
+) -> impl IntoView {
+    view! {
+        <Show when=move || events.with(|e| !e.is_empty()) fallback=move || view! { <p class="muted">{empty}</p> }>
+            <ol class="events" id="audit-list" aria-label="Control events, newest first">
+                <For each=move || events.get() key=|e| e.id children=|e| view! { <EventRow event=e /> } />
+            </ol>
+        </Show>
+    }
 }
 
-/// The list of events, newest first.
-pub fn events_html(events: &[ControlEvent], now_ms: i64) -> String {
-    let mut h = Html::new();
-    if events.is_empty() {
-        h.raw("<p class=\"muted\">No pause or resume yet.</p>");
-        return h.finish();
+#[component]
+fn EventRow(event: ControlEvent) -> impl IntoView {
+    let e = event;
+    let still_running = (e.action == "resume").then(|| {
+        let in_flight = e.metrics.running + e.metrics.stale_running;
+        format!(
+            " · {} still running",
+            format::count(in_flight, "job", "jobs")
+        )
+    });
+    view! {
+        <li class="event" data-event-id=e.id data-action=e.action.clone() data-version=e.version>
+            <p class="event-head">
+                <span class="badge" data-action=e.action.clone()>{e.action.clone()}</span>
+                {e.mode.map(|m| view! { " " <span class="event-mode">{m.as_str()}</span> })}
+                {(!e.success).then(|| view! {
+                    " " <span class="badge badge-bad" title="Refused: nothing was applied">"refused"</span>
+                })}
+                {e.force_resume.then(|| view! {
+                    " " <span class="badge badge-bad" title="Resumed before the fleet had drained">"forceResume"</span>
+                })}
+                " "
+                <span class="event-version">"v" {e.version}</span>
+            </p>
+            <p class="event-reason">{e.reason}</p>
+            {(!e.targets.is_empty()).then(|| view! { <p class="event-meta">"workers: " {e.targets.join(", ")}</p> })}
+            <p class="event-meta">
+                "by " <strong>{e.actor}</strong> " · " <Time at=e.created_at shown=format::absolute /> {still_running}
+            </p>
+        </li>
     }
-    h.raw("<ol class=\"events\" id=\"audit-list\" aria-label=\"Control events, newest first\">");
-    for e in events {
-        h.raw("<li class=\"event\" data-action=\"")
-            .text(&e.action)
-            .raw("\" data-version=\"")
-            .raw(&e.version.to_string())
-            .raw("\"><p class=\"event-head\"><span class=\"badge\" data-action=\"")
-            .text(&e.action)
-            .raw("\">")
-            .text(&e.action)
-            .raw("</span>");
-        if let Some(mode) = e.mode {
-            h.raw(" <span class=\"event-mode\">")
-                .raw(mode.as_str())
-                .raw("</span>");
-        }
-        if !e.success {
-            h.raw(" <span class=\"badge badge-bad\" title=\"Refused: nothing was applied\">refused</span>");
-        }
-        if e.force_resume {
-            h.raw(" <span class=\"badge badge-bad\" title=\"Resumed before the fleet had drained\">forceResume</span>");
-        }
-        h.raw(" <span class=\"event-version\">v")
-            .raw(&e.version.to_string())
-            .raw("</span></p><p class=\"event-reason\">")
-            .text(&e.reason)
-            .raw("</p>");
-        if !e.targets.is_empty() {
-            h.raw("<p class=\"event-meta\">workers: ")
-                .text(&e.targets.join(", "))
-                .raw("</p>");
-        }
-        h.raw("<p class=\"event-meta\">by <strong>")
-            .text(&e.actor)
-            .raw("</strong> · ")
-            .time(e.created_at, now_ms, format::absolute);
-        if e.action == "resume" {
-            let in_flight = e.metrics.running + e.metrics.stale_running;
-            h.text(&format!(
-                " · {} still running",
-                format::count(in_flight, "job", "jobs")
-            ));
-        }
-        h.raw("</p></li>");
+}
+
+/// A failed load, and *Show older events* while the log goes further back.
+#[component]
+pub fn OlderEvents(loaded: RwSignal<Loaded>, older: Callback<()>) -> impl IntoView {
+    view! {
+        <p class="field-error" role="alert">{move || loaded.with(|l| l.error.clone())}</p>
+        <Show when=move || loaded.with(|l| l.next_before.is_some())>
+            <button
+                type="button"
+                class="btn"
+                aria-controls="audit-list"
+                disabled=move || loaded.with(|l| l.loading)
+                on:click=move |_| older.run(())
+            >
+                "Show older events"
+            </button>
+        </Show>
     }
-    h.raw("</ol>");
-    h.finish()
+}
+
+/// The overview's audit history: the newest events, *Show older events*,
+/// and the way to the whole log.
+#[component]
+pub fn AuditHistory() -> impl IntoView {
+    let log = AuditLog::new(10);
+    let loaded = log.loaded;
+    view! {
+        <section class="card audit" aria-labelledby="audit-h">
+            <h2 id="audit-h">"Audit history"</h2>
+            <EventList events=Signal::derive(move || loaded.with(|l| l.events.clone())) empty="No pause or resume yet.".to_string() />
+            <div class="actions">
+                <OlderEvents loaded older=Callback::new(move |_| log.load_older(|_| true, 1, 1)) />
+                <leptos_router::components::A href="/audit" {..} class="btn">"The whole log"</leptos_router::components::A>
+            </div>
+        </section>
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::DateTime;
-    use wire::DrainMetrics;
-
-    fn ev(id: i64) -> ControlEvent {
-        ControlEvent {
-            id,
-            action: "pause".into(),
-            mode: None,
-            reason: "r".into(),
-            actor: "a".into(),
-            force_resume: false,
-            metrics: DrainMetrics::default(),
-            version: id,
-            success: true,
-            request_id: None,
-            created_at: DateTime::from_timestamp(id, 0).unwrap(),
-            targets: vec![],
-            details: None,
-        }
-    }
+    use crate::fixtures::event;
 
     fn page(ids: &[i64], next_before: Option<i64>) -> EventsPage {
         EventsPage {
-            events: ids.iter().copied().map(ev).collect(),
+            events: ids.iter().map(|&id| event(id, "pause")).collect(),
             next_before,
         }
     }
@@ -222,31 +253,6 @@ mod tests {
         let l = merge_newest(&l, page(&[9, 8], Some(8)));
         assert_eq!(ids(&l), [9, 8]);
         assert_eq!(l.next_before, Some(8));
-    }
-
-    #[test]
-    fn events_render_newest_first_with_their_facts_escaped() {
-        let mut resume = ev(2);
-        resume.action = "resume".into();
-        resume.force_resume = true;
-        resume.reason = "<b>now</b>".into();
-        resume.metrics = DrainMetrics::new(0, 2, 1);
-        let html = events_html(&[resume, ev(1)], 10_000);
-        assert!(html.starts_with("<ol class=\"events\""));
-        assert!(html.contains("data-version=\"2\""));
-        assert!(html.find("data-version=\"2\"") < html.find("data-version=\"1\""));
-        assert!(html.contains(">forceResume</span>"));
-        assert!(html.contains("&lt;b&gt;now&lt;/b&gt;"));
-        assert!(html.contains("3 jobs still running"));
-        assert!(!html.contains(">refused</span>"));
-        let mut refused = ev(3);
-        refused.action = "worker.drain".into();
-        refused.success = false;
-        assert!(events_html(&[refused], 0).contains(">refused</span>"));
-        assert_eq!(
-            events_html(&[], 0),
-            "<p class=\"muted\">No pause or resume yet.</p>"
-        );
     }
 
     #[test]

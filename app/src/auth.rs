@@ -1,6 +1,7 @@
 //! Sign-in (token mode): the form, the "Signed in as …" bar with Sign out,
 //! and the check that sends the page back to the form when a call was
-//! refused for want of a session.
+//! refused for want of a session (any server function answering
+//! `ApiError::Unauthorized`).
 //!
 //! The `/auth/*` endpoints are plain JSON over the browser's `fetch` (not
 //! server functions): the server sets and clears the HttpOnly session
@@ -8,35 +9,14 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::Deserialize;
 
-use crate::dom;
+use crate::error::AppError;
+use crate::focus::focus;
 use crate::state::{Dashboard, Session};
 
-/// `GET /auth/me` and the answer to a sign-in.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Me {
-    signed_in: bool,
-    name: Option<String>,
-    role: Option<String>,
-}
-
-/// `{"error": {"message": …}}`.
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    message: String,
-}
-
-const TOKEN_ID: &str = "token";
-
+/// The page's session from `GET /auth/me` (or a sign-in's answer).
 fn session_of(body: &str) -> Option<Session> {
-    let me: Me = serde_json::from_slice(body.as_bytes()).ok()?;
+    let me: wire::Session = serde_json::from_slice(body.as_bytes()).ok()?;
     Some(Session {
         token_mode: true,
         known: true,
@@ -56,7 +36,7 @@ fn set_session(dash: Dashboard, s: Session) {
 pub fn login_error(status: u16, body: &str) -> String {
     match status {
         429 => "Too many failed attempts: wait a minute, then try again.".into(),
-        _ => serde_json::from_slice::<ErrorBody>(body.as_bytes())
+        _ => serde_json::from_slice::<wire::ErrorBody>(body.as_bytes())
             .map(|b| format!("Not signed in: {}.", b.error.message))
             .unwrap_or_else(|_| format!("Not signed in (HTTP {status}).")),
     }
@@ -105,88 +85,127 @@ pub fn check(dash: Dashboard) {
     });
 }
 
-/// The sign-in form, shown in token mode until a token is accepted.
-pub const SIGNIN_HTML: &str = concat!(
-    r#"<main id="signin" class="signin" hidden><form class="card" id="signin-form" aria-labelledby="signin-h">"#,
-    r#"<h2 id="signin-h">Sign in</h2><p class="muted">This server needs an access token (created with <code>lull token create</code>).</p>"#,
-    r#"<div class="field"><label for="token">Access token</label>"#,
-    r#"<input type="password" id="token" name="token" required autocomplete="off">"#,
-    r#"<p class="field-error" id="token-error"></p></div>"#,
-    r#"<button type="submit" class="btn btn-primary" id="signin-submit">Sign in</button></form></main>"#,
-);
+/// Signs out (and so back to the form) from the session bar.
+async fn sign_out(dash: Dashboard) {
+    let _ = call("POST", "/auth/logout", None).await;
+    set_session(
+        dash,
+        Session {
+            token_mode: true,
+            known: true,
+            ..Default::default()
+        },
+    );
+}
+
+/// Signs in with a token; the error to show under the field if refused.
+async fn sign_in(dash: Dashboard, token: String) -> Result<(), String> {
+    let body = serde_json::json!({ "token": token }).to_string();
+    match call("POST", "/auth/login", Some(body)).await {
+        Some((200, body)) => match session_of(&body) {
+            Some(s) => {
+                set_session(dash, s);
+                Ok(())
+            }
+            None => Err("The server gave an unexpected answer.".to_string()),
+        },
+        Some((status, body)) => Err(login_error(status, &body)),
+        None => Err("Could not reach the server. Try again.".to_string()),
+    }
+}
+
+/// The sign-in form, shown in token mode until a token is accepted. Focus
+/// goes to the token field when the form appears and after a refusal.
+#[component]
+pub fn SignIn() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let token = RwSignal::new(String::new());
+    let field = NodeRef::<leptos::html::Input>::new();
+    let attempt = Action::new_local(move |token: &String| sign_in(dash, token.clone()));
+    let error = move || attempt.value().get().and_then(Result::err);
+    // After a refusal the person corrects the token: focus it.
+    Effect::new(move |_| {
+        if error().is_some() {
+            focus(field);
+        }
+    });
+    // Shown after a sign-out too: the field is where the person goes next.
+    field.on_load(move |_| request_animation_frame(move || focus(field)));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        attempt.dispatch(token.get_untracked());
+    };
+    view! {
+        <div class="signin">
+            <form class="card" aria-labelledby="signin-h" on:submit=submit>
+                <h2 id="signin-h">"Sign in"</h2>
+                <p class="muted">
+                    "This server needs an access token (created with " <code>"lull token create"</code> ")."
+                </p>
+                <div class="field">
+                    <label for="token">"Access token"</label>
+                    <input
+                        type="password"
+                        id="token"
+                        name="token"
+                        required
+                        autocomplete="off"
+                        node_ref=field
+                        bind:value=token
+                        aria-invalid=move || error().map(|_| "true")
+                        aria-describedby=move || error().map(|_| "token-error")
+                    />
+                    <p class="field-error" id="token-error">{error}</p>
+                </div>
+                <button type="submit" class="btn btn-primary" disabled=move || attempt.pending().get()>
+                    "Sign in"
+                </button>
+            </form>
+        </div>
+    }
+}
 
 /// "Signed in as NAME (role)" and Sign out (token mode, signed in).
-pub const SESSION_HTML: &str = r#"<div class="session" id="session" hidden><span id="session-name"></span><button type="button" class="btn" id="sign-out">Sign out</button></div>"#;
-
-/// Brings [`SIGNIN_HTML`] and [`SESSION_HTML`] to life.
-pub fn bind(dash: Dashboard) {
-    // (busy, the error under the field)
-    let ui = RwSignal::new((false, None::<String>));
-    dom::on("signin-form", "submit", move |ev| {
-        ev.prevent_default();
-        let Some(input) = dom::input(TOKEN_ID) else {
-            return;
-        };
-        let body = format!(
-            "{{\"token\":{}}}",
-            serde_json::to_string(&input.value()).unwrap_or_default()
-        );
-        ui.set((true, None));
-        spawn_local(async move {
-            let answer = call("POST", "/auth/login", Some(body)).await;
-            let error = match answer {
-                Some((200, body)) => match session_of(&body) {
-                    Some(s) => {
-                        input.set_value("");
-                        set_session(dash, s);
-                        None
-                    }
-                    None => Some("The server gave an unexpected answer.".to_string()),
-                },
-                Some((status, body)) => Some(login_error(status, &body)),
-                None => Some("Could not reach the server. Try again.".to_string()),
-            };
-            let failed = error.is_some();
-            ui.set((false, error));
-            if failed {
-                let _ = input.focus();
-            }
-        });
-    });
-    let error = move || ui.with(|u| u.1.clone());
-    dom::flag("signin", "hidden", move || {
-        !dash.session.with(Session::needs_sign_in)
-    });
-    dom::attr(TOKEN_ID, "aria-invalid", move || {
-        error().map(|_| "true".into())
-    });
-    dom::attr(TOKEN_ID, "aria-describedby", move || {
-        error().map(|_| "token-error".into())
-    });
-    dom::text("token-error", move || error().unwrap_or_default());
-    dom::flag("signin-submit", "disabled", move || ui.with(|u| u.0));
-
+#[component]
+pub fn SessionBar() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
     let session = dash.session;
-    dom::flag("session", "hidden", move || {
-        session.with(|s| !(s.token_mode && s.signed_in))
+    let leave = Action::new_local(move |_: &()| sign_out(dash));
+    view! {
+        <Show when=move || session.with(|s| s.token_mode && s.signed_in)>
+            <div class="session">
+                <span>{move || session.with(|s| format!("Signed in as {} ({})", s.name, s.role))}</span>
+                <button
+                    type="button"
+                    class="btn"
+                    disabled=move || leave.pending().get()
+                    on:click=move |_| {
+                        leave.dispatch(());
+                    }
+                >
+                    "Sign out"
+                </button>
+            </div>
+        </Show>
+    }
+}
+
+/// The last good answer of a resource: a failed refresh keeps the old data
+/// on screen (the live indicator says when the server is unreachable).
+/// A refused call for want of a session sends the page to the sign-in form.
+pub fn last_good<T: Clone + PartialEq + Send + Sync + 'static>(
+    res: LocalResource<Result<T, AppError>>,
+) -> Memo<Option<T>> {
+    let dash = expect_context::<Dashboard>();
+    Effect::new(move |_| {
+        if res.with(|r| matches!(r, Some(Err(e)) if e.is_unauthorized())) {
+            check(dash);
+        }
     });
-    dom::text("session-name", move || {
-        session.with(|s| format!("Signed in as {} ({})", s.name, s.role))
-    });
-    dom::on("sign-out", "click", move |_| {
-        spawn_local(async move {
-            let _ = call("POST", "/auth/logout", None).await;
-            set_session(
-                dash,
-                Session {
-                    token_mode: true,
-                    known: true,
-                    ..Default::default()
-                },
-            );
-            request_animation_frame(|| dom::focus(TOKEN_ID));
-        });
-    });
+    Memo::new(move |prev: Option<&Option<T>>| match res.get() {
+        Some(Ok(v)) => Some(v),
+        _ => prev.cloned().flatten(),
+    })
 }
 
 #[cfg(test)]

@@ -1,86 +1,132 @@
-//! The force-resume confirmation: a modal dialog that says what is still
-//! running before the operator resumes a fleet that has not drained.
+//! The one confirmation dialog every risky action goes through (force
+//! resume, fleet actions, rolling restarts, job cancel and retry).
 //!
-//! It is always in the page and shown by removing `hidden`; its buttons and
-//! keys are handled by the controls section that holds it (see
-//! [`crate::controls`]): focus moves to "Cancel" (the safe choice) on open,
-//! Tab and Shift+Tab cycle inside, Escape cancels, and focus goes back to
-//! the Resume button.
+//! A modal `role="dialog"`, labelled by its title and described by its
+//! body: focus moves to Cancel (the safe choice) when it opens, Tab and
+//! Shift+Tab stay inside, Escape and Cancel close it and give focus back to
+//! what had it before (the button that opened it). A click on the backdrop
+//! keeps focus in the dialog instead of dismissing it by accident.
 
+use leptos::ev::KeyboardEvent;
+use leptos::html;
 use leptos::prelude::*;
-use wire::{BlockingJob, DrainMetrics};
 
-use crate::dom;
-use crate::format;
-use crate::html::Html;
-use crate::state::Dashboard;
+use crate::focus::{cycle_within, focus, focused};
 
-/// How many blocking jobs the dialog names before summarising the rest.
-const LISTED: usize = 5;
-
-/// "The fleet has not drained: 2 jobs are still running and 1 job is stale…"
-pub fn summary(m: Option<DrainMetrics>) -> String {
-    let (running, stale) = m.map_or((0, 0), |m| (m.running, m.stale_running));
-    let mut text = format!(
-        "The fleet has not drained: {} still running",
-        format::count(running, "job is", "jobs are")
-    );
-    if stale > 0 {
-        text.push_str(&format!(
-            " and {} stale (lease expired)",
-            format::count(stale, "job is", "jobs are")
-        ));
+/// A confirmation: shown while `open`; `on_confirm` runs on Continue,
+/// `on_cancel` on Cancel or Escape (focus then returns to the opener).
+/// `id` prefixes the ids that tie the title and body to the dialog.
+#[component]
+pub fn ConfirmDialog(
+    #[prop(into)] open: Signal<bool>,
+    id: &'static str,
+    #[prop(into)] title: Signal<String>,
+    on_confirm: Callback<()>,
+    on_cancel: Callback<()>,
+    /// The confirming button's text.
+    #[prop(into, default = "Continue".into())]
+    confirm_label: Signal<String>,
+    /// The dismissing button's text (when "Cancel" would be ambiguous).
+    #[prop(into, default = "Cancel".into())]
+    dismiss_label: Signal<String>,
+    /// Continue waits (a typed phrase that does not match yet, a request
+    /// in flight).
+    #[prop(into, optional)]
+    confirm_disabled: Signal<bool>,
+    /// What the action will do.
+    children: ChildrenFn,
+) -> impl IntoView {
+    let children = StoredValue::new(children);
+    view! {
+        <Show when=move || open.get()>
+            <Dialog
+                id
+                title
+                on_confirm
+                on_cancel
+                confirm_label
+                dismiss_label
+                confirm_disabled
+                children=children.get_value()
+            />
+        </Show>
     }
-    text.push_str(". Resuming now lets workers claim new jobs while these are still in flight.");
-    text
 }
 
-/// "render 67e55044 on worker-1, started 19:40:01 (stale)"
-fn job_line(j: &BlockingJob) -> String {
-    let id = j.id.to_string();
-    let mut line = format!("{} {}", j.job_type, format::short_id(&id));
-    if let Some(w) = &j.worker_id {
-        line.push_str(&format!(" on {w}"));
-    }
-    if let Some(t) = j.started_at {
-        line.push_str(&format!(", started {}", format::clock(t)));
-    }
-    if j.stale {
-        line.push_str(" (stale)");
-    }
-    line
-}
-
-/// The dialog's markup (inside the controls section).
-pub const HTML: &str = concat!(
-    r#"<div class="overlay" id="force-overlay" hidden data-action="backdrop">"#,
-    r#"<div class="dialog" role="dialog" aria-modal="true" aria-labelledby="force-resume-title" aria-describedby="force-resume-desc" data-action="none">"#,
-    r#"<h2 id="force-resume-title">Resume before the fleet has drained?</h2>"#,
-    r#"<p id="force-resume-desc"></p><ul class="dialog-jobs" id="force-jobs"></ul>"#,
-    r#"<p class="muted">Cancel keeps the workers paused. Continue resumes them now; the audit log records that you resumed before full drain (forceResume).</p>"#,
-    r#"<div class="dialog-actions"><button type="button" class="btn" id="force-cancel" data-action="cancel">Cancel</button>"#,
-    r#"<button type="button" class="btn btn-danger" id="force-continue" data-action="continue">Continue</button></div>"#,
-    r#"</div></div>"#,
-);
-
-/// Shows the dialog while `hidden` is false, with what still runs.
-pub fn bind(dash: Dashboard, hidden: impl Fn() -> bool + 'static) {
-    let metrics = dash.metrics();
-    dom::flag("force-overlay", "hidden", hidden);
-    dom::text("force-resume-desc", move || summary(metrics.get()));
-    dom::html("force-jobs", move || {
-        dash.drain.with(|d| {
-            let jobs = d.as_ref().map(|d| d.blocking.as_slice()).unwrap_or(&[]);
-            let mut h = Html::new();
-            for j in jobs.iter().take(LISTED) {
-                h.raw("<li>").text(&job_line(j)).raw("</li>");
+/// The open dialog: created each time it opens, so it can remember the
+/// opener and move focus in.
+#[component]
+fn Dialog(
+    id: &'static str,
+    title: Signal<String>,
+    on_confirm: Callback<()>,
+    on_cancel: Callback<()>,
+    confirm_label: Signal<String>,
+    dismiss_label: Signal<String>,
+    confirm_disabled: Signal<bool>,
+    children: ChildrenFn,
+) -> impl IntoView {
+    let opener = StoredValue::new_local(focused());
+    let dialog = NodeRef::<html::Div>::new();
+    let cancel_button = NodeRef::<html::Button>::new();
+    // Focus in once the dialog is in the page.
+    cancel_button.on_load(move |_| request_animation_frame(move || focus(cancel_button)));
+    let cancel = move || {
+        on_cancel.run(());
+        if let Some(el) = opener.get_value() {
+            let _ = el.focus();
+        }
+    };
+    let keydown = move |ev: KeyboardEvent| match ev.key().as_str() {
+        "Escape" => {
+            ev.prevent_default();
+            cancel();
+        }
+        "Tab" => {
+            ev.prevent_default();
+            if let Some(root) = dialog.get_untracked() {
+                cycle_within(&root, ev.shift_key());
             }
-            if jobs.len() > LISTED {
-                h.raw("<li>")
-                    .text(&format!("… and {} more.", jobs.len() - LISTED))
-                    .raw("</li>");
+        }
+        _ => {}
+    };
+    let (title_id, desc_id) = (format!("{id}-title"), format!("{id}-desc"));
+    let (labelled_by, described_by) = (title_id.clone(), desc_id.clone());
+    view! {
+        <div
+            class="overlay"
+            on:keydown=keydown
+            on:click=move |ev| {
+                // Only the backdrop itself: a click inside the dialog bubbles here too.
+                if event_target::<leptos::web_sys::Element>(&ev).class_name() == "overlay" {
+                    focus(cancel_button);
+                }
             }
-            h.finish()
-        })
-    });
+        >
+            <div
+                class="dialog"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby=labelled_by
+                aria-describedby=described_by
+                node_ref=dialog
+            >
+                <h2 id=title_id>{move || title.get()}</h2>
+                <div id=desc_id>{children()}</div>
+                <div class="dialog-actions">
+                    <button type="button" class="btn" node_ref=cancel_button on:click=move |_| cancel()>
+                        {move || dismiss_label.get()}
+                    </button>
+                    <button
+                        type="button"
+                        class="btn btn-danger"
+                        disabled=move || confirm_disabled.get()
+                        on:click=move |_| on_confirm.run(())
+                    >
+                        {move || confirm_label.get()}
+                    </button>
+                </div>
+            </div>
+        </div>
+    }
 }

@@ -1,112 +1,79 @@
-//! The Pause and Resume forms, the mode switch while paused, the
-//! force-resume confirmation, and what the person sees when a request is
-//! refused: a version conflict (with the new state), a validation error
-//! under its field, or an unreachable server.
+//! The Pause and Resume forms: the mode, a required reason, an optional
+//! timed end, the mode switch while paused, the force-resume confirmation,
+//! and what the person sees when a request is refused — a version conflict
+//! (with the new state), a field error under its field, an unreachable
+//! server — matched on [`ApiError`], never parsed from text.
 //!
 //! Every request carries `expectedVersion` (the version on screen), so an
 //! operator never overrides a change they have not seen.
-//!
-//! Size matters here (the WASM budget): every event-handler closure and
-//! every signal type costs its own copy of Leptos' generic code, so the
-//! section has one handler per event kind (delegated by element id or
-//! `data-action`), the inputs are read from the DOM at submit time, and all
-//! of the forms' transient state is one [`Ui`] signal.
 
+use leptos::html;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use leptos::wasm_bindgen::JsCast;
-use leptos::web_sys::{HtmlInputElement, KeyboardEvent, SubmitEvent};
-use wire::{PauseMode, PauseRequest, WorkerPauseStatus};
+use wire::{ApiError, PauseMode, PauseRequest, WorkerPauseStatus};
 
-use crate::api::{change_pause, PauseReply};
+use crate::api::change_pause;
 use crate::banner::banner_title;
-use crate::dom;
+use crate::confirm::ConfirmDialog;
+use crate::error::AppError;
+use crate::focus::focus;
+use crate::force_resume::ForceResumeDetails;
 use crate::state::Dashboard;
+use crate::widgets::{Notice, NoticeBox, ReasonField};
 
-/// What the last request came to, shown under the forms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Done(String),
-    /// Applied, but the server warns (e.g. resumed before drained).
-    Warning(String),
-    /// Not applied: the state had changed; the page now shows the new one.
-    Conflict(String),
-    Error(String),
-}
-
-impl Notice {
-    fn kind(&self) -> &'static str {
-        match self {
-            Notice::Done(_) => "done",
-            Notice::Warning(_) => "warning",
-            Notice::Conflict(_) => "conflict",
-            Notice::Error(_) => "error",
-        }
-    }
-
-    fn text(&self) -> &str {
-        match self {
-            Notice::Done(t) | Notice::Warning(t) | Notice::Conflict(t) | Notice::Error(t) => t,
-        }
-    }
-}
-
-/// The forms' transient state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Ui {
-    /// A request is in flight: the submit buttons wait.
-    busy: bool,
-    notice: Option<Notice>,
-    /// The server's error for each reason field.
-    pause_error: Option<String>,
-    resume_error: Option<String>,
-    /// The force-resume confirmation is open.
-    confirming: bool,
-    /// The mode picked for the next pause.
-    chosen: PauseMode,
-}
-
-/// The two reason fields.
+/// Which form sent a request (where a field error goes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub enum Form {
     Pause,
     Resume,
 }
 
-impl Field {
-    fn id(self) -> &'static str {
-        match self {
-            Field::Pause => "pause-reason",
-            Field::Resume => "resume-reason",
-        }
-    }
-
-    fn error_id(self) -> &'static str {
-        match self {
-            Field::Pause => "pause-reason-error",
-            Field::Resume => "resume-reason-error",
-        }
-    }
-
-    fn error_of(self, ui: &Ui) -> Option<&String> {
-        match self {
-            Field::Pause => ui.pause_error.as_ref(),
-            Field::Resume => ui.resume_error.as_ref(),
-        }
-    }
-
-    fn error(self, ui: &mut Ui) -> &mut Option<String> {
-        match self {
-            Field::Pause => &mut ui.pause_error,
-            Field::Resume => &mut ui.resume_error,
-        }
-    }
+/// What a pause/resume came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Applied: the new state and the message (a warning when resumed
+    /// before drained).
+    Applied(Box<WorkerPauseStatus>, Notice),
+    /// Refused; the state to show now when the refusal carried it.
+    Refused(Option<Box<WorkerPauseStatus>>, Notice),
+    /// A field was refused: its name (`reason`, `until`) and the message.
+    Field(String, String),
 }
 
-const NOTICE_ID: &str = "controls-notice";
-const RESUME_ID: &str = "resume-submit";
-const CANCEL_ID: &str = "force-cancel";
-const CONTINUE_ID: &str = "force-continue";
+/// Turns the server's answer into what the person sees.
+pub fn outcome(answer: Result<WorkerPauseStatus, AppError>) -> Outcome {
+    match answer {
+        Ok(status) => {
+            let notice = match &status.warning {
+                Some(w) => Notice::Warning(w.clone()),
+                None => Notice::Done(format!("Done — {}.", banner_title(&status))),
+            };
+            Outcome::Applied(Box::new(status), notice)
+        }
+        Err(AppError(ApiError::VersionConflict { current, .. })) => {
+            let text = match &current {
+                Some(c) => format!(
+                    "The state changed — here is the new one: {} (version {}). Nothing was applied; check it and try again.",
+                    banner_title(c),
+                    c.version
+                ),
+                None => "The state changed before your request arrived. Nothing was applied; check the new state and try again.".to_string(),
+            };
+            Outcome::Refused(current, Notice::Conflict(text))
+        }
+        Err(AppError(ApiError::Invalid {
+            field: Some(field),
+            message,
+            ..
+        })) if field == "reason" || field == "until" => Outcome::Field(field, message),
+        Err(AppError(ApiError::Unreachable { message })) => Outcome::Refused(
+            None,
+            Notice::Error(format!(
+                "Could not reach the server; the request may not have been applied. Check the banner before retrying. ({message})"
+            )),
+        ),
+        Err(e) => Outcome::Refused(None, Notice::Error(e.message().to_string())),
+    }
+}
 
 fn other(mode: PauseMode) -> PauseMode {
     match mode {
@@ -115,323 +82,288 @@ fn other(mode: PauseMode) -> PauseMode {
     }
 }
 
-/// What a request came to: the message (or field error) to show, the
-/// element to focus, and the state to show now, if it changed.
-struct Outcome {
-    applied: bool,
-    focus: &'static str,
-    status: Option<WorkerPauseStatus>,
-}
-
-/// Turns the server's answer into what the person sees.
-fn outcome(ui: &mut Ui, field: Field, answer: Result<PauseReply, ServerFnError>) -> Outcome {
-    let mut out = Outcome {
-        applied: false,
-        focus: NOTICE_ID,
-        status: None,
-    };
-    match answer {
-        Ok(PauseReply {
-            applied: Some(status),
-            ..
-        }) => {
-            ui.notice = Some(match &status.warning {
-                Some(w) => Notice::Warning(w.clone()),
-                None => Notice::Done(format!("Done — {}.", banner_title(&status))),
-            });
-            out.status = Some(*status);
-            out.applied = true;
-        }
-        Ok(PauseReply {
-            rejected: Some(error),
-            ..
-        }) => {
-            if error.code == "version_conflict" {
-                let text = match error.current {
-                    Some(current) => {
-                        let text = format!(
-                            "The state changed — here is the new one: {} (version {}). Nothing was applied; check it and try again.",
-                            banner_title(&current),
-                            current.version
-                        );
-                        out.status = Some(*current);
-                        text
-                    }
-                    None => "The state changed before your request arrived. Nothing was applied; check the new state and try again.".to_string(),
-                };
-                ui.notice = Some(Notice::Conflict(text));
-            } else if error.field.as_deref() == Some("reason") {
-                *field.error(ui) = Some(error.message);
-                out.focus = field.id();
-            } else {
-                ui.notice = Some(Notice::Error(error.message));
-            }
-        }
-        Ok(PauseReply { .. }) => {
-            ui.notice = Some(Notice::Error("The server gave an empty answer.".into()));
-        }
-        Err(e) => {
-            ui.notice = Some(Notice::Error(format!(
-                "Could not reach the server; the request may not have been applied. Check the banner before retrying. ({e})"
-            )));
-        }
-    }
-    out
-}
-
-/// Sends a pause/resume and shows its outcome. Focus moves to the outcome
-/// (or the field at fault): the button that sent it is often disabled now.
-fn send(dash: Dashboard, ui: RwSignal<Ui>, field: Field, mut request: PauseRequest) {
-    request.reason = dom::input(field.id()).map(|i| i.value());
-    request.expected_version = dash.version_untracked();
-    ui.update(|u| {
-        u.busy = true;
-        u.notice = None;
-        *field.error(u) = None;
-    });
-    spawn_local(async move {
-        let answer = change_pause(request).await;
-        let mut out = None;
-        ui.update(|u| {
-            u.busy = false;
-            out = Some(outcome(u, field, answer));
-        });
-        let Some(out) = out else { return };
-        if out.applied {
-            // The form is done with its reason.
-            if let Some(i) = dom::input(field.id()) {
-                i.set_value("");
-            }
-        }
-        if let Some(status) = out.status {
-            dash.apply_status(status);
-        }
-        dom::focus(out.focus);
-    });
-}
-
-/// A required reason, with the server's error for it underneath.
-macro_rules! reason_field {
-    ($id:literal, $placeholder:literal) => {
-        concat!(
-            r#"<div class="field"><label for=""#,
-            $id,
-            r#"">Reason <span class="req">(required)</span></label>"#,
-            r#"<input type="text" id=""#,
-            $id,
-            r#"" name="reason" required maxlength="500" autocomplete="off" placeholder=""#,
-            $placeholder,
-            r#"">"#,
-            r#"<p class="field-error" id=""#,
-            $id,
-            r#"-error"></p></div>"#
-        )
-    };
-}
-
-/// The section's markup, around the force-resume dialog's; [`bind`]
-/// brings it to life.
-pub const HTML: [&str; 3] = [HTML_START, crate::confirm::HTML, "</section>"];
-
-const HTML_START: &str = concat!(
-    r#"<section class="card controls" id="controls" aria-labelledby="controls-h">"#,
-    r#"<h2 id="controls-h">Pause and resume</h2><div class="forms">"#,
-    r#"<form id="pause-form" aria-labelledby="pause-h"><h3 id="pause-h">Pause workers</h3>"#,
-    r#"<fieldset><legend>Mode</legend>"#,
-    r#"<div class="radio"><input type="radio" name="mode" id="mode-drain" value="drain" aria-describedby="mode-drain-help" disabled>"#,
-    r#"<label for="mode-drain">Drain</label><span class="help" id="mode-drain-help">No new claims; running jobs finish.</span></div>"#,
-    r#"<div class="radio"><input type="radio" name="mode" id="mode-quiesce" value="quiesce" aria-describedby="mode-quiesce-help" disabled>"#,
-    r#"<label for="mode-quiesce">Quiesce</label><span class="help" id="mode-quiesce-help">No new claims; running jobs hold at their next checkpoint.</span></div>"#,
-    r#"</fieldset>"#,
-    reason_field!("pause-reason", "e.g. Rolling API migration"),
-    r#"<div class="actions"><button type="submit" class="btn btn-primary" id="pause-submit" data-intent="pause" disabled>Pause workers</button>"#,
-    r#"<button type="submit" class="btn" id="switch-submit" data-intent="switch" hidden></button></div>"#,
-    r#"<p class="help" id="pause-hint" hidden></p></form>"#,
-    r#"<form id="resume-form" aria-labelledby="resume-h"><h3 id="resume-h">Resume workers</h3>"#,
-    reason_field!("resume-reason", "e.g. Maintenance complete"),
-    r#"<div class="actions"><button type="submit" class="btn btn-primary" id="resume-submit" disabled>Resume workers</button></div>"#,
-    r#"<p class="help" id="resume-hint" hidden>Not drained yet: you will be asked to confirm.</p></form></div>"#,
-    r#"<div class="notice" role="status" tabindex="-1" id="controls-notice"></div>"#,
-);
-
-/// Brings [`HTML`] to life (it must be in the page).
-pub fn bind(dash: Dashboard) {
+/// The section with both forms (operators only).
+#[component]
+pub fn PauseControls() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
     let status = dash.status();
     let metrics = dash.metrics();
-    let ui = RwSignal::new(Ui {
-        busy: false,
-        notice: None,
-        pause_error: None,
-        resume_error: None,
-        confirming: false,
-        chosen: PauseMode::Drain,
-    });
-
     let paused = move || status.with(|s| s.as_ref().map(|s| s.workers_paused));
     let current_mode =
         move || status.with(|s| s.as_ref().filter(|s| s.workers_paused).and_then(|s| s.mode));
     let drained = move || metrics.with(|m| m.is_some_and(|m| m.is_drained));
-    let busy = move || ui.with(|u| u.busy);
 
-    let close_dialog = move || {
-        ui.update(|u| u.confirming = false);
-        dom::focus(RESUME_ID);
+    let chosen = RwSignal::new(PauseMode::Drain);
+    let (pause_reason, resume_reason) =
+        (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let (minutes, at) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let (pause_error, resume_error, until_error) = (
+        RwSignal::new(None),
+        RwSignal::new(None),
+        RwSignal::new(None::<String>),
+    );
+    let notice = RwSignal::new(None::<Notice>);
+    let confirming = RwSignal::new(false);
+    let (pause_field, resume_field) =
+        (NodeRef::<html::Input>::new(), NodeRef::<html::Input>::new());
+    let (until_field, notice_box) = (NodeRef::<html::Input>::new(), NodeRef::<html::Div>::new());
+    let switch_button = NodeRef::<html::Button>::new();
+
+    let send = Action::new(move |(form, request): &(Form, PauseRequest)| {
+        let (form, request) = (*form, request.clone());
+        async move { (form, change_pause(request).await) }
+    });
+    let busy = move || send.pending().get();
+    // The answer: show it, move focus to it (or to the field at fault).
+    Effect::new(move |_| {
+        let Some((form, answer)) = send.value().get() else {
+            return;
+        };
+        if answer.as_ref().is_err_and(AppError::is_unauthorized) {
+            crate::auth::check(dash);
+        }
+        match outcome(answer) {
+            Outcome::Applied(status, n) => {
+                dash.apply_status(*status);
+                notice.set(Some(n));
+                // The form is done with what was typed in it.
+                let typed = match form {
+                    Form::Pause => vec![pause_reason, minutes, at],
+                    Form::Resume => vec![resume_reason],
+                };
+                typed.into_iter().for_each(|s| s.set(String::new()));
+                request_animation_frame(move || focus(notice_box));
+            }
+            Outcome::Refused(current, n) => {
+                if let Some(c) = current {
+                    dash.apply_status(*c);
+                }
+                notice.set(Some(n));
+                request_animation_frame(move || focus(notice_box));
+            }
+            Outcome::Field(field, message) if field == "until" => {
+                until_error.set(Some(message));
+                focus(until_field);
+            }
+            Outcome::Field(_, message) => {
+                let (error, node) = match form {
+                    Form::Pause => (pause_error, pause_field),
+                    Form::Resume => (resume_error, resume_field),
+                };
+                error.set(Some(message));
+                focus(node);
+            }
+        }
+    });
+    let dispatch = move |form: Form, mut request: PauseRequest| {
+        request.expected_version = dash.version_untracked();
+        notice.set(None);
+        [pause_error, resume_error, until_error]
+            .iter()
+            .for_each(|e| e.set(None));
+        send.dispatch((form, request));
+    };
+
+    let on_pause = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let switching = ev.submitter().is_some_and(|b| {
+            switch_button.get_untracked().is_some_and(|s| {
+                let s: &leptos::web_sys::HtmlElement = s.as_ref();
+                *s == b
+            })
+        });
+        let mode = match (switching, current_mode()) {
+            (true, Some(m)) => other(m),
+            (true, None) => return,
+            (false, _) => chosen.get_untracked(),
+        };
+        let until = match crate::until::until_of(
+            &minutes.get_untracked(),
+            &at.get_untracked(),
+            crate::clock::now_ms(),
+        ) {
+            Ok(u) => u,
+            Err(message) => {
+                until_error.set(Some(message));
+                focus(until_field);
+                return;
+            }
+        };
+        let request = PauseRequest {
+            action: Some("pause".into()),
+            mode: Some(mode.as_str().into()),
+            reason: Some(pause_reason.get_untracked()),
+            until,
+            ..Default::default()
+        };
+        dispatch(Form::Pause, request);
     };
     let resume = move |force: bool| {
         let request = PauseRequest {
             action: Some("resume".into()),
+            reason: Some(resume_reason.get_untracked()),
             force_resume: force.then_some(true),
             ..Default::default()
         };
-        send(dash, ui, Field::Resume, request);
+        dispatch(Form::Resume, request);
+    };
+    let on_resume = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if drained() {
+            resume(false);
+        } else {
+            crate::live::load_drain(dash);
+            confirming.set(true);
+        }
     };
 
-    dom::on("controls", "submit", move |ev| {
-        ev.prevent_default();
-        let form = dom::target(&ev).map(|f| f.id());
-        let intent = ev
-            .dyn_ref::<SubmitEvent>()
-            .and_then(|e| e.submitter())
-            .and_then(|b| b.get_attribute("data-intent"))
-            .unwrap_or_default();
-        match form.as_deref() {
-            Some("pause-form") => {
-                let mode = if intent == "switch" {
-                    match current_mode() {
-                        Some(m) => other(m),
-                        None => return,
-                    }
-                } else {
-                    ui.with_untracked(|u| u.chosen)
-                };
-                let request = PauseRequest {
-                    action: Some("pause".into()),
-                    mode: Some(mode.as_str().into()),
-                    ..Default::default()
-                };
-                send(dash, ui, Field::Pause, request);
-            }
-            Some("resume-form") if drained() => resume(false),
-            Some("resume-form") => {
-                ui.update(|u| u.confirming = true);
-                crate::live::load_drain(dash);
-                // After the dialog is shown: focus the safe choice.
-                request_animation_frame(|| dom::focus(CANCEL_ID));
-            }
-            _ => {}
+    let radio = move |mode: PauseMode, label: &'static str, help: &'static str| {
+        let id = format!("mode-{}", mode.as_str());
+        let help_id = format!("{id}-help");
+        view! {
+            <div class="radio">
+                <input
+                    type="radio"
+                    name="mode"
+                    id=id.clone()
+                    value=mode.as_str()
+                    aria-describedby=help_id.clone()
+                    prop:checked=move || current_mode().unwrap_or(chosen.get()) == mode
+                    disabled=move || paused() != Some(false)
+                    on:change=move |_| chosen.set(mode)
+                />
+                <label for=id>{label}</label>
+                <span class="help" id=help_id>{help}</span>
+            </div>
         }
-    });
+    };
 
-    // Typing clears that field's error; a mode radio records the choice.
-    dom::on("controls", "input", move |ev| {
-        let Some(el) = dom::target(&ev).and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
-            return;
-        };
-        let id = el.id();
-        if let Some(mode) = PauseMode::parse(&el.value()).filter(|_| el.name() == "mode") {
-            if ui.with_untracked(|u| u.chosen != mode) {
-                ui.update(|u| u.chosen = mode);
-            }
-            return;
-        }
-        for field in [Field::Pause, Field::Resume] {
-            if id == field.id() && ui.with_untracked(|u| field.error_of(u).is_some()) {
-                ui.update(|u| *field.error(u) = None);
-            }
-        }
-    });
-
-    dom::on("controls", "click", move |ev| {
-        match dom::closest(&ev, "data-action").map(|(_, a)| a).as_deref() {
-            Some("cancel") => close_dialog(),
-            Some("continue") => {
-                ui.update(|u| u.confirming = false);
-                resume(true);
-            }
-            // A click on the backdrop keeps focus in the dialog.
-            Some("backdrop") => dom::focus(CANCEL_ID),
-            _ => {}
-        }
-    });
-
-    // Focus stays in the dialog: Tab and Shift+Tab cycle between its two
-    // buttons; Escape cancels.
-    dom::on("controls", "keydown", move |ev| {
-        let Some(ev) = ev.dyn_ref::<KeyboardEvent>() else {
-            return;
-        };
-        if !ui.with_untracked(|u| u.confirming) {
-            return;
-        }
-        match ev.key().as_str() {
-            "Escape" => {
-                ev.prevent_default();
-                close_dialog();
-            }
-            "Tab" => {
-                ev.prevent_default();
-                dom::cycle_focus(&[CANCEL_ID, CONTINUE_ID], ev.shift_key());
-            }
-            _ => {}
-        }
-    });
-
-    for (id, mode) in [
-        ("mode-drain", PauseMode::Drain),
-        ("mode-quiesce", PauseMode::Quiesce),
-    ] {
-        dom::checked(id, move || {
-            current_mode().unwrap_or(ui.with(|u| u.chosen)) == mode
-        });
-        dom::flag(id, "disabled", move || paused() != Some(false));
+    view! {
+        <section class="card controls" aria-labelledby="controls-h">
+            <h2 id="controls-h">"Pause and resume"</h2>
+            <div class="forms">
+                <form aria-labelledby="pause-h" on:submit=on_pause>
+                    <h3 id="pause-h">"Pause workers"</h3>
+                    <fieldset>
+                        <legend>"Mode"</legend>
+                        {radio(PauseMode::Drain, "Drain", "No new claims; running jobs finish.")}
+                        {radio(PauseMode::Quiesce, "Quiesce", "No new claims; running jobs hold at their next checkpoint.")}
+                    </fieldset>
+                    <ReasonField id="pause-reason" placeholder="e.g. Rolling API migration" value=pause_reason error=pause_error node=pause_field />
+                    <crate::until::TimedEnd minutes at error=until_error node=until_field />
+                    <div class="actions">
+                        <button
+                            type="submit"
+                            class="btn btn-primary"
+                            disabled=move || paused() != Some(false) || busy()
+                            aria-describedby=move || (paused() == Some(true)).then_some("pause-hint")
+                        >
+                            "Pause workers"
+                        </button>
+                        <Show when=move || current_mode().is_some()>
+                            <button type="submit" class="btn" node_ref=switch_button disabled=busy>
+                                {move || format!("Switch to {}", current_mode().map_or("", |m| other(m).as_str()))}
+                            </button>
+                        </Show>
+                    </div>
+                    <Show when=move || current_mode().is_some()>
+                        <p class="help" id="pause-hint">
+                            {move || format!(
+                                "Workers are already paused ({}). Resume them, or switch mode with a reason.",
+                                current_mode().map_or("", |m| m.as_str()),
+                            )}
+                        </p>
+                    </Show>
+                </form>
+                <form aria-labelledby="resume-h" on:submit=on_resume>
+                    <h3 id="resume-h">"Resume workers"</h3>
+                    <ReasonField id="resume-reason" placeholder="e.g. Maintenance complete" value=resume_reason error=resume_error node=resume_field />
+                    <div class="actions">
+                        <button type="submit" class="btn btn-primary" disabled=move || paused() != Some(true) || busy()>
+                            "Resume workers"
+                        </button>
+                    </div>
+                    <Show when=move || paused() == Some(true) && !drained()>
+                        <p class="help">"Not drained yet: you will be asked to confirm."</p>
+                    </Show>
+                </form>
+            </div>
+            <NoticeBox id="controls-notice" notice node=notice_box />
+            <ConfirmDialog
+                open=confirming
+                id="force-resume"
+                title="Resume before the fleet has drained?".to_string()
+                on_cancel=Callback::new(move |_| confirming.set(false))
+                on_confirm=Callback::new(move |_| {
+                    confirming.set(false);
+                    resume(true);
+                })
+            >
+                <ForceResumeDetails />
+            </ConfirmDialog>
+        </section>
     }
-    for field in [Field::Pause, Field::Resume] {
-        let error = move || ui.with(|u| field.error_of(u).cloned());
-        dom::attr(field.id(), "aria-invalid", move || {
-            error().map(|_| "true".into())
-        });
-        dom::attr(field.id(), "aria-describedby", move || {
-            error().map(|_| field.error_id().into())
-        });
-        dom::text(field.error_id(), move || error().unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(version: i64) -> WorkerPauseStatus {
+        WorkerPauseStatus {
+            version,
+            reason: Some("other operator".into()),
+            ..crate::fixtures::status(true, Some(PauseMode::Quiesce))
+        }
     }
-    dom::flag("pause-submit", "disabled", move || {
-        paused() != Some(false) || busy()
-    });
-    dom::attr("pause-submit", "aria-describedby", move || {
-        (paused() == Some(true)).then(|| "pause-hint".into())
-    });
-    dom::flag("switch-submit", "hidden", move || current_mode().is_none());
-    dom::flag("switch-submit", "disabled", busy);
-    dom::text("switch-submit", move || {
-        format!(
-            "Switch to {}",
-            current_mode().map_or("", |m| other(m).as_str())
-        )
-    });
-    dom::flag("pause-hint", "hidden", move || current_mode().is_none());
-    dom::text("pause-hint", move || {
-        format!(
-            "Workers are already paused ({}). Resume them, or switch mode with a reason.",
-            current_mode().map_or("", |m| m.as_str())
-        )
-    });
-    dom::flag(RESUME_ID, "disabled", move || {
-        paused() != Some(true) || busy()
-    });
-    dom::flag("resume-hint", "hidden", move || {
-        paused() != Some(true) || drained()
-    });
-    dom::attr(NOTICE_ID, "data-kind", move || {
-        ui.with(|u| u.notice.as_ref().map(|n| n.kind().to_string()))
-    });
-    dom::text(NOTICE_ID, move || {
-        ui.with(|u| {
-            u.notice
-                .as_ref()
-                .map(|n| n.text().to_string())
-                .unwrap_or_default()
-        })
-    });
-    crate::confirm::bind(dash, move || !ui.with(|u| u.confirming));
+
+    #[test]
+    fn a_conflict_shows_the_new_state_and_applies_nothing() {
+        let e = AppError(ApiError::VersionConflict {
+            message: "changed".into(),
+            current: Some(Box::new(status(7))),
+        });
+        let Outcome::Refused(Some(current), Notice::Conflict(text)) = outcome(Err(e)) else {
+            panic!("not a conflict");
+        };
+        assert_eq!(current.version, 7);
+        assert!(text.contains("here is the new one: Workers: Paused (Quiesce) (version 7)"));
+    }
+
+    #[test]
+    fn field_errors_go_under_their_field() {
+        for field in ["reason", "until"] {
+            let e = AppError(ApiError::Invalid {
+                status: 422,
+                code: "validation_failed".into(),
+                message: format!("{field} is wrong"),
+                field: Some(field.into()),
+            });
+            assert_eq!(
+                outcome(Err(e)),
+                Outcome::Field(field.into(), format!("{field} is wrong"))
+            );
+        }
+    }
+
+    #[test]
+    fn applied_warnings_and_unreachable_servers_are_told_apart() {
+        let mut s = status(3);
+        let Outcome::Applied(_, Notice::Done(text)) = outcome(Ok(s.clone())) else {
+            panic!("not applied");
+        };
+        assert_eq!(text, "Done — Workers: Paused (Quiesce).");
+        s.warning = Some("Resumed before the fleet drained".into());
+        assert!(matches!(
+            outcome(Ok(s)),
+            Outcome::Applied(_, Notice::Warning(_))
+        ));
+        let gone = AppError(ApiError::Unreachable {
+            message: "offline".into(),
+        });
+        let Outcome::Refused(None, Notice::Error(text)) = outcome(Err(gone)) else {
+            panic!("not an error");
+        };
+        assert!(text.starts_with("Could not reach the server"));
+    }
 }

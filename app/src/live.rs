@@ -11,6 +11,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -18,9 +20,9 @@ use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{EventSource, MessageEvent};
-use wire::{DrainMetrics, WorkerPauseStatus};
+use wire::StreamMessage;
 
-use crate::api::{get_drain_view, get_pause_state, get_workers};
+use crate::api::{get_drain_view, get_pause_state};
 use crate::clock::now_ms;
 use crate::state::{Dashboard, Link};
 
@@ -35,37 +37,13 @@ pub fn page_config() -> wire::DashboardConfig {
 /// Starts the stream and the loop that polls, refreshes the drain view and
 /// ticks the clock. Runs for the life of the page.
 pub fn start(dash: Dashboard) {
-    // A new version brings new audit events; new metrics a new drain view.
-    let status = dash.status();
+    // New metrics (or a new version) bring a new drain view.
     let metrics = dash.metrics();
-    Effect::new(move |prev: Option<(Option<i64>, Option<DrainMetrics>)>| {
-        let key = (
-            status.with(|s| s.as_ref().map(|s| s.version)),
-            metrics.get(),
-        );
-        if key.0.is_some() && prev.as_ref().map(|p| p.0) != Some(key.0) {
-            crate::audit::load_events(dash, None);
-        }
+    Effect::new(move |_| {
+        metrics.track();
+        dash.version();
         load_drain(dash);
-        key
     });
-    // The tab follows the address: `#/workers` or `#/` (other fragments,
-    // such as the skip link's `#main`, leave it as it is).
-    let read_tab = move || {
-        let hash = window().location().hash().unwrap_or_default();
-        if hash == "#/workers" {
-            dash.workers_tab.set(true);
-        } else if hash.is_empty() || hash.starts_with("#/") {
-            // Fleet actions (here or elsewhere) leave audit events without
-            // a new pause version: bring the history up to date.
-            if dash.workers_tab.get_untracked() {
-                crate::audit::load_events(dash, None);
-            }
-            dash.workers_tab.set(false);
-        }
-    };
-    read_tab();
-    let _ = window_event_listener(leptos::ev::hashchange, move |_| read_tab());
     crate::auth::check(dash);
     let stream = Stream::new(dash);
     spawn_local(run(dash, stream));
@@ -73,18 +51,6 @@ pub fn start(dash: Dashboard) {
 
 async fn sleep(ms: u64) {
     gloo_timers::future::sleep(Duration::from_millis(ms)).await;
-}
-
-/// A `state` or `metrics` message of the stream ([`wire::StreamMessage`],
-/// whose `kind` tag is implied by which fields are present). Read as a plain
-/// struct rather than the internally tagged enum: serde decodes those
-/// through its buffered `Content` deserializer, a second copy of the
-/// decoder of every nested type in the bundle.
-#[derive(serde::Deserialize)]
-struct Frame {
-    status: Option<Box<WorkerPauseStatus>>,
-    version: Option<i64>,
-    metrics: Option<DrainMetrics>,
 }
 
 /// The event source and its one handler. The handler is created once and
@@ -142,19 +108,20 @@ impl Stream {
         else {
             return;
         };
-        let Ok(frame) = serde_json::from_slice::<Frame>(data.as_bytes()) else {
-            return;
-        };
-        if let Some(status) = frame.status {
-            dash.apply_status(*status);
-        } else if let (Some(version), Some(metrics)) = (frame.version, frame.metrics) {
-            match dash.version_untracked() {
+        match serde_json::from_str::<StreamMessage>(&data) {
+            Ok(StreamMessage::State { status }) => {
+                dash.apply_status(*status);
+            }
+            Ok(StreamMessage::Metrics {
+                version, metrics, ..
+            }) => match dash.version_untracked() {
                 Some(v) if version == v => dash.apply_metrics(metrics),
                 // A tick from before the version we show: ignore.
                 Some(v) if version < v => {}
                 // A version we have not seen: fetch it.
                 _ => self.poll_now.set(true),
-            }
+            },
+            Err(_) => {}
         }
     }
 
@@ -190,10 +157,12 @@ async fn refresh(dash: Dashboard, stream: &Stream) {
                 dash.set_link(if open { Link::Live } else { Link::Polling });
             }
         }
-        Err(_) => {
+        Err(e) => {
             dash.set_link(Link::Disconnected);
-            // A 401: the session is gone (the page shows the sign-in form).
-            crate::auth::check(dash);
+            if e.is_unauthorized() {
+                // The session is gone: the page shows the sign-in form.
+                crate::auth::check(dash);
+            }
         }
     }
 }
@@ -219,28 +188,14 @@ async fn run(dash: Dashboard, stream: Rc<Stream>) {
     let (mut next_poll, mut last_poll, mut next_reopen) = (0, 0, 0);
     let start = now_ms();
     let (mut next_drain, mut next_clock) = (start + drain_ms, start + CLOCK_MS);
-    let mut next_fleet = 0;
     loop {
         let now = now_ms();
         // Signed out (or not yet known): nothing to show, nothing to ask.
         if !dash.signed_in_untracked() {
             stream.close();
-            (next_poll, next_fleet) = (0, 0);
+            next_poll = 0;
             sleep(TURN_MS as u64).await;
             continue;
-        }
-        // The Workers tab: every 3 s, every second while a rolling restart
-        // runs.
-        if !dash.workers_tab.get_untracked() {
-            next_fleet = 0;
-        } else if now >= next_fleet {
-            let running = dash.fleet.with_untracked(|f| {
-                f.as_ref()
-                    .and_then(|f| f.rollout.as_ref())
-                    .is_some_and(|r| r.status == "running")
-            });
-            next_fleet = now + if running { 1_000 } else { 3_000 };
-            load_fleet(dash);
         }
         let state = stream.ready_state();
         if (state.is_none() || state == Some(EventSource::CLOSED)) && now >= next_reopen {
@@ -291,12 +246,20 @@ pub fn load_drain(dash: Dashboard) {
     });
 }
 
-/// Loads the Workers tab's data now.
-pub fn load_fleet(dash: Dashboard) {
+/// Calls `tick` every `every_ms` (read again after each call: a page polls
+/// faster while something moves) for as long as the calling component is
+/// mounted.
+pub fn poll_while_mounted(every_ms: impl Fn() -> u64 + 'static, tick: impl Fn() + 'static) {
+    let alive = Arc::new(AtomicBool::new(true));
+    let flag = alive.clone();
+    on_cleanup(move || flag.store(false, Ordering::Relaxed));
     spawn_local(async move {
-        match get_workers().await {
-            Ok(fleet) => dash.apply_fleet(fleet),
-            Err(_) => crate::auth::check(dash),
+        loop {
+            sleep(every_ms()).await;
+            if !alive.load(Ordering::Relaxed) {
+                break;
+            }
+            tick();
         }
     });
 }

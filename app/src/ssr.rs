@@ -1,55 +1,91 @@
-//! The server side of the dashboard's server functions.
+//! The server side of the dashboard's server functions: what they need from
+//! the server's core service, and how a refusal leaves the server.
 
+use uuid::Uuid;
 use wire::{
-    DrainView, ErrorBody, EventsPage, PauseOutcome, PauseRequest, RollingRestart,
+    ApiError, DrainView, EventsPage, Job, JobList, JobStatus, PauseRequest, RollingRestart,
     RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerList,
     WorkerPauseStatus,
 };
 
+use crate::error::AppError;
+
 /// What the dashboard needs from the server's core service. The server puts
 /// an `Arc<dyn DashboardBackend>` into the server-function context, per
-/// request, so the backend knows who is asking.
+/// request, so the backend knows who is asking (the actor of every write).
+///
+/// Every method answers exactly as the matching REST endpoint would,
+/// refusals included (field errors, version conflicts with `current`, the
+/// fleet's safety refusal with its phrase, 404s).
 #[async_trait::async_trait]
 pub trait DashboardBackend: Send + Sync + 'static {
-    /// The global pause status, with drain metrics and the latest audit.
-    async fn pause_status(&self) -> Result<WorkerPauseStatus, ErrorBody>;
+    /// `GET /api/system/worker-pause`.
+    async fn pause_status(&self) -> Result<WorkerPauseStatus, ApiError>;
 
-    /// Pause or resume, exactly as `POST /api/system/worker-pause` would;
-    /// refusals come back as `PauseOutcome::Rejected` with the REST status
-    /// and error body (field errors, version conflicts with `current`).
-    async fn change_pause(&self, request: PauseRequest) -> PauseOutcome;
+    /// `POST /api/system/worker-pause`.
+    async fn change_pause(&self, request: PauseRequest) -> Result<WorkerPauseStatus, ApiError>;
 
-    /// The audit log, newest first.
-    async fn events(
-        &self,
-        limit: Option<u32>,
-        before: Option<i64>,
-    ) -> Result<EventsPage, ErrorBody>;
+    /// `GET /api/system/worker-pause/events`: the audit log, newest first.
+    async fn events(&self, limit: Option<u32>, before: Option<i64>)
+        -> Result<EventsPage, ApiError>;
 
     /// What blocks the drain, the running-jobs history and the ETA.
-    async fn drain_view(&self) -> Result<DrainView, ErrorBody>;
+    async fn drain_view(&self) -> Result<DrainView, ApiError>;
 
-    /// The fleet.
-    async fn workers(&self) -> Result<WorkerList, ErrorBody>;
+    /// `GET /api/workers`.
+    async fn workers(&self) -> Result<WorkerList, ApiError>;
 
-    /// Pause, resume or drain workers, as `POST /api/workers/actions`;
-    /// refusals come back with their REST status (409 safety rule with the
-    /// phrase to type, 404 unknown ids, 422).
+    /// `POST /api/workers/actions`.
     async fn worker_action(
         &self,
         request: WorkerActionRequest,
-    ) -> Result<WorkerActionResponse, (u16, ErrorBody)>;
+    ) -> Result<WorkerActionResponse, ApiError>;
 
-    /// Rolling restarts, newest first.
-    async fn rolling_restarts(&self) -> Result<Vec<RollingRestart>, ErrorBody>;
+    /// `GET /api/workers/rolling-restarts`, newest first.
+    async fn rolling_restarts(&self) -> Result<Vec<RollingRestart>, ApiError>;
 
+    /// `POST /api/workers/rolling-restarts`.
     async fn start_rolling_restart(
         &self,
         request: RollingRestartRequest,
-    ) -> Result<RollingRestart, (u16, ErrorBody)>;
+    ) -> Result<RollingRestart, ApiError>;
 
-    async fn cancel_rolling_restart(&self, id: String) -> Result<RollingRestart, (u16, ErrorBody)>;
+    /// `POST /api/workers/rolling-restarts/{id}/cancel`.
+    async fn cancel_rolling_restart(&self, id: Uuid) -> Result<RollingRestart, ApiError>;
+
+    /// `GET /api/queue/jobs?status=&limit=`, newest first.
+    async fn jobs(
+        &self,
+        status: Option<JobStatus>,
+        limit: Option<u32>,
+    ) -> Result<JobList, ApiError>;
+
+    /// `GET /api/queue/jobs/{id}`.
+    async fn job(&self, id: Uuid) -> Result<Job, ApiError>;
+
+    /// `POST /api/queue/jobs/{id}/cancel`.
+    async fn cancel_job(&self, id: Uuid) -> Result<Job, ApiError>;
+
+    /// `POST /api/queue/jobs/{id}/retry`.
+    async fn retry_job(&self, id: Uuid) -> Result<Job, ApiError>;
 }
 
 /// How server functions find the backend.
 pub type SharedBackend = std::sync::Arc<dyn DashboardBackend>;
+
+/// The backend of this request.
+pub fn backend() -> SharedBackend {
+    leptos::prelude::expect_context::<SharedBackend>()
+}
+
+/// A refusal as the server function's answer, sent with the REST API's
+/// status (409, 422, 404, …) so the browser's network log and the page agree
+/// with `curl`.
+pub fn refuse(e: ApiError) -> AppError {
+    if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        let status = http::StatusCode::from_u16(e.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        options.set_status(status);
+    }
+    AppError(e)
+}

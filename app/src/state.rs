@@ -1,6 +1,7 @@
 //! The dashboard's shared state: the pause status, the drain metrics, the
-//! drain view and the health of the live connection, in one `Copy` handle
-//! every component reads from context.
+//! drain view, the health of the live connection and the session, in one
+//! `Copy` handle every component reads from context. What only one page
+//! shows (the fleet, the jobs, the audit pages) is that page's own.
 //!
 //! Updates are version-aware: a status replaces the current one only when
 //! its version differs, and metrics only when they changed, so a stream tick
@@ -32,8 +33,6 @@ pub struct Dashboard {
     metrics: RwSignal<Option<DrainMetrics>>,
     /// The drain card's data (blocking jobs, history, ETA), when loaded.
     pub drain: RwSignal<Option<DrainView>>,
-    /// The audit history as loaded so far.
-    pub audit: RwSignal<crate::audit::Loaded>,
     pub link: RwSignal<Link>,
     /// Milliseconds since the epoch, ticking every few seconds: drives the
     /// "3 min ago" texts and nothing else.
@@ -41,10 +40,6 @@ pub struct Dashboard {
     pub config: StoredValue<DashboardConfig>,
     /// Who is signed in (token mode), and so which controls are shown.
     pub session: RwSignal<Session>,
-    /// The Workers tab is shown (`#/workers`) rather than the overview.
-    pub workers_tab: RwSignal<bool>,
-    /// The Workers tab's data, when loaded.
-    pub fleet: RwSignal<Option<crate::api::Fleet>>,
 }
 
 /// The sign-in state. In `disabled` auth mode the local user is signed in as
@@ -97,12 +92,9 @@ impl Dashboard {
             status: RwSignal::new(None),
             metrics: RwSignal::new(None),
             drain: RwSignal::new(None),
-            audit: RwSignal::new(Default::default()),
             link: RwSignal::new(Link::Connecting),
             now_ms: RwSignal::new(crate::clock::now_ms()),
             session: RwSignal::new(Session::for_mode(&config.auth_mode)),
-            workers_tab: RwSignal::new(false),
-            fleet: RwSignal::new(None),
             config: StoredValue::new(config),
         }
     }
@@ -151,16 +143,19 @@ impl Dashboard {
         }
     }
 
-    /// Takes the Workers tab's data; a no-op when it is unchanged.
-    pub fn apply_fleet(&self, fleet: crate::api::Fleet) {
-        if self.fleet.with_untracked(|f| f.as_ref() != Some(&fleet)) {
-            self.fleet.set(Some(fleet));
-        }
-    }
-
     /// Whether the person may change state (shows the controls).
     pub fn can_write(&self) -> bool {
         self.session.with(Session::can_write)
+    }
+
+    /// Signed in (or no sign-in needed), tracked: the page shows its content.
+    pub fn signed_in(&self) -> bool {
+        self.session.with(|s| s.signed_in)
+    }
+
+    /// The version the page shows, tracked (changes once per version).
+    pub fn version(&self) -> Option<i64> {
+        self.status.with(|s| s.as_ref().map(|s| s.version))
     }
 
     /// Signed in (or no sign-in needed): the page may call the server.
@@ -212,21 +207,11 @@ pub fn parse_config(json: Option<&str>) -> DashboardConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::DateTime;
 
     fn status(version: i64) -> WorkerPauseStatus {
         WorkerPauseStatus {
-            workers_paused: false,
-            mode: None,
-            reason: None,
             version,
-            requested_by: None,
-            requested_at: None,
-            updated_at: DateTime::from_timestamp(0, 0).unwrap(),
-            metrics: DrainMetrics::new(0, 0, 0),
-            audit: Default::default(),
-            warning: None,
-            until: None,
+            ..crate::fixtures::status(false, None)
         }
     }
 

@@ -187,8 +187,12 @@ test('sign out returns to the form, and so does a call refused for want of a ses
   // Signed in again, then the cookie disappears behind the page's back:
   // the next call answers 401 and the page shows the form, not "unreachable".
   await tokenField(page).fill(tokens[OPERATOR]);
+  // Signed in, the page asks for the status at once: let that call finish
+  // first, so the call refused below is the one the click makes.
+  const polled = page.waitForResponse((r) => r.url().endsWith('/sfn/get_pause_state'));
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByText(`Signed in as ${OPERATOR}`)).toBeVisible();
+  expect((await polled).status()).toBe(200);
   await page.context().clearCookies();
   await page.getByRole('link', { name: 'Workers', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible({ timeout: 10_000 });

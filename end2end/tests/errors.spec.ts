@@ -20,7 +20,10 @@ test.beforeEach(async ({ request }) => {
 test('an empty reason is refused by the browser; a blank one by the server, under the field', async ({
   page,
   request,
+  consoleErrors,
 }) => {
+  // The server function refuses with the REST status (422), which Chromium logs.
+  consoleErrors.allow(/status of 422/);
   await openDashboard(page, 'Workers: Running');
   const reason = page.locator('#pause-reason');
   const sent: string[] = [];
@@ -54,7 +57,9 @@ test('an empty reason is refused by the browser; a blank one by the server, unde
   await expect(reason).not.toHaveAttribute('aria-invalid', 'true');
 });
 
-test('a version conflict shows the new state instead of overriding it', async ({ page, request }) => {
+test('a version conflict shows the new state instead of overriding it', async ({ page, request, consoleErrors }) => {
+  // The server function refuses with the REST status (409), which Chromium logs.
+  consoleErrors.allow(/status of 409/);
   await openDashboard(page, 'Workers: Running');
   // Someone else pauses (quiesce) after the page read the state but before
   // its request arrives.

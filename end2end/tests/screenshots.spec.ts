@@ -15,6 +15,9 @@ import {
   workerHeartbeat,
   openWorkers,
   uniqueId,
+  enqueueJob,
+  claimJob,
+  failJob,
 } from './support';
 
 // The screenshots in docs/img, from a short, realistic story: some history,
@@ -108,4 +111,28 @@ test('docs screenshots of the Workers tab', async ({ page, request }) => {
       await request.post(`/api/workers/rolling-restarts/${rr.id}/cancel`);
     }
   });
+});
+
+test('docs screenshots of the Jobs pages', async ({ page, request }) => {
+  await reset(request);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const failed: string[] = [];
+  for (const [type, error] of [
+    ['invoice.render', 'template "q4" not found'],
+    ['thumbnail.render', 'image decoder: truncated PNG'],
+    ['email.send', 'SMTP 451: try again later'],
+  ]) {
+    const job = await enqueueJob(request, type, { customer: 4211, attempt: 'final' }, 1);
+    await failJob(request, await claimJob(request, type, 'worker-7'), error);
+    failed.push(job.id);
+  }
+  await enqueueJob(request, 'report.daily', { day: '2026-11-29' });
+  await page.goto('/jobs?status=failed');
+  await expect(page.locator('#jobs tbody tr[data-job-id]').first()).toBeVisible();
+  await docScreenshot(page, 'dashboard-jobs');
+  await page.goto(`/jobs/${failed[0]}`);
+  await page.getByRole('button', { name: 'Retry job' }).click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await docScreenshot(page, 'dashboard-job-retry');
+  await page.keyboard.press('Escape');
 });

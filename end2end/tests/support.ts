@@ -220,3 +220,61 @@ export async function openWorkers(page: Page) {
   await expect(page.getByRole('heading', { name: 'Workers', exact: true })).toBeVisible();
   await expect(page.locator('#fleet')).toBeVisible();
 }
+
+// ------------------------------------------------------------------ routes and jobs
+
+/** The dashboard's pages: path, the heading that says it loaded, the nav link marked current. */
+export const ROUTES = [
+  { path: '/', heading: 'Pause and resume', nav: 'Overview' },
+  { path: '/workers', heading: 'Workers', nav: 'Workers' },
+  { path: '/jobs', heading: 'Jobs', nav: 'Jobs' },
+  { path: '/audit', heading: 'Audit log', nav: 'Audit log' },
+] as const;
+
+export const nav = (page: Page) => page.getByRole('navigation', { name: 'Sections' });
+
+/** Fails unless the page is loaded: the banner shows a state, the route's
+ *  heading is there, and the nav marks its link (only its link) current. */
+export async function expectRoute(page: Page, heading: string, navName: string) {
+  await expect(banner(page)).toContainText(/Workers: (Running|Paused)/);
+  await expect(page.getByRole('heading', { name: heading, exact: true })).toBeVisible();
+  await expect(nav(page).getByRole('link', { name: navName, exact: true })).toHaveAttribute('aria-current', 'page');
+  await expect(nav(page).locator('[aria-current="page"]')).toHaveCount(1);
+}
+
+/** Fails when the page scrolls sideways. */
+export async function expectNoSideScroll(page: Page) {
+  const overflow = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  expect(overflow.scroll, 'no horizontal scroll').toBeLessThanOrEqual(overflow.client);
+}
+
+export async function enqueueJob(request: APIRequestContext, type: string, payload: unknown = {}, maxAttempts = 3) {
+  const res = await request.post(JOBS_API, { data: { type, payload, maxAttempts } });
+  expect(res.status(), `enqueue: ${await res.text()}`).toBe(201);
+  return (await res.json()) as Record<string, any>;
+}
+
+/** Claims the next job of `type` as `workerId` (workers must be running). */
+export async function claimJob(request: APIRequestContext, type: string, workerId: string): Promise<Claimed> {
+  const res = await request.post(`${JOBS_API}/claim`, { data: { workerId, types: [type], leaseSeconds: 600 } });
+  expect(res.status(), `claim: ${await res.text()}`).toBe(200);
+  const body = await res.json();
+  expect(body.job, `a ${type} job was claimed`).not.toBeNull();
+  return { id: body.job.id, workerId, leaseToken: body.job.leaseToken };
+}
+
+export async function failJob(request: APIRequestContext, job: Claimed, error: string) {
+  const res = await request.post(`${JOBS_API}/${job.id}/fail`, {
+    data: { workerId: job.workerId, leaseToken: job.leaseToken, error, retryable: false },
+  });
+  expect(res.status(), `fail: ${await res.text()}`).toBe(200);
+}
+
+export async function getJob(request: APIRequestContext, id: string) {
+  const res = await request.get(`${JOBS_API}/${id}`);
+  expect(res.status(), `GET job ${id}`).toBe(200);
+  return (await res.json()) as Record<string, any>;
+}

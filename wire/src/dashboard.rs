@@ -1,12 +1,12 @@
 //! What the dashboard needs beyond the pause status: the runtime config the
 //! server injects into the page, the drain view (what blocks the drain, the
-//! running-jobs history, an ETA) and the outcome of a pause/resume request.
+//! running-jobs history, an ETA) and the messages of the live stream.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{DrainMetrics, ErrorBody, WorkerPauseStatus};
+use crate::{DrainMetrics, WorkerPauseStatus};
 
 /// Injected by the server into `index.html` as
 /// `<script id="lull-config" type="application/json">…</script>`.
@@ -53,15 +53,15 @@ pub struct BlockingJob {
     #[serde(rename = "type")]
     pub job_type: String,
     pub worker_id: Option<String>,
-    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
+    #[serde(default)]
     pub started_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
+    #[serde(default)]
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// The lease has expired: the worker stopped heartbeating.
     pub stale: bool,
     pub paused_at_checkpoint: bool,
     /// Started + the recent average duration of this job type, when known.
-    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
+    #[serde(default)]
     pub expected_end_at: Option<DateTime<Utc>>,
 }
 
@@ -69,7 +69,6 @@ pub struct BlockingJob {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunningSample {
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub at: DateTime<Utc>,
     pub running: i64,
     pub stale_running: i64,
@@ -108,16 +107,6 @@ pub struct DrainProgress {
     pub percent: i64,
 }
 
-/// The answer to a pause/resume from the dashboard: the new status, or the
-/// error the REST API would have given (validation with its field, a version
-/// conflict with the current state).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "camelCase")]
-pub enum PauseOutcome {
-    Applied { status: Box<WorkerPauseStatus> },
-    Rejected { status: u16, error: Box<ErrorBody> },
-}
-
 /// A message on the live stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -129,7 +118,6 @@ pub enum StreamMessage {
     Metrics {
         version: i64,
         metrics: DrainMetrics,
-        #[serde(deserialize_with = "crate::time::rfc3339")]
         at: DateTime<Utc>,
     },
 }

@@ -66,22 +66,19 @@ pub struct Job {
     /// it; listings leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_token: Option<Uuid>,
-    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
+    #[serde(default)]
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// A queued job is not claimed before this (retry backoff).
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub run_after: DateTime<Utc>,
     /// The worker reported it is holding at a quiesce checkpoint.
     pub paused_at_checkpoint: bool,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
-    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
+    #[serde(default)]
     pub started_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
+    #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,
 }
 

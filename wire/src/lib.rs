@@ -12,7 +12,6 @@ pub mod fleet;
 pub mod jobs;
 pub mod pause;
 pub mod runbook;
-pub mod time;
 pub mod workers;
 
 pub use dashboard::*;

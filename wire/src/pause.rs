@@ -74,17 +74,12 @@ pub struct ControlEvent {
     /// The client's idempotency key for the request, when it sent one.
     #[serde(default)]
     pub request_id: Option<String>,
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// For per-worker actions and rolling restarts: the targeted workers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
     /// For per-worker actions: each worker's result, overrides, the ETA.
-    /// The dashboard (WASM) never shows it and skips it unread: decoding an
-    /// arbitrary JSON value would add serde_json's `Value` and map code to
-    /// its bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub details: Option<serde_json::Value>,
 }
 
@@ -104,9 +99,8 @@ pub struct WorkerPauseStatus {
     /// Starts at 1, grows by exactly one on every state change.
     pub version: i64,
     pub requested_by: Option<String>,
-    #[serde(default, deserialize_with = "crate::time::rfc3339_opt")]
+    #[serde(default)]
     pub requested_at: Option<DateTime<Utc>>,
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
     pub metrics: DrainMetrics,
     pub audit: AuditBlock,
@@ -115,11 +109,7 @@ pub struct WorkerPauseStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
     /// A timed pause: when the fleet resumes by itself. Absent otherwise.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::time::rfc3339_opt"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -205,4 +195,25 @@ pub struct SystemBlock {
     pub reason: Option<String>,
     pub version: i64,
     pub pause_poll_interval_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_both_ways() {
+        let json = r#"{"id":7,"action":"pause","mode":"drain","reason":"r","actor":"a",
+            "forceResume":false,"metrics":{"queued":0,"running":1,"staleRunning":0,"isDrained":false},
+            "version":3,"success":true,"createdAt":"2026-11-22T21:47:28.123+02:00"}"#;
+        let e: ControlEvent = serde_json::from_str(json).expect("an event");
+        assert_eq!(e.created_at.timestamp_millis(), 1_795_376_848_123);
+        // Written back as UTC, and read again unchanged.
+        let out = serde_json::to_value(&e).expect("encodes");
+        assert_eq!(out["createdAt"], "2026-11-22T19:47:28.123Z");
+        let again: ControlEvent = serde_json::from_value(out).expect("decodes");
+        assert_eq!(again, e);
+        let bad = json.replace("2026-11-22T21:47:28.123+02:00", "yesterday");
+        assert!(serde_json::from_str::<ControlEvent>(&bad).is_err());
+    }
 }

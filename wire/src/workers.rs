@@ -106,9 +106,7 @@ pub struct WorkerInfo {
     pub labels: BTreeMap<String, String>,
     pub boot_id: String,
     /// When this boot registered.
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub started_at: DateTime<Utc>,
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub last_heartbeat_at: DateTime<Utc>,
     pub active_jobs: Vec<Uuid>,
     pub desired_state: DesiredState,
@@ -140,7 +138,6 @@ pub struct WorkerHealth {
     pub id: String,
     pub online: bool,
     /// `last_seen` in the seed's words.
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub last_seen: DateTime<Utc>,
     pub seconds_since_seen: i64,
     pub stale: bool,
@@ -238,7 +235,6 @@ pub struct ResultAck {
     pub idempotency_key: String,
     /// False when this key had been applied before (acknowledged again).
     pub applied_now: bool,
-    #[serde(deserialize_with = "crate::time::rfc3339")]
     pub accepted_at: DateTime<Utc>,
 }
 
@@ -263,6 +259,14 @@ impl DesiredState {
 }
 
 impl ObservedState {
+    pub const ALL: [ObservedState; 5] = [
+        ObservedState::Running,
+        ObservedState::Paused,
+        ObservedState::Draining,
+        ObservedState::Stopped,
+        ObservedState::Offline,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ObservedState::Running => "running",
@@ -271,6 +275,10 @@ impl ObservedState {
             ObservedState::Stopped => "stopped",
             ObservedState::Offline => "offline",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<ObservedState> {
+        ObservedState::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 

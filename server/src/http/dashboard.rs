@@ -14,8 +14,10 @@ use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Router};
 use leptos::prelude::provide_context;
 use tower_http::services::ServeDir;
+use uuid::Uuid;
 use wire::{
-    DashboardConfig, DrainView, ErrorBody, EventsPage, PauseOutcome, PauseRequest,
+    DashboardConfig, DrainView, EventsPage, Job, JobList, JobStatus, PauseRequest, RollingRestart,
+    RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerList,
     WorkerPauseStatus,
 };
 
@@ -23,7 +25,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::auth::Caller;
 use crate::domain::rollout::RolloutCommand;
-use crate::domain::{PageLimit, PauseCommand, WorkerActionCommand};
+use crate::domain::{JobFilter, PageLimit, PauseCommand, WorkerActionCommand};
 use crate::service::{Service, ServiceError};
 
 /// The core service, seen through the dashboard's narrow interface.
@@ -32,114 +34,102 @@ struct ServiceBackend {
     actor: String,
 }
 
+/// A service error as the REST API answers it, decoded once into the
+/// `wire` error the dashboard matches on.
+fn refused(e: ServiceError) -> wire::ApiError {
+    let e = ApiError::from(e);
+    wire::ApiError::from_parts(e.status.as_u16(), *e.body)
+}
+
 #[async_trait::async_trait]
 impl DashboardBackend for ServiceBackend {
-    async fn pause_status(&self) -> Result<WorkerPauseStatus, ErrorBody> {
-        self.service
-            .pause_status()
-            .await
-            .map_err(|e| *ApiError::from(e).body)
+    async fn pause_status(&self) -> Result<WorkerPauseStatus, wire::ApiError> {
+        self.service.pause_status().await.map_err(refused)
     }
 
-    async fn change_pause(&self, request: PauseRequest) -> PauseOutcome {
-        let cmd = PauseCommand::parse(request).map_err(ServiceError::from);
-        let applied = match cmd {
-            Ok(cmd) => self.service.change_pause(&self.actor, cmd).await,
-            Err(e) => Err(e),
-        };
-        match applied {
-            Ok(status) => PauseOutcome::Applied {
-                status: Box::new(status),
-            },
-            Err(e) => {
-                let e = ApiError::from(e);
-                PauseOutcome::Rejected {
-                    status: e.status.as_u16(),
-                    error: e.body,
-                }
-            }
-        }
+    async fn change_pause(
+        &self,
+        request: PauseRequest,
+    ) -> Result<WorkerPauseStatus, wire::ApiError> {
+        let cmd = PauseCommand::parse(request).map_err(|e| refused(e.into()))?;
+        self.service
+            .change_pause(&self.actor, cmd)
+            .await
+            .map_err(refused)
     }
 
     async fn events(
         &self,
         limit: Option<u32>,
         before: Option<i64>,
-    ) -> Result<EventsPage, ErrorBody> {
-        let limit = PageLimit::parse(limit, 50).map_err(|e| *ApiError::from(e).body)?;
-        self.service
-            .events(limit, before)
-            .await
-            .map_err(|e| *ApiError::from(e).body)
+    ) -> Result<EventsPage, wire::ApiError> {
+        let limit = PageLimit::parse(limit, 50).map_err(|e| refused(e.into()))?;
+        self.service.events(limit, before).await.map_err(refused)
     }
 
-    async fn workers(&self) -> Result<wire::WorkerList, ErrorBody> {
-        self.service
-            .list_workers()
-            .await
-            .map_err(|e| *ApiError::from(e).body)
+    async fn drain_view(&self) -> Result<DrainView, wire::ApiError> {
+        self.service.drain_view().await.map_err(refused)
+    }
+
+    async fn workers(&self) -> Result<WorkerList, wire::ApiError> {
+        self.service.list_workers().await.map_err(refused)
     }
 
     async fn worker_action(
         &self,
-        request: wire::WorkerActionRequest,
-    ) -> Result<wire::WorkerActionResponse, (u16, ErrorBody)> {
-        let cmd = WorkerActionCommand::parse(request).map_err(|e| rejected(e.into()))?;
+        request: WorkerActionRequest,
+    ) -> Result<WorkerActionResponse, wire::ApiError> {
+        let cmd = WorkerActionCommand::parse(request).map_err(|e| refused(e.into()))?;
         self.service
             .worker_action(&self.actor, cmd)
             .await
-            .map_err(rejected)
+            .map_err(refused)
     }
 
-    async fn rolling_restarts(&self) -> Result<Vec<wire::RollingRestart>, ErrorBody> {
-        self.service
-            .list_rolling_restarts()
-            .await
-            .map_err(|e| *ApiError::from(e).body)
+    async fn rolling_restarts(&self) -> Result<Vec<RollingRestart>, wire::ApiError> {
+        self.service.list_rolling_restarts().await.map_err(refused)
     }
 
     async fn start_rolling_restart(
         &self,
-        request: wire::RollingRestartRequest,
-    ) -> Result<wire::RollingRestart, (u16, ErrorBody)> {
-        let cmd = RolloutCommand::parse(request).map_err(|e| rejected(e.into()))?;
+        request: RollingRestartRequest,
+    ) -> Result<RollingRestart, wire::ApiError> {
+        let cmd = RolloutCommand::parse(request).map_err(|e| refused(e.into()))?;
         self.service
             .start_rolling_restart(&self.actor, cmd)
             .await
-            .map_err(rejected)
+            .map_err(refused)
     }
 
-    async fn cancel_rolling_restart(
-        &self,
-        id: String,
-    ) -> Result<wire::RollingRestart, (u16, ErrorBody)> {
-        let id = uuid::Uuid::parse_str(&id).map_err(|_| {
-            let e = ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "invalid_id",
-                format!("{id:?} is not a valid id (a UUID)"),
-                Some("id"),
-            );
-            (e.status.as_u16(), *e.body)
-        })?;
+    async fn cancel_rolling_restart(&self, id: Uuid) -> Result<RollingRestart, wire::ApiError> {
         self.service
             .cancel_rolling_restart(&self.actor, id, None)
             .await
-            .map_err(rejected)
+            .map_err(refused)
     }
 
-    async fn drain_view(&self) -> Result<DrainView, ErrorBody> {
-        self.service
-            .drain_view()
-            .await
-            .map_err(|e| *ApiError::from(e).body)
+    async fn jobs(
+        &self,
+        status: Option<JobStatus>,
+        limit: Option<u32>,
+    ) -> Result<JobList, wire::ApiError> {
+        let filter = JobFilter::parse(status.map(JobStatus::as_str), limit)
+            .map_err(|e| refused(e.into()))?;
+        let jobs = self.service.list_jobs(filter).await.map_err(refused)?;
+        Ok(JobList { jobs })
     }
-}
 
-/// A service error as the REST API would answer it: status and body.
-fn rejected(e: ServiceError) -> (u16, ErrorBody) {
-    let e = ApiError::from(e);
-    (e.status.as_u16(), *e.body)
+    async fn job(&self, id: Uuid) -> Result<Job, wire::ApiError> {
+        self.service.get_job(id).await.map_err(refused)
+    }
+
+    async fn cancel_job(&self, id: Uuid) -> Result<Job, wire::ApiError> {
+        self.service.cancel(&self.actor, id).await.map_err(refused)
+    }
+
+    async fn retry_job(&self, id: Uuid) -> Result<Job, wire::ApiError> {
+        self.service.retry(&self.actor, id).await.map_err(refused)
+    }
 }
 
 /// The config the page reads at start-up (endpoints and intervals).
