@@ -290,8 +290,8 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
 
 /// Liveness: answers without touching storage (load balancers, and the
 /// baseline of the paused-claim benchmark).
-async fn livez() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"ok": true}))
+async fn livez() -> axum::Json<wire::runbook::Livez> {
+    axum::Json(wire::runbook::Livez { ok: true })
 }
 
 async fn unknown_api_route(uri: axum::http::Uri) -> ApiError {

@@ -4,10 +4,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
 use wire::{
     ClaimManyRequest, ClaimResponse, CompleteRequest, EnqueueRequest, FailRequest,
-    HeartbeatRequest, HeartbeatResponse, Job, JobList,
+    HeartbeatRequest, HeartbeatResponse, Job, JobList, JobListQuery,
 };
 
 use super::error::ApiResult;
@@ -89,16 +88,9 @@ pub async fn get(State(s): State<AppState>, PathId(id): PathId) -> ApiResult<Jso
     Ok(Json(s.service.get_job(id).await?))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    status: Option<String>,
-    limit: Option<u32>,
-}
-
 pub async fn list(
     State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<JobListQuery>,
 ) -> ApiResult<Json<JobList>> {
     let filter = JobFilter::parse(q.status.as_deref(), q.limit)?;
     let jobs = s.service.list_jobs(filter).await?;

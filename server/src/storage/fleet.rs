@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use wire::{ControlEvent, DesiredState};
 
+use super::notice::Notice;
 use super::pause::{insert_event, read_pause_state};
 use super::queue::count_jobs;
 use super::rows;
@@ -244,7 +245,10 @@ async fn stamp(s: &mut impl Exec, now: DateTime<Utc>) -> StoreResult<(i64, wire:
 /// The whole fleet is locked (PostgreSQL `FOR UPDATE`; SQLite's single
 /// writer), so two concurrent actions never both pass the safety rule
 /// against the same "before". A refusal returns before the commit: the
-/// transaction rolls back and nothing changed.
+/// transaction rolls back and nothing changed. Other server processes are
+/// told (`FleetChanged`, delivered at commit) so a claim the targeted
+/// worker is long-polling on another replica is answered at once, not at
+/// the end of its wait.
 async fn worker_action<D: Driver>(
     d: &D,
     cmd: &WorkerActionCommand,
@@ -262,6 +266,7 @@ async fn worker_action<D: Driver>(
     let (version, metrics) = stamp(&mut tx, now).await?;
     let new_event = domain::action_event(cmd, actor, &before, override_used, metrics, version, now);
     let event = insert_event(&mut tx, &new_event).await?;
+    tx.notify(&Notice::FleetChanged).await?;
     tx.commit().await?;
     Ok(WorkerActionOutcome {
         before,
