@@ -191,6 +191,7 @@ mod tests {
             created_at: DateTime::from_timestamp(id, 0).unwrap(),
             targets: vec![],
             details: None,
+            queue: None,
         }
     }
 

@@ -205,6 +205,7 @@ mod tests {
             created_at: DateTime::from_timestamp(0, 0).unwrap(),
             targets: vec![],
             details: None,
+            queue: None,
         }
     }
 

@@ -334,6 +334,7 @@ mod tests {
             created_at: t(at),
             targets: vec![],
             details: None,
+            queue: None,
         }
     }
 

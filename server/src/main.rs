@@ -38,7 +38,7 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// viewer, worker or operator. A worker token's name is its worker id.
+        /// viewer, worker, operator or producer. A worker token's name is its worker id.
         #[arg(long)]
         role: String,
         #[arg(long, env = "DATABASE_URL", default_value = server::config::DEFAULT_DATABASE_URL)]
@@ -69,8 +69,9 @@ async fn token_command(cmd: TokenCommand) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     match cmd {
         TokenCommand::Create { name, role, .. } => {
-            let role = Role::parse(&role)
-                .ok_or_else(|| format!("role {role:?}: use viewer, worker or operator"))?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                format!("role {role:?}: use viewer, worker, operator or producer")
+            })?;
             server::domain::parse_identifier("name", Some(&name)).map_err(|e| e.to_string())?;
             let (rec, token) = tokens
                 .create(&name, role)

@@ -124,12 +124,7 @@ async fn postgres_two_servers_grant_no_claim_after_a_pause() {
     let c = client();
     {
         let store = server::storage::connect(&db.url).await.unwrap();
-        let job = server::domain::NewJob {
-            job_type: "t".into(),
-            payload: json!({}),
-            priority: 0,
-            max_attempts: 3,
-        };
+        let job = server::domain::NewJob::simple("t", json!({}));
         for _ in 0..3000 {
             store.enqueue(&job, server::service::now()).await.unwrap();
         }

@@ -173,6 +173,7 @@ mod tests {
             reason: paused.then(|| reason.to_string()),
             version,
             pause_poll_interval_ms: 200,
+            paused_queues: Vec::new(),
         }
     }
 

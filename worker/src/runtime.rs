@@ -176,6 +176,7 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
         let req = ClaimRequest {
             worker_id: Some(shared.config.worker_id.clone()),
             types: Some(shared.claim_types()),
+            queues: None,
             lease_seconds: Some(shared.config.lease_seconds),
             wait_ms: Some(shared.config.wait_ms),
         };

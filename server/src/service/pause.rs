@@ -22,7 +22,7 @@ impl Service {
         state: PauseState,
         warning: Option<String>,
     ) -> ServiceResult<WorkerPauseStatus> {
-        let metrics = self.store.job_counts(now()).await?.drain_metrics();
+        let metrics = self.store.live_counts(now(), None).await?.drain_metrics();
         let latest = self
             .store
             .list_events(self.config.audit_latest, None)

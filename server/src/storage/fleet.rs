@@ -7,7 +7,7 @@ use wire::{ControlEvent, DesiredState};
 
 use super::notice::Notice;
 use super::pause::{insert_event, read_pause_state};
-use super::queue::count_jobs;
+use super::queue::count_live_jobs;
 use super::rows;
 use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
 use crate::domain::{
@@ -239,7 +239,10 @@ async fn worker_heartbeat<D: Driver>(
 /// The event's stamp: the pause version and the drain metrics now.
 async fn stamp(s: &mut impl Exec, now: DateTime<Utc>) -> StoreResult<(i64, wire::DrainMetrics)> {
     let version = read_pause_state(s).await?.version;
-    Ok((version, count_jobs(s, now).await?.drain_metrics()))
+    Ok((
+        version,
+        count_live_jobs(s, now, None).await?.drain_metrics(),
+    ))
 }
 
 /// The whole fleet is locked (PostgreSQL `FOR UPDATE`; SQLite's single

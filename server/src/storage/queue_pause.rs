@@ -1,0 +1,276 @@
+//! Named queues: one row per queue holding its own pause state, the queue
+//! pause transition, and the queue list with its live counts.
+//!
+//! The per-queue guarantee — once a queue pause has answered, no claim on
+//! any server process hands out a job of that queue until it is resumed —
+//! rests on the queue's row, the way the global one rests on the global
+//! state row:
+//! - A pause takes the queue's row `FOR UPDATE` ([`lock_queue`]) in the
+//!   transaction that writes it. A claim takes the row of the queue it is
+//!   handing out a job of `FOR SHARE` ([`queue_open_for_claim`]) in the same
+//!   statement or transaction that claims, and claims only if it is not
+//!   paused. A claim that locked first commits before the pause can (so
+//!   the pause answers after it); a claim that comes later waits for the
+//!   pause, then reads the new row (PostgreSQL re-reads the newest version
+//!   for a locking read) and hands out nothing of that queue. SQLite has
+//!   one writer: the check inside the claim's write transaction is enough.
+//! - A queue with no row yet (never paused, no jobs) is paused by
+//!   inserting its row first ([`ensure_queue`]), so a pause of an empty
+//!   queue applies to the jobs enqueued later.
+//! - A new queue's first enqueue vs a concurrent pause: every enqueue
+//!   writes its queue's row before the job (`storage::queue`), and rows are
+//!   never deleted, so a claim can never see a job whose row it cannot
+//!   lock. Two first writers of one row (an enqueue and a pause) are
+//!   serialized by its primary key.
+//!
+//! Other processes learn of a queue pause through `QueuePauseChanged`
+//! (NOTIFY at commit), the periodic refresh and the re-read on reconnect.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use wire::DrainMetrics;
+
+use super::notice::Notice;
+use super::pause::{insert_event, request_id_seen, TransitionOutcome};
+use super::queue::{count_live_jobs, count_live_jobs_by_queue};
+use super::rows;
+use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
+use crate::domain::{self, Decision, LiveCounts, PauseCommand, PauseState, QueuePause};
+
+/// A queue as the list shows it: its pause and its live jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSummary {
+    pub pause: QueuePause,
+    pub counts: LiveCounts,
+}
+
+#[async_trait]
+pub trait QueuePauseStore: Send + Sync + 'static {
+    /// Every queue's row (the queues that ever had jobs or a pause).
+    async fn queue_pauses(&self) -> StoreResult<Vec<QueuePause>>;
+
+    /// One queue's pause; [`PauseState::initial`] for a queue with no row.
+    async fn queue_pause(&self, queue: &str, now: DateTime<Utc>) -> StoreResult<PauseState>;
+
+    /// Pauses or resumes one queue atomically, as
+    /// [`super::PauseStore::transition_pause`] does the fleet: the queue's
+    /// row (created if missing) locked, a known `requestId` replayed, that
+    /// queue's drain metrics, [`domain::decide_queue`], the row and the
+    /// audit event written, other processes notified — one transaction. A
+    /// refusal or a request that changes nothing writes nothing.
+    async fn transition_queue_pause(
+        &self,
+        queue: &str,
+        cmd: &PauseCommand,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TransitionOutcome>;
+
+    /// The queues that have jobs (any status) or are paused, by name, with
+    /// their live counts.
+    async fn list_queues(&self, now: DateTime<Utc>) -> StoreResult<Vec<QueueSummary>>;
+}
+
+// ---- queries: one statement each -------------------------------------
+
+/// Writes the queue's row if it has none (running, version 1). Every
+/// enqueue calls it before inserting its job; see the module docs.
+pub(crate) async fn ensure_queue(
+    s: &mut impl Exec,
+    queue: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    const SQL: &str = "INSERT INTO queues (name, updated_at, created_at) VALUES ($1, $2, $2) \
+        ON CONFLICT (name) DO NOTHING";
+    s.execute(SQL, &[Arg::Text(queue), Arg::Time(now)]).await?;
+    Ok(())
+}
+
+/// Every queue's row, by name.
+async fn read_queues(s: &mut impl Exec) -> StoreResult<Vec<QueuePause>> {
+    const SQL: &str = concat!("SELECT ", queue_columns!(), " FROM queues ORDER BY name");
+    s.fetch_all(SQL, &[])
+        .await?
+        .iter()
+        .map(rows::queue_pause)
+        .collect()
+}
+
+/// One queue's row, unlocked.
+async fn read_queue(s: &mut impl Exec, queue: &str) -> StoreResult<Option<QueuePause>> {
+    const SQL: &str = concat!("SELECT ", queue_columns!(), " FROM queues WHERE name = $1");
+    s.fetch_optional(SQL, &[Arg::Text(queue)])
+        .await?
+        .as_ref()
+        .map(rows::queue_pause)
+        .transpose()
+}
+
+/// The queue's row, locked against claims of its jobs and other
+/// transitions until the transaction ends (it must exist).
+async fn lock_queue(s: &mut impl Exec, queue: &str) -> StoreResult<PauseState> {
+    let sql = s.sql().lock_queue;
+    let row = s.fetch_one(sql, &[Arg::Text(queue)]).await?;
+    Ok(rows::queue_pause(&row)?.state)
+}
+
+/// Whether a claim may hand out a job of `queue`: its row read under a
+/// shared lock held until the claim's transaction ends. A pause that
+/// committed first is seen; a later one waits for the claim.
+pub(crate) async fn queue_open_for_claim(s: &mut impl Exec, queue: &str) -> StoreResult<bool> {
+    let sql = s.sql().share_queue;
+    match s.fetch_optional(sql, &[Arg::Text(queue)]).await? {
+        Some(r) => Ok(!r.bool("paused")?),
+        // Cannot happen (a job's queue always has its row); refuse rather
+        // than hand out a job no pause could have stopped.
+        None => Ok(false),
+    }
+}
+
+/// Overwrites the queue's pause state.
+async fn write_queue(s: &mut impl Exec, queue: &str, st: &PauseState) -> StoreResult<()> {
+    const SQL: &str = "UPDATE queues SET paused = $2, mode = $3, reason = $4, \
+        requested_by = $5, requested_at = $6, paused_at = $7, resumed_at = $8, \
+        updated_at = $9, version = $10, until_at = $11 WHERE name = $1";
+    s.execute(
+        SQL,
+        &[
+            Arg::Text(queue),
+            Arg::Bool(st.workers_paused),
+            Arg::OptText(st.mode.map(|m| m.as_str())),
+            Arg::OptText(st.reason.as_deref()),
+            Arg::OptText(st.requested_by.as_deref()),
+            Arg::OptTime(st.requested_at),
+            Arg::OptTime(st.paused_at),
+            Arg::OptTime(st.resumed_at),
+            Arg::Time(st.updated_at),
+            Arg::I64(st.version),
+            Arg::OptTime(st.until),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The queues worth listing: paused, or with at least one job of any
+/// status (one index probe each, `jobs_queue_created`).
+async fn read_listed_queues(s: &mut impl Exec) -> StoreResult<Vec<QueuePause>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        queue_columns!(),
+        " FROM queues q WHERE q.paused \
+         OR EXISTS (SELECT 1 FROM jobs j WHERE j.queue = q.name) ORDER BY q.name"
+    );
+    s.fetch_all(SQL, &[])
+        .await?
+        .iter()
+        .map(rows::queue_pause)
+        .collect()
+}
+
+// ---- operations: written once ------------------------------------------
+
+/// The queue pause transition (see the module docs for the locks). The
+/// row is created first if missing, then locked; the drain metrics and the
+/// replay check are read under that lock, so the event records what the
+/// decision saw.
+async fn transition<D: Driver>(
+    d: &D,
+    queue: &str,
+    cmd: &PauseCommand,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<TransitionOutcome> {
+    let mut tx = d.begin().await?;
+    ensure_queue(&mut tx, queue, now).await?;
+    let current = lock_queue(&mut tx, queue).await?;
+    let metrics: DrainMetrics = count_live_jobs(&mut tx, now, Some(queue))
+        .await?
+        .drain_metrics();
+    // Nothing to write on the paths below: returning drops the transaction
+    // (a rollback), so not even the new row of an untouched queue stays.
+    let unchanged = |state, replayed| TransitionOutcome {
+        state,
+        metrics,
+        event: None,
+        warning: None,
+        replayed,
+    };
+    if let Some(request_id) = &cmd.request_id {
+        if request_id_seen(&mut tx, request_id).await? {
+            return Ok(unchanged(current, true));
+        }
+    }
+    let decision =
+        domain::decide_queue(queue, &current, metrics, cmd, actor, now).map_err(|e| match e {
+            domain::DecideError::VersionConflict { expected, .. } => StoreError::VersionConflict {
+                expected,
+                current: Box::new(current.clone()),
+            },
+        })?;
+    let Decision::Changed {
+        state,
+        event,
+        warning,
+    } = decision
+    else {
+        return Ok(unchanged(current, false));
+    };
+    write_queue(&mut tx, queue, &state).await?;
+    let event = insert_event(&mut tx, &event).await?;
+    tx.notify(&Notice::QueuePauseChanged(queue.to_string(), state.version))
+        .await?;
+    tx.commit().await?;
+    Ok(TransitionOutcome {
+        state,
+        metrics,
+        event: Some(event),
+        warning,
+        replayed: false,
+    })
+}
+
+/// The listed queues and the live counts, read together.
+async fn list_queues<D: Driver>(d: &D, now: DateTime<Utc>) -> StoreResult<Vec<QueueSummary>> {
+    let mut s = d.read().await?;
+    let queues = read_listed_queues(&mut s).await?;
+    let counts = count_live_jobs_by_queue(&mut s, now).await?;
+    Ok(queues
+        .into_iter()
+        .map(|pause| {
+            let counts = counts
+                .iter()
+                .find(|(q, _)| *q == pause.name)
+                .map(|(_, c)| *c)
+                .unwrap_or_default();
+            QueueSummary { pause, counts }
+        })
+        .collect())
+}
+
+#[async_trait]
+impl<D: Driver> QueuePauseStore for Storage<D> {
+    async fn queue_pauses(&self) -> StoreResult<Vec<QueuePause>> {
+        read_queues(&mut self.call().read().await?).await
+    }
+
+    async fn queue_pause(&self, queue: &str, now: DateTime<Utc>) -> StoreResult<PauseState> {
+        Ok(read_queue(&mut self.call().read().await?, queue)
+            .await?
+            .map_or_else(|| PauseState::initial(now), |q| q.state))
+    }
+
+    async fn transition_queue_pause(
+        &self,
+        queue: &str,
+        cmd: &PauseCommand,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TransitionOutcome> {
+        transition(self.call(), queue, cmd, actor, now).await
+    }
+
+    async fn list_queues(&self, now: DateTime<Utc>) -> StoreResult<Vec<QueueSummary>> {
+        list_queues(self.call(), now).await
+    }
+}
