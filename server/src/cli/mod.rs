@@ -1,5 +1,6 @@
 //! The operator CLI: `lull status`, `pause`, `resume`, `wait`, `workers`,
-//! `rolling-restart`, `events` — the runbook's steps as commands, over the
+//! `rolling-restart`, `events`, `queues`, `enqueue` — the runbook's steps
+//! as commands, over the
 //! REST API of a running server (`--server` / `LULL_SERVER`, token from
 //! `LULL_TOKEN`), through the typed [`client::Client`].
 //!
@@ -8,13 +9,14 @@
 //! 4 timed out.
 //!
 //! Modules by command group: [`pause`] (status, pause, resume, wait),
-//! [`workers`], [`rollouts`], [`events`]; [`output`] formats what they
-//! print, [`duration`] reads durations.
+//! [`workers`], [`rollouts`], [`events`], [`queues`] (queues, enqueue);
+//! [`output`] formats what they print, [`duration`] reads durations.
 
 mod duration;
 mod events;
 mod output;
 mod pause;
+mod queues;
 mod rollouts;
 mod workers;
 
@@ -129,6 +131,20 @@ pub enum RemoteCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Named queues: list them, or pause or resume one.
+    Queues {
+        #[command(subcommand)]
+        command: Option<queues::QueuesCommand>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Enqueue one job (its queue, schedule and unique key optional).
+    Enqueue {
+        #[command(flatten)]
+        args: queues::EnqueueArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// The audit log, newest first.
     Events {
         #[arg(long, default_value_t = 20)]
@@ -205,6 +221,8 @@ async fn dispatch(command: RemoteCommand) -> CliResult<()> {
             rollouts::cancel(&Ctx::new(remote)?, &id, reason).await
         }
         Events { limit, remote } => events::list(&Ctx::new(remote)?, limit).await,
+        Queues { command, remote } => queues::run(&Ctx::new(remote)?, command).await,
+        Enqueue { args, remote } => queues::enqueue(&Ctx::new(remote)?, args).await,
     }
 }
 
