@@ -166,6 +166,16 @@ async fn main() -> std::process::ExitCode {
                 println!("  worker_stale_seconds:   {}", cfg.worker_stale_seconds);
                 println!("  auth:                   {:?}", cfg.auth);
                 println!("  min_available_workers:  {}", cfg.min_available_workers);
+                let age = |a: Option<chrono::Duration>| {
+                    a.map_or("keep forever".to_string(), |d| {
+                        format!("{}s", d.num_seconds())
+                    })
+                };
+                println!("  retain_succeeded:       {}", age(cfg.retention.succeeded));
+                println!("  retain_cancelled:       {}", age(cfg.retention.cancelled));
+                println!("  retain_failed:          {}", age(cfg.retention.failed));
+                println!("  retain_events:          {}", age(cfg.retention.events));
+                println!("  retention_interval_ms:  {}", cfg.retention_interval_ms);
                 std::process::ExitCode::SUCCESS
             }
             Err(e) => {

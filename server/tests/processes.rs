@@ -400,6 +400,16 @@ fn check_config_reports_bad_configuration() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not supported"));
     let bad = run(&["--listen", "nowhere"]);
     assert_eq!(bad.status.code(), Some(2));
+    let bad = run(&["--retain-failed", "a month"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("retain_failed"));
+    let kept = run(&["--retain-failed", "0", "--retain-events", "90d"]);
+    let out = String::from_utf8_lossy(&kept.stdout);
+    assert!(
+        out.contains("retain_failed:          keep forever"),
+        "{out}"
+    );
+    assert!(out.contains("retain_events:          7776000s"), "{out}");
     let bad = run(&["--config", "/nonexistent/lull.toml"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read config file"));

@@ -2,7 +2,8 @@
 //! per-queue guarantee under concurrent claim load on two replicas (no
 //! claim sent after a queue pause has answered gets a job of that queue,
 //! while the other queues keep going), and a replica learning of a queue
-//! pause through NOTIFY alone.
+//! pause through NOTIFY alone. And `lull serve`'s retention settings
+//! reaching its pruner, on both stores.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -204,4 +205,65 @@ async fn postgres_a_replica_learns_of_a_queue_pause_through_notify() {
     assert!(resp.job.is_none());
     assert_eq!(resp.system.paused_queues[0].name, "emails");
     assert_eq!(b.storage_calls(), before, "answered from b's cache");
+}
+
+/// `lull serve --retain-succeeded 1s --retention-interval-ms 100`: a
+/// finished job disappears by itself, a live one stays.
+async fn serve_prunes_with_its_retention_settings(url: &str) {
+    let server = Lull::start_with(
+        url,
+        &["--retain-succeeded", "1s", "--retention-interval-ms", "100"],
+        &[],
+    );
+    let c = client::Client::new(&server.base).unwrap();
+    let job = |t: &str| wire::EnqueueRequest {
+        job_type: Some(t.into()),
+        ..Default::default()
+    };
+    let done = c.enqueue(&job("t")).await.unwrap();
+    let claim = c
+        .claim(&wire::ClaimRequest {
+            worker_id: Some("w".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .job
+        .unwrap();
+    assert_eq!(claim.id, done.id);
+    let live = c.enqueue(&job("t")).await.unwrap();
+    c.complete(
+        done.id,
+        &wire::CompleteRequest {
+            worker_id: Some("w".into()),
+            lease_token: claim.lease_token,
+            result: None,
+        },
+    )
+    .await
+    .unwrap();
+    testkit::eventually(
+        "the finished job to be pruned",
+        Duration::from_secs(15),
+        || async { c.job(done.id).await.is_err().then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        c.job(live.id).await.unwrap().status,
+        wire::JobStatus::Queued
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_serve_prunes_with_its_retention_settings() {
+    let db = common::empty_sqlite();
+    serve_prunes_with_its_retention_settings(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_serve_prunes_with_its_retention_settings() {
+    let Some(db) = common::empty_postgres().await else {
+        return;
+    };
+    serve_prunes_with_its_retention_settings(&db.url).await;
 }
