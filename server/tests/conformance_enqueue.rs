@@ -35,9 +35,9 @@ async fn a_scheduled_job_is_not_claimable_before_its_time(db: TestDb) {
         schedule: Schedule::After(30),
         ..new_job("t", 9, 3)
     };
-    let job = db.store.enqueue(&later, now).await.unwrap().job;
+    let job = add(&db.store, &later, now).await;
     assert_eq!(job.run_after, at);
-    let d = db.store.enqueue(&delayed, now).await.unwrap().job;
+    let d = add(&db.store, &delayed, now).await;
     assert_eq!(d.run_after, now + Duration::seconds(30));
     assert!(
         claim_job(&db.store, "w", now).await.is_none(),
@@ -248,12 +248,7 @@ async fn retention_deletes_only_old_enough_finished_jobs(db: TestDb) {
     let old_failed = finished(old, "failed").await;
     let old_cancelled = finished(old, "cancelled").await;
     // Live and ancient: enqueued long ago, never run.
-    let live = db
-        .store
-        .enqueue(&new_job("t", 0, 3), old)
-        .await
-        .unwrap()
-        .job;
+    let live = add(&db.store, &new_job("t", 0, 3), old).await;
     let week = now - Duration::days(7);
     assert_eq!(
         db.store.prune_jobs("succeeded", week, 2).await.unwrap(),

@@ -46,18 +46,8 @@ fn resume_q() -> PauseCommand {
 
 async fn a_claim_takes_only_from_the_queues_it_names(db: TestDb) {
     let now = t0();
-    let a = db
-        .store
-        .enqueue(&queued_in("a", "t"), now)
-        .await
-        .unwrap()
-        .job;
-    let b = db
-        .store
-        .enqueue(&queued_in("b", "t"), now)
-        .await
-        .unwrap()
-        .job;
+    let a = add(&db.store, &queued_in("a", "t"), now).await;
+    let b = add(&db.store, &queued_in("b", "t"), now).await;
     assert_eq!((a.queue.as_str(), b.queue.as_str()), ("a", "b"));
     assert!(claimed(&db, &in_queues("w", &["c"], now)).await.is_none());
     let got = claimed(&db, &in_queues("w", &["b", "c"], now))
@@ -81,26 +71,11 @@ async fn a_claim_takes_only_from_the_queues_it_names(db: TestDb) {
 
 async fn a_paused_queue_hands_out_nothing_until_resumed(db: TestDb) {
     let now = t0();
-    let a = db
-        .store
-        .enqueue(&queued_in("a", "t"), now)
-        .await
-        .unwrap()
-        .job;
-    let second = db
-        .store
-        .enqueue(&queued_in("a", "t"), now)
-        .await
-        .unwrap()
-        .job;
+    let a = add(&db.store, &queued_in("a", "t"), now).await;
+    let second = add(&db.store, &queued_in("a", "t"), now).await;
     let first = claimed(&db, &in_queues("w0", &["a"], now)).await.unwrap();
     assert_eq!(first.id, a.id, "claimed before the pause");
-    let b = db
-        .store
-        .enqueue(&queued_in("b", "t"), now)
-        .await
-        .unwrap()
-        .job;
+    let b = add(&db.store, &queued_in("b", "t"), now).await;
     let out = db
         .store
         .transition_queue_pause("a", &pause_q(), "ops", now)

@@ -3,6 +3,8 @@
 //! element is parsed exactly as its single request would be; a bad one
 //! refuses the whole batch, naming its index.
 
+use uuid::Uuid;
+
 use super::input::{FieldError, WorkerId};
 use super::queue::{CompleteCommand, FailCommand, NewJob};
 
@@ -48,6 +50,27 @@ impl BatchEnqueue {
     }
 }
 
+/// A worker's batch: its id, then each element parsed with it and the
+/// element's job id (each element's own parser checks its lease token).
+fn leased<I, T>(
+    worker_id: Option<&str>,
+    jobs: Option<Vec<I>>,
+    id_of: impl Fn(&I) -> Option<Uuid>,
+    parse: impl Fn(Uuid, String, I) -> Result<T, FieldError>,
+) -> Result<Vec<T>, FieldError> {
+    let worker = WorkerId::parse(worker_id)?;
+    elements(jobs)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let id = id_of(&item)
+                .ok_or_else(|| FieldError::new("id", "id is required"))
+                .map_err(at(i))?;
+            parse(id, worker.as_str().to_string(), item).map_err(at(i))
+        })
+        .collect()
+}
+
 /// `POST /api/queue/jobs/batch-complete`, parsed: one worker, each job
 /// with its own lease token.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,24 +78,20 @@ pub struct BatchComplete(pub Vec<CompleteCommand>);
 
 impl BatchComplete {
     pub fn parse(req: wire::BatchCompleteRequest) -> Result<BatchComplete, FieldError> {
-        let worker = WorkerId::parse(req.worker_id.as_deref())?;
-        elements(req.jobs)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let id = item
-                    .id
-                    .ok_or_else(|| FieldError::new("id", "id is required"))
-                    .map_err(at(i))?;
+        leased(
+            req.worker_id.as_deref(),
+            req.jobs,
+            |j| j.id,
+            |id, worker, j| {
                 let req = wire::CompleteRequest {
-                    worker_id: Some(worker.as_str().to_string()),
-                    lease_token: item.lease_token,
-                    result: item.result,
+                    worker_id: Some(worker),
+                    lease_token: j.lease_token,
+                    result: j.result,
                 };
-                CompleteCommand::parse(id, req).map_err(at(i))
-            })
-            .collect::<Result<_, _>>()
-            .map(BatchComplete)
+                CompleteCommand::parse(id, req)
+            },
+        )
+        .map(BatchComplete)
     }
 }
 
@@ -82,25 +101,21 @@ pub struct BatchFail(pub Vec<FailCommand>);
 
 impl BatchFail {
     pub fn parse(req: wire::BatchFailRequest) -> Result<BatchFail, FieldError> {
-        let worker = WorkerId::parse(req.worker_id.as_deref())?;
-        elements(req.jobs)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let id = item
-                    .id
-                    .ok_or_else(|| FieldError::new("id", "id is required"))
-                    .map_err(at(i))?;
+        leased(
+            req.worker_id.as_deref(),
+            req.jobs,
+            |j| j.id,
+            |id, worker, j| {
                 let req = wire::FailRequest {
-                    worker_id: Some(worker.as_str().to_string()),
-                    lease_token: item.lease_token,
-                    error: item.error,
-                    retryable: item.retryable,
+                    worker_id: Some(worker),
+                    lease_token: j.lease_token,
+                    error: j.error,
+                    retryable: j.retryable,
                 };
-                FailCommand::parse(id, req).map_err(at(i))
-            })
-            .collect::<Result<_, _>>()
-            .map(BatchFail)
+                FailCommand::parse(id, req)
+            },
+        )
+        .map(BatchFail)
     }
 }
 

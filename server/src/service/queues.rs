@@ -11,7 +11,6 @@ use super::{now, Service, ServiceError, ServiceResult, SYSTEM_ACTOR};
 use crate::domain::{
     self, LiveCounts, PauseCommand, PauseState, QueueName, QueuePause, QueuePauseCommand,
 };
-use crate::metrics::inc;
 use crate::storage::StoreError;
 
 /// A queue as the API shows it.
@@ -107,25 +106,7 @@ impl Service {
             state: outcome.state.clone(),
         }]);
         match &outcome.event {
-            Some(ev) => {
-                inc(if outcome.state.workers_paused {
-                    &self.metrics.queue_pauses
-                } else {
-                    &self.metrics.queue_resumes
-                });
-                tracing::info!(
-                    actor = %ev.actor,
-                    action = %ev.action,
-                    queue,
-                    mode = ev.mode.map(|m| m.as_str()).unwrap_or(""),
-                    reason = %ev.reason,
-                    version = ev.version,
-                    force_resume = ev.force_resume,
-                    running = ev.metrics.running,
-                    stale_running = ev.metrics.stale_running,
-                    "queue pause state changed"
-                );
-            }
+            Some(ev) => self.count_change(ev),
             None => tracing::info!(
                 actor,
                 queue,

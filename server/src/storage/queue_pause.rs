@@ -28,14 +28,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use wire::DrainMetrics;
 
-use super::notice::Notice;
-use super::pause::{insert_event, request_id_seen, TransitionOutcome};
-use super::queue::{count_live_jobs, count_live_jobs_by_queue};
+use super::pause::{state_args, transition, PauseTarget, TransitionOutcome};
+use super::queue::count_live_jobs_by_queue;
 use super::rows;
-use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
-use crate::domain::{self, Decision, LiveCounts, PauseCommand, PauseState, QueuePause};
+use super::{Arg, Driver, Exec, RowReader, Storage, StoreResult};
+use crate::domain::{LiveCounts, PauseCommand, PauseState, QueuePause};
 
 /// A queue as the list shows it: its pause and its live jobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +106,7 @@ async fn read_queue(s: &mut impl Exec, queue: &str) -> StoreResult<Option<QueueP
 
 /// The queue's row, locked against claims of its jobs and other
 /// transitions until the transaction ends (it must exist).
-async fn lock_queue(s: &mut impl Exec, queue: &str) -> StoreResult<PauseState> {
+pub(crate) async fn lock_queue(s: &mut impl Exec, queue: &str) -> StoreResult<PauseState> {
     let sql = s.sql().lock_queue;
     let row = s.fetch_one(sql, &[Arg::Text(queue)]).await?;
     Ok(rows::queue_pause(&row)?.state)
@@ -128,27 +126,17 @@ pub(crate) async fn queue_open_for_claim(s: &mut impl Exec, queue: &str) -> Stor
 }
 
 /// Overwrites the queue's pause state.
-async fn write_queue(s: &mut impl Exec, queue: &str, st: &PauseState) -> StoreResult<()> {
-    const SQL: &str = "UPDATE queues SET paused = $2, mode = $3, reason = $4, \
-        requested_by = $5, requested_at = $6, paused_at = $7, resumed_at = $8, \
-        updated_at = $9, version = $10, until_at = $11 WHERE name = $1";
-    s.execute(
-        SQL,
-        &[
-            Arg::Text(queue),
-            Arg::Bool(st.workers_paused),
-            Arg::OptText(st.mode.map(|m| m.as_str())),
-            Arg::OptText(st.reason.as_deref()),
-            Arg::OptText(st.requested_by.as_deref()),
-            Arg::OptTime(st.requested_at),
-            Arg::OptTime(st.paused_at),
-            Arg::OptTime(st.resumed_at),
-            Arg::Time(st.updated_at),
-            Arg::I64(st.version),
-            Arg::OptTime(st.until),
-        ],
-    )
-    .await?;
+pub(crate) async fn write_queue(
+    s: &mut impl Exec,
+    queue: &str,
+    st: &PauseState,
+) -> StoreResult<()> {
+    const SQL: &str = "UPDATE queues SET paused = $1, mode = $2, reason = $3, \
+        requested_by = $4, requested_at = $5, paused_at = $6, resumed_at = $7, \
+        updated_at = $8, version = $9, until_at = $10 WHERE name = $11";
+    let [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10] = state_args(st);
+    let args = [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, Arg::Text(queue)];
+    s.execute(SQL, &args).await?;
     Ok(())
 }
 
@@ -169,66 +157,6 @@ async fn read_listed_queues(s: &mut impl Exec) -> StoreResult<Vec<QueuePause>> {
 }
 
 // ---- operations: written once ------------------------------------------
-
-/// The queue pause transition (see the module docs for the locks). The
-/// row is created first if missing, then locked; the drain metrics and the
-/// replay check are read under that lock, so the event records what the
-/// decision saw.
-async fn transition<D: Driver>(
-    d: &D,
-    queue: &str,
-    cmd: &PauseCommand,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<TransitionOutcome> {
-    let mut tx = d.begin().await?;
-    ensure_queue(&mut tx, queue, now).await?;
-    let current = lock_queue(&mut tx, queue).await?;
-    let metrics: DrainMetrics = count_live_jobs(&mut tx, now, Some(queue))
-        .await?
-        .drain_metrics();
-    // Nothing to write on the paths below: returning drops the transaction
-    // (a rollback), so not even the new row of an untouched queue stays.
-    let unchanged = |state, replayed| TransitionOutcome {
-        state,
-        metrics,
-        event: None,
-        warning: None,
-        replayed,
-    };
-    if let Some(request_id) = &cmd.request_id {
-        if request_id_seen(&mut tx, request_id).await? {
-            return Ok(unchanged(current, true));
-        }
-    }
-    let decision =
-        domain::decide_queue(queue, &current, metrics, cmd, actor, now).map_err(|e| match e {
-            domain::DecideError::VersionConflict { expected, .. } => StoreError::VersionConflict {
-                expected,
-                current: Box::new(current.clone()),
-            },
-        })?;
-    let Decision::Changed {
-        state,
-        event,
-        warning,
-    } = decision
-    else {
-        return Ok(unchanged(current, false));
-    };
-    write_queue(&mut tx, queue, &state).await?;
-    let event = insert_event(&mut tx, &event).await?;
-    tx.notify(&Notice::QueuePauseChanged(queue.to_string(), state.version))
-        .await?;
-    tx.commit().await?;
-    Ok(TransitionOutcome {
-        state,
-        metrics,
-        event: Some(event),
-        warning,
-        replayed: false,
-    })
-}
 
 /// The listed queues and the live counts, read together.
 async fn list_queues<D: Driver>(d: &D, now: DateTime<Utc>) -> StoreResult<Vec<QueueSummary>> {
@@ -267,7 +195,7 @@ impl<D: Driver> QueuePauseStore for Storage<D> {
         actor: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<TransitionOutcome> {
-        transition(self.call(), queue, cmd, actor, now).await
+        transition(self.call(), PauseTarget::Queue(queue), cmd, actor, now).await
     }
 
     async fn list_queues(&self, now: DateTime<Utc>) -> StoreResult<Vec<QueueSummary>> {

@@ -74,24 +74,17 @@ async fn delete_old_events(
 
 // ---- operations: written once ------------------------------------------
 
-/// One batch under the retention lock.
-async fn prune_jobs<D: Driver>(
-    d: &D,
-    status: &str,
-    before: DateTime<Utc>,
-    limit: u32,
-) -> StoreResult<Option<u64>> {
-    let mut tx = d.begin().await?;
-    if !take_retention_lock(&mut tx).await? {
-        return Ok(None);
-    }
-    let n = delete_finished_jobs(&mut tx, status, before, limit).await?;
-    tx.commit().await?;
-    Ok(Some(n))
+/// What one pruning batch deletes.
+enum Prune<'a> {
+    Jobs { status: &'a str },
+    Events,
 }
 
-async fn prune_events<D: Driver>(
+/// One batch under the retention lock; `None` when another process holds
+/// it.
+async fn prune<D: Driver>(
     d: &D,
+    what: Prune<'_>,
     before: DateTime<Utc>,
     limit: u32,
 ) -> StoreResult<Option<u64>> {
@@ -99,7 +92,10 @@ async fn prune_events<D: Driver>(
     if !take_retention_lock(&mut tx).await? {
         return Ok(None);
     }
-    let n = delete_old_events(&mut tx, before, limit).await?;
+    let n = match what {
+        Prune::Jobs { status } => delete_finished_jobs(&mut tx, status, before, limit).await?,
+        Prune::Events => delete_old_events(&mut tx, before, limit).await?,
+    };
     tx.commit().await?;
     Ok(Some(n))
 }
@@ -112,10 +108,10 @@ impl<D: Driver> RetentionStore for Storage<D> {
         before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Option<u64>> {
-        prune_jobs(self.call(), status, before, limit).await
+        prune(self.call(), Prune::Jobs { status }, before, limit).await
     }
 
     async fn prune_events(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Option<u64>> {
-        prune_events(self.call(), before, limit).await
+        prune(self.call(), Prune::Events, before, limit).await
     }
 }

@@ -62,6 +62,13 @@ pub fn params(worker: &str, now: DateTime<Utc>) -> ClaimParams {
     }
 }
 
+/// Enqueues `job` at `now`; the job (created, not a duplicate).
+pub async fn add(store: &Arc<dyn Store>, job: &NewJob, now: DateTime<Utc>) -> Job {
+    let e = store.enqueue(job, now).await.unwrap();
+    assert!(!e.duplicate, "{e:?}");
+    e.job
+}
+
 pub async fn claim_job(store: &Arc<dyn Store>, worker: &str, now: DateTime<Utc>) -> Option<Job> {
     match store.claim(&params(worker, now)).await.unwrap() {
         ClaimOutcome::Running { job, .. } => job,
