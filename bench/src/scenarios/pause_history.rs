@@ -221,7 +221,8 @@ pub fn section(r: &PauseHistory, date: &str, commit: &str) -> String {
 }
 
 /// `previous` with its scenario 7 section replaced by `section` (or the
-/// section added before `## Notes` when it had none).
+/// section added before the hand-written notes when it had none — outside
+/// their markers, which a full run carries over as they are).
 pub fn splice(previous: &str, section: &str) -> String {
     if let (Some(b), Some(e)) = (previous.find(SECTION_BEGIN), previous.find(SECTION_END)) {
         if b < e {
@@ -234,9 +235,12 @@ pub fn splice(previous: &str, section: &str) -> String {
             );
         }
     }
-    match previous.find("\n## Notes") {
-        Some(at) => format!("{}{section}\n{}", &previous[..at + 1], &previous[at + 1..]),
-        None => format!("{}\n{section}", previous.trim_end()),
+    let notes = previous
+        .find(crate::report::NOTES_BEGIN)
+        .or_else(|| previous.find("\n## Notes").map(|at| at + 1));
+    match notes {
+        Some(at) => format!("{}{section}\n{}", &previous[..at], &previous[at..]),
+        None => format!("{}\n\n{section}", previous.trim_end()),
     }
 }
 
@@ -254,17 +258,19 @@ mod tests {
 
     #[test]
     fn the_section_is_spliced_in_once_and_replaced_in_place() {
-        let file = "# Benchmarks\n\n## Fault scenarios\n\nx\n\n## Notes\n\nkeep me\n";
+        let file = "# Benchmarks\n\n## Fault scenarios\n\nx\n\n<!-- notes:begin -->\n## Notes\n\nkeep me\n<!-- notes:end -->\n";
         let one = splice(file, &format!("{SECTION_BEGIN}\nfirst\n{SECTION_END}\n"));
         assert!(
             one.contains("x\n\n<!-- pause-history:begin -->\nfirst\n"),
             "{one}"
         );
-        assert!(one.ends_with("## Notes\n\nkeep me\n"), "{one}");
+        assert!(one.ends_with("<!-- notes:begin -->\n## Notes\n\nkeep me\n<!-- notes:end -->\n"), "{one}");
         let two = splice(&one, &format!("{SECTION_BEGIN}\nsecond\n{SECTION_END}\n"));
         assert!(two.contains("second") && !two.contains("first"), "{two}");
         assert_eq!(two.matches(SECTION_BEGIN).count(), 1);
-        assert!(two.ends_with("## Notes\n\nkeep me\n"), "{two}");
+        assert!(two.ends_with("## Notes\n\nkeep me\n<!-- notes:end -->\n"), "{two}");
+        let bare = splice("# B\n\n## Notes\n\nn\n", "S\n");
+        assert_eq!(bare, "# B\n\nS\n\n## Notes\n\nn\n");
         assert_eq!(carried(&two).map(|s| s.contains("second")), Some(true));
     }
 }
