@@ -264,11 +264,17 @@ mod tests {
             one.contains("x\n\n<!-- pause-history:begin -->\nfirst\n"),
             "{one}"
         );
-        assert!(one.ends_with("<!-- notes:begin -->\n## Notes\n\nkeep me\n<!-- notes:end -->\n"), "{one}");
+        assert!(
+            one.ends_with("<!-- notes:begin -->\n## Notes\n\nkeep me\n<!-- notes:end -->\n"),
+            "{one}"
+        );
         let two = splice(&one, &format!("{SECTION_BEGIN}\nsecond\n{SECTION_END}\n"));
         assert!(two.contains("second") && !two.contains("first"), "{two}");
         assert_eq!(two.matches(SECTION_BEGIN).count(), 1);
-        assert!(two.ends_with("## Notes\n\nkeep me\n<!-- notes:end -->\n"), "{two}");
+        assert!(
+            two.ends_with("## Notes\n\nkeep me\n<!-- notes:end -->\n"),
+            "{two}"
+        );
         let bare = splice("# B\n\n## Notes\n\nn\n", "S\n");
         assert_eq!(bare, "# B\n\nS\n\n## Notes\n\nn\n");
         assert_eq!(carried(&two).map(|s| s.contains("second")), Some(true));

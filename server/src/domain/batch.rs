@@ -5,8 +5,9 @@
 
 use uuid::Uuid;
 
+use super::enqueue::NewJob;
 use super::input::{FieldError, WorkerId};
-use super::queue::{CompleteCommand, FailCommand, NewJob};
+use super::queue::{CompleteCommand, FailCommand};
 
 /// The most jobs one batch may carry.
 pub const MAX_BATCH: usize = 1000;

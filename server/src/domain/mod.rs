@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod batch;
 pub mod drain;
+pub mod enqueue;
 pub mod fleet;
 pub mod input;
 pub mod pause;
@@ -20,6 +21,7 @@ pub mod tokens;
 pub use actions::*;
 pub use batch::*;
 pub use drain::{JobCounts, LiveCounts};
+pub use enqueue::*;
 pub use fleet::*;
 pub use input::*;
 pub use pause::*;
