@@ -1,5 +1,5 @@
 //! The global pause: its state row, the audit log, and the transition —
-//! written once for the fleet and for a named queue ([`PauseTarget`]).
+//! written once for the fleet and for a named queue (`PauseTarget`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

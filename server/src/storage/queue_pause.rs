@@ -1,13 +1,15 @@
-//! Named queues: one row per queue holding its own pause state, the queue
-//! pause transition, and the queue list with its live counts.
+//! Named queues: one row per queue holding its own pause state, and the
+//! queue list with its live counts. (A queue's pause and resume is the
+//! fleet's transition written once for both: [`super::pause`]'s
+//! `transition` with `PauseTarget::Queue`.)
 //!
 //! The per-queue guarantee — once a queue pause has answered, no claim on
 //! any server process hands out a job of that queue until it is resumed —
 //! rests on the queue's row, the way the global one rests on the global
 //! state row:
-//! - A pause takes the queue's row `FOR UPDATE` ([`lock_queue`]) in the
+//! - A pause takes the queue's row `FOR UPDATE` (`lock_queue`) in the
 //!   transaction that writes it. A claim takes the row of the queue it is
-//!   handing out a job of `FOR SHARE` ([`queue_open_for_claim`]) in the same
+//!   handing out a job of `FOR SHARE` (`queue_open_for_claim`) in the same
 //!   statement or transaction that claims, and claims only if it is not
 //!   paused. A claim that locked first commits before the pause can (so
 //!   the pause answers after it); a claim that comes later waits for the
@@ -15,7 +17,7 @@
 //!   for a locking read) and hands out nothing of that queue. SQLite has
 //!   one writer: the check inside the claim's write transaction is enough.
 //! - A queue with no row yet (never paused, no jobs) is paused by
-//!   inserting its row first ([`ensure_queue`]), so a pause of an empty
+//!   inserting its row first (`ensure_queue`), so a pause of an empty
 //!   queue applies to the jobs enqueued later.
 //! - A new queue's first enqueue vs a concurrent pause: every enqueue
 //!   writes its queue's row before the job (`storage::queue`), and rows are
@@ -53,7 +55,7 @@ pub trait QueuePauseStore: Send + Sync + 'static {
     /// Pauses or resumes one queue atomically, as
     /// [`super::PauseStore::transition_pause`] does the fleet: the queue's
     /// row (created if missing) locked, a known `requestId` replayed, that
-    /// queue's drain metrics, [`domain::decide_queue`], the row and the
+    /// queue's drain metrics, [`crate::domain::decide_queue`], the row and the
     /// audit event written, other processes notified — one transaction. A
     /// refusal or a request that changes nothing writes nothing.
     async fn transition_queue_pause(
