@@ -154,6 +154,25 @@ async fn cli_runs_named_queues(url: &str) {
     );
 }
 
+/// A reader that stops early (`lull queues | grep -q …`) is no error: the
+/// CLI exits 0 instead of panicking on the broken pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_is_not_a_failure() {
+    let db = common::empty_sqlite();
+    let server = Lull::start(&db.url);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lull"))
+        .args(["queues", "--json"])
+        .env("LULL_SERVER", &server.base)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Gone before the answer comes back from the server.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_cli_runs_named_queues() {
     let db = common::empty_sqlite();

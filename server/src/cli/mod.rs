@@ -254,15 +254,16 @@ impl Ctx {
     }
 
     /// With `--json` the answer itself, pretty-printed; else the summary.
+    /// A reader that went away (`lull queues | head -1`) is not an error:
+    /// the write is dropped instead of panicking on the broken pipe.
     fn print<T: Serialize>(&self, answer: &T, summary: String) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(answer).unwrap_or_default()
-            );
+        use std::io::Write;
+        let text = if self.json {
+            serde_json::to_string_pretty(answer).unwrap_or_default()
         } else {
-            println!("{summary}");
-        }
+            summary
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
 
