@@ -139,13 +139,15 @@ cargo build --release -p server -p worker
 stage_done
 
 # ------------------------------------------------------------------ docs
-# Every bash block of the quickstart and the runbook page, against a fresh
-# release server, on each store: the documented commands stay true.
+# Every bash block of the quickstart, the runbook, auth, fleet and queues
+# pages, against a fresh release server, on each store: the documented
+# commands stay true.
 stage "docs: quickstart + runbook snippets (SQLite)"
 bash scripts/check-docs.sh docs/quickstart.md
 bash scripts/check-docs.sh docs/runbook.md
 bash scripts/check-docs.sh docs/auth.md
 bash scripts/check-docs.sh docs/fleet.md
+bash scripts/check-docs.sh docs/queues.md
 stage_done
 if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
   stage "docs: quickstart + runbook snippets (PostgreSQL)"
@@ -153,6 +155,7 @@ if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
   bash scripts/check-docs.sh docs/runbook.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/auth.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/fleet.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  bash scripts/check-docs.sh docs/queues.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   stage_done
 else
   stage_skip "docs (PostgreSQL)" "PostgreSQL unavailable"

@@ -21,6 +21,7 @@ pub fn event(id: i64, action: &str) -> ControlEvent {
         created_at: DateTime::from_timestamp(id, 0).expect("a time"),
         targets: vec![],
         details: None,
+        queue: None,
     }
 }
 

@@ -41,7 +41,8 @@ struct Args {
     /// Shorter windows: a trial run, not for the record.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated: 1,2,3,4,5,faults).
+    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,faults).
+    /// `--only 7` rewrites only scenario 7's section of the file.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run only this store (sqlite or postgres).
@@ -276,6 +277,10 @@ async fn main() -> Result<()> {
             }
         }
     }
+    if args.wants("7") && stores.contains(&Backend::Postgres) {
+        let name = "7. pause time with 0 and 1,000,000 finished jobs (PostgreSQL)".to_string();
+        r.pause_history = step(name, &mut errors, scenarios::pause_history::run(&env)).await;
+    }
     if args.wants("faults") {
         let fenv = FaultEnv {
             lull,
@@ -288,8 +293,16 @@ async fn main() -> Result<()> {
     r.took = started.elapsed();
     r.load_at_end = report::load_average();
     let previous = std::fs::read_to_string(&args.out).ok();
-    std::fs::write(&args.out, report::render(&r, previous.as_deref()))
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let text = match (&r.pause_history, previous.as_deref()) {
+        // Scenario 7 alone: only its section changes; the rest of the file
+        // stays as the last full run wrote it.
+        (Some(h), Some(prev)) if args.only == ["7"] => bench::scenarios::pause_history::splice(
+            prev,
+            &bench::scenarios::pause_history::section(h, &r.date, &r.machine.commit),
+        ),
+        _ => report::render(&r, previous.as_deref()),
+    };
+    std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
         "lull-bench: wrote {} in {:.0} s",
         args.out.display(),

@@ -13,6 +13,7 @@ use crate::db::Backend;
 use crate::faults::FaultOutcome;
 use crate::scenarios::heartbeats::Heartbeats;
 use crate::scenarios::latency::StartLatency;
+use crate::scenarios::pause_history::{self, PauseHistory};
 use crate::scenarios::paused_claim::PausedClaim;
 use crate::scenarios::propagation::Propagation;
 use crate::scenarios::throughput::Throughput;
@@ -113,6 +114,8 @@ pub struct Results {
     pub latency: Vec<StartLatency>,
     pub heartbeats: Vec<Heartbeats>,
     pub propagation: Vec<Propagation>,
+    /// Scenario 7 (issue 13), PostgreSQL only.
+    pub pause_history: Option<PauseHistory>,
     pub faults: Vec<FaultOutcome>,
     /// Scenarios that failed to run at all: (name, error).
     pub errors: Vec<(String, String)>,
@@ -471,6 +474,16 @@ pub fn render(r: &Results, previous: Option<&str>) -> String {
     }
     details(r, &mut out);
     faults(r, &mut out);
+    // Scenario 7's own section: this run's, else the previous file's.
+    let history = match &r.pause_history {
+        Some(h) => Some(pause_history::section(h, &r.date, &r.machine.commit)),
+        None => previous
+            .and_then(pause_history::carried)
+            .map(|s| format!("{s}\n")),
+    };
+    if let Some(h) = history {
+        let _ = writeln!(out, "{h}");
+    }
     let notes = previous
         .and_then(|p| {
             let b = p.find(NOTES_BEGIN)?;

@@ -13,6 +13,8 @@
 //!   the drain view and the live stream (`pause` module);
 //! - [`queue`](Client::enqueue) — enqueue, claim, lease heartbeat,
 //!   complete, fail, and the operator's get/list/cancel/retry;
+//! - [`queues`](Client::queues) — named queues and their pause and
+//!   resume, unique and batch enqueues, batch complete and fail;
 //! - [`fleet`](Client::register) — worker registration and heartbeats,
 //!   fleet views, worker actions, rolling restarts, result submission;
 //! - [`runbook`](Client::scheduler_status) — the maintenance runbook's
@@ -29,6 +31,7 @@ mod error;
 mod fleet;
 mod pause;
 mod queue;
+mod queues;
 mod runbook;
 
 use std::sync::Arc;

@@ -130,6 +130,7 @@ impl Client {
         let query = JobListQuery {
             status: status.map(|s| s.as_str().to_string()),
             limit,
+            queue: None,
         };
         self.get_query(Endpoint::get(JOBS), &query).await
     }

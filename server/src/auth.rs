@@ -34,6 +34,10 @@ pub enum Access {
     Public,
     /// Viewers and operators.
     Read,
+    /// Reading jobs: viewers, operators and producers.
+    ReadJobs,
+    /// Adding jobs (single and batch): producers and operators.
+    Enqueue,
     /// Workers (acting for themselves).
     Work,
     /// Operators.
@@ -61,8 +65,12 @@ impl Caller {
             (self.role, access),
             (None, _)
                 | (_, Access::Public)
-                | (Some(Role::Viewer), Access::Read)
-                | (Some(Role::Operator), Access::Read | Access::Operate)
+                | (Some(Role::Viewer), Access::Read | Access::ReadJobs)
+                | (
+                    Some(Role::Operator),
+                    Access::Read | Access::ReadJobs | Access::Enqueue | Access::Operate
+                )
+                | (Some(Role::Producer), Access::ReadJobs | Access::Enqueue)
                 | (Some(Role::Worker), Access::Work)
         )
     }
@@ -273,14 +281,23 @@ mod tests {
             name: "n".into(),
             role: Some(role),
         };
+        // Public, Read, ReadJobs, Enqueue, Work, Operate.
         let table = [
-            (Role::Viewer, [true, true, false, false]),
-            (Role::Worker, [true, false, true, false]),
-            (Role::Operator, [true, true, false, true]),
+            (Role::Viewer, [true, true, true, false, false, false]),
+            (Role::Worker, [true, false, false, false, true, false]),
+            (Role::Operator, [true, true, true, true, false, true]),
+            (Role::Producer, [true, false, true, true, false, false]),
         ];
         for (role, expect) in table {
-            let got = [Access::Public, Access::Read, Access::Work, Access::Operate]
-                .map(|a| c(role).allows(a));
+            let got = [
+                Access::Public,
+                Access::Read,
+                Access::ReadJobs,
+                Access::Enqueue,
+                Access::Work,
+                Access::Operate,
+            ]
+            .map(|a| c(role).allows(a));
             assert_eq!(got, expect, "{role:?}");
         }
         assert!(Caller::local().allows(Access::Operate));

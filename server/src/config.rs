@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::domain::retention::{
+    parse_age, RetentionPolicy, DEFAULT_CANCELLED, DEFAULT_FAILED, DEFAULT_SUCCEEDED,
+};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/lull.db";
 pub const DEFAULT_STATIC_DIR: &str = "./dist";
@@ -53,6 +57,25 @@ pub struct ConfigArgs {
     /// available workers unless confirmed [default: 1].
     #[arg(long, env = "LULL_MIN_AVAILABLE_WORKERS")]
     pub min_available_workers: Option<usize>,
+    /// Delete succeeded jobs this long after they finished; 0 keeps them
+    /// forever [default: 7d].
+    #[arg(long, env = "LULL_RETAIN_SUCCEEDED")]
+    pub retain_succeeded: Option<String>,
+    /// Delete cancelled jobs this long after they finished; 0 keeps them
+    /// forever [default: 7d].
+    #[arg(long, env = "LULL_RETAIN_CANCELLED")]
+    pub retain_cancelled: Option<String>,
+    /// Delete failed jobs this long after they finished; 0 keeps them
+    /// forever [default: 30d].
+    #[arg(long, env = "LULL_RETAIN_FAILED")]
+    pub retain_failed: Option<String>,
+    /// Delete control events (the audit log) this old; 0 keeps them forever
+    /// [default: 0].
+    #[arg(long, env = "LULL_RETAIN_EVENTS")]
+    pub retain_events: Option<String>,
+    /// How often the retention pass runs [default: 60000].
+    #[arg(long, env = "LULL_RETENTION_INTERVAL_MS")]
+    pub retention_interval_ms: Option<u64>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -69,6 +92,11 @@ struct FileConfig {
     allow_insecure_bind: Option<bool>,
     protect_metrics: Option<bool>,
     min_available_workers: Option<usize>,
+    retain_succeeded: Option<String>,
+    retain_cancelled: Option<String>,
+    retain_failed: Option<String>,
+    retain_events: Option<String>,
+    retention_interval_ms: Option<u64>,
 }
 
 /// The resolved, validated configuration.
@@ -84,6 +112,9 @@ pub struct Config {
     pub allow_insecure_bind: bool,
     pub metrics_public: bool,
     pub min_available_workers: usize,
+    /// How long finished jobs (and the audit log) are kept.
+    pub retention: RetentionPolicy,
+    pub retention_interval_ms: u64,
 }
 
 /// A configuration error, worded for the operator.
@@ -177,7 +208,48 @@ impl ConfigArgs {
                 "min_available_workers is {min_available_workers}: at most 10000"
             )));
         }
+        let age = |field: &str, flag: &Option<String>, file: Option<String>, default: &str| {
+            let raw = flag.clone().or(file).unwrap_or_else(|| default.to_string());
+            parse_age(field, &raw).map_err(ConfigError)
+        };
+        let retention = RetentionPolicy {
+            succeeded: age(
+                "retain_succeeded",
+                &self.retain_succeeded,
+                file.retain_succeeded,
+                DEFAULT_SUCCEEDED,
+            )?,
+            cancelled: age(
+                "retain_cancelled",
+                &self.retain_cancelled,
+                file.retain_cancelled,
+                DEFAULT_CANCELLED,
+            )?,
+            failed: age(
+                "retain_failed",
+                &self.retain_failed,
+                file.retain_failed,
+                DEFAULT_FAILED,
+            )?,
+            events: age(
+                "retain_events",
+                &self.retain_events,
+                file.retain_events,
+                "0",
+            )?,
+        };
+        let retention_interval_ms = self
+            .retention_interval_ms
+            .or(file.retention_interval_ms)
+            .unwrap_or(60_000);
+        if !(50..=86_400_000).contains(&retention_interval_ms) {
+            return Err(ConfigError(format!(
+                "retention_interval_ms is {retention_interval_ms}: it must be between 50 and 86400000"
+            )));
+        }
         Ok(Config {
+            retention,
+            retention_interval_ms,
             min_available_workers,
             auth,
             allow_insecure_bind,
@@ -231,6 +303,27 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.pause_poll_interval_ms, 5000);
+        assert_eq!(c.retention, RetentionPolicy::default());
+        assert_eq!(c.retention_interval_ms, 60_000);
+    }
+
+    #[test]
+    fn retention_ages_resolve_with_zero_for_forever() {
+        let c = ConfigArgs {
+            retain_failed: Some("0".into()),
+            retain_events: Some("90d".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(c.retention.failed, None);
+        assert_eq!(c.retention.events, Some(chrono::Duration::days(90)));
+        assert_eq!(c.retention.succeeded, Some(chrono::Duration::days(7)));
+        let bad = ConfigArgs {
+            retain_succeeded: Some("a week".into()),
+            ..Default::default()
+        };
+        assert!(bad.resolve().unwrap_err().0.contains("retain_succeeded"));
     }
 
     #[test]

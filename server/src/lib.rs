@@ -46,6 +46,8 @@ pub async fn start(
             auth_mode: cfg.auth,
             metrics_public: cfg.metrics_public,
             min_available_workers: cfg.min_available_workers,
+            retention: cfg.retention,
+            retention_interval_ms: cfg.retention_interval_ms,
             ..Default::default()
         },
     )

@@ -38,7 +38,7 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// viewer, worker or operator. A worker token's name is its worker id.
+        /// viewer, worker, operator or producer. A worker token's name is its worker id.
         #[arg(long)]
         role: String,
         #[arg(long, env = "DATABASE_URL", default_value = server::config::DEFAULT_DATABASE_URL)]
@@ -69,8 +69,9 @@ async fn token_command(cmd: TokenCommand) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     match cmd {
         TokenCommand::Create { name, role, .. } => {
-            let role = Role::parse(&role)
-                .ok_or_else(|| format!("role {role:?}: use viewer, worker or operator"))?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                format!("role {role:?}: use viewer, worker, operator or producer")
+            })?;
             server::domain::parse_identifier("name", Some(&name)).map_err(|e| e.to_string())?;
             let (rec, token) = tokens
                 .create(&name, role)
@@ -165,6 +166,16 @@ async fn main() -> std::process::ExitCode {
                 println!("  worker_stale_seconds:   {}", cfg.worker_stale_seconds);
                 println!("  auth:                   {:?}", cfg.auth);
                 println!("  min_available_workers:  {}", cfg.min_available_workers);
+                let age = |a: Option<chrono::Duration>| {
+                    a.map_or("keep forever".to_string(), |d| {
+                        format!("{}s", d.num_seconds())
+                    })
+                };
+                println!("  retain_succeeded:       {}", age(cfg.retention.succeeded));
+                println!("  retain_cancelled:       {}", age(cfg.retention.cancelled));
+                println!("  retain_failed:          {}", age(cfg.retention.failed));
+                println!("  retain_events:          {}", age(cfg.retention.events));
+                println!("  retention_interval_ms:  {}", cfg.retention_interval_ms);
                 std::process::ExitCode::SUCCESS
             }
             Err(e) => {

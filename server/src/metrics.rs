@@ -2,12 +2,16 @@
 //!
 //! Counters live in memory (each server process reports its own, as
 //! Prometheus expects); gauges that describe shared state (pause state, jobs
-//! by status) are read from storage at scrape time.
+//! by status, each queue's pause and live jobs) are read from storage at
+//! scrape time.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::domain::drain::JobCounts;
+use crate::domain::drain::{JobCounts, LiveCounts};
+
+/// One queue's gauges: its name, whether it is paused, its live jobs.
+pub type QueueGauges<'a> = (&'a str, bool, LiveCounts);
 
 /// Upper bounds (seconds) of the job-latency histogram buckets.
 const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
@@ -18,6 +22,8 @@ pub struct Metrics {
     pub resumes: AtomicU64,
     pub force_resumes: AtomicU64,
     pub noop_actions: AtomicU64,
+    pub queue_pauses: AtomicU64,
+    pub queue_resumes: AtomicU64,
     pub claims_paused: AtomicU64,
     pub claims_claimed: AtomicU64,
     pub claims_empty: AtomicU64,
@@ -56,6 +62,7 @@ impl Metrics {
         mode: Option<&str>,
         version: i64,
         jobs: &JobCounts,
+        queues: &[QueueGauges<'_>],
         storage_calls: u64,
     ) -> String {
         let mut out = String::with_capacity(4096);
@@ -126,6 +133,7 @@ impl Metrics {
         let _ = writeln!(out, "# HELP lull_jobs Jobs by status (stale_running: running with an expired lease).\n# TYPE lull_jobs gauge");
         for (status, n) in [
             ("queued", jobs.queued),
+            ("scheduled", jobs.scheduled),
             ("running", jobs.running),
             ("stale_running", jobs.stale_running),
             ("succeeded", jobs.succeeded),
@@ -133,6 +141,44 @@ impl Metrics {
             ("cancelled", jobs.cancelled),
         ] {
             let _ = writeln!(out, "lull_jobs{{status=\"{status}\"}} {n}");
+        }
+        // Queue names are identifiers ([A-Za-z0-9._:@/-]): safe as label
+        // values without escaping.
+        let _ = writeln!(
+            out,
+            "# HELP lull_queue_paused 1 while the queue is paused.\n# TYPE lull_queue_paused gauge"
+        );
+        for (name, paused, _) in queues {
+            let _ = writeln!(
+                out,
+                "lull_queue_paused{{queue=\"{name}\"}} {}",
+                u8::from(*paused)
+            );
+        }
+        let _ = writeln!(out, "# HELP lull_queue_jobs Live jobs of each queue by status.\n# TYPE lull_queue_jobs gauge");
+        for (name, _, c) in queues {
+            for (status, n) in [
+                ("queued", c.queued),
+                ("scheduled", c.scheduled),
+                ("running", c.running),
+                ("stale_running", c.stale_running),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "lull_queue_jobs{{queue=\"{name}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(out, "# HELP lull_queue_pause_actions_total Queue pause-state changes made through this process.\n# TYPE lull_queue_pause_actions_total counter");
+        for (action, c) in [
+            ("pause", &self.queue_pauses),
+            ("resume", &self.queue_resumes),
+        ] {
+            let _ = writeln!(
+                out,
+                "lull_queue_pause_actions_total{{action=\"{action}\"}} {}",
+                c.load(Relaxed)
+            );
         }
         for (name, help, c) in [
             (
@@ -200,14 +246,25 @@ mod tests {
         inc(&m.pauses);
         inc(&m.claims_paused);
         m.observe_latency(0.2);
+        inc(&m.queue_pauses);
+        let emails = LiveCounts {
+            queued: 4,
+            running: 2,
+            ..Default::default()
+        };
         let text = m.render(
             true,
             Some("drain"),
             7,
             &JobCounts {
                 queued: 3,
+                scheduled: 5,
                 ..Default::default()
             },
+            &[
+                ("emails", true, emails),
+                ("default", false, LiveCounts::default()),
+            ],
             42,
         );
         assert!(text.contains("lull_workers_paused 1"));
@@ -220,5 +277,11 @@ mod tests {
         assert!(text.contains("lull_job_latency_seconds_bucket{le=\"0.1\"} 0"));
         assert!(text.contains("lull_job_latency_seconds_count 1"));
         assert!(text.contains("lull_storage_calls_total 42"));
+        assert!(text.contains("lull_jobs{status=\"scheduled\"} 5"));
+        assert!(text.contains("lull_queue_paused{queue=\"emails\"} 1"));
+        assert!(text.contains("lull_queue_paused{queue=\"default\"} 0"));
+        assert!(text.contains("lull_queue_jobs{queue=\"emails\",status=\"queued\"} 4"));
+        assert!(text.contains("lull_queue_jobs{queue=\"emails\",status=\"running\"} 2"));
+        assert!(text.contains("lull_queue_pause_actions_total{action=\"pause\"} 1"));
     }
 }

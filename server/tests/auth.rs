@@ -106,14 +106,16 @@ impl Api {
         json!({
             "version": s.pause_state().await.unwrap().version,
             "events": s.list_events(100, None).await.unwrap().len(),
-            "jobs": s.list_jobs(None, 100).await.unwrap().len(),
+            "jobs": format!("{:?}", s.live_counts(now(), None).await.unwrap()),
+            "queues": format!("{:?}", s.queue_pauses().await.unwrap()),
             "workers": s.list_workers().await.unwrap().len(),
         })
     }
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}/heartbeat", "w1/heartbeat")
+    path.replace("{name}", "default")
+        .replace("{id}/heartbeat", "w1/heartbeat")
         .replace("{id}", &uuid::Uuid::new_v4().to_string())
         .replace("{*fn_name}", "not_a_function")
 }
@@ -129,6 +131,7 @@ async fn role_matrix(db: TestDb) {
     let viewer = a.token("viewer-1", Role::Viewer).await;
     let worker = a.token("w1", Role::Worker).await;
     let operator = a.token("op-1", Role::Operator).await;
+    let producer = a.token("app-1", Role::Producer).await;
     let revoked = a.token("gone", Role::Operator).await;
     a.db.store.revoke_token("gone", now()).await.unwrap();
     a.svc.auth().invalidate();
@@ -144,11 +147,14 @@ async fn role_matrix(db: TestDb) {
         ("viewer", Some(&viewer), Some(Role::Viewer)),
         ("worker", Some(&worker), Some(Role::Worker)),
         ("operator", Some(&operator), Some(Role::Operator)),
+        ("producer", Some(&producer), Some(Role::Producer)),
     ];
     let expect_allowed = |access: Access, role: Option<Role>| match (access, role) {
         (Access::Public, _) => true,
         (_, None) => false,
-        (Access::Read, Some(r)) => r != Role::Worker,
+        (Access::Read, Some(r)) => matches!(r, Role::Viewer | Role::Operator),
+        (Access::ReadJobs, Some(r)) => r != Role::Worker,
+        (Access::Enqueue, Some(r)) => matches!(r, Role::Producer | Role::Operator),
         (Access::Work, Some(r)) => r == Role::Worker,
         (Access::Operate, Some(r)) => r == Role::Operator,
     };

@@ -18,10 +18,8 @@ fn t0() -> DateTime<Utc> {
 
 fn job(job_type: &str, priority: i32) -> NewJob {
     NewJob {
-        job_type: job_type.into(),
-        payload: serde_json::json!({}),
         priority,
-        max_attempts: 3,
+        ..NewJob::simple(job_type, serde_json::json!({}))
     }
 }
 
@@ -29,6 +27,7 @@ fn params(now: DateTime<Utc>, types: Option<Vec<String>>) -> ClaimParams {
     ClaimParams {
         worker_id: "w".into(),
         types,
+        queues: None,
         lease_seconds: 30,
         now,
     }
@@ -36,9 +35,9 @@ fn params(now: DateTime<Utc>, types: Option<Vec<String>>) -> ClaimParams {
 
 async fn batch_claim_hands_out_jobs_in_queue_order_each_fenced(db: TestDb) {
     let now = t0();
-    let low = db.store.enqueue(&job("a", 0), now).await.unwrap();
-    let high = db.store.enqueue(&job("a", 5), now).await.unwrap();
-    let other = db.store.enqueue(&job("b", 9), now).await.unwrap();
+    let low = db.store.enqueue(&job("a", 0), now).await.unwrap().job;
+    let high = db.store.enqueue(&job("a", 5), now).await.unwrap().job;
+    let other = db.store.enqueue(&job("b", 9), now).await.unwrap().job;
     let got = db
         .store
         .claim_many(&params(now, Some(vec!["a".into()])), 10)
@@ -64,7 +63,7 @@ async fn batch_claim_hands_out_jobs_in_queue_order_each_fenced(db: TestDb) {
 
 async fn batch_claim_requeues_expired_leases_first_and_stops_when_paused(db: TestDb) {
     let now = t0();
-    let first = db.store.enqueue(&job("a", 0), now).await.unwrap();
+    let first = db.store.enqueue(&job("a", 0), now).await.unwrap().job;
     db.store.claim_many(&params(now, None), 1).await.unwrap();
     db.store.enqueue(&job("a", 0), now).await.unwrap();
     let later = now + Duration::seconds(31);

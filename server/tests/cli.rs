@@ -5,27 +5,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::process::Lull;
+use common::process::{lull, text, Lull};
 use wire::{ClaimRequest, EnqueueRequest, RegisterRequest};
-
-fn lull(server: &Lull, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lull"))
-        .args(args)
-        .env("LULL_SERVER", &server.base)
-        .env_remove("LULL_TOKEN")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 async fn cli_walks_the_runbook(url: &str) {
     let server = Lull::start(url);

@@ -20,7 +20,8 @@ async fn enqueue_claim_complete_round_trip(db: TestDb) {
         .store
         .enqueue(&new_job("email", 0, 3), now)
         .await
-        .unwrap();
+        .unwrap()
+        .job;
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.payload, serde_json::json!({"n": 1, "s": "x"}));
     let claimed = claim_job(&db.store, "w1", now).await.expect("a job");
@@ -55,17 +56,24 @@ async fn enqueue_claim_complete_round_trip(db: TestDb) {
 
 async fn claims_follow_priority_then_age_and_respect_types(db: TestDb) {
     let now = t0();
-    let low = db.store.enqueue(&new_job("a", 0, 3), now).await.unwrap();
+    let low = db
+        .store
+        .enqueue(&new_job("a", 0, 3), now)
+        .await
+        .unwrap()
+        .job;
     let high = db
         .store
         .enqueue(&new_job("a", 5, 3), now + Duration::milliseconds(1))
         .await
-        .unwrap();
+        .unwrap()
+        .job;
     let other = db
         .store
         .enqueue(&new_job("b", 9, 3), now + Duration::milliseconds(2))
         .await
-        .unwrap();
+        .unwrap()
+        .job;
     let mut p = params("w", now + Duration::seconds(1));
     p.types = Some(vec!["a".into()]);
     let first = match db.store.claim(&p).await.unwrap() {
@@ -122,7 +130,12 @@ async fn claim_while_paused_claims_and_requeues_nothing(db: TestDb) {
 
 async fn expired_leases_are_requeued_before_a_claim(db: TestDb) {
     let now = t0();
-    let job = db.store.enqueue(&new_job("a", 0, 3), now).await.unwrap();
+    let job = db
+        .store
+        .enqueue(&new_job("a", 0, 3), now)
+        .await
+        .unwrap()
+        .job;
     let first = claim_job(&db.store, "w1", now).await.unwrap();
     let later = now + Duration::seconds(31);
     match db.store.claim(&params("w2", later)).await.unwrap() {
@@ -146,7 +159,12 @@ async fn expired_leases_are_requeued_before_a_claim(db: TestDb) {
 
 async fn expired_lease_on_final_attempt_fails_the_job(db: TestDb) {
     let now = t0();
-    let job = db.store.enqueue(&new_job("a", 0, 1), now).await.unwrap();
+    let job = db
+        .store
+        .enqueue(&new_job("a", 0, 1), now)
+        .await
+        .unwrap()
+        .job;
     claim_job(&db.store, "w1", now).await.unwrap();
     assert!(claim_job(&db.store, "w2", now + Duration::seconds(31))
         .await
@@ -233,7 +251,12 @@ async fn late_calls_from_a_worker_that_lost_its_lease_are_refused(db: TestDb) {
 
 async fn failures_retry_with_backoff_then_fail_for_good(db: TestDb) {
     let now = t0();
-    let job = db.store.enqueue(&new_job("a", 0, 2), now).await.unwrap();
+    let job = db
+        .store
+        .enqueue(&new_job("a", 0, 2), now)
+        .await
+        .unwrap()
+        .job;
     let c1 = claim_job(&db.store, "w", now).await.unwrap();
     let f1 = db
         .store
@@ -259,7 +282,12 @@ async fn failures_retry_with_backoff_then_fail_for_good(db: TestDb) {
     assert_eq!(f2.status, JobStatus::Failed);
     assert_eq!(f2.attempts, 2);
     // Not retryable: fails at once.
-    let j2 = db.store.enqueue(&new_job("b", 0, 5), now).await.unwrap();
+    let j2 = db
+        .store
+        .enqueue(&new_job("b", 0, 5), now)
+        .await
+        .unwrap()
+        .job;
     let c3 = claim_job(&db.store, "w", now + Duration::seconds(5))
         .await
         .unwrap();
@@ -274,7 +302,12 @@ async fn failures_retry_with_backoff_then_fail_for_good(db: TestDb) {
 
 async fn cancel_and_retry_follow_the_job_state(db: TestDb) {
     let now = t0();
-    let queued = db.store.enqueue(&new_job("a", 0, 3), now).await.unwrap();
+    let queued = db
+        .store
+        .enqueue(&new_job("a", 0, 3), now)
+        .await
+        .unwrap()
+        .job;
     let c = db.store.cancel(queued.id, now).await.unwrap();
     assert_eq!(c.status, JobStatus::Cancelled);
     assert!(matches!(
@@ -342,7 +375,7 @@ async fn listing_filters_by_status_and_counts_dispatches(db: TestDb) {
         .unwrap();
     assert_eq!(
         db.store
-            .list_jobs(Some(JobStatus::Queued), 10)
+            .list_jobs(&jobs_filter(Some("queued"), None, 10), now)
             .await
             .unwrap()
             .len(),
@@ -350,13 +383,20 @@ async fn listing_filters_by_status_and_counts_dispatches(db: TestDb) {
     );
     assert_eq!(
         db.store
-            .list_jobs(Some(JobStatus::Running), 10)
+            .list_jobs(&jobs_filter(Some("running"), None, 10), now)
             .await
             .unwrap()
             .len(),
         1
     );
-    assert_eq!(db.store.list_jobs(None, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        db.store
+            .list_jobs(&jobs_filter(None, None, 2), now)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(db.store.running_jobs(10).await.unwrap().len(), 1);
     assert_eq!(db.store.dispatches_since(now).await.unwrap(), 1);
     assert_eq!(
@@ -402,9 +442,19 @@ async fn concurrent_claims_never_hand_out_a_job_twice(db: TestDb) {
 /// as the one-statement claim does.
 async fn a_claim_that_requeues_first_still_respects_the_types(db: TestDb) {
     let now = t0();
-    let a = db.store.enqueue(&new_job("a", 0, 3), now).await.unwrap();
+    let a = db
+        .store
+        .enqueue(&new_job("a", 0, 3), now)
+        .await
+        .unwrap()
+        .job;
     claim_job(&db.store, "w1", now).await.unwrap();
-    let b = db.store.enqueue(&new_job("b", 0, 3), now).await.unwrap();
+    let b = db
+        .store
+        .enqueue(&new_job("b", 0, 3), now)
+        .await
+        .unwrap()
+        .job;
     let later = now + Duration::seconds(31);
     let mut p = params("w2", later);
     p.types = Some(vec!["b".into()]);

@@ -78,16 +78,12 @@ async fn registration_round_trips_and_new_boots_restart(db: TestDb) {
 async fn job_heartbeat_reports_the_workers_desired_state(db: TestDb) {
     let t = Utc::now().trunc_subsecs(3);
     db.store.register_worker(&reg("w1", "b1"), t).await.unwrap();
-    let job = NewJob {
-        job_type: "a".into(),
-        payload: serde_json::json!({}),
-        priority: 0,
-        max_attempts: 3,
-    };
+    let job = NewJob::simple("a", serde_json::json!({}));
     db.store.enqueue(&job, t).await.unwrap();
     let params = ClaimParams {
         worker_id: "w1".into(),
         types: None,
+        queues: None,
         lease_seconds: 30,
         now: t,
     };

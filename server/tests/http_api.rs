@@ -60,7 +60,7 @@ async fn quickstart_flow(db: TestDb) {
     assert_eq!(c["job"], Value::Null);
     assert_eq!(
         c["system"],
-        json!({"workersPaused": true, "mode": "drain", "reason": "Rolling API migration", "version": 2, "pausePollIntervalMs": 5000})
+        json!({"workersPaused": true, "mode": "drain", "reason": "Rolling API migration", "version": 2, "pausePollIntervalMs": 5000, "pausedQueues": []})
     );
 
     let q = a

@@ -124,12 +124,7 @@ async fn postgres_two_servers_grant_no_claim_after_a_pause() {
     let c = client();
     {
         let store = server::storage::connect(&db.url).await.unwrap();
-        let job = server::domain::NewJob {
-            job_type: "t".into(),
-            payload: json!({}),
-            priority: 0,
-            max_attempts: 3,
-        };
+        let job = server::domain::NewJob::simple("t", json!({}));
         for _ in 0..3000 {
             store.enqueue(&job, server::service::now()).await.unwrap();
         }
@@ -405,6 +400,16 @@ fn check_config_reports_bad_configuration() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not supported"));
     let bad = run(&["--listen", "nowhere"]);
     assert_eq!(bad.status.code(), Some(2));
+    let bad = run(&["--retain-failed", "a month"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("retain_failed"));
+    let kept = run(&["--retain-failed", "0", "--retain-events", "90d"]);
+    let out = String::from_utf8_lossy(&kept.stdout);
+    assert!(
+        out.contains("retain_failed:          keep forever"),
+        "{out}"
+    );
+    assert!(out.contains("retain_events:          7776000s"), "{out}");
     let bad = run(&["--config", "/nonexistent/lull.toml"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read config file"));
@@ -461,4 +466,76 @@ async fn postgres_enqueue_on_one_replica_wakes_a_claimer_on_another() {
     eprintln!("cross-replica wake-up latencies: {latencies:?}");
     // The re-check runs every second; a median well under it proves NOTIFY.
     assert!(latencies[2] < Duration::from_millis(500), "{latencies:?}");
+}
+
+/// The `lull_claims_total{outcome="empty"}` counter of a server.
+async fn empty_claims_of(c: &reqwest::Client, server: &Lull) -> u64 {
+    let text = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("lull_claims_total{outcome=\"empty\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the empty-claims counter")
+}
+
+/// A worker action taken on one replica reaches a claim the targeted
+/// worker is long-polling on another replica at once (the action's
+/// `FleetChanged` NOTIFY), instead of at the end of its 20 s wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_worker_action_on_one_replica_answers_a_claim_waiting_on_another() {
+    let Some(db) = common::empty_postgres().await else {
+        return;
+    };
+    let a = Lull::start(&db.url);
+    let b = Lull::start(&db.url);
+    let c = client();
+    for id in ["w1", "w2"] {
+        let (s, v) = post(
+            &c,
+            &a.url("/api/workers/register"),
+            json!({"workerId": id, "bootId": "boot-1"}),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let empty_before = empty_claims_of(&c, &b).await;
+    let waiter = {
+        let (c, url) = (c.clone(), b.url("/api/queue/jobs/claim"));
+        tokio::spawn(async move {
+            let (s, v) = post(&c, &url, json!({"workerId": "w1", "waitMs": 20000})).await;
+            (s, v, Instant::now())
+        })
+    };
+    // Its first attempt found nothing: it is waiting on b.
+    testkit::eventually(
+        "the claim to wait on b",
+        Duration::from_secs(10),
+        || async { (empty_claims_of(&c, &b).await > empty_before).then_some(()) },
+    )
+    .await;
+    let acted = Instant::now();
+    let (s, v) = post(
+        &c,
+        &a.url("/api/workers/actions"),
+        json!({"action": "pause", "workerIds": ["w1"], "reason": "host maintenance"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v, answered) = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiting claim was answered")
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["job"], Value::Null);
+    let latency = answered.saturating_duration_since(acted);
+    eprintln!("worker action → waiting claim on the other replica answered in {latency:?}");
+    // The wait was 20 s and the re-check every second does not answer a
+    // fleet change: only the notification explains a prompt answer.
+    assert!(latency < Duration::from_secs(3), "{latency:?}");
 }

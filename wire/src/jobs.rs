@@ -6,11 +6,16 @@ use uuid::Uuid;
 
 use crate::SystemBlock;
 
-/// Where a job is in its life: `queued → running → succeeded | failed | cancelled`.
+/// Where a job is in its life: `queued → running → succeeded | failed |
+/// cancelled`; a queued job whose `runAfter` is still ahead (scheduled with
+/// `runAt`/`delaySeconds`, or waiting out a retry's backoff) is shown as
+/// `scheduled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
+    /// Queued, but not claimable before its `runAfter`.
+    Scheduled,
     Running,
     Succeeded,
     Failed,
@@ -18,8 +23,9 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] = [
+    pub const ALL: [JobStatus; 6] = [
         JobStatus::Queued,
+        JobStatus::Scheduled,
         JobStatus::Running,
         JobStatus::Succeeded,
         JobStatus::Failed,
@@ -29,6 +35,7 @@ impl JobStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "queued",
+            JobStatus::Scheduled => "scheduled",
             JobStatus::Running => "running",
             JobStatus::Succeeded => "succeeded",
             JobStatus::Failed => "failed",
@@ -56,6 +63,9 @@ pub struct Job {
     pub id: Uuid,
     #[serde(rename = "type")]
     pub job_type: String,
+    /// The queue it belongs to (`default` unless enqueued into another).
+    #[serde(default = "crate::queues::default_queue")]
+    pub queue: String,
     pub payload: serde_json::Value,
     pub priority: i32,
     pub status: JobStatus,
@@ -68,8 +78,13 @@ pub struct Job {
     pub lease_token: Option<Uuid>,
     #[serde(default)]
     pub lease_expires_at: Option<DateTime<Utc>>,
-    /// A queued job is not claimed before this (retry backoff).
+    /// A queued job is not claimed before this (`runAt`/`delaySeconds`, or
+    /// a retry's backoff).
     pub run_after: DateTime<Utc>,
+    /// Its de-duplication key, if it was enqueued with one: while it is
+    /// queued, scheduled or running, no other job with this key is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
     /// The worker reported it is holding at a quiesce checkpoint.
     pub paused_at_checkpoint: bool,
     pub result: Option<serde_json::Value>,
@@ -94,6 +109,46 @@ pub struct EnqueueRequest {
     pub priority: Option<i32>,
     #[serde(default)]
     pub max_attempts: Option<i32>,
+    /// The queue (default `default`); the same characters as a type.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Not claimable before this RFC 3339 time (a scheduled job).
+    #[serde(default)]
+    pub run_at: Option<String>,
+    /// Not claimable for this many seconds (instead of `runAt`).
+    #[serde(default)]
+    pub delay_seconds: Option<u64>,
+    /// De-duplication: while a job with this key is queued, scheduled or
+    /// running, enqueueing another answers that job with `duplicate: true`
+    /// (200) instead of creating one (201).
+    #[serde(default)]
+    pub unique_key: Option<String>,
+}
+
+/// The answer to an enqueue: the job, and whether it already existed (a
+/// `uniqueKey` matched a live job: nothing was created).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Enqueued {
+    #[serde(flatten)]
+    pub job: Job,
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// `POST /api/queue/jobs/batch`: up to 1,000 jobs, enqueued all or none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchEnqueueRequest {
+    #[serde(default)]
+    pub jobs: Option<Vec<EnqueueRequest>>,
+}
+
+/// The answer to a batch enqueue: each job in the order sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchEnqueueResponse {
+    pub jobs: Vec<Enqueued>,
 }
 
 /// `POST /api/queue/jobs/claim`.
@@ -105,6 +160,9 @@ pub struct ClaimRequest {
     /// Only claim jobs of these types (all types when absent).
     #[serde(default)]
     pub types: Option<Vec<String>>,
+    /// Only claim jobs of these queues (every queue when absent).
+    #[serde(default)]
+    pub queues: Option<Vec<String>>,
     /// Lease length; bounded by the server.
     #[serde(default)]
     pub lease_seconds: Option<u32>,
@@ -126,6 +184,8 @@ pub struct ClaimManyRequest {
     #[serde(default)]
     pub types: Option<Vec<String>>,
     #[serde(default)]
+    pub queues: Option<Vec<String>>,
+    #[serde(default)]
     pub lease_seconds: Option<u32>,
     #[serde(default)]
     pub wait_ms: Option<u32>,
@@ -142,6 +202,7 @@ impl ClaimManyRequest {
             ClaimRequest {
                 worker_id: self.worker_id,
                 types: self.types,
+                queues: self.queues,
                 lease_seconds: self.lease_seconds,
                 wait_ms: self.wait_ms,
             },
@@ -226,6 +287,9 @@ pub struct JobListQuery {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// Only jobs of this queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 /// `GET /api/queue/jobs`.
@@ -233,4 +297,75 @@ pub struct JobListQuery {
 #[serde(rename_all = "camelCase")]
 pub struct JobList {
     pub jobs: Vec<Job>,
+}
+
+/// One job of a batch complete: its lease, and its result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchCompleteItem {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub lease_token: Option<Uuid>,
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+}
+
+/// `POST /api/queue/jobs/batch-complete`: many leased jobs of one worker
+/// completed in one request, each fenced by its own lease token.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchCompleteRequest {
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    #[serde(default)]
+    pub jobs: Option<Vec<BatchCompleteItem>>,
+}
+
+/// One job of a batch fail: its lease, what went wrong, and whether to retry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchFailItem {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub lease_token: Option<Uuid>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Retry with backoff while attempts remain (default true).
+    #[serde(default)]
+    pub retryable: Option<bool>,
+}
+
+/// `POST /api/queue/jobs/batch-fail`: like a batch complete, with each
+/// job's `error` and `retryable`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchFailRequest {
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    #[serde(default)]
+    pub jobs: Option<Vec<BatchFailItem>>,
+}
+
+/// What happened to one job of a batch complete or fail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobOutcome {
+    pub id: Uuid,
+    /// Applied (the job is in `job`), or refused (why in `error`: a lost
+    /// lease is `lease_lost`, an unknown job `not_found`).
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Job>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::ErrorDetail>,
+}
+
+/// The answer to a batch complete or fail (200 even when some jobs were
+/// refused): one outcome per job, in the order sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOutcome {
+    pub results: Vec<JobOutcome>,
 }

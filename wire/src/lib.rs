@@ -11,6 +11,7 @@ pub mod error;
 pub mod fleet;
 pub mod jobs;
 pub mod pause;
+pub mod queues;
 pub mod runbook;
 pub mod workers;
 
@@ -19,6 +20,7 @@ pub use error::ApiError;
 pub use fleet::*;
 pub use jobs::*;
 pub use pause::*;
+pub use queues::*;
 pub use workers::*;
 
 use serde::{Deserialize, Serialize};

@@ -81,6 +81,11 @@ pub struct ControlEvent {
     /// For per-worker actions: each worker's result, overrides, the ETA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
+    /// For a queue's pause or resume (`queue.pause`, `queue.resume`): the
+    /// queue. Its `metrics` are that queue's and its `version` the queue's
+    /// pause version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 /// `audit: {latest: [...]}` on the status, newest first.
@@ -195,6 +200,12 @@ pub struct SystemBlock {
     pub reason: Option<String>,
     pub version: i64,
     pub pause_poll_interval_ms: u64,
+    /// The paused queues among the caller's: a claim's `queues` (every
+    /// queue when it named none), a lease heartbeat's job's queue, every
+    /// queue on a worker heartbeat. A running job whose queue is listed in
+    /// `quiesce` mode holds at its next checkpoint.
+    #[serde(default)]
+    pub paused_queues: Vec<crate::PausedQueue>,
 }
 
 #[cfg(test)]

@@ -51,6 +51,9 @@ pub struct Cli {
     /// Job types to claim, comma-separated [default: every registered type].
     #[arg(long, env = "LULL_TYPES", value_delimiter = ',')]
     pub types: Vec<String>,
+    /// Queues to claim from, comma-separated [default: every queue].
+    #[arg(long, env = "LULL_QUEUES", value_delimiter = ',')]
+    pub queues: Vec<String>,
     /// Long-poll wait of a claim (≤ 30000).
     #[arg(long, env = "LULL_WAIT_MS", default_value_t = 10_000)]
     pub wait_ms: u32,
@@ -88,6 +91,8 @@ pub struct Config {
     pub lease_seconds: u32,
     /// Empty: every type the registry has a handler for.
     pub types: Vec<String>,
+    /// Empty: every queue.
+    pub queues: Vec<String>,
     pub wait_ms: u32,
     pub heartbeat_interval: Duration,
     pub replay_interval: Duration,
@@ -172,6 +177,18 @@ impl Cli {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .collect();
+        let mut queues: Vec<String> = Vec::new();
+        for q in self
+            .queues
+            .iter()
+            .map(|q| q.trim())
+            .filter(|q| !q.is_empty())
+        {
+            check_queue(q)?;
+            if !queues.iter().any(|known| known == q) {
+                queues.push(q.to_string());
+            }
+        }
         Ok(Config {
             server,
             name: self.name.unwrap_or_else(|| worker_id.clone()),
@@ -183,6 +200,7 @@ impl Cli {
             concurrency: self.concurrency,
             lease_seconds: self.lease_seconds,
             types,
+            queues,
             wait_ms: self.wait_ms,
             heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms),
             replay_interval: Duration::from_millis(self.replay_interval_ms),
@@ -223,6 +241,21 @@ fn check_worker_id(id: &str) -> Result<(), ConfigError> {
     } else {
         Err(ConfigError(format!(
             "--worker-id {id:?} must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -"
+        )))
+    }
+}
+
+/// A queue name as the server accepts it: 1–128 characters of
+/// `[A-Za-z0-9._:@/-]`.
+fn check_queue(q: &str) -> Result<(), ConfigError> {
+    let ok = q.len() <= 128
+        && q.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:@/-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "--queues names {q:?}: a queue is 1 to 128 characters of A-Z a-z 0-9 . _ : @ / -"
         )))
     }
 }
@@ -282,10 +315,17 @@ mod tests {
             "zone=a, tier = gpu ,",
             "--types",
             "a,b",
+            "--queues",
+            "emails, reports,emails",
             "--lease-seconds",
             "9",
         ])
         .unwrap();
+        assert_eq!(
+            c.queues,
+            vec!["emails", "reports"],
+            "trimmed, without repeats"
+        );
         assert_eq!(c.server, "http://10.0.0.1:9000", "trailing slash dropped");
         assert_eq!(c.worker_id, "w-1");
         assert_eq!(c.name, "w-1", "name defaults to the id");
@@ -327,6 +367,7 @@ mod tests {
             (vec!["--wait-ms", "30001"], "--wait-ms"),
             (vec!["--labels", "novalue"], "--labels"),
             (vec!["--labels", "=v"], "--labels"),
+            (vec!["--queues", "a,b c"], "--queues"),
         ] {
             let err = cli(&args).unwrap_err();
             assert!(err.0.contains(flag), "{args:?}: {err}");

@@ -1,14 +1,19 @@
-//! What this worker knows of the global pause. Every `system` block (from
-//! claims, lease heartbeats and worker heartbeats) goes through
-//! [`Fleet::observe`], so the pause is logged once per `version` however many
-//! channels report it, and a quiesced checkpoint wakes as soon as any of
-//! them sees the resume.
+//! What this worker knows of the global pause and of the paused queues.
+//! Every `system` block (from claims, lease heartbeats and worker
+//! heartbeats) goes through [`Fleet::observe`] and [`Fleet::observe_queues`],
+//! so a pause is logged once per `version` however many channels report
+//! it, and a quiesced checkpoint wakes as soon as any of them sees the
+//! resume.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use wire::{PauseMode, SystemBlock};
+use wire::{PauseMode, PausedQueue, SystemBlock};
+
+/// The paused queues this worker knows of, by name.
+pub type PausedQueues = BTreeMap<String, PausedQueue>;
 
 /// Poll interval before the server has told us its `pausePollIntervalMs`.
 pub const DEFAULT_PAUSE_POLL: Duration = Duration::from_millis(5000);
@@ -89,6 +94,10 @@ pub struct Fleet {
     log: Mutex<PauseLog>,
     /// `LULL_PAUSE_POLL_INTERVAL_MS`: wins over the server's value.
     poll_override: Option<Duration>,
+    queues: watch::Sender<PausedQueues>,
+    /// The queues this worker claims from (empty: every queue): only their
+    /// pauses are worth a log line.
+    mine: Vec<String>,
 }
 
 impl Fleet {
@@ -97,7 +106,74 @@ impl Fleet {
             view: watch::Sender::new(FleetView::default()),
             log: Mutex::new(PauseLog::default()),
             poll_override,
+            queues: watch::Sender::new(PausedQueues::new()),
+            mine: Vec::new(),
         }
+    }
+
+    /// Logs the pauses of these queues only (empty: every queue).
+    pub fn claiming_from(mut self, queues: Vec<String>) -> Fleet {
+        self.mine = queues;
+        self
+    }
+
+    fn is_mine(&self, queue: &str) -> bool {
+        self.mine.is_empty() || self.mine.iter().any(|q| q == queue)
+    }
+
+    /// Takes in a `system` block's `pausedQueues`, which speaks for `scope`:
+    /// the queues a claim named, a lease heartbeat's job's queue, or every
+    /// queue (`None`: a claim that named none, a worker heartbeat). Within
+    /// the scope the answer is the truth, except that a pause of a newer
+    /// version already seen (a later answer on another channel) is kept.
+    /// Logs each of this worker's queues' pauses once per version, and
+    /// their resumes.
+    pub fn observe_queues(&self, scope: Option<&[String]>, paused: &[PausedQueue]) {
+        let in_scope = |name: &str| scope.is_none_or(|s| s.iter().any(|q| q == name));
+        let mut newly_paused = Vec::new();
+        let mut resumed = Vec::new();
+        self.queues.send_if_modified(|known| {
+            let before = known.clone();
+            known.retain(|name, _| !in_scope(name));
+            for p in paused.iter().filter(|p| in_scope(&p.name)) {
+                let keep = before.get(&p.name).filter(|old| old.version > p.version);
+                known.insert(p.name.clone(), keep.unwrap_or(p).clone());
+            }
+            for (name, p) in known.iter() {
+                if before.get(name).is_none_or(|old| old.version != p.version) {
+                    newly_paused.push(p.clone());
+                }
+            }
+            resumed.extend(before.keys().filter(|n| !known.contains_key(*n)).cloned());
+            *known != before
+        });
+        for p in newly_paused.iter().filter(|p| self.is_mine(&p.name)) {
+            tracing::warn!(
+                queue = %p.name,
+                version = p.version,
+                mode = p.mode.as_str(),
+                reason = p.reason.as_deref().unwrap_or(""),
+                "queue paused by the control plane: not claiming from it"
+            );
+        }
+        for q in resumed.iter().filter(|q| self.is_mine(q)) {
+            tracing::info!(queue = %q, "queue resumed: claiming from it again");
+        }
+    }
+
+    /// The paused queues as last seen.
+    pub fn paused_queues(&self) -> PausedQueues {
+        self.queues.borrow().clone()
+    }
+
+    /// Whether every one of `queues` is paused (never for an empty list).
+    pub fn all_paused(&self, queues: &[String]) -> bool {
+        let known = self.queues.borrow();
+        !queues.is_empty() && queues.iter().all(|q| known.contains_key(q))
+    }
+
+    pub fn subscribe_queues(&self) -> watch::Receiver<PausedQueues> {
+        self.queues.subscribe()
     }
 
     /// Takes in a `system` block: logs a change once, wakes waiters only
@@ -173,6 +249,7 @@ mod tests {
             reason: paused.then(|| reason.to_string()),
             version,
             pause_poll_interval_ms: 200,
+            paused_queues: Vec::new(),
         }
     }
 
@@ -238,6 +315,34 @@ mod tests {
         assert_eq!(fleet.poll_interval(), DEFAULT_PAUSE_POLL);
         fleet.observe(&block(true, 2, "x"));
         assert_eq!(fleet.poll_interval(), ms(200));
+    }
+
+    fn paused(name: &str, version: i64) -> PausedQueue {
+        PausedQueue {
+            name: name.into(),
+            mode: PauseMode::Quiesce,
+            reason: Some("r".into()),
+            version,
+        }
+    }
+
+    #[test]
+    fn queue_answers_speak_for_their_scope_only() {
+        let fleet = Fleet::new(None);
+        let all: Option<&[String]> = None;
+        fleet.observe_queues(all, &[paused("a", 2), paused("b", 2)]);
+        assert!(fleet.all_paused(&["a".into(), "b".into()]));
+        // A lease heartbeat of a job in b says b resumed; a stays paused.
+        fleet.observe_queues(Some(&["b".into()]), &[]);
+        assert_eq!(fleet.paused_queues().keys().collect::<Vec<_>>(), vec!["a"]);
+        // A late answer with an older version of a keeps the newer pause.
+        fleet.observe_queues(Some(&["a".into()]), &[paused("a", 4)]);
+        fleet.observe_queues(Some(&["a".into()]), &[paused("a", 3)]);
+        assert_eq!(fleet.paused_queues()["a"].version, 4);
+        // A claim for [a, c] that lists nothing: both are running.
+        fleet.observe_queues(Some(&["a".into(), "c".into()]), &[]);
+        assert!(fleet.paused_queues().is_empty());
+        assert!(!fleet.all_paused(&[]), "an empty list is never all paused");
     }
 
     #[test]

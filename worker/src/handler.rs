@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
-use crate::fleet::FleetView;
+use crate::fleet::{FleetView, PausedQueues};
 
 /// What a job type does. Cancellation is by drop: when the lease is lost or
 /// the worker stops at once, the future is dropped at its next `.await`, so
@@ -85,9 +85,12 @@ pub(crate) struct CheckpointState {
 pub struct JobContext {
     pub(crate) job_id: Uuid,
     pub(crate) job_type: String,
+    pub(crate) queue: String,
     pub(crate) attempt: i32,
     pub(crate) worker_id: String,
     pub(crate) fleet: watch::Receiver<FleetView>,
+    /// The paused queues: a quiesce of this job's queue holds it too.
+    pub(crate) queues: watch::Receiver<PausedQueues>,
     pub(crate) checkpoint: Arc<CheckpointState>,
 }
 
@@ -100,6 +103,11 @@ impl JobContext {
         &self.job_type
     }
 
+    /// The queue the job came from.
+    pub fn queue(&self) -> &str {
+        &self.queue
+    }
+
     /// 1 on the first attempt.
     pub fn attempt(&self) -> i32 {
         self.attempt
@@ -109,28 +117,43 @@ impl JobContext {
         &self.worker_id
     }
 
-    /// A safe stopping point. Returns at once unless the fleet is quiesced;
-    /// then it holds (the lease heartbeats go on, reporting
-    /// `pausedAtCheckpoint: true`) until the pause clears or turns into a
-    /// drain. Call it between steps of long work.
+    /// A safe stopping point. Returns at once unless the fleet, or this
+    /// job's queue, is quiesced; then it holds (the lease heartbeats go on,
+    /// reporting `pausedAtCheckpoint: true`) until the pause clears or
+    /// turns into a drain. Call it between steps of long work.
     pub async fn checkpoint(&self) {
-        let mut fleet = self.fleet.clone();
+        let (mut fleet, mut queues) = (self.fleet.clone(), self.queues.clone());
+        let (mut fleet_open, mut queues_open) = (true, true);
         loop {
             let view = *fleet.borrow_and_update();
-            if !view.is_quiesced() {
+            let queue_version = queues
+                .borrow_and_update()
+                .get(&self.queue)
+                .filter(|q| q.mode == wire::PauseMode::Quiesce)
+                .map(|q| q.version);
+            if !view.is_quiesced() && queue_version.is_none() {
                 if self.checkpoint.holding.swap(false, Ordering::SeqCst) {
                     self.checkpoint.changed.notify_one();
-                    tracing::info!(job_id = %self.job_id, version = view.version, "leaving checkpoint: fleet no longer quiesced");
+                    tracing::info!(job_id = %self.job_id, version = view.version, queue = %self.queue, "leaving checkpoint: no longer quiesced");
                 }
                 return;
             }
             if !self.checkpoint.holding.swap(true, Ordering::SeqCst) {
                 self.checkpoint.changed.notify_one();
-                tracing::info!(job_id = %self.job_id, version = view.version, "holding at checkpoint: fleet quiesced");
+                match queue_version.filter(|_| !view.is_quiesced()) {
+                    Some(v) => {
+                        tracing::info!(job_id = %self.job_id, queue = %self.queue, queue_version = v, "holding at checkpoint: queue quiesced")
+                    }
+                    None => {
+                        tracing::info!(job_id = %self.job_id, version = view.version, "holding at checkpoint: fleet quiesced")
+                    }
+                }
             }
-            if fleet.changed().await.is_err() {
+            tokio::select! {
+                r = fleet.changed(), if fleet_open => fleet_open = r.is_ok(),
+                r = queues.changed(), if queues_open => queues_open = r.is_ok(),
                 // The runtime is gone; nothing will ever clear the pause.
-                return;
+                else => return,
             }
         }
     }
@@ -138,9 +161,12 @@ impl JobContext {
     /// A context outside a worker (for testing handlers): never quiesced.
     pub fn detached(job_type: &str) -> JobContext {
         let (_tx, fleet) = watch::channel(FleetView::default());
+        let (_tx, queues) = watch::channel(PausedQueues::new());
         JobContext {
             job_id: Uuid::nil(),
             job_type: job_type.to_string(),
+            queue: wire::DEFAULT_QUEUE.to_string(),
+            queues,
             attempt: 1,
             worker_id: "detached".into(),
             fleet,
@@ -178,6 +204,43 @@ mod tests {
             version: 3,
             ..FleetView::default()
         });
+        tokio::time::timeout(Duration::from_secs(5), held)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!state.holding.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn checkpoint_holds_while_its_queue_is_quiesced_only() {
+        let (tx, rx) = watch::channel(PausedQueues::new());
+        let mut ctx = JobContext::detached("t");
+        ctx.queue = "a".into();
+        ctx.queues = rx;
+        let pause = |name: &str, mode| wire::PausedQueue {
+            name: name.into(),
+            mode,
+            reason: None,
+            version: 2,
+        };
+        // Another queue's quiesce, and a drain of its own: no hold.
+        tx.send_replace(
+            [
+                ("b".to_string(), pause("b", wire::PauseMode::Quiesce)),
+                ("a".to_string(), pause("a", wire::PauseMode::Drain)),
+            ]
+            .into(),
+        );
+        ctx.checkpoint().await;
+        tx.send_replace([("a".to_string(), pause("a", wire::PauseMode::Quiesce))].into());
+        let state = ctx.checkpoint.clone();
+        let held = tokio::spawn(async move { ctx.checkpoint().await });
+        tokio::time::timeout(Duration::from_secs(5), state.changed.notified())
+            .await
+            .unwrap();
+        assert!(state.holding.load(Ordering::SeqCst));
+        assert!(!held.is_finished());
+        tx.send_replace(PausedQueues::new());
         tokio::time::timeout(Duration::from_secs(5), held)
             .await
             .unwrap()

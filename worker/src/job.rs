@@ -44,9 +44,11 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job) {
             let ctx = JobContext {
                 job_id: job.id,
                 job_type: job.job_type.clone(),
+                queue: job.queue.clone(),
                 attempt: job.attempts,
                 worker_id: shared.config.worker_id.clone(),
                 fleet: shared.fleet.subscribe(),
+                queues: shared.fleet.subscribe_queues(),
                 checkpoint: checkpoint.clone(),
             };
             let payload = job.payload.clone();
@@ -56,7 +58,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job) {
                 joined = &mut task.0 => joined.unwrap_or_else(|e| {
                     Err(JobError::retryable(format!("handler panicked: {e}")))
                 }),
-                () = keep_lease(&shared, job.id, token, &checkpoint) => {
+                () = keep_lease(&shared, &job, token, &checkpoint) => {
                     tracing::warn!(job_id = %job.id, "lease lost: job abandoned, no result reported");
                     return;
                 }
@@ -112,9 +114,13 @@ pub(crate) fn envelope(
 
 /// Extends the lease every third of its length (at once when the job enters
 /// or leaves a checkpoint hold) and feeds the `system` block to the fleet
-/// state. Returns only when the lease is lost; an unreachable server is
-/// retried, since the lease may well outlive a short outage.
-async fn keep_lease(shared: &Shared, job_id: Uuid, token: Uuid, checkpoint: &CheckpointState) {
+/// state (its `pausedQueues` speak for the job's queue: a quiesce of that
+/// queue reaches the job through here). Returns only when the lease is
+/// lost; an unreachable server is retried, since the lease may well outlive
+/// a short outage.
+async fn keep_lease(shared: &Shared, job: &Job, token: Uuid, checkpoint: &CheckpointState) {
+    let job_id = job.id;
+    let scope = std::slice::from_ref(&job.queue);
     let every = shared.config.lease_heartbeat_interval();
     let mut failing = false;
     loop {
@@ -131,6 +137,9 @@ async fn keep_lease(shared: &Shared, job_id: Uuid, token: Uuid, checkpoint: &Che
         match shared.api.job_heartbeat(job_id, &req).await {
             Ok(resp) => {
                 shared.fleet.observe(&resp.system);
+                shared
+                    .fleet
+                    .observe_queues(Some(scope), &resp.system.paused_queues);
                 if let Some(d) = resp.directive {
                     shared.apply_directive(d);
                 }

@@ -90,6 +90,7 @@ impl Worker {
             worker_id = %shared.config.worker_id,
             server = %shared.config.server,
             types = %shared.claim_types().join(","),
+            queues = %shared.claim_queues().map_or("*".to_string(), |q| q.join(",")),
             concurrency = shared.config.concurrency,
             spool_dir = %shared.config.spool_dir.display(),
             "worker starting"
@@ -148,6 +149,7 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
     let mut stop = shared.shutdown.subscribe();
     let mut directive = shared.directive.subscribe();
     let mut fleet = shared.fleet.subscribe();
+    let mut queues = shared.fleet.subscribe_queues();
     let mut backoff = Duration::from_millis(500);
     let mut failing = false;
     loop {
@@ -176,6 +178,7 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
         let req = ClaimRequest {
             worker_id: Some(shared.config.worker_id.clone()),
             types: Some(shared.claim_types()),
+            queues: shared.claim_queues().map(<[String]>::to_vec),
             lease_seconds: Some(shared.config.lease_seconds),
             wait_ms: Some(shared.config.wait_ms),
         };
@@ -203,6 +206,9 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
                 }
                 backoff = Duration::from_millis(500);
                 shared.fleet.observe(&resp.system);
+                shared
+                    .fleet
+                    .observe_queues(shared.claim_queues(), &resp.system.paused_queues);
                 match resp.job {
                     Some(job) => {
                         spawn_job(shared, jobs, job, permit);
@@ -213,6 +219,10 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
                             version = resp.system.version,
                             "fleet still paused; sleeping"
                         );
+                        (shared.fleet.poll_interval(), true)
+                    }
+                    None if shared.own_queues_paused() => {
+                        tracing::debug!("every queue of this worker is paused; sleeping");
                         (shared.fleet.poll_interval(), true)
                     }
                     None => (MIN_CLAIM_CYCLE.saturating_sub(sent.elapsed()), false),
@@ -230,6 +240,8 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
         // Sleep, but wake for a stop, a directive, or (while paused) a resume
         // seen on another channel: a worker or lease heartbeat.
         fleet.borrow_and_update();
+        queues.borrow_and_update();
+        let still_paused = || shared.fleet.current().workers_paused || shared.own_queues_paused();
         let deadline = tokio::time::sleep(pause);
         tokio::pin!(deadline);
         loop {
@@ -238,7 +250,14 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
                 _ = stop.changed() => break,
                 _ = directive.changed() => break,
                 r = fleet.changed(), if wake_on_resume => {
-                    if r.is_err() || !fleet.borrow_and_update().workers_paused {
+                    fleet.borrow_and_update();
+                    if r.is_err() || !still_paused() {
+                        break;
+                    }
+                }
+                r = queues.changed(), if wake_on_resume => {
+                    queues.borrow_and_update();
+                    if r.is_err() || !still_paused() {
                         break;
                     }
                 }

@@ -66,7 +66,7 @@ impl Shared {
         shutdown: ShutdownHandle,
     ) -> Shared {
         Shared {
-            fleet: Fleet::new(config.pause_poll_interval),
+            fleet: Fleet::new(config.pause_poll_interval).claiming_from(config.queues.clone()),
             results,
             api,
             registry,
@@ -85,6 +85,18 @@ impl Shared {
         } else {
             self.config.types.clone()
         }
+    }
+
+    /// `--queues`, or `None`: every queue.
+    pub(crate) fn claim_queues(&self) -> Option<&[String]> {
+        (!self.config.queues.is_empty()).then_some(self.config.queues.as_slice())
+    }
+
+    /// Whether every queue this worker claims from is paused (never when it
+    /// claims from every queue).
+    pub(crate) fn own_queues_paused(&self) -> bool {
+        self.claim_queues()
+            .is_some_and(|q| self.fleet.all_paused(q))
     }
 
     pub(crate) fn active_jobs(&self) -> Vec<Uuid> {
@@ -120,9 +132,11 @@ impl Shared {
         }
     }
 
-    /// Takes in a register or worker-heartbeat answer.
+    /// Takes in a register or worker-heartbeat answer (its `pausedQueues`
+    /// speak for every queue).
     pub(crate) fn apply(&self, resp: &WorkerDirectiveResponse) {
         self.fleet.observe(&resp.system);
+        self.fleet.observe_queues(None, &resp.system.paused_queues);
         self.apply_directive(resp.directive);
     }
 

@@ -95,8 +95,16 @@ async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
         std::future::ready(spooled(&w.spool).is_empty().then_some(()))
     })
     .await;
+    // The worker deletes a file, then logs its replay: wait for both lines
+    // (the spool can be empty a moment before the last one is read).
     let replayed: Vec<String> = w
-        .logs("spooled result replayed and acknowledged")
+        .wait_logs(
+            "spooled result replayed and acknowledged",
+            2,
+            secs(10),
+            |_| true,
+        )
+        .await
         .iter()
         .map(|l| l["idempotency_key"].as_str().unwrap().to_string())
         .collect();

@@ -29,7 +29,9 @@ impl JobAction {
     /// The action a job in `status` offers, if any.
     pub fn for_status(status: JobStatus) -> Option<JobAction> {
         match status {
-            JobStatus::Queued | JobStatus::Running => Some(JobAction::Cancel),
+            JobStatus::Queued | JobStatus::Scheduled | JobStatus::Running => {
+                Some(JobAction::Cancel)
+            }
             JobStatus::Failed | JobStatus::Cancelled => Some(JobAction::Retry),
             JobStatus::Succeeded => None,
         }
@@ -255,6 +257,8 @@ mod tests {
         Job {
             id: Uuid::parse_str("67e55044-10b1-426f-9247-bb680e5fe0c8").unwrap(),
             job_type: "render".into(),
+            queue: "default".into(),
+            unique_key: None,
             payload: serde_json::json!({"n": 1}),
             priority: 0,
             status,

@@ -1,10 +1,12 @@
-//! The performance scenarios of issue 7. Each runs against freshly started
+//! The performance scenarios of issue 7 (and scenario 7, the pause time
+//! against the finished-job history, of issue 13). Each runs against freshly started
 //! servers on a fresh database and returns plain figures; [`crate::report`]
 //! turns them into `BENCHMARKS.md`. Comparisons are ratios measured in the
 //! same run (same server, same connections), because the machine is noisy.
 
 pub mod heartbeats;
 pub mod latency;
+pub mod pause_history;
 pub mod paused_claim;
 pub mod propagation;
 pub mod throughput;

@@ -1,6 +1,6 @@
 //! The operator CLI: `lull status`, `pause`, `resume`, `wait`, `workers`,
-//! `rolling-restart`, `events` — the runbook's steps as commands — and
-//! `tui`, the same controls in a terminal UI; all over the
+//! `rolling-restart`, `events`, `queues`, `enqueue` — the runbook's steps
+//! as commands — and `tui`, the same controls in a terminal UI; all over the
 //! REST API of a running server (`--server` / `LULL_SERVER`, token from
 //! `LULL_TOKEN`), through the typed [`client::Client`].
 //!
@@ -9,13 +9,14 @@
 //! 4 timed out.
 //!
 //! Modules by command group: [`pause`] (status, pause, resume, wait),
-//! [`workers`], [`rollouts`], [`events`], [`tui`]; [`output`] formats what they
-//! print, [`duration`] reads durations.
+//! [`workers`], [`rollouts`], [`events`], [`queues`] (queues, enqueue),
+//! [`tui`]; [`output`] formats what they print, [`duration`] reads durations.
 
 mod duration;
 mod events;
 mod output;
 mod pause;
+mod queues;
 mod rollouts;
 mod tui;
 mod workers;
@@ -131,6 +132,20 @@ pub enum RemoteCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Named queues: list them, or pause or resume one.
+    Queues {
+        #[command(subcommand)]
+        command: Option<queues::QueuesCommand>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Enqueue one job (its queue, schedule and unique key optional).
+    Enqueue {
+        #[command(flatten)]
+        args: queues::EnqueueArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// The fleet control plane in the terminal: watch the workers live,
     /// pause, resume, drain, rolling-restart, pause the fleet; every
     /// change confirmed with its impact (see docs/tui.md).
@@ -214,6 +229,8 @@ async fn dispatch(command: RemoteCommand) -> CliResult<()> {
             rollouts::cancel(&Ctx::new(remote)?, &id, reason).await
         }
         Events { limit, remote } => events::list(&Ctx::new(remote)?, limit).await,
+        Queues { command, remote } => queues::run(&Ctx::new(remote)?, command).await,
+        Enqueue { args, remote } => queues::enqueue(&Ctx::new(remote)?, args).await,
         Tui { remote } => tui::run(remote).await,
     }
 }
@@ -246,15 +263,16 @@ impl Ctx {
     }
 
     /// With `--json` the answer itself, pretty-printed; else the summary.
+    /// A reader that went away (`lull queues | head -1`) is not an error:
+    /// the write is dropped instead of panicking on the broken pipe.
     fn print<T: Serialize>(&self, answer: &T, summary: String) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(answer).unwrap_or_default()
-            );
+        use std::io::Write;
+        let text = if self.json {
+            serde_json::to_string_pretty(answer).unwrap_or_default()
         } else {
-            println!("{summary}");
-        }
+            summary
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
 

@@ -94,7 +94,7 @@ pub fn events_lines(page: &EventsPage) -> String {
     let mut out = String::new();
     for e in &page.events {
         out.push_str(&format!(
-            "{} v{} {:<24} {:<8} by {:<16} {}{}{}\n",
+            "{} v{} {:<24} {:<8} by {:<16} {}{}{}{}\n",
             timestamp(e.created_at),
             e.version,
             e.action,
@@ -106,7 +106,11 @@ pub fn events_lines(page: &EventsPage) -> String {
             } else {
                 ""
             },
-            if e.success { "" } else { " [refused]" }
+            if e.success { "" } else { " [refused]" },
+            e.queue
+                .as_deref()
+                .map(|q| format!(" [queue {q}]"))
+                .unwrap_or_default()
         ));
     }
     out.trim_end().to_string()
@@ -165,5 +169,19 @@ mod tests {
             "2026-11-30T00:00:01Z v12 resume                   -        by bob              early [force resume]"
         );
         assert!(lines[1].ends_with("all [refused]"), "{}", lines[1]);
+    }
+
+    #[test]
+    fn a_queue_event_names_its_queue() {
+        let page: EventsPage = serde_json::from_value(serde_json::json!({
+            "events": [
+                {"id": 3, "action": "queue.pause", "mode": "drain", "reason": "provider", "actor": "ops",
+                 "forceResume": false, "metrics": {"queued": 4, "running": 0, "staleRunning": 0, "isDrained": true},
+                 "version": 2, "success": true, "createdAt": "2026-11-30T00:00:02Z", "queue": "emails"}
+            ],
+            "nextBefore": null
+        }))
+        .unwrap();
+        assert!(events_lines(&page).ends_with("provider [queue emails]"));
     }
 }

@@ -216,6 +216,7 @@ impl FleetEventDraft {
             created_at: now,
             targets: self.targets.clone(),
             details: Some(self.details.clone()),
+            queue: None,
         }
     }
 }
@@ -257,6 +258,7 @@ pub fn action_event(
             "results": results,
             "overrideUsed": override_used,
         })),
+        queue: None,
     }
 }
 

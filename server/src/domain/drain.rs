@@ -7,10 +7,33 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use wire::{BlockingJob, ControlEvent, DrainMetrics, DrainProgress, Job, RunningSample};
 
-/// Job counts for `/status` and `/metrics`.
+/// The live jobs (queued and running) of the whole queue or of one named
+/// queue: what the drain metrics, the queue list and every pause read.
+/// Counting them reads only live rows (a partial index), so it costs the
+/// same with a million finished jobs in the table as with none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Claimable now.
+    pub queued: i64,
+    /// Queued, not claimable before their `runAfter`.
+    pub scheduled: i64,
+    pub running: i64,
+    /// Running with an expired lease.
+    pub stale_running: i64,
+}
+
+impl LiveCounts {
+    pub fn drain_metrics(&self) -> DrainMetrics {
+        DrainMetrics::new(self.queued, self.running, self.stale_running)
+    }
+}
+
+/// Job counts by status for `/status` and `/metrics`: the live ones, and
+/// the finished ones (which retention bounds).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobCounts {
     pub queued: i64,
+    pub scheduled: i64,
     pub running: i64,
     pub stale_running: i64,
     pub succeeded: i64,
@@ -21,6 +44,20 @@ pub struct JobCounts {
 impl JobCounts {
     pub fn drain_metrics(&self) -> DrainMetrics {
         DrainMetrics::new(self.queued, self.running, self.stale_running)
+    }
+
+    /// The live counts with the finished ones `(succeeded, failed,
+    /// cancelled)`.
+    pub fn new(live: LiveCounts, finished: (i64, i64, i64)) -> JobCounts {
+        JobCounts {
+            queued: live.queued,
+            scheduled: live.scheduled,
+            running: live.running,
+            stale_running: live.stale_running,
+            succeeded: finished.0,
+            failed: finished.1,
+            cancelled: finished.2,
+        }
     }
 }
 
@@ -136,6 +173,7 @@ mod tests {
         Job {
             id: Uuid::new_v4(),
             job_type: job_type.into(),
+            queue: "default".into(),
             payload: serde_json::json!({}),
             priority: 0,
             status: JobStatus::Running,
@@ -145,6 +183,7 @@ mod tests {
             lease_token: None,
             lease_expires_at: Some(t(30)),
             run_after: t(0),
+            unique_key: None,
             paused_at_checkpoint: false,
             result: None,
             error: None,
@@ -170,6 +209,7 @@ mod tests {
             created_at: t(at),
             targets: vec![],
             details: None,
+            queue: None,
         }
     }
 

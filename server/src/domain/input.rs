@@ -235,9 +235,47 @@ impl ClaimLimit {
     }
 }
 
+/// A duration as operators write it: `500ms`, `90s`, `10m`, `2h`, `7d`,
+/// or plain seconds (the CLI's `--for`, the retention settings).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?}: use e.g. 90s, 10m, 500ms, 7d"))?;
+    let secs = |mult: u64| {
+        n.checked_mul(mult)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| format!("duration {s:?} is too long"))
+    };
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "s" | "" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        _ => Err(format!("bad duration unit in {s:?}: use ms, s, m, h or d")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("99999999999999999d").is_err());
+    }
 
     #[test]
     fn reason_is_trimmed() {

@@ -51,6 +51,7 @@ impl PauseState {
             reason: self.reason.clone(),
             version: self.version,
             pause_poll_interval_ms,
+            paused_queues: Vec::new(),
         }
     }
 }
@@ -70,6 +71,8 @@ pub struct NewControlEvent {
     pub created_at: DateTime<Utc>,
     pub targets: Vec<String>,
     pub details: Option<serde_json::Value>,
+    /// A queue's pause or resume: the queue.
+    pub queue: Option<String>,
 }
 
 /// The outcome of [`decide`].
@@ -185,6 +188,7 @@ pub fn decide(
         details: state
             .until
             .map(|t| serde_json::json!({ "until": t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true) })),
+        queue: None,
     };
     Ok(Decision::Changed {
         state,

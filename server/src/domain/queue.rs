@@ -1,67 +1,23 @@
-//! Queue requests, parsed: an enqueue, a claim, the fenced calls of a
-//! worker holding a lease, and the job listing's filter.
+//! Queue requests, parsed: a claim, the fenced calls of a worker holding a
+//! lease, and the job listing's filter. (An enqueue is in
+//! [`super::enqueue`].)
 
 use uuid::Uuid;
 use wire::JobStatus;
 
 use super::input::{
-    parse_identifier, parse_lease_seconds, ClaimLimit, FieldError, JobTypes, PageLimit, WaitMs,
-    WorkerId, MAX_PAYLOAD_BYTES,
+    parse_lease_seconds, ClaimLimit, FieldError, JobTypes, PageLimit, WaitMs, WorkerId,
+    MAX_PAYLOAD_BYTES,
 };
-
-pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
-pub const MAX_MAX_ATTEMPTS: i32 = 100;
-
-/// A validated enqueue request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewJob {
-    pub job_type: String,
-    pub payload: serde_json::Value,
-    pub priority: i32,
-    pub max_attempts: i32,
-}
-
-impl NewJob {
-    pub fn parse(req: wire::EnqueueRequest) -> Result<NewJob, FieldError> {
-        let job_type = parse_identifier("type", req.job_type.as_deref())?;
-        let payload = req
-            .payload
-            .unwrap_or(serde_json::Value::Object(Default::default()));
-        let size = payload.to_string().len();
-        if size > MAX_PAYLOAD_BYTES {
-            return Err(FieldError::new(
-                "payload",
-                format!("payload is {size} bytes; at most {MAX_PAYLOAD_BYTES} are allowed"),
-            ));
-        }
-        let priority = req.priority.unwrap_or(0);
-        if !(-1000..=1000).contains(&priority) {
-            return Err(FieldError::new(
-                "priority",
-                "priority must be between -1000 and 1000",
-            ));
-        }
-        let max_attempts = req.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
-        if !(1..=MAX_MAX_ATTEMPTS).contains(&max_attempts) {
-            return Err(FieldError::new(
-                "maxAttempts",
-                format!("maxAttempts must be between 1 and {MAX_MAX_ATTEMPTS}"),
-            ));
-        }
-        Ok(NewJob {
-            job_type,
-            payload,
-            priority,
-            max_attempts,
-        })
-    }
-}
+use super::queues::{QueueName, QueueNames};
 
 /// A validated claim (`POST /api/queue/jobs/claim`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimCommand {
     pub worker_id: WorkerId,
     pub types: Option<JobTypes>,
+    /// The queues it takes from (`None`: every queue).
+    pub queues: Option<QueueNames>,
     pub lease_seconds: u32,
     pub wait: WaitMs,
     /// A batch claim: the most jobs to hand out (the answer lists them).
@@ -76,6 +32,7 @@ impl ClaimCommand {
             worker_id: WorkerId::parse(req.worker_id.as_deref())?,
             lease_seconds: parse_lease_seconds(req.lease_seconds)?,
             types: JobTypes::parse(req.types.as_deref())?,
+            queues: QueueNames::parse(req.queues.as_deref())?,
         })
     }
 }
@@ -184,28 +141,36 @@ impl FailCommand {
 }
 
 /// The filter of the job listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobFilter {
+    /// `queued` lists the claimable ones, `scheduled` the queued ones that
+    /// may not run yet.
     pub status: Option<JobStatus>,
+    pub queue: Option<QueueName>,
     pub limit: PageLimit,
 }
 
 impl JobFilter {
-    pub fn parse(status: Option<&str>, limit: Option<u32>) -> Result<JobFilter, FieldError> {
-        let status = match status {
+    pub fn parse(q: &wire::JobListQuery) -> Result<JobFilter, FieldError> {
+        let status = match q.status.as_deref() {
             None | Some("") => None,
             Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
                 FieldError::new(
                     "status",
                     format!(
-                        "unknown status {s:?}: use queued, running, succeeded, failed or cancelled"
+                        "unknown status {s:?}: use queued, scheduled, running, succeeded, failed or cancelled"
                     ),
                 )
             })?),
         };
+        let queue = match q.queue.as_deref() {
+            None | Some("") => None,
+            Some(name) => Some(QueueName::parse("queue", Some(name))?),
+        };
         Ok(JobFilter {
             status,
-            limit: PageLimit::parse(limit, 100)?,
+            queue,
+            limit: PageLimit::parse(q.limit, 100)?,
         })
     }
 }
@@ -214,26 +179,6 @@ impl JobFilter {
 mod tests {
     use super::*;
     use crate::domain::DEFAULT_LEASE_SECONDS;
-
-    #[test]
-    fn enqueue_defaults_and_limits() {
-        let job = NewJob::parse(wire::EnqueueRequest {
-            job_type: Some("email".into()),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(job.max_attempts, DEFAULT_MAX_ATTEMPTS);
-        assert_eq!(job.priority, 0);
-        assert_eq!(job.payload, serde_json::json!({}));
-        let bad = NewJob::parse(wire::EnqueueRequest {
-            job_type: Some("email".into()),
-            max_attempts: Some(0),
-            ..Default::default()
-        });
-        assert_eq!(bad.unwrap_err().field, "maxAttempts");
-        let missing = NewJob::parse(wire::EnqueueRequest::default());
-        assert_eq!(missing.unwrap_err().field, "type");
-    }
 
     #[test]
     fn claims_parse_every_field_or_name_the_bad_one() {
@@ -297,14 +242,30 @@ mod tests {
     }
 
     #[test]
-    fn the_job_filter_knows_the_statuses() {
-        let f = JobFilter::parse(Some("queued"), None).unwrap();
+    fn the_job_filter_knows_the_statuses_and_queues() {
+        let q = |status: Option<&str>, limit: Option<u32>, queue: Option<&str>| {
+            JobFilter::parse(&wire::JobListQuery {
+                status: status.map(str::to_string),
+                limit,
+                queue: queue.map(str::to_string),
+            })
+        };
+        let f = q(Some("queued"), None, None).unwrap();
         assert_eq!((f.status, f.limit.get()), (Some(JobStatus::Queued), 100));
-        assert_eq!(JobFilter::parse(Some(""), None).unwrap().status, None);
         assert_eq!(
-            JobFilter::parse(Some("lost"), None).unwrap_err().field,
-            "status"
+            q(Some("scheduled"), None, None).unwrap().status,
+            Some(JobStatus::Scheduled)
         );
-        assert_eq!(JobFilter::parse(None, Some(0)).unwrap_err().field, "limit");
+        assert_eq!(q(Some(""), None, None).unwrap().status, None);
+        assert_eq!(q(Some("lost"), None, None).unwrap_err().field, "status");
+        assert_eq!(q(None, Some(0), None).unwrap_err().field, "limit");
+        assert_eq!(
+            q(None, None, Some("emails"))
+                .unwrap()
+                .queue
+                .map(QueueName::into_string),
+            Some("emails".into())
+        );
+        assert_eq!(q(None, None, Some("e mails")).unwrap_err().field, "queue");
     }
 }

@@ -14,6 +14,9 @@ pub enum Role {
     Worker,
     /// Everything a viewer can, plus every control action.
     Operator,
+    /// An application that only adds work: enqueue (single and batch) and
+    /// read jobs, nothing else.
+    Producer,
 }
 
 impl Role {
@@ -22,11 +25,12 @@ impl Role {
             Role::Viewer => "viewer",
             Role::Worker => "worker",
             Role::Operator => "operator",
+            Role::Producer => "producer",
         }
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Viewer, Role::Worker, Role::Operator]
+        [Role::Viewer, Role::Worker, Role::Operator, Role::Producer]
             .into_iter()
             .find(|r| r.as_str() == s)
     }

@@ -11,7 +11,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use wire::Session;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
@@ -157,16 +158,6 @@ pub async fn require(
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     token: Option<String>,
-}
-
-/// `GET /auth/me` and the answer to a sign-in.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Session {
-    pub auth_mode: String,
-    pub signed_in: bool,
-    pub name: Option<String>,
-    pub role: Option<String>,
 }
 
 fn session_of(mode: AuthMode, caller: Option<&Caller>) -> Session {

@@ -113,8 +113,12 @@ impl DashboardBackend for ServiceBackend {
         status: Option<JobStatus>,
         limit: Option<u32>,
     ) -> Result<JobList, wire::ApiError> {
-        let filter = JobFilter::parse(status.map(JobStatus::as_str), limit)
-            .map_err(|e| refused(e.into()))?;
+        let filter = JobFilter::parse(&wire::JobListQuery {
+            status: status.map(|s| s.as_str().to_string()),
+            limit,
+            queue: None,
+        })
+        .map_err(|e| refused(e.into()))?;
         let jobs = self.service.list_jobs(filter).await.map_err(refused)?;
         Ok(JobList { jobs })
     }

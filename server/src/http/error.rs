@@ -77,6 +77,12 @@ impl From<ServiceError> for ApiError {
                 err.body.current = Some(current);
                 err
             }
+            e @ ServiceError::QueueVersionConflict { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "version_conflict",
+                format!("{e}; read the queue again (GET /api/queues) and retry"),
+                Some("expectedVersion"),
+            ),
             ServiceError::UnknownWorkers(ids) => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",

@@ -152,6 +152,28 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
+/// A name from the path (a queue), as text; malformed percent-encoding is
+/// a JSON 400 like every other bad request (the handler parses the name).
+pub struct PathName(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathName {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(raw)| PathName(raw))
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    e.body_text(),
+                    Some("name"),
+                )
+            })
+    }
+}
+
 /// Who is acting: the authenticated caller (the auth middleware put it
 /// there; in disabled mode it is `local`). The audit log records its name,
 /// never a client-supplied field.

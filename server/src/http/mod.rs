@@ -6,6 +6,7 @@ pub mod error;
 mod extract;
 mod pause;
 mod queue;
+mod queues;
 mod runbook;
 mod workers;
 
@@ -93,12 +94,30 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
             Read,
             get(pause::stream),
         ),
-        r(Method::GET, "/api/queue/jobs", Read, get(queue::list)),
+        r(Method::GET, "/api/queue/jobs", ReadJobs, get(queue::list)),
         r(
             Method::POST,
             "/api/queue/jobs",
-            Operate,
+            Enqueue,
             post(queue::enqueue),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/batch",
+            Enqueue,
+            post(queue::enqueue_batch),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/batch-complete",
+            Work,
+            post(queue::complete_batch),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/batch-fail",
+            Work,
+            post(queue::fail_batch),
         ),
         r(
             Method::POST,
@@ -106,7 +125,12 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
             Work,
             post(queue::claim),
         ),
-        r(Method::GET, "/api/queue/jobs/{id}", Read, get(queue::get)),
+        r(
+            Method::GET,
+            "/api/queue/jobs/{id}",
+            ReadJobs,
+            get(queue::get),
+        ),
         r(
             Method::POST,
             "/api/queue/jobs/{id}/heartbeat",
@@ -136,6 +160,20 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
             "/api/queue/jobs/{id}/retry",
             Operate,
             post(queue::retry),
+        ),
+        r(Method::GET, "/api/queues", Read, get(queues::list)),
+        r(Method::GET, "/api/queues/{name}", Read, get(queues::get)),
+        r(
+            Method::POST,
+            "/api/queues/{name}/pause",
+            Operate,
+            post(queues::pause),
+        ),
+        r(
+            Method::POST,
+            "/api/queues/{name}/resume",
+            Operate,
+            post(queues::resume),
         ),
         r(Method::GET, "/api/workers", Read, get(workers::list)),
         r(
@@ -290,8 +328,8 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
 
 /// Liveness: answers without touching storage (load balancers, and the
 /// baseline of the paused-claim benchmark).
-async fn livez() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"ok": true}))
+async fn livez() -> axum::Json<wire::runbook::Livez> {
+    axum::Json(wire::runbook::Livez { ok: true })
 }
 
 async fn unknown_api_route(uri: axum::http::Uri) -> ApiError {

@@ -4,8 +4,7 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::{Stream, StreamExt};
-use serde::Deserialize;
-use wire::{EventsPage, PauseRequest, StreamMessage, WorkerPauseStatus};
+use wire::{EventsPage, EventsQuery, PauseRequest, StreamMessage, WorkerPauseStatus};
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery};
@@ -30,13 +29,6 @@ pub async fn post_action(
 ) -> ApiResult<Json<WorkerPauseStatus>> {
     let cmd = PauseCommand::parse(req)?;
     Ok(Json(s.service.change_pause(&actor, cmd).await?))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventsQuery {
-    limit: Option<u32>,
-    before: Option<i64>,
 }
 
 pub async fn get_events(

@@ -1,28 +1,73 @@
-//! `/api/queue/jobs`: the worker side (enqueue, claim, heartbeat, complete,
-//! fail) and the operator side (list, get, cancel, retry).
+//! `/api/queue/jobs`: the producer side (enqueue, single and batch), the
+//! worker side (claim, heartbeat, complete, fail — single and batch) and
+//! the operator side (list, get, cancel, retry).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
 use wire::{
-    ClaimManyRequest, ClaimResponse, CompleteRequest, EnqueueRequest, FailRequest,
-    HeartbeatRequest, HeartbeatResponse, Job, JobList,
+    BatchCompleteRequest, BatchEnqueueRequest, BatchEnqueueResponse, BatchFailRequest,
+    BatchOutcome, ClaimManyRequest, ClaimResponse, CompleteRequest, EnqueueRequest, Enqueued,
+    FailRequest, HeartbeatRequest, HeartbeatResponse, Job, JobList, JobListQuery,
 };
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery, PathId};
 use super::AppState;
 use crate::domain::{
-    ClaimCommand, CompleteCommand, FailCommand, HeartbeatCommand, JobFilter, NewJob,
+    BatchComplete, BatchEnqueue, BatchFail, ClaimCommand, CompleteCommand, FailCommand,
+    HeartbeatCommand, JobFilter, NewJob,
 };
 
+/// 201 with the new job; 200 with the existing one when its `uniqueKey`
+/// is held by a live job (`duplicate: true`).
 pub async fn enqueue(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<EnqueueRequest>,
-) -> ApiResult<(StatusCode, Json<Job>)> {
+) -> ApiResult<(StatusCode, Json<Enqueued>)> {
     let job = NewJob::parse(req)?;
-    Ok((StatusCode::CREATED, Json(s.service.enqueue(job).await?)))
+    let e = s.service.enqueue(job).await?;
+    let status = if e.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(e)))
+}
+
+/// 201 when any job was created, 200 when every one was a duplicate.
+pub async fn enqueue_batch(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<BatchEnqueueRequest>,
+) -> ApiResult<(StatusCode, Json<BatchEnqueueResponse>)> {
+    let batch = BatchEnqueue::parse(req)?;
+    let r = s.service.enqueue_batch(batch).await?;
+    let status = if r.jobs.iter().any(|e| !e.duplicate) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(r)))
+}
+
+pub async fn complete_batch(
+    State(s): State<AppState>,
+    actor: Actor,
+    ApiJson(req): ApiJson<BatchCompleteRequest>,
+) -> ApiResult<Json<BatchOutcome>> {
+    actor.check_worker(req.worker_id.as_deref())?;
+    let cmd = BatchComplete::parse(req)?;
+    Ok(Json(s.service.complete_batch(cmd).await?))
+}
+
+pub async fn fail_batch(
+    State(s): State<AppState>,
+    actor: Actor,
+    ApiJson(req): ApiJson<BatchFailRequest>,
+) -> ApiResult<Json<BatchOutcome>> {
+    actor.check_worker(req.worker_id.as_deref())?;
+    let cmd = BatchFail::parse(req)?;
+    Ok(Json(s.service.fail_batch(cmd).await?))
 }
 
 pub async fn claim(
@@ -89,18 +134,11 @@ pub async fn get(State(s): State<AppState>, PathId(id): PathId) -> ApiResult<Jso
     Ok(Json(s.service.get_job(id).await?))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    status: Option<String>,
-    limit: Option<u32>,
-}
-
 pub async fn list(
     State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<JobListQuery>,
 ) -> ApiResult<Json<JobList>> {
-    let filter = JobFilter::parse(q.status.as_deref(), q.limit)?;
+    let filter = JobFilter::parse(&q)?;
     let jobs = s.service.list_jobs(filter).await?;
     Ok(Json(JobList { jobs }))
 }

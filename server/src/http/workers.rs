@@ -4,8 +4,8 @@ use axum::extract::{Path, State};
 use axum::Json;
 use wire::{
     FleetHealth, FleetMetrics, RegisterRequest, ResultAck, ResultEnvelope, RollingRestart,
-    RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerDirectiveResponse,
-    WorkerHeartbeatRequest, WorkerList,
+    RollingRestartCancelRequest, RollingRestartRequest, WorkerActionRequest, WorkerActionResponse,
+    WorkerDirectiveResponse, WorkerHeartbeatRequest, WorkerList,
 };
 
 use super::error::ApiResult;
@@ -89,19 +89,11 @@ pub async fn get_rolling_restart(
     Ok(Json(s.service.get_rolling_restart(id).await?))
 }
 
-/// Optional body of a cancel.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CancelRequest {
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 pub async fn cancel_rolling_restart(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
     PathId(id): PathId,
-    OptionalJson(body): OptionalJson<CancelRequest>,
+    OptionalJson(body): OptionalJson<RollingRestartCancelRequest>,
 ) -> ApiResult<Json<RollingRestart>> {
     let reason = body.reason.map(|r| Reason::parse(Some(&r))).transpose()?;
     Ok(Json(

@@ -1,8 +1,8 @@
 //! The tasks that keep this process current: the notification listener
-//! (PostgreSQL), the periodic re-read of the pause state (the fallback when
-//! a notification is lost), the metrics ticker, the rolling-restart
-//! controller and the end of a timed pause. They stop when the service is
-//! dropped.
+//! (PostgreSQL), the periodic re-read of the pause states — the fleet's and
+//! the queues' (the fallback when a notification is lost) —, the metrics
+//! ticker, the rolling-restart controller, the end of timed pauses, and the
+//! retention pass. They stop when the service is dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,12 +38,22 @@ impl Service {
         });
         self.every(ms(self.config.pause_refresh_ms, 50), |svc| async move {
             svc.refresh_pause_state().await;
+            svc.refresh_queue_pauses().await;
         });
-        // Ends a timed pause on time. Reads the cache only; every replica
+        // Ends timed pauses on time. Reads the caches only; every replica
         // runs it and exactly one resume applies (see domain::timed_resume).
         self.every(ms(TIMED_RESUME_TICK_MS, 0), |svc| async move {
             svc.resume_if_due().await;
+            svc.resume_queues_if_due().await;
         });
+        self.every(
+            ms(self.config.retention_interval_ms, 50),
+            |svc| async move {
+                if let Err(e) = svc.prune_once(super::now()).await {
+                    tracing::warn!(error = %e, "retention pass failed; retrying at the next one");
+                }
+            },
+        );
         Ok(())
     }
 
@@ -55,11 +65,14 @@ impl Service {
             Notice::TokensChanged => self.auth.invalidate(),
             Notice::PauseChanged(v) if v <= self.cache.version() => {}
             Notice::PauseChanged(_) => self.refresh_pause_state().await,
+            Notice::QueuePauseChanged(q, v) if v <= self.queues.version(&q) => {}
+            Notice::QueuePauseChanged(..) => self.refresh_queue_pauses().await,
             // Anything may have been missed while the listener was away.
             Notice::Reconnected => {
                 self.auth.invalidate();
                 self.jobs_available();
                 self.refresh_pause_state().await;
+                self.refresh_queue_pauses().await;
             }
         }
     }

@@ -1,21 +1,24 @@
 //! The job queue, worker side: claims (with long polling and batches),
-//! lease heartbeats, complete and fail.
+//! lease heartbeats, complete and fail (one job, or many in one request).
 
 use std::time::Duration;
 
-use wire::{ClaimResponse, HeartbeatResponse, Job};
+use wire::{BatchOutcome, ClaimResponse, ErrorDetail, HeartbeatResponse, Job, JobOutcome};
 
 use super::queue::no_job;
 use super::{now, Service, ServiceError, ServiceResult};
-use crate::domain::{self, ClaimCommand, CompleteCommand, FailCommand, HeartbeatCommand};
+use crate::domain::{
+    self, BatchComplete, BatchFail, ClaimCommand, CompleteCommand, FailCommand, HeartbeatCommand,
+};
 use crate::metrics::inc;
-use crate::storage::{ClaimOutcome, ClaimParams};
+use crate::storage::{ClaimOutcome, ClaimParams, StoreError, StoreResult};
 
 impl Service {
     /// Claims a job (or up to `limit` jobs) for a worker, waiting up to
     /// `waitMs` for one to arrive. An enqueue anywhere wakes the wait at
-    /// once; so does a pause, which is answered with `{job: null}` and the
-    /// new `system` block.
+    /// once; so does a pause (of the fleet, or of the last of the claim's
+    /// queues), which is answered with `{job: null}` and the new `system`
+    /// block; a queue's resume wakes it to claim again.
     pub async fn claim(&self, cmd: ClaimCommand) -> ServiceResult<ClaimResponse> {
         let limit = cmd.limit.map(|l| l.get());
         let wait_ms = cmd.wait.get();
@@ -23,17 +26,20 @@ impl Service {
         let mut claim = ClaimParams {
             worker_id: cmd.worker_id.into_string(),
             types: cmd.types.map(|t| t.into_vec()),
+            queues: cmd.queues.map(|q| q.into_vec()),
             lease_seconds: cmd.lease_seconds,
             now: now(),
         };
-        // Paused: answered from the cache at once, without registering for
-        // wake-ups (the paused claim must cost no more than a bare request).
-        // No wait asked for: one attempt, no wake-up registration either.
-        if self.cache.is_paused() || wait_ms == 0 {
+        // Paused (the fleet, or every queue the claim asks for): answered
+        // from the cache at once, without registering for wake-ups (the
+        // paused claim must cost no more than a bare request). No wait asked
+        // for: one attempt, no wake-up registration either.
+        if self.cache.is_paused() || self.queues_all_paused(&claim) || wait_ms == 0 {
             return self.claim_once(&mut claim, limit).await;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(wait_ms));
         let mut pause_rx = self.cache.subscribe();
+        let mut queues_rx = self.queues.subscribe();
         loop {
             // Registered before the attempt, so an enqueue that lands between
             // the attempt and the wait is not missed.
@@ -44,9 +50,14 @@ impl Service {
             tokio::pin!(fleet_changed);
             fleet_changed.as_mut().enable();
             pause_rx.mark_unchanged();
+            queues_rx.mark_unchanged();
             let resp = self.claim_once(&mut claim, limit).await?;
             let now_i = tokio::time::Instant::now();
-            if resp.job.is_some() || resp.system.workers_paused || now_i >= deadline {
+            if resp.job.is_some()
+                || resp.system.workers_paused
+                || self.queues_all_paused(&claim)
+                || now_i >= deadline
+            {
                 return Ok(resp);
             }
             // Re-check at least every second: a job whose retry backoff ends
@@ -55,6 +66,7 @@ impl Service {
             tokio::select! {
                 _ = &mut notified => {}
                 _ = pause_rx.changed() => {}
+                _ = queues_rx.changed() => {}
                 // Answer now (empty): the worker's next heartbeat carries
                 // its new directive. A worker that may still claim simply
                 // asks again.
@@ -64,25 +76,53 @@ impl Service {
         }
     }
 
-    /// One claim attempt. While the cache says paused this answers
-    /// `{job: null}` at once, touching neither the database nor the requeue
-    /// logic; otherwise storage re-checks the pause inside the claim.
+    /// Whether the claim names its queues and every one is paused (as this
+    /// process knows).
+    fn queues_all_paused(&self, claim: &ClaimParams) -> bool {
+        claim
+            .queues
+            .as_deref()
+            .is_some_and(|q| self.queues.all_paused(q))
+    }
+
+    /// The `system` block for a claimer: the fleet's state and the paused
+    /// queues among the claim's (every queue when it named none).
+    fn claim_system_block(&self, claim: &ClaimParams) -> wire::SystemBlock {
+        let mut system = self
+            .cache
+            .read(|s| s.system_block(self.config.pause_poll_interval_ms));
+        system.paused_queues = self.queues.paused_among(claim.queues.as_deref());
+        system
+    }
+
+    /// One claim attempt. While the cache says paused (the fleet, or every
+    /// queue the claim names) this answers `{job: null}` at once, touching
+    /// neither the database nor the requeue logic; otherwise storage
+    /// re-checks the pauses inside the claim.
     async fn claim_once(
         &self,
         claim: &mut ClaimParams,
         limit: Option<u32>,
     ) -> ServiceResult<ClaimResponse> {
-        // The hot paused path: one read lock, no await, no database, and no
-        // copy of the cached state beyond the answer itself.
-        if let Some(system) = self
+        // The hot paused paths: read locks, no await, no database.
+        if let Some(mut system) = self
             .cache
             .paused_system_block(self.config.pause_poll_interval_ms)
         {
+            system.paused_queues = self.queues.paused_among(claim.queues.as_deref());
             inc(&self.metrics.claims_paused);
             return Ok(ClaimResponse {
                 job: None,
                 jobs: limit.map(|_| Vec::new()),
                 system,
+            });
+        }
+        if self.queues_all_paused(claim) {
+            inc(&self.metrics.claims_paused);
+            return Ok(ClaimResponse {
+                job: None,
+                jobs: limit.map(|_| Vec::new()),
+                system: self.claim_system_block(claim),
             });
         }
         claim.now = now();
@@ -117,7 +157,8 @@ impl Service {
             None if state.workers_paused => inc(&self.metrics.claims_paused),
             None => inc(&self.metrics.claims_empty),
         }
-        let system = state.system_block(self.config.pause_poll_interval_ms);
+        let mut system = state.system_block(self.config.pause_poll_interval_ms);
+        system.paused_queues = self.queues.paused_among(params.queues.as_deref());
         self.cache.observe(state);
         Ok(ClaimResponse {
             job: jobs.first().cloned(),
@@ -135,7 +176,9 @@ impl Service {
     }
 
     /// Extends a lease; the answer carries the `system` block so a worker
-    /// learns of a pause (and quiesce) from its heartbeats.
+    /// learns of a pause (and quiesce) from its heartbeats — the fleet's,
+    /// and its job's queue's (`pausedQueues`: in `quiesce` mode the job
+    /// holds at its next checkpoint, its lease kept by these heartbeats).
     pub async fn heartbeat(&self, cmd: HeartbeatCommand) -> ServiceResult<HeartbeatResponse> {
         let id = cmd.fence.job_id;
         let (job, desired) = self
@@ -149,9 +192,12 @@ impl Service {
             .await
             .map_err(no_job(id))
             .map_err(|e| self.lease_lost(e))?;
-        let system = self
+        let mut system = self
             .cache
             .read(|s| s.system_block(self.config.pause_poll_interval_ms));
+        system.paused_queues = self
+            .queues
+            .paused_among(Some(std::slice::from_ref(&job.queue)));
         Ok(HeartbeatResponse {
             job,
             system,
@@ -167,12 +213,16 @@ impl Service {
             .await
             .map_err(no_job(id))
             .map_err(|e| self.lease_lost(e))?;
+        self.count_completed(&job);
+        Ok(job)
+    }
+
+    fn count_completed(&self, job: &Job) {
         inc(&self.metrics.completed);
         if let (Some(start), Some(end)) = (job.started_at, job.finished_at) {
             self.metrics
                 .observe_latency((end - start).num_milliseconds() as f64 / 1000.0);
         }
-        Ok(job)
     }
 
     pub async fn fail(&self, cmd: FailCommand) -> ServiceResult<Job> {
@@ -185,6 +235,72 @@ impl Service {
             .map_err(|e| self.lease_lost(e))?;
         inc(&self.metrics.failures);
         tracing::info!(job_id = %id, status = job.status.as_str(), attempts = job.attempts, "job failed");
-        Ok(job)
+        Ok(domain::shown(job, now()))
+    }
+
+    /// `POST /api/queue/jobs/batch-complete`: every job fenced by its own
+    /// lease, in one transaction; a lost lease refuses that job only.
+    pub async fn complete_batch(&self, cmd: BatchComplete) -> ServiceResult<BatchOutcome> {
+        let items: Vec<_> = cmd.0.into_iter().map(|c| (c.fence, c.result)).collect();
+        let answers = self.store.complete_many(&items, now()).await?;
+        let ids = items.iter().map(|(f, _)| f.job_id);
+        Ok(self.batch_outcome(ids, answers, |job| self.count_completed(job)))
+    }
+
+    /// `POST /api/queue/jobs/batch-fail`, like [`Service::complete_batch`].
+    pub async fn fail_batch(&self, cmd: BatchFail) -> ServiceResult<BatchOutcome> {
+        let items: Vec<_> = cmd
+            .0
+            .into_iter()
+            .map(|c| (c.fence, c.error, c.retryable))
+            .collect();
+        let answers = self.store.fail_many(&items, now()).await?;
+        let ids = items.iter().map(|(f, _, _)| f.job_id);
+        Ok(self.batch_outcome(ids, answers, |_| inc(&self.metrics.failures)))
+    }
+
+    /// Each job's answer of a batch, counted as its single call would be.
+    fn batch_outcome(
+        &self,
+        ids: impl Iterator<Item = uuid::Uuid>,
+        answers: Vec<StoreResult<Job>>,
+        applied: impl Fn(&Job),
+    ) -> BatchOutcome {
+        let t = now();
+        let results = ids
+            .zip(answers)
+            .map(|(id, answer)| match answer {
+                Ok(job) => {
+                    applied(&job);
+                    JobOutcome {
+                        id,
+                        ok: true,
+                        job: Some(domain::shown(job, t)),
+                        error: None,
+                    }
+                }
+                Err(e) => {
+                    let (code, message) = match e {
+                        StoreError::LeaseLost(m) => {
+                            inc(&self.metrics.lease_conflicts);
+                            ("lease_lost", m)
+                        }
+                        // The only other refusal a batch keeps per job.
+                        _ => ("not_found", format!("no job with id {id}")),
+                    };
+                    JobOutcome {
+                        id,
+                        ok: false,
+                        job: None,
+                        error: Some(ErrorDetail {
+                            code: code.into(),
+                            message,
+                            field: None,
+                        }),
+                    }
+                }
+            })
+            .collect();
+        BatchOutcome { results }
     }
 }

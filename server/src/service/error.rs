@@ -24,6 +24,13 @@ pub enum ServiceError {
         expected: i64,
         current: Box<WorkerPauseStatus>,
     },
+    /// A queue pause's `expectedVersion` did not match.
+    #[error("queue {queue}'s pause is at version {current}, not {expected}")]
+    QueueVersionConflict {
+        queue: String,
+        expected: i64,
+        current: i64,
+    },
     #[error("unknown workers: {}", .0.join(", "))]
     UnknownWorkers(Vec<String>),
     #[error("refused by the safety rule")]

@@ -17,12 +17,16 @@ use crate::domain::{
 
 impl Service {
     fn directive_response(&self, w: WorkerRecord) -> WorkerDirectiveResponse {
+        let mut system = self
+            .cache
+            .read(|s| s.system_block(self.config.pause_poll_interval_ms));
+        // A worker heartbeat speaks for the worker, not for one job: every
+        // paused queue (the runtime keeps those it claims from).
+        system.paused_queues = self.queues.paused_among(None);
         WorkerDirectiveResponse {
             directive: domain::directive(w.desired_state),
             worker: w.info(now(), self.stale_after()),
-            system: self
-                .cache
-                .read(|s| s.system_block(self.config.pause_poll_interval_ms)),
+            system,
         }
     }
 
@@ -64,7 +68,7 @@ impl Service {
     pub async fn fleet_health(&self) -> ServiceResult<FleetHealth> {
         let (t, stale) = (now(), self.stale_after());
         let workers = self.store.list_workers().await?;
-        let counts = self.store.job_counts(t).await?;
+        let counts = self.store.live_counts(t, None).await?;
         let health: Vec<WorkerHealth> = workers
             .iter()
             .map(|w| {

@@ -17,7 +17,7 @@ impl Service {
     /// One tick: read the metrics, record them, wake subscribers.
     pub async fn tick_metrics(&self) {
         let t = now();
-        match self.store.job_counts(t).await {
+        match self.store.live_counts(t, None).await {
             Ok(counts) => self.live.record(MetricsTick {
                 version: self.cache.version(),
                 metrics: counts.drain_metrics(),
@@ -31,7 +31,7 @@ impl Service {
     /// while paused, the progress toward drained.
     pub async fn drain_view(&self) -> ServiceResult<DrainView> {
         let t = now();
-        let metrics = self.store.job_counts(t).await?.drain_metrics();
+        let metrics = self.store.live_counts(t, None).await?.drain_metrics();
         let since = t - Duration::minutes(RATE_WINDOW_MINUTES);
         let finished = self.store.finished_since(since).await?;
         let per_minute = finished as f64 / RATE_WINDOW_MINUTES as f64;

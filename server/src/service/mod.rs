@@ -5,15 +5,17 @@
 //! logs every change. One file per capability:
 //!
 //! - `pause`: the global pause, its status and audit log;
-//! - `queue`: enqueue, list, cancel, retry; `claims`: the worker side
-//!   of the queue (claims with long polling, lease heartbeats, complete,
-//!   fail);
+//! - `queues`: named queues — their list, and each one's pause and resume;
+//! - `queue`: enqueue (single and batch), list, cancel, retry; `claims`:
+//!   the worker side of the queue (claims with long polling, lease
+//!   heartbeats, complete and fail, single and batch);
 //! - `fleet`: the worker registry and per-worker actions; `rollouts`:
 //!   rolling restarts; `results`: idempotent result submissions;
 //! - `live`: the dashboard's drain view and metrics ticks;
 //!   `runbook`: the maintenance runbook's vocabulary and `/metrics`;
 //! - `background`: the tasks that keep this process current;
-//!   `tokens`: API tokens for `lull token`.
+//!   `retention`: pruning finished jobs; `tokens`: API tokens for
+//!   `lull token`.
 
 mod background;
 mod claims;
@@ -22,7 +24,9 @@ mod fleet;
 mod live;
 mod pause;
 mod queue;
+mod queues;
 mod results;
+mod retention;
 mod rollouts;
 mod runbook;
 pub mod tokens;
@@ -33,10 +37,12 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::{ServiceError, ServiceResult};
+pub use retention::PruneReport;
 pub use runbook::{dispatch_of, runbook_time};
 
 use crate::auth::{AuthMode, Authenticator};
-use crate::cache::PauseCache;
+use crate::cache::{PauseCache, QueueCache};
+use crate::domain::RetentionPolicy;
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::storage::Store;
@@ -69,6 +75,12 @@ pub struct ServiceConfig {
     pub min_available_workers: usize,
     /// How often the rolling-restart controller steps.
     pub rollout_tick_ms: u64,
+    /// How long finished jobs (and control events) are kept.
+    pub retention: RetentionPolicy,
+    /// How often the retention pass runs.
+    pub retention_interval_ms: u64,
+    /// Rows deleted per retention batch (one short transaction each).
+    pub retention_batch: u32,
 }
 
 impl Default for ServiceConfig {
@@ -86,6 +98,9 @@ impl Default for ServiceConfig {
             auth_failure_burst: 10,
             min_available_workers: 1,
             rollout_tick_ms: 1000,
+            retention: RetentionPolicy::default(),
+            retention_interval_ms: 60_000,
+            retention_batch: 500,
         }
     }
 }
@@ -97,6 +112,8 @@ pub const SYSTEM_ACTOR: &str = "system";
 pub struct Service {
     store: Arc<dyn Store>,
     cache: PauseCache,
+    /// Each named queue's pause.
+    queues: QueueCache,
     metrics: Metrics,
     live: Live,
     /// Woken on every enqueue (here, or elsewhere via NOTIFY): long-polling
@@ -121,9 +138,12 @@ impl Service {
     /// it current from other processes' changes.
     pub async fn new(store: Arc<dyn Store>, config: ServiceConfig) -> ServiceResult<Arc<Service>> {
         let state = store.pause_state().await?;
+        let queues = QueueCache::default();
+        queues.observe(store.queue_pauses().await?);
         Ok(Arc::new(Service {
             store: store.clone(),
             cache: PauseCache::new(state),
+            queues,
             metrics: Metrics::default(),
             live: Live::default(),
             jobs_signal: tokio::sync::Notify::new(),
@@ -142,6 +162,11 @@ impl Service {
     /// The newest pause state this process knows of.
     pub fn cache(&self) -> &PauseCache {
         &self.cache
+    }
+
+    /// The newest queue pauses this process knows of.
+    pub fn queue_cache(&self) -> &QueueCache {
+        &self.queues
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -22,7 +22,7 @@ impl Service {
         state: PauseState,
         warning: Option<String>,
     ) -> ServiceResult<WorkerPauseStatus> {
-        let metrics = self.store.job_counts(now()).await?.drain_metrics();
+        let metrics = self.store.live_counts(now(), None).await?.drain_metrics();
         let latest = self
             .store
             .list_events(self.config.audit_latest, None)
@@ -94,9 +94,13 @@ impl Service {
         self.status_of(outcome.state, outcome.warning).await
     }
 
-    fn count_change(&self, ev: &ControlEvent) {
+    /// Counts and logs an applied pause or resume, of the fleet or of a
+    /// queue.
+    pub(super) fn count_change(&self, ev: &ControlEvent) {
         match ev.action.as_str() {
             "pause" => inc(&self.metrics.pauses),
+            "queue.pause" => inc(&self.metrics.queue_pauses),
+            "queue.resume" => inc(&self.metrics.queue_resumes),
             _ => {
                 inc(&self.metrics.resumes);
                 if ev.force_resume {
@@ -104,16 +108,19 @@ impl Service {
                 }
             }
         }
+        // One line for the fleet's and a queue's changes: `queue` is empty
+        // for the fleet.
         tracing::info!(
             actor = %ev.actor,
             action = %ev.action,
+            queue = ev.queue.as_deref().unwrap_or(""),
             mode = ev.mode.map(|m| m.as_str()).unwrap_or(""),
             reason = %ev.reason,
             version = ev.version,
             force_resume = ev.force_resume,
             running = ev.metrics.running,
             stale_running = ev.metrics.stale_running,
-            "worker pause state changed"
+            "pause state changed"
         );
     }
 

@@ -107,15 +107,29 @@ impl Service {
     }
 
     /// `GET /metrics`: this process's counters and the shared gauges (read
-    /// from storage now), in the Prometheus text format.
+    /// from storage now: the pause, jobs by status, each queue's pause and
+    /// live jobs), in the Prometheus text format.
     pub async fn metrics_text(&self) -> ServiceResult<String> {
+        let t = now();
         let state = self.store.pause_state().await?;
-        let counts = self.store.job_counts(now()).await?;
+        let counts = self.store.job_counts(t).await?;
+        let queues = self.store.list_queues(t).await?;
+        let gauges: Vec<_> = queues
+            .iter()
+            .map(|q| {
+                (
+                    q.pause.name.as_str(),
+                    q.pause.state.workers_paused,
+                    q.counts,
+                )
+            })
+            .collect();
         Ok(self.metrics.render(
             state.workers_paused,
             state.mode.map(|m| m.as_str()),
             state.version,
             &counts,
+            &gauges,
             self.store.calls(),
         ))
     }
@@ -140,6 +154,21 @@ impl Service {
                             ("pause", Some(m)) => format!(
                                 "workers paused ({}) by {}: {} [version {}]",
                                 m.as_str(),
+                                e.actor,
+                                e.reason,
+                                e.version
+                            ),
+                            ("queue.pause", Some(m)) => format!(
+                                "queue {} paused ({}) by {}: {} [queue version {}]",
+                                e.queue.as_deref().unwrap_or("?"),
+                                m.as_str(),
+                                e.actor,
+                                e.reason,
+                                e.version
+                            ),
+                            ("queue.resume", _) => format!(
+                                "queue {} resumed by {}: {} [queue version {}]",
+                                e.queue.as_deref().unwrap_or("?"),
                                 e.actor,
                                 e.reason,
                                 e.version

@@ -21,12 +21,14 @@ use super::notice::Notice;
 use crate::domain::{PauseState, WorkerBeat, WorkerRecord};
 use wire::Job;
 
-/// A claim as storage runs it (see `leases`): the worker, the types it
-/// takes, its lease, and the time of this attempt.
+/// A claim as storage runs it (see `leases`): the worker, the types and
+/// queues it takes, its lease, and the time of this attempt.
 #[derive(Debug, Clone)]
 pub struct ClaimParams {
     pub worker_id: String,
     pub types: Option<Vec<String>>,
+    /// `None`: every queue.
+    pub queues: Option<Vec<String>>,
     pub lease_seconds: u32,
     pub now: DateTime<Utc>,
 }
@@ -145,12 +147,19 @@ pub struct Statements {
     pub lock_pause_state: &'static str,
     /// The pause row for a claim. PostgreSQL: `FOR SHARE` (see leases).
     pub share_pause_state: &'static str,
-    /// Inserts a job; PostgreSQL also notifies `lull_jobs` in the same
-    /// statement (delivered at commit).
+    /// Inserts a job unless a live job holds its unique key (`ON CONFLICT
+    /// … DO NOTHING`: no row back); PostgreSQL also notifies `lull_jobs`
+    /// in the same statement (delivered at commit).
     pub insert_job: &'static str,
-    /// Claims the next queued job (`$6`: the type filter, a list or NULL).
-    /// PostgreSQL: `FOR UPDATE SKIP LOCKED`.
+    /// Claims the next queued job of an unpaused queue (`$6`: the type
+    /// filter, `$7`: the queue filter, each a list or NULL). PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED`.
     pub claim_next_job: &'static str,
+    /// A queue's row for a claim. PostgreSQL: `FOR SHARE`, which conflicts
+    /// with a queue pause's `FOR UPDATE` (see `queue_pause`).
+    pub share_queue: &'static str,
+    /// A queue's row for its pause transition. PostgreSQL: `FOR UPDATE`.
+    pub lock_queue: &'static str,
     /// Extends a held lease by `$4` (or the job's own) seconds from `$5`.
     pub extend_lease: &'static str,
     /// Attempts of a job whose lease is held. PostgreSQL: `FOR UPDATE`.
@@ -172,6 +181,10 @@ pub struct Statements {
     /// Tells other processes (`$1` channel, `$2` payload) at commit;
     /// `None` where there are no other processes (SQLite).
     pub notify: Option<&'static str>,
+    /// Takes the retention lock for this transaction, answering `locked`
+    /// (false while another server process prunes); `None` where there is
+    /// one process (SQLite).
+    pub retention_lock: Option<&'static str>,
 }
 
 /// A backend's SQL dialect: its statements, how it binds our arguments and

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use wire::{ControlEvent, DesiredState};
 
+use super::notice::Notice;
 use super::pause::{insert_event, read_pause_state};
-use super::queue::count_jobs;
+use super::queue::count_live_jobs;
 use super::rows;
 use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
 use crate::domain::{
@@ -238,13 +239,19 @@ async fn worker_heartbeat<D: Driver>(
 /// The event's stamp: the pause version and the drain metrics now.
 async fn stamp(s: &mut impl Exec, now: DateTime<Utc>) -> StoreResult<(i64, wire::DrainMetrics)> {
     let version = read_pause_state(s).await?.version;
-    Ok((version, count_jobs(s, now).await?.drain_metrics()))
+    Ok((
+        version,
+        count_live_jobs(s, now, None).await?.drain_metrics(),
+    ))
 }
 
 /// The whole fleet is locked (PostgreSQL `FOR UPDATE`; SQLite's single
 /// writer), so two concurrent actions never both pass the safety rule
 /// against the same "before". A refusal returns before the commit: the
-/// transaction rolls back and nothing changed.
+/// transaction rolls back and nothing changed. Other server processes are
+/// told (`FleetChanged`, delivered at commit) so a claim the targeted
+/// worker is long-polling on another replica is answered at once, not at
+/// the end of its wait.
 async fn worker_action<D: Driver>(
     d: &D,
     cmd: &WorkerActionCommand,
@@ -262,6 +269,7 @@ async fn worker_action<D: Driver>(
     let (version, metrics) = stamp(&mut tx, now).await?;
     let new_event = domain::action_event(cmd, actor, &before, override_used, metrics, version, now);
     let event = insert_event(&mut tx, &new_event).await?;
+    tx.notify(&Notice::FleetChanged).await?;
     tx.commit().await?;
     Ok(WorkerActionOutcome {
         before,

@@ -4,8 +4,9 @@
 //!
 //! - **Queries** — one documented function per SQL statement, named for what
 //!   it does (`lock_pause_state`, `requeue_expired_leases`, `claim_next_job`),
-//!   grouped by aggregate: [`pause`], [`queue`], [`leases`], [`fleet`],
-//!   [`rollouts`], [`results`], [`tokens`]. They run on any [`Exec`] (one
+//!   grouped by aggregate: [`pause`], [`queue`], [`queue_pause`], [`claims`],
+//!   [`leases`], [`fleet`], [`rollouts`], [`results`], [`tokens`],
+//!   [`retention`]. They run on any [`Exec`] (one
 //!   connection, in a transaction or not). Where the two dialects need
 //!   different SQL, the text comes from the dialect's [`Statements`] table;
 //!   otherwise it sits next to the function, once.
@@ -33,7 +34,7 @@ macro_rules! job_columns {
     () => {
         "id, type, payload, priority, status, attempts, max_attempts, worker_id, lease_token, \
          lease_expires_at, run_after, paused_at_checkpoint, result, error, created_at, \
-         updated_at, started_at, finished_at"
+         updated_at, started_at, finished_at, queue, unique_key"
     };
 }
 
@@ -45,11 +46,20 @@ macro_rules! state_columns {
     };
 }
 
+/// The columns of a queue's row: its name and its pause state (named as
+/// `rows::QUEUE_STATE` reads them).
+macro_rules! queue_columns {
+    () => {
+        "name, paused, mode, reason, requested_by, requested_at, paused_at, resumed_at, \
+         updated_at, version, until_at"
+    };
+}
+
 /// The columns of an audit event.
 macro_rules! event_columns {
     () => {
         "id, action, mode, reason, actor, force_resume, queued, running, stale_running, \
-         is_drained, version, success, request_id, created_at, targets, details"
+         is_drained, version, success, request_id, created_at, targets, details, queue"
     };
 }
 
@@ -81,12 +91,15 @@ mod error;
 mod notice;
 mod rows;
 
+pub mod claims;
 pub mod fleet;
 pub mod leases;
 pub mod pause;
 pub mod postgres;
 pub mod queue;
+pub mod queue_pause;
 pub mod results;
+pub mod retention;
 pub mod rollouts;
 pub mod sqlite;
 pub mod tokens;
@@ -96,14 +109,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use claims::{ClaimOutcome, ClaimParams, ClaimStore, ClaimedMany};
 pub use driver::{Arg, Driver, Exec, RowReader, Statements};
 pub use error::{StoreError, StoreResult};
 pub use fleet::{FleetStore, WorkerActionOutcome};
-pub use leases::{ClaimOutcome, ClaimParams, ClaimedMany, Fence, LeaseStore};
+pub use leases::{Fence, LeaseStore};
 pub use notice::Notice;
 pub use pause::{PauseStore, TransitionOutcome};
 pub use queue::QueueStore;
+pub use queue_pause::{QueuePauseStore, QueueSummary};
 pub use results::{ResultBegin, ResultStore};
+pub use retention::RetentionStore;
 pub use rollouts::RolloutStore;
 pub use tokens::TokenStore;
 
@@ -111,7 +127,16 @@ pub use tokens::TokenStore;
 /// the store-wide calls here. Implemented once, by [`Storage`].
 #[async_trait]
 pub trait Store:
-    PauseStore + QueueStore + LeaseStore + FleetStore + RolloutStore + ResultStore + TokenStore
+    PauseStore
+    + QueueStore
+    + QueuePauseStore
+    + ClaimStore
+    + LeaseStore
+    + FleetStore
+    + RolloutStore
+    + ResultStore
+    + TokenStore
+    + RetentionStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -11,6 +11,8 @@
 pub enum Notice {
     /// The pause state moved to this version.
     PauseChanged(i64),
+    /// A queue's pause moved to this version.
+    QueuePauseChanged(String, i64),
     /// Jobs were enqueued (wake long-polling claimers).
     JobsAvailable,
     /// A worker's desired state changed (answer its waiting claims).
@@ -31,9 +33,17 @@ pub(crate) const JOBS_CHANNEL: &str = "lull_jobs";
 pub(crate) const TOKENS_CHANNEL: &str = "lull_tokens";
 /// A worker's desired state changed: answer its waiting claims.
 pub(crate) const FLEET_CHANNEL: &str = "lull_fleet";
+/// A queue's pause changed; the payload is `<version>:<queue>`.
+pub(crate) const QUEUE_PAUSE_CHANNEL: &str = "lull_queue_pause";
 
 /// Every channel a listener subscribes to.
-pub(crate) const CHANNELS: [&str; 4] = [PAUSE_CHANNEL, JOBS_CHANNEL, TOKENS_CHANNEL, FLEET_CHANNEL];
+pub(crate) const CHANNELS: [&str; 5] = [
+    PAUSE_CHANNEL,
+    JOBS_CHANNEL,
+    TOKENS_CHANNEL,
+    FLEET_CHANNEL,
+    QUEUE_PAUSE_CHANNEL,
+];
 
 impl Notice {
     /// The channel and payload that carry this notice (`None` for
@@ -41,6 +51,7 @@ impl Notice {
     pub(crate) fn channel(&self) -> Option<(&'static str, String)> {
         match self {
             Notice::PauseChanged(v) => Some((PAUSE_CHANNEL, v.to_string())),
+            Notice::QueuePauseChanged(q, v) => Some((QUEUE_PAUSE_CHANNEL, format!("{v}:{q}"))),
             Notice::JobsAvailable => Some((JOBS_CHANNEL, String::new())),
             Notice::FleetChanged => Some((FLEET_CHANNEL, String::new())),
             Notice::TokensChanged => Some((TOKENS_CHANNEL, String::new())),
@@ -55,6 +66,10 @@ impl Notice {
             JOBS_CHANNEL => Notice::JobsAvailable,
             TOKENS_CHANNEL => Notice::TokensChanged,
             FLEET_CHANNEL => Notice::FleetChanged,
+            QUEUE_PAUSE_CHANNEL => payload
+                .split_once(':')
+                .and_then(|(v, q)| Some(Notice::QueuePauseChanged(q.into(), v.parse().ok()?)))
+                .unwrap_or(Notice::Reconnected),
             _ => payload
                 .parse::<i64>()
                 .map(Notice::PauseChanged)
@@ -71,6 +86,7 @@ mod tests {
     fn notices_round_trip_through_their_channels() {
         for n in [
             Notice::PauseChanged(7),
+            Notice::QueuePauseChanged("emails:eu".into(), 3),
             Notice::JobsAvailable,
             Notice::FleetChanged,
             Notice::TokensChanged,
@@ -82,6 +98,10 @@ mod tests {
         assert_eq!(Notice::Reconnected.channel(), None);
         assert_eq!(
             Notice::from_channel(PAUSE_CHANNEL, "garbage"),
+            Notice::Reconnected
+        );
+        assert_eq!(
+            Notice::from_channel(QUEUE_PAUSE_CHANNEL, "x:q"),
             Notice::Reconnected
         );
     }

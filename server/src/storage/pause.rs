@@ -1,11 +1,13 @@
-//! The global pause: its state row, the audit log, and the transition.
+//! The global pause: its state row, the audit log, and the transition —
+//! written once for the fleet and for a named queue (`PauseTarget`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use wire::{ControlEvent, DrainMetrics};
 
 use super::notice::Notice;
-use super::queue::count_jobs;
+use super::queue::count_live_jobs;
+use super::queue_pause::{ensure_queue, lock_queue, write_queue};
 use super::rows::{self, STATE};
 use super::{Arg, Driver, Exec, Storage, StoreError, StoreResult};
 use crate::domain::{self, Decision, NewControlEvent, PauseCommand, PauseState};
@@ -68,32 +70,34 @@ pub(crate) async fn share_pause_state(s: &mut impl Exec) -> StoreResult<PauseSta
     rows::pause_state(&s.fetch_one(sql, &[]).await?, &STATE)
 }
 
+/// A pause state as the arguments `$1`–`$10` of the statements that
+/// write one (the fleet's row and a queue's).
+pub(crate) fn state_args(st: &PauseState) -> [Arg<'_>; 10] {
+    [
+        Arg::Bool(st.workers_paused),
+        Arg::OptText(st.mode.map(|m| m.as_str())),
+        Arg::OptText(st.reason.as_deref()),
+        Arg::OptText(st.requested_by.as_deref()),
+        Arg::OptTime(st.requested_at),
+        Arg::OptTime(st.paused_at),
+        Arg::OptTime(st.resumed_at),
+        Arg::Time(st.updated_at),
+        Arg::I64(st.version),
+        Arg::OptTime(st.until),
+    ]
+}
+
 /// Overwrites the state row.
 async fn write_pause_state(s: &mut impl Exec, st: &PauseState) -> StoreResult<()> {
     const SQL: &str = "UPDATE worker_pause_state SET workers_paused = $1, mode = $2, \
         reason = $3, requested_by = $4, requested_at = $5, paused_at = $6, resumed_at = $7, \
         updated_at = $8, version = $9, until_at = $10 WHERE id = 1";
-    s.execute(
-        SQL,
-        &[
-            Arg::Bool(st.workers_paused),
-            Arg::OptText(st.mode.map(|m| m.as_str())),
-            Arg::OptText(st.reason.as_deref()),
-            Arg::OptText(st.requested_by.as_deref()),
-            Arg::OptTime(st.requested_at),
-            Arg::OptTime(st.paused_at),
-            Arg::OptTime(st.resumed_at),
-            Arg::Time(st.updated_at),
-            Arg::I64(st.version),
-            Arg::OptTime(st.until),
-        ],
-    )
-    .await?;
+    s.execute(SQL, &state_args(st)).await?;
     Ok(())
 }
 
 /// Whether an event with this idempotency key exists.
-async fn request_id_seen(s: &mut impl Exec, request_id: &str) -> StoreResult<bool> {
+pub(crate) async fn request_id_seen(s: &mut impl Exec, request_id: &str) -> StoreResult<bool> {
     const SQL: &str = "SELECT id FROM system_control_events WHERE request_id = $1";
     Ok(s.fetch_optional(SQL, &[Arg::Text(request_id)])
         .await?
@@ -108,8 +112,9 @@ pub(crate) async fn insert_event(
     const SQL: &str = concat!(
         "INSERT INTO system_control_events (action, mode, reason, actor, force_resume, \
          queued, running, stale_running, is_drained, version, success, request_id, created_at, \
-         targets, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
+         targets, details, queue) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         RETURNING ",
         event_columns!()
     );
     let targets = serde_json::Value::from(e.targets.clone());
@@ -132,6 +137,7 @@ pub(crate) async fn insert_event(
                 Arg::Time(e.created_at),
                 Arg::Json(&targets),
                 Arg::OptJson(e.details.as_ref()),
+                Arg::OptText(e.queue.as_deref()),
             ],
         )
         .await?;
@@ -158,22 +164,44 @@ async fn list_events(
 
 // ---- operations: written once ------------------------------------------
 
-/// The pause transition. The state row is locked first, so transitions
-/// are serialized and a claim never interleaves with one: on PostgreSQL
-/// the `FOR UPDATE` conflicts with the claims' `FOR SHARE` (a claim that
-/// locked first commits before the pause can; a later claim waits and then
-/// reads the new state); on SQLite the single writer connection does the
-/// same. The drain metrics and the replay check are read under that lock,
-/// so the audit event records exactly what the decision saw.
-async fn transition<D: Driver>(
+/// What a pause transition acts on: the fleet's state row, or one named
+/// queue's row (see [`super::queue_pause`] for the queue's locks).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PauseTarget<'a> {
+    Fleet,
+    Queue(&'a str),
+}
+
+/// A pause or resume of the fleet or of one queue, written once. The
+/// target's row is locked first (a queue's is created first if it has
+/// none), so transitions are serialized and a claim never interleaves with
+/// one: on PostgreSQL the `FOR UPDATE` conflicts with the claims' `FOR
+/// SHARE` (a claim that locked first commits before the pause can; a later
+/// claim waits and then reads the new state); on SQLite the single writer
+/// connection does the same. The drain metrics (the target's: every job,
+/// or the queue's) and the replay check are read under that lock, so the
+/// audit event records exactly what the decision saw. They count only live
+/// jobs (a partial index), so the pause takes as long with a million
+/// finished jobs in the table as with none. A refusal, a replay or a
+/// request that changes nothing returns without committing: the
+/// transaction rolls back and nothing was written (not even a new queue's
+/// row).
+pub(crate) async fn transition<D: Driver>(
     d: &D,
+    target: PauseTarget<'_>,
     cmd: &PauseCommand,
     actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<TransitionOutcome> {
     let mut tx = d.begin().await?;
-    let current = lock_pause_state(&mut tx).await?;
-    let metrics = count_jobs(&mut tx, now).await?.drain_metrics();
+    let (current, queue) = match target {
+        PauseTarget::Fleet => (lock_pause_state(&mut tx).await?, None),
+        PauseTarget::Queue(q) => {
+            ensure_queue(&mut tx, q, now).await?;
+            (lock_queue(&mut tx, q).await?, Some(q))
+        }
+    };
+    let metrics = count_live_jobs(&mut tx, now, queue).await?.drain_metrics();
     let unchanged = |state, replayed| TransitionOutcome {
         state,
         metrics,
@@ -183,13 +211,14 @@ async fn transition<D: Driver>(
     };
     if let Some(request_id) = &cmd.request_id {
         if request_id_seen(&mut tx, request_id).await? {
-            tx.commit().await?;
             return Ok(unchanged(current, true));
         }
     }
-    // A refusal returns before the commit: dropping the transaction rolls
-    // it back, so nothing changed.
-    let decision = domain::decide(&current, metrics, cmd, actor, now).map_err(|e| match e {
+    let decided = match queue {
+        None => domain::decide(&current, metrics, cmd, actor, now),
+        Some(q) => domain::decide_queue(q, &current, metrics, cmd, actor, now),
+    };
+    let decision = decided.map_err(|e| match e {
         domain::DecideError::VersionConflict { expected, .. } => StoreError::VersionConflict {
             expected,
             current: Box::new(current.clone()),
@@ -201,12 +230,20 @@ async fn transition<D: Driver>(
         warning,
     } = decision
     else {
-        tx.commit().await?;
         return Ok(unchanged(current, false));
     };
-    write_pause_state(&mut tx, &state).await?;
+    let notice = match queue {
+        None => {
+            write_pause_state(&mut tx, &state).await?;
+            Notice::PauseChanged(state.version)
+        }
+        Some(q) => {
+            write_queue(&mut tx, q, &state).await?;
+            Notice::QueuePauseChanged(q.to_string(), state.version)
+        }
+    };
     let event = insert_event(&mut tx, &event).await?;
-    tx.notify(&Notice::PauseChanged(state.version)).await?;
+    tx.notify(&notice).await?;
     tx.commit().await?;
     Ok(TransitionOutcome {
         state,
@@ -229,7 +266,7 @@ impl<D: Driver> PauseStore for Storage<D> {
         actor: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<TransitionOutcome> {
-        transition(self.call(), cmd, actor, now).await
+        transition(self.call(), PauseTarget::Fleet, cmd, actor, now).await
     }
 
     async fn list_events(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<ControlEvent>> {

@@ -1,38 +1,69 @@
-//! The job queue, operator side: enqueue, read, cancel, retry, and the
-//! counts behind the drain metrics and the fleet views. (Claims and leases
-//! are in [`super::leases`].)
+//! The job queue, operator and producer side: enqueue (single, unique,
+//! batch), read, list, cancel, retry, and the counts behind the drain
+//! metrics and the fleet views. (Claims and leases are in
+//! [`super::leases`]; queue rows and their pauses in [`super::queue_pause`].)
+//!
+//! Races avoided, and how:
+//! - A new queue's first enqueue vs its pause: the queue's row is written
+//!   before the job, so a claim always finds the row to lock (see
+//!   [`super::queue_pause`]).
+//! - Unique jobs: a partial unique index over the live jobs' keys, used by
+//!   the insert's `ON CONFLICT … DO NOTHING`: of concurrent enqueues with
+//!   one key exactly one inserts; the others wait for it to commit (or roll
+//!   back, and then insert) and answer the job it made.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use wire::{Job, JobStatus};
+use wire::{Enqueued, Job, JobStatus};
 
 use super::notice::Notice;
+use super::queue_pause::ensure_queue;
 use super::rows;
 use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
-use crate::domain::{JobCounts, NewJob};
+use crate::domain::{JobCounts, JobFilter, LiveCounts, NewJob};
 
 #[async_trait]
 pub trait QueueStore: Send + Sync + 'static {
+    /// Every count by status, finished ones included (`/metrics`,
+    /// `/status`): the finished counts read the whole history that
+    /// retention keeps, so nothing on a pause or claim path calls this.
     async fn job_counts(&self, now: DateTime<Utc>) -> StoreResult<JobCounts>;
+
+    /// The live jobs of every queue, or of `queue`: what the drain metrics
+    /// are made of. Reads only queued and running rows.
+    async fn live_counts(&self, now: DateTime<Utc>, queue: Option<&str>)
+        -> StoreResult<LiveCounts>;
 
     /// Jobs handed out at or after `since`.
     async fn dispatches_since(&self, since: DateTime<Utc>) -> StoreResult<i64>;
 
-    async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Job>;
+    /// Adds a job — or, when a live job already holds its unique key,
+    /// returns that one (`duplicate`) and adds nothing.
+    async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Enqueued>;
+
+    /// [`QueueStore::enqueue`] for many jobs in one transaction: all are
+    /// added (or found as duplicates) or none. Answers in the order given.
+    async fn enqueue_batch(
+        &self,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Enqueued>>;
 
     /// Cancels a queued or running job (a running job's lease is revoked, so
     /// its worker's next heartbeat gets 409). `Conflict` when already final.
     async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job>;
 
     /// Puts a failed or cancelled job back in the queue with fresh attempts.
-    /// `Conflict` for queued, running or succeeded jobs.
+    /// `Conflict` for queued, running or succeeded jobs, and when a live job
+    /// has taken its unique key meanwhile.
     async fn retry(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job>;
 
     async fn get_job(&self, id: Uuid) -> StoreResult<Job>;
 
-    /// Newest first.
-    async fn list_jobs(&self, status: Option<JobStatus>, limit: u32) -> StoreResult<Vec<Job>>;
+    /// Newest first, filtered by status (`queued` = claimable at `now`,
+    /// `scheduled` = queued for later) and queue.
+    async fn list_jobs(&self, filter: &JobFilter, now: DateTime<Utc>) -> StoreResult<Vec<Job>>;
 
     /// Running jobs (stale or not), oldest lease first: what blocks the drain.
     async fn running_jobs(&self, limit: u32) -> StoreResult<Vec<Job>>;
@@ -50,17 +81,56 @@ pub trait QueueStore: Send + Sync + 'static {
 
 // ---- queries: one statement each -------------------------------------
 
-/// Jobs by status; a lease that expired before `now` counts as stale.
-pub(crate) async fn count_jobs(s: &mut impl Exec, now: DateTime<Utc>) -> StoreResult<JobCounts> {
+/// The live jobs (of one queue, or all): only rows whose status is queued
+/// or running are read, through the `jobs_live` partial index, so the cost
+/// follows the live jobs, not the history.
+pub(crate) async fn count_live_jobs(
+    s: &mut impl Exec,
+    now: DateTime<Utc>,
+    queue: Option<&str>,
+) -> StoreResult<LiveCounts> {
     const SQL: &str = "SELECT \
-        COUNT(*) FILTER (WHERE status = 'queued') AS queued, \
+        COUNT(*) FILTER (WHERE status = 'queued' AND run_after <= $1) AS queued, \
+        COUNT(*) FILTER (WHERE status = 'queued' AND run_after > $1) AS scheduled, \
         COUNT(*) FILTER (WHERE status = 'running' AND lease_expires_at >= $1) AS running, \
-        COUNT(*) FILTER (WHERE status = 'running' AND lease_expires_at < $1) AS stale_running, \
+        COUNT(*) FILTER (WHERE status = 'running' AND lease_expires_at < $1) AS stale_running \
+        FROM jobs WHERE status IN ('queued', 'running') \
+        AND (CAST($2 AS TEXT) IS NULL OR queue = $2)";
+    let row = s
+        .fetch_one(SQL, &[Arg::Time(now), Arg::OptText(queue)])
+        .await?;
+    rows::live_counts(&row)
+}
+
+/// The live jobs of each queue that has any (same index as
+/// [`count_live_jobs`]).
+pub(crate) async fn count_live_jobs_by_queue(
+    s: &mut impl Exec,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<(String, LiveCounts)>> {
+    const SQL: &str = "SELECT queue, \
+        COUNT(*) FILTER (WHERE status = 'queued' AND run_after <= $1) AS queued, \
+        COUNT(*) FILTER (WHERE status = 'queued' AND run_after > $1) AS scheduled, \
+        COUNT(*) FILTER (WHERE status = 'running' AND lease_expires_at >= $1) AS running, \
+        COUNT(*) FILTER (WHERE status = 'running' AND lease_expires_at < $1) AS stale_running \
+        FROM jobs WHERE status IN ('queued', 'running') GROUP BY queue";
+    s.fetch_all(SQL, &[Arg::Time(now)])
+        .await?
+        .iter()
+        .map(|r| Ok((r.text("queue")?, rows::live_counts(r)?)))
+        .collect()
+}
+
+/// `(succeeded, failed, cancelled)`: the history retention keeps (the
+/// `jobs_finished` index). Never on a pause or claim path.
+async fn count_finished_jobs(s: &mut impl Exec) -> StoreResult<(i64, i64, i64)> {
+    const SQL: &str = "SELECT \
         COUNT(*) FILTER (WHERE status = 'succeeded') AS succeeded, \
         COUNT(*) FILTER (WHERE status = 'failed') AS failed, \
         COUNT(*) FILTER (WHERE status = 'cancelled') AS cancelled \
-        FROM jobs";
-    rows::counts(&s.fetch_one(SQL, &[Arg::Time(now)]).await?)
+        FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled')";
+    let r = s.fetch_one(SQL, &[]).await?;
+    Ok((r.i64("succeeded")?, r.i64("failed")?, r.i64("cancelled")?))
 }
 
 /// A single count (`n`) since a time.
@@ -72,11 +142,16 @@ async fn count_since(
     s.fetch_one(sql, &[Arg::Time(since)]).await?.i64("n")
 }
 
-/// Adds a queued job.
-async fn insert_job(s: &mut impl Exec, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Job> {
+/// Adds a queued job; `None` when a live job holds its unique key (nothing
+/// was added). Its queue's row must exist ([`ensure_queue`]).
+async fn insert_job(
+    s: &mut impl Exec,
+    job: &NewJob,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Job>> {
     let sql = s.sql().insert_job;
     let row = s
-        .fetch_one(
+        .fetch_optional(
             sql,
             &[
                 Arg::Id(Uuid::new_v4()),
@@ -85,10 +160,27 @@ async fn insert_job(s: &mut impl Exec, job: &NewJob, now: DateTime<Utc>) -> Stor
                 Arg::I32(job.priority),
                 Arg::I32(job.max_attempts),
                 Arg::Time(now),
+                Arg::Text(&job.queue),
+                Arg::OptText(job.unique_key.as_deref()),
+                Arg::Time(job.schedule.run_after(now)),
             ],
         )
         .await?;
-    rows::job(&row)
+    row.as_ref().map(rows::job).transpose()
+}
+
+/// The live (queued or running) job holding a unique key.
+async fn find_live_by_unique_key(s: &mut impl Exec, key: &str) -> StoreResult<Option<Job>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM jobs WHERE unique_key = $1 AND status IN ('queued', 'running')"
+    );
+    s.fetch_optional(SQL, &[Arg::Text(key)])
+        .await?
+        .as_ref()
+        .map(rows::job)
+        .transpose()
 }
 
 /// The job with this id.
@@ -101,21 +193,29 @@ pub(crate) async fn find_job(s: &mut impl Exec, id: Uuid) -> StoreResult<Option<
         .transpose()
 }
 
-/// Jobs newest first, of one status or all.
-async fn list_jobs(
-    s: &mut impl Exec,
-    status: Option<JobStatus>,
-    limit: u32,
-) -> StoreResult<Vec<Job>> {
+/// Jobs newest first, filtered. `queued` and `scheduled` are both stored
+/// as `queued`; `$4` tells them apart by `run_after` against `$5`.
+async fn list_jobs(s: &mut impl Exec, f: &JobFilter, now: DateTime<Utc>) -> StoreResult<Vec<Job>> {
     const SQL: &str = concat!(
         "SELECT ",
         job_columns!(),
         " FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+         AND (CAST($3 AS TEXT) IS NULL OR queue = $3) \
+         AND (CAST($4 AS BOOLEAN) IS NULL OR (run_after > $5) = $4) \
          ORDER BY created_at DESC, id LIMIT $2"
     );
+    let (status, later) = match f.status {
+        Some(JobStatus::Queued) => (Some("queued"), Some(false)),
+        Some(JobStatus::Scheduled) => (Some("queued"), Some(true)),
+        Some(other) => (Some(other.as_str()), None),
+        None => (None, None),
+    };
     let args = [
-        Arg::OptText(status.map(|st| st.as_str())),
-        Arg::I64(i64::from(limit)),
+        Arg::OptText(status),
+        Arg::I64(i64::from(f.limit.get())),
+        Arg::OptText(f.queue.as_ref().map(|q| q.as_str())),
+        Arg::OptBool(later),
+        Arg::Time(now),
     ];
     s.fetch_all(SQL, &args)
         .await?
@@ -150,6 +250,7 @@ async fn cancel_job(s: &mut impl Exec, id: Uuid, now: DateTime<Utc>) -> StoreRes
 }
 
 /// Queues the job again with fresh attempts if it failed or was cancelled.
+/// `Duplicate` when a live job has taken its unique key meanwhile.
 async fn retry_job(s: &mut impl Exec, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Job>> {
     const SQL: &str = concat!(
         "UPDATE jobs SET status = 'queued', attempts = 0, worker_id = NULL, \
@@ -184,6 +285,70 @@ async fn mean_latency_ms(s: &mut impl Exec, since: DateTime<Utc>) -> StoreResult
 
 // ---- operations: written once ------------------------------------------
 
+/// The insert, or the live job holding the key. A miss on both (the
+/// holder finished between the two statements) frees the key: try again.
+/// Bounded, since every pass either inserts or finds a holder that was
+/// live a moment ago.
+async fn insert_or_find(
+    s: &mut impl Exec,
+    job: &NewJob,
+    now: DateTime<Utc>,
+) -> StoreResult<Enqueued> {
+    for _ in 0..5 {
+        if let Some(created) = insert_job(s, job, now).await? {
+            return Ok(Enqueued {
+                job: created,
+                duplicate: false,
+            });
+        }
+        // Only a unique key makes the insert yield.
+        let key = job.unique_key.as_deref().ok_or_else(|| {
+            StoreError::Database("an enqueue without a unique key inserted nothing".into())
+        })?;
+        if let Some(held) = find_live_by_unique_key(s, key).await? {
+            return Ok(Enqueued {
+                job: held,
+                duplicate: true,
+            });
+        }
+    }
+    Err(StoreError::Conflict(
+        "the unique key's job kept changing; retry the enqueue".into(),
+    ))
+}
+
+/// The queue's row first, then the job, on one connection: the row is
+/// committed before the job is (SQLite: the single writer; PostgreSQL:
+/// each statement commits by itself), so no claim can see the job without
+/// finding its queue's row to lock.
+async fn enqueue<D: Driver>(d: &D, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Enqueued> {
+    let mut s = d.write().await?;
+    ensure_queue(&mut s, &job.queue, now).await?;
+    insert_or_find(&mut s, job, now).await
+}
+
+/// All or nothing: one transaction. A repeated unique key within the batch
+/// finds the batch's own earlier job (a duplicate of it).
+async fn enqueue_batch<D: Driver>(
+    d: &D,
+    jobs: &[NewJob],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Enqueued>> {
+    let mut tx = d.begin().await?;
+    let mut queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+    queues.sort_unstable();
+    queues.dedup();
+    for q in queues {
+        ensure_queue(&mut tx, q, now).await?;
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        out.push(insert_or_find(&mut tx, job, now).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
 /// A refused cancel or retry: why, from the job as it is (in the same
 /// transaction, so it is the state that refused).
 async fn refusal(s: &mut impl Exec, id: Uuid, message: impl FnOnce(&str) -> String) -> StoreError {
@@ -209,24 +374,45 @@ async fn cancel<D: Driver>(d: &D, id: Uuid, now: DateTime<Utc>) -> StoreResult<J
 
 async fn retry<D: Driver>(d: &D, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
     let mut tx = d.begin().await?;
-    let out = match retry_job(&mut tx, id, now).await? {
-        Some(job) => {
+    let out = match retry_job(&mut tx, id, now).await {
+        Ok(Some(job)) => {
             tx.notify(&Notice::JobsAvailable).await?;
             Ok(job)
         }
-        None => Err(refusal(&mut tx, id, |status| {
+        Ok(None) => Err(refusal(&mut tx, id, |status| {
             format!("job {id} is {status}; only failed or cancelled jobs can be retried")
         })
         .await),
+        // The unique index refused it: the transaction is done for.
+        Err(StoreError::Duplicate(_)) => {
+            return Err(StoreError::Conflict(format!(
+                "job {id} cannot be retried: another job with its uniqueKey is queued or running"
+            )))
+        }
+        Err(e) => return Err(e),
     };
     tx.commit().await?;
     out
 }
 
+async fn job_counts<D: Driver>(d: &D, now: DateTime<Utc>) -> StoreResult<JobCounts> {
+    let mut s = d.read().await?;
+    let live = count_live_jobs(&mut s, now, None).await?;
+    Ok(JobCounts::new(live, count_finished_jobs(&mut s).await?))
+}
+
 #[async_trait]
 impl<D: Driver> QueueStore for Storage<D> {
     async fn job_counts(&self, now: DateTime<Utc>) -> StoreResult<JobCounts> {
-        count_jobs(&mut self.call().read().await?, now).await
+        job_counts(self.call(), now).await
+    }
+
+    async fn live_counts(
+        &self,
+        now: DateTime<Utc>,
+        queue: Option<&str>,
+    ) -> StoreResult<LiveCounts> {
+        count_live_jobs(&mut self.call().read().await?, now, queue).await
     }
 
     async fn dispatches_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
@@ -234,8 +420,16 @@ impl<D: Driver> QueueStore for Storage<D> {
         count_since(&mut self.call().read().await?, SQL, since).await
     }
 
-    async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Job> {
-        insert_job(&mut self.call().write().await?, job, now).await
+    async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Enqueued> {
+        enqueue(self.call(), job, now).await
+    }
+
+    async fn enqueue_batch(
+        &self,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Enqueued>> {
+        enqueue_batch(self.call(), jobs, now).await
     }
 
     async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
@@ -252,8 +446,8 @@ impl<D: Driver> QueueStore for Storage<D> {
             .ok_or(StoreError::NotFound)
     }
 
-    async fn list_jobs(&self, status: Option<JobStatus>, limit: u32) -> StoreResult<Vec<Job>> {
-        list_jobs(&mut self.call().read().await?, status, limit).await
+    async fn list_jobs(&self, filter: &JobFilter, now: DateTime<Utc>) -> StoreResult<Vec<Job>> {
+        list_jobs(&mut self.call().read().await?, filter, now).await
     }
 
     async fn running_jobs(&self, limit: u32) -> StoreResult<Vec<Job>> {

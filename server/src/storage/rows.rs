@@ -8,7 +8,7 @@ use wire::{
 
 use super::driver::RowReader;
 use super::error::{StoreError, StoreResult};
-use crate::domain::{JobCounts, PauseState, Role, TokenRecord, WorkerRecord};
+use crate::domain::{LiveCounts, PauseState, QueuePause, Role, TokenRecord, WorkerRecord};
 
 /// Parses a text column holding one of our enums.
 fn parse<T>(what: &str, raw: String, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
@@ -19,6 +19,7 @@ pub(crate) fn job(r: &impl RowReader) -> StoreResult<Job> {
     Ok(Job {
         id: r.id("id")?,
         job_type: r.text("type")?,
+        queue: r.text("queue")?,
         payload: r.json("payload")?,
         priority: r.i32("priority")?,
         status: parse("job status", r.text("status")?, JobStatus::parse)?,
@@ -29,6 +30,7 @@ pub(crate) fn job(r: &impl RowReader) -> StoreResult<Job> {
         lease_token: None,
         lease_expires_at: r.opt_time("lease_expires_at")?,
         run_after: r.time("run_after")?,
+        unique_key: r.opt_text("unique_key")?,
         paused_at_checkpoint: r.bool("paused_at_checkpoint")?,
         result: r.opt_json("result")?,
         error: r.opt_text("error")?,
@@ -68,6 +70,20 @@ pub(crate) const STATE: StateColumns = StateColumns {
     until: "until_at",
 };
 
+/// The names of `queue_columns!()` (a queue's row holds its pause state).
+pub(crate) const QUEUE_STATE: StateColumns = StateColumns {
+    workers_paused: "paused",
+    ..STATE
+};
+
+/// A queue's row.
+pub(crate) fn queue_pause(r: &impl RowReader) -> StoreResult<QueuePause> {
+    Ok(QueuePause {
+        name: r.text("name")?,
+        state: pause_state(r, &QUEUE_STATE)?,
+    })
+}
+
 pub(crate) fn pause_state(r: &impl RowReader, c: &StateColumns) -> StoreResult<PauseState> {
     Ok(PauseState {
         workers_paused: r.bool(c.workers_paused)?,
@@ -103,6 +119,7 @@ pub(crate) fn event(r: &impl RowReader) -> StoreResult<ControlEvent> {
         created_at: r.time("created_at")?,
         targets: r.json("targets")?,
         details: r.opt_json("details")?,
+        queue: r.opt_text("queue")?,
     })
 }
 
@@ -157,13 +174,11 @@ pub(crate) fn token(r: &impl RowReader) -> StoreResult<TokenRecord> {
     })
 }
 
-pub(crate) fn counts(r: &impl RowReader) -> StoreResult<JobCounts> {
-    Ok(JobCounts {
+pub(crate) fn live_counts(r: &impl RowReader) -> StoreResult<LiveCounts> {
+    Ok(LiveCounts {
         queued: r.i64("queued")?,
+        scheduled: r.i64("scheduled")?,
         running: r.i64("running")?,
         stale_running: r.i64("stale_running")?,
-        succeeded: r.i64("succeeded")?,
-        failed: r.i64("failed")?,
-        cancelled: r.i64("cancelled")?,
     })
 }

@@ -1,7 +1,7 @@
 //! A real `lull serve` process for tests.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,4 +87,23 @@ impl Drop for Lull {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the `lull` CLI against `server` (no token from the environment).
+pub fn lull(server: &Lull, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lull"))
+        .args(args)
+        .env("LULL_SERVER", &server.base)
+        .env_remove("LULL_TOKEN")
+        .output()
+        .unwrap()
+}
+
+/// A command's stdout and stderr, together.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }

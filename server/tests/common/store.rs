@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use server::domain::{NewJob, PauseCommand, Registration};
+use server::domain::{JobFilter, NewJob, PauseCommand, Registration};
 use server::storage::{ClaimOutcome, ClaimParams, Fence, Store};
 use wire::Job;
 
@@ -27,20 +27,46 @@ pub fn resume() -> PauseCommand {
 
 pub fn new_job(job_type: &str, priority: i32, max_attempts: i32) -> NewJob {
     NewJob {
-        job_type: job_type.to_string(),
-        payload: serde_json::json!({"n": 1, "s": "x"}),
         priority,
         max_attempts,
+        ..NewJob::simple(job_type, serde_json::json!({"n": 1, "s": "x"}))
     }
+}
+
+/// A job of `job_type` in `queue`.
+pub fn queued_in(queue: &str, job_type: &str) -> NewJob {
+    NewJob {
+        queue: queue.to_string(),
+        ..new_job(job_type, 0, 3)
+    }
+}
+
+/// The job listing's filter: `status` (as the API spells it), `queue`,
+/// at most `limit`.
+pub fn jobs_filter(status: Option<&str>, queue: Option<&str>, limit: u32) -> JobFilter {
+    JobFilter::parse(&wire::JobListQuery {
+        status: status.map(str::to_string),
+        limit: Some(limit),
+        queue: queue.map(str::to_string),
+    })
+    .unwrap()
 }
 
 pub fn params(worker: &str, now: DateTime<Utc>) -> ClaimParams {
     ClaimParams {
         worker_id: worker.to_string(),
         types: None,
+        queues: None,
         lease_seconds: 30,
         now,
     }
+}
+
+/// Enqueues `job` at `now`; the job (created, not a duplicate).
+pub async fn add(store: &Arc<dyn Store>, job: &NewJob, now: DateTime<Utc>) -> Job {
+    let e = store.enqueue(job, now).await.unwrap();
+    assert!(!e.duplicate, "{e:?}");
+    e.job
 }
 
 pub async fn claim_job(store: &Arc<dyn Store>, worker: &str, now: DateTime<Utc>) -> Option<Job> {

@@ -2,15 +2,22 @@
 //! six).
 //!
 //! It reads the pause row `FOR SHARE`, exactly like the claim transaction
-//! in [`crate::storage::leases`] — the statement holds that lock until it
+//! in [`crate::storage::claims`] — the statement holds that lock until it
 //! commits, so a pause that commits first is seen (READ COMMITTED re-reads
 //! the newest row version for a locking read) and a pause that comes later
 //! waits for this claim. It claims only when nothing is paused and no lease
-//! has expired; `None` means a lease has expired and the caller must
-//! requeue first (that path keeps its transaction), so expired jobs are
-//! still requeued before a claim and handed to it. Up to `limit` jobs are
-//! claimed (`= ANY(ARRAY(…))` so the locking subquery runs exactly once);
-//! the state comes back with them (paused: no job).
+//! has expired (in an unpaused queue); `None` means a lease has expired and
+//! the caller must requeue first (that path keeps its transaction), so
+//! expired jobs are still requeued before a claim and handed to it.
+//!
+//! Queues the same way: the candidates (`cand`, locked `FOR UPDATE SKIP
+//! LOCKED`, at most `limit`) come from queues this statement sees unpaused;
+//! then the rows of their queues are taken `FOR SHARE` and re-checked
+//! (`open`: a pause that committed meanwhile is seen, one in progress is
+//! waited for), and only candidates of a still-open queue are claimed. A
+//! queue pause that comes later waits for this statement. Both CTEs are
+//! `MATERIALIZED`, so each runs exactly once, and only when the fleet is
+//! not paused (they are reached only past that one-time filter).
 
 use chrono::Duration;
 use sqlx::PgPool;
@@ -50,25 +57,31 @@ pub(super) async fn in_one_statement(
     // this statement on every execution, which cost more than the claim
     // itself. The limit is a literal (a bounded integer: one cached
     // statement per batch size) and the filter is there only when asked for.
-    let types_filter = if p.types.is_some() {
-        "AND type = ANY($6)"
-    } else {
-        ""
+    let (types_filter, queues_filter) = match (&p.types, &p.queues) {
+        (Some(_), Some(_)) => ("AND type = ANY($6)", "AND queue = ANY($7)"),
+        (Some(_), None) => ("AND type = ANY($6)", ""),
+        (None, Some(_)) => ("", "AND queue = ANY($6)"),
+        (None, None) => ("", ""),
     };
     let query = format!(
         "WITH st AS (SELECT {state} FROM worker_pause_state WHERE id = 1 FOR SHARE), \
          ex AS (SELECT EXISTS (SELECT 1 FROM jobs \
-                  WHERE status = 'running' AND lease_expires_at < $5) AS expired), \
+                  WHERE status = 'running' AND lease_expires_at < $5 \
+                  AND queue IN (SELECT name FROM queues WHERE NOT paused)) AS expired), \
+         cand AS MATERIALIZED (SELECT id, queue FROM jobs \
+                  WHERE status = 'queued' AND run_after <= $5 {types_filter} {queues_filter} \
+                  AND queue IN (SELECT name FROM queues WHERE NOT paused) \
+                  ORDER BY priority DESC, run_after, created_at \
+                  LIMIT {limit} FOR UPDATE SKIP LOCKED), \
+         open AS MATERIALIZED (SELECT name FROM queues \
+                  WHERE name IN (SELECT queue FROM cand) AND NOT paused FOR SHARE), \
          claimed AS ( \
            UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
              lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
              paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
            WHERE NOT (SELECT workers_paused FROM st) AND NOT (SELECT expired FROM ex) \
            AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
-           AND id = ANY(ARRAY(SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
-                       {types_filter} \
-                       ORDER BY priority DESC, run_after, created_at \
-                       LIMIT {limit} FOR UPDATE SKIP LOCKED)) \
+           AND id = ANY(ARRAY(SELECT id FROM cand WHERE queue IN (SELECT name FROM open))) \
            RETURNING {jobs}) \
          SELECT st.workers_paused AS s_workers_paused, st.mode AS s_mode, st.reason AS s_reason, \
            st.requested_by AS s_requested_by, st.requested_at AS s_requested_at, \
@@ -87,6 +100,9 @@ pub(super) async fn in_one_statement(
         .bind(p.now);
     if let Some(types) = &p.types {
         q = q.bind(types);
+    }
+    if let Some(queues) = &p.queues {
+        q = q.bind(queues);
     }
     let rows = q.fetch_all(pool).await?;
     let row = rows

@@ -6,6 +6,8 @@
 //!   pause can commit (so the pause answer comes after it); a claim that
 //!   comes later waits for the pause and then reads it (READ COMMITTED
 //!   re-reads the newest row version for locking reads).
+//! - Queue pause vs claim: the same two locks on the claimed job's queue
+//!   row (`share_queue`, `lock_queue`).
 //! - Claim vs claim: `FOR UPDATE SKIP LOCKED` on the job row.
 //! - Worker action vs worker action: the whole fleet `FOR UPDATE`.
 //! - Rolling-restart steps on several processes: `FOR UPDATE SKIP LOCKED`
@@ -26,10 +28,14 @@ pub(super) const STATEMENTS: Statements = Statements {
     ),
     // One statement: the insert and the wake-up notification (delivered at
     // commit) travel together. The channel is `notice::JOBS_CHANNEL`.
+    // A duplicate (the unique key held by a live job) inserts no row, so
+    // nothing is notified either.
     insert_job: concat!(
         "WITH ins AS (INSERT INTO jobs (id, type, payload, priority, status, attempts, \
-         max_attempts, run_after, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING ",
+         max_attempts, run_after, created_at, updated_at, queue, unique_key) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $9, $6, $6, $7, $8) \
+         ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running') \
+         DO NOTHING RETURNING ",
         job_columns!(),
         ") SELECT ins.*, (SELECT pg_notify('lull_jobs', '')) IS NULL AS notified FROM ins"
     ),
@@ -40,10 +46,18 @@ pub(super) const STATEMENTS: Statements = Statements {
          WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
          AND id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
                      AND ($6::TEXT[] IS NULL OR type = ANY($6)) \
+                     AND ($7::TEXT[] IS NULL OR queue = ANY($7)) \
+                     AND queue IN (SELECT name FROM queues WHERE NOT paused) \
                      ORDER BY priority DESC, run_after, created_at \
                      LIMIT 1 FOR UPDATE SKIP LOCKED) \
          RETURNING ",
         job_columns!()
+    ),
+    share_queue: "SELECT paused FROM queues WHERE name = $1 FOR SHARE",
+    lock_queue: concat!(
+        "SELECT ",
+        queue_columns!(),
+        " FROM queues WHERE name = $1 FOR UPDATE"
     ),
     extend_lease: concat!(
         "UPDATE jobs SET lease_seconds = COALESCE($4, lease_seconds), \
@@ -80,6 +94,9 @@ pub(super) const STATEMENTS: Statements = Statements {
     lock_result: "SELECT fingerprint, state, outcome, created_at FROM worker_results \
         WHERE idempotency_key = $1 FOR UPDATE",
     notify: Some("SELECT pg_notify($1, $2)"),
+    // Transaction-scoped: each pruning batch holds it until it commits, and
+    // a replica that finds it taken skips its pass (another one prunes).
+    retention_lock: Some("SELECT pg_try_advisory_xact_lock(7120130001) AS locked"),
 };
 
 #[cfg(test)]

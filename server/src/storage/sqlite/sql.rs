@@ -1,5 +1,6 @@
 //! SQLite's text of the statements that differ by dialect: no row locks
-//! (the single writer connection serializes every write), timestamps as
+//! (the single writer connection serializes every write, so a read inside
+//! a write transaction is already what a lock would give), timestamps as
 //! integer milliseconds, lists as JSON arrays read with `json_each`.
 
 use crate::storage::Statements;
@@ -17,8 +18,10 @@ pub(super) const STATEMENTS: Statements = Statements {
     ),
     insert_job: concat!(
         "INSERT INTO jobs (id, type, payload, priority, status, attempts, max_attempts, \
-         run_after, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING ",
+         run_after, created_at, updated_at, queue, unique_key) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $9, $6, $6, $7, $8) \
+         ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running') \
+         DO NOTHING RETURNING ",
         job_columns!()
     ),
     claim_next_job: concat!(
@@ -28,10 +31,14 @@ pub(super) const STATEMENTS: Statements = Statements {
          WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
          AND id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
                      AND ($6 IS NULL OR type IN (SELECT value FROM json_each($6))) \
+                     AND ($7 IS NULL OR queue IN (SELECT value FROM json_each($7))) \
+                     AND queue IN (SELECT name FROM queues WHERE NOT paused) \
                      ORDER BY priority DESC, run_after, created_at LIMIT 1) \
          RETURNING ",
         job_columns!()
     ),
+    share_queue: "SELECT paused FROM queues WHERE name = $1",
+    lock_queue: concat!("SELECT ", queue_columns!(), " FROM queues WHERE name = $1"),
     extend_lease: concat!(
         "UPDATE jobs SET lease_seconds = COALESCE($4, lease_seconds), \
            lease_expires_at = $5 + COALESCE($4, lease_seconds) * 1000, \
@@ -60,4 +67,5 @@ pub(super) const STATEMENTS: Statements = Statements {
     lock_result: "SELECT fingerprint, state, outcome, created_at FROM worker_results \
         WHERE idempotency_key = $1",
     notify: None,
+    retention_lock: None,
 };

@@ -69,6 +69,7 @@ pub fn event(id: i64, action: &str) -> ControlEvent {
         created_at: t(id),
         targets: Vec::new(),
         details: None,
+        queue: None,
     }
 }
 

@@ -1,0 +1,43 @@
+//! `/api/queues`: named queues — the list, one queue, and its pause and
+//! resume.
+
+use axum::extract::State;
+use axum::Json;
+use wire::{QueueInfo, QueueList, QueuePauseRequest, QueueResumeRequest};
+
+use super::error::ApiResult;
+use super::extract::{Actor, ApiJson, PathName};
+use super::AppState;
+use crate::domain::{QueueName, QueuePauseCommand};
+
+pub async fn list(State(s): State<AppState>) -> ApiResult<Json<QueueList>> {
+    Ok(Json(s.service.list_queues().await?))
+}
+
+pub async fn get(
+    State(s): State<AppState>,
+    PathName(name): PathName,
+) -> ApiResult<Json<QueueInfo>> {
+    let name = QueueName::parse("name", Some(&name))?;
+    Ok(Json(s.service.queue_status(&name).await?))
+}
+
+pub async fn pause(
+    State(s): State<AppState>,
+    Actor(actor, _): Actor,
+    PathName(name): PathName,
+    ApiJson(req): ApiJson<QueuePauseRequest>,
+) -> ApiResult<Json<QueueInfo>> {
+    let cmd = QueuePauseCommand::pause(&name, req)?;
+    Ok(Json(s.service.change_queue_pause(&actor, cmd).await?))
+}
+
+pub async fn resume(
+    State(s): State<AppState>,
+    Actor(actor, _): Actor,
+    PathName(name): PathName,
+    ApiJson(req): ApiJson<QueueResumeRequest>,
+) -> ApiResult<Json<QueueInfo>> {
+    let cmd = QueuePauseCommand::resume(&name, req)?;
+    Ok(Json(s.service.change_queue_pause(&actor, cmd).await?))
+}
