@@ -76,6 +76,9 @@ pub struct ConfigArgs {
     /// How often the retention pass runs [default: 60000].
     #[arg(long, env = "LULL_RETENTION_INTERVAL_MS")]
     pub retention_interval_ms: Option<u64>,
+    /// Also send the metrics to this StatsD server (`host:port`, UDP).
+    #[arg(long, env = "LULL_STATSD")]
+    pub statsd: Option<String>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -97,6 +100,7 @@ struct FileConfig {
     retain_failed: Option<String>,
     retain_events: Option<String>,
     retention_interval_ms: Option<u64>,
+    statsd: Option<String>,
 }
 
 /// The resolved, validated configuration.
@@ -115,6 +119,8 @@ pub struct Config {
     /// How long finished jobs (and the audit log) are kept.
     pub retention: RetentionPolicy,
     pub retention_interval_ms: u64,
+    /// Where StatsD datagrams go, if anywhere.
+    pub statsd: Option<crate::metrics::StatsdTarget>,
 }
 
 /// A configuration error, worded for the operator.
@@ -247,7 +253,16 @@ impl ConfigArgs {
                 "retention_interval_ms is {retention_interval_ms}: it must be between 50 and 86400000"
             )));
         }
+        let statsd = self
+            .statsd
+            .clone()
+            .or(file.statsd)
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| crate::metrics::StatsdTarget::parse(s.trim()))
+            .transpose()
+            .map_err(ConfigError)?;
         Ok(Config {
+            statsd,
             retention,
             retention_interval_ms,
             min_available_workers,

@@ -48,6 +48,7 @@ pub async fn start(
             min_available_workers: cfg.min_available_workers,
             retention: cfg.retention,
             retention_interval_ms: cfg.retention_interval_ms,
+            statsd: cfg.statsd.clone(),
             ..Default::default()
         },
     )
