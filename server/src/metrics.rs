@@ -107,10 +107,7 @@ const GAUGES: [(&str, &str); 11] = [
 ];
 
 const HISTOGRAMS: [(&str, &str); 2] = [
-    (
-        "lull_job_latency_seconds",
-        "Time from claim to completion.",
-    ),
+    ("lull_job_latency_seconds", "Time from claim to completion."),
     (
         "lull_storage_call_duration_seconds",
         "Duration of one storage call (connection held, statements run).",
@@ -167,7 +164,11 @@ fn statsd_recorder(
         .map_err(|e| format!("LULL_STATSD {target}: {e}"))?
         .next()
         .ok_or_else(|| format!("LULL_STATSD {target}: no address"))?;
-    let bind = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let bind = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
     let socket = UdpSocket::bind(bind).map_err(|e| format!("StatsD socket: {e}"))?;
     socket
         .set_nonblocking(true)
@@ -270,7 +271,10 @@ impl Metrics {
             );
         }
         let counter = |name: &'static str, label: Option<(&'static str, &'static str)>| {
-            let labels: Vec<Label> = label.map(|(k, v)| Label::from_static_parts(k, v)).into_iter().collect();
+            let labels: Vec<Label> = label
+                .map(|(k, v)| Label::from_static_parts(k, v))
+                .into_iter()
+                .collect();
             recorder.register_counter(&Key::from_parts(name, labels), &META)
         };
         let m = Metrics {
@@ -283,10 +287,8 @@ impl Metrics {
             failures: counter("lull_dispatch_failures_total", None),
             requeued_expired: counter("lull_expired_leases_requeued_total", None),
             storage_calls: counter("lull_storage_calls_total", None),
-            job_latency: recorder.register_histogram(
-                &Key::from_static_name("lull_job_latency_seconds"),
-                &META,
-            ),
+            job_latency: recorder
+                .register_histogram(&Key::from_static_name("lull_job_latency_seconds"), &META),
             storage_latency: recorder.register_histogram(
                 &Key::from_static_name("lull_storage_call_duration_seconds"),
                 &META,
@@ -505,6 +507,13 @@ impl Metrics {
         }
     }
 
+    /// Folds the histogram samples recorded since the last call into their
+    /// buckets: without it they pile up between scrapes (the metrics tick
+    /// calls it, so an unscraped process stays bounded).
+    pub fn upkeep(&self) {
+        self.prometheus.run_upkeep();
+    }
+
     /// The Prometheus exposition text; `storage_calls` is the store's own
     /// running count.
     pub fn render(&self, storage_calls: u64) -> String {
@@ -566,7 +575,8 @@ impl<A: Recorder, B: Recorder> Recorder for Both<A, B> {
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.0.describe_gauge(key.clone(), unit, description.clone());
+        self.0
+            .describe_gauge(key.clone(), unit, description.clone());
         self.1.describe_gauge(key, unit, description);
     }
 

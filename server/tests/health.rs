@@ -146,7 +146,10 @@ async fn a_stale_lease_warns(db: TestDb) {
     let (s, h) = health(&a).await;
     assert_eq!(s, StatusCode::OK, "a stale lease warns, it does not stop");
     assert_eq!(check(&h, "leases")["status"], "warning", "{h}");
-    assert_eq!(events(&h, "warning", "1 running job(s) hold an expired lease").len(), 1);
+    assert_eq!(
+        events(&h, "warning", "1 running job(s) hold an expired lease").len(),
+        1
+    );
     // The next claim requeues it (and hands it out again).
     a.claim("w2").await;
     let (_, h) = health(&a).await;
@@ -199,7 +202,11 @@ async fn a_stalled_rollout_is_unhealthy(db: TestDb) {
     let (s, h) = health(&a).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{h}");
     assert_eq!(check(&h, "rollouts")["status"], "error");
-    let e = events(&h, "error", "is past its deadline: worker w1 has been draining");
+    let e = events(
+        &h,
+        "error",
+        "is past its deadline: worker w1 has been draining",
+    );
     assert_eq!(e.len(), 1, "{h}");
     // Cancelled, it no longer counts.
     a.post(
@@ -266,7 +273,14 @@ async fn listener_loss_is_reported() {
         let (base, _) = url.rsplit_once('/').unwrap();
         format!("{base}/postgres")
     };
-    let dbname = url.rsplit_once('/').unwrap().1.split('?').next().unwrap().to_string();
+    let dbname = url
+        .rsplit_once('/')
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
         .await
         .unwrap();
@@ -309,7 +323,10 @@ async fn listener_loss_is_reported() {
     .await;
     assert_eq!(check(&h, "listener")["status"], "error", "{h}");
     assert_eq!(h["healthy"], false);
-    assert_eq!(events(&h, "error", "listener is disconnected since").len(), 1);
+    assert_eq!(
+        events(&h, "error", "listener is disconnected since").len(),
+        1
+    );
     allow.unwrap();
     // Connections allowed again: it reconnects within a second or so.
     let mut h = Value::Null;

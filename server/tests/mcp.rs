@@ -133,7 +133,10 @@ async fn tools_follow_the_role(db: TestDb) {
     let claim = tools.iter().find(|t| t.name == "queue.claim").unwrap();
     let props = claim.input_schema["properties"].as_object().unwrap();
     for field in ["workerId", "types", "queues", "waitMs", "leaseSeconds"] {
-        assert!(props.contains_key(field), "queue.claim schema lacks {field}");
+        assert!(
+            props.contains_key(field),
+            "queue.claim schema lacks {field}"
+        );
     }
     let hb = tools.iter().find(|t| t.name == "queue.heartbeat").unwrap();
     assert!(hb.input_schema["properties"]
@@ -215,7 +218,12 @@ async fn worker_cycle_with_pause_metadata(db: TestDb) {
     assert_eq!(resumed["workersPaused"], false);
     assert_eq!(resumed["version"], 3);
 
-    let c = ok(&worker, "queue.claim", json!({"workerId": "w1", "types": ["email"]})).await;
+    let c = ok(
+        &worker,
+        "queue.claim",
+        json!({"workerId": "w1", "types": ["email"]}),
+    )
+    .await;
     assert_eq!(c["system"]["workersPaused"], false);
     assert_eq!(c["system"]["version"], 3);
     let id = c["job"]["id"].as_str().unwrap().to_string();

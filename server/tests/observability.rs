@@ -105,7 +105,12 @@ async fn scrape_shows_each_new_series(db: TestDb) {
     let before = scrape(&s).await;
     expect(&before, "lull_workers_paused", &[], 0.0);
     expect(&before, "lull_pause_duration_seconds", &[], 0.0);
-    expect(&before, "lull_fleet_actions_total", &[("action", "pause")], 0.0);
+    expect(
+        &before,
+        "lull_fleet_actions_total",
+        &[("action", "pause")],
+        0.0,
+    );
     expect(&before, "lull_fleet_workers", &[("state", "running")], 3.0);
     expect(&before, "lull_fleet_workers", &[("state", "offline")], 0.0);
 
@@ -243,9 +248,18 @@ async fn statsd_receives_pause_gauge_and_counters(db: TestDb) {
     )
     .await;
     assert_eq!(st, 200);
-    let lines = receive_until(&udp, &["lull_workers_paused:1|g", "lull_pause_actions_total:1|c|#action:pause"]).await;
+    let lines = receive_until(
+        &udp,
+        &[
+            "lull_workers_paused:1|g",
+            "lull_pause_actions_total:1|c|#action:pause",
+        ],
+    )
+    .await;
     assert!(
-        lines.iter().any(|l| l.starts_with("lull_pause_version:2|g")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("lull_pause_version:2|g")),
         "{lines:?}"
     );
     let (st, _) = post(
@@ -257,7 +271,10 @@ async fn statsd_receives_pause_gauge_and_counters(db: TestDb) {
     assert_eq!(st, 200);
     receive_until(
         &udp,
-        &["lull_workers_paused:0|g", "lull_pause_actions_total:1|c|#action:resume"],
+        &[
+            "lull_workers_paused:0|g",
+            "lull_pause_actions_total:1|c|#action:resume",
+        ],
     )
     .await;
 }

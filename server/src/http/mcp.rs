@@ -36,8 +36,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 use wire::{
-    ClaimManyRequest, CompleteRequest, EnqueueRequest, EventsQuery, FailRequest,
-    HeartbeatRequest, PauseRequest, WorkerActionRequest,
+    ClaimManyRequest, CompleteRequest, EnqueueRequest, EventsQuery, FailRequest, HeartbeatRequest,
+    PauseRequest, WorkerActionRequest,
 };
 
 use super::error::ApiError;
@@ -175,14 +175,16 @@ impl LullMcp {
     )]
     async fn claim(&self, a: JsonObject, ctx: RequestContext<RoleServer>) -> CallToolResult {
         let actor = actor(&ctx);
-        answer(async {
-            let req: ClaimManyRequest = args(a)?;
-            actor.check_worker(req.worker_id.as_deref())?;
-            let (req, limit) = req.split();
-            let cmd = ClaimCommand::parse(&req, limit)?;
-            Ok(self.service.claim(cmd).await?)
-        }
-        .await)
+        answer(
+            async {
+                let req: ClaimManyRequest = args(a)?;
+                actor.check_worker(req.worker_id.as_deref())?;
+                let (req, limit) = req.split();
+                let cmd = ClaimCommand::parse(&req, limit)?;
+                Ok(self.service.claim(cmd).await?)
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -190,16 +192,22 @@ impl LullMcp {
         description = "Extend a claimed job's lease (POST /api/queue/jobs/{id}/heartbeat): jobId, workerId, leaseToken, optional pausedAtCheckpoint and leaseSeconds. Answers {job, system, directive}: `system` carries the pause state, so a quiesce reaches a running job here.",
         input_schema = job_schema::<HeartbeatRequest>()
     )]
-    async fn heartbeat(&self, mut a: JsonObject, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn heartbeat(
+        &self,
+        mut a: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let actor = actor(&ctx);
-        answer(async {
-            let id = job_id(&mut a)?;
-            let req: HeartbeatRequest = args(a)?;
-            actor.check_worker(req.worker_id.as_deref())?;
-            let cmd = HeartbeatCommand::parse(id, req)?;
-            Ok(self.service.heartbeat(cmd).await?)
-        }
-        .await)
+        answer(
+            async {
+                let id = job_id(&mut a)?;
+                let req: HeartbeatRequest = args(a)?;
+                actor.check_worker(req.worker_id.as_deref())?;
+                let cmd = HeartbeatCommand::parse(id, req)?;
+                Ok(self.service.heartbeat(cmd).await?)
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -209,14 +217,16 @@ impl LullMcp {
     )]
     async fn complete(&self, mut a: JsonObject, ctx: RequestContext<RoleServer>) -> CallToolResult {
         let actor = actor(&ctx);
-        answer(async {
-            let id = job_id(&mut a)?;
-            let req: CompleteRequest = args(a)?;
-            actor.check_worker(req.worker_id.as_deref())?;
-            let cmd = CompleteCommand::parse(id, req)?;
-            Ok(self.service.complete(cmd).await?)
-        }
-        .await)
+        answer(
+            async {
+                let id = job_id(&mut a)?;
+                let req: CompleteRequest = args(a)?;
+                actor.check_worker(req.worker_id.as_deref())?;
+                let cmd = CompleteCommand::parse(id, req)?;
+                Ok(self.service.complete(cmd).await?)
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -226,14 +236,16 @@ impl LullMcp {
     )]
     async fn fail(&self, mut a: JsonObject, ctx: RequestContext<RoleServer>) -> CallToolResult {
         let actor = actor(&ctx);
-        answer(async {
-            let id = job_id(&mut a)?;
-            let req: FailRequest = args(a)?;
-            actor.check_worker(req.worker_id.as_deref())?;
-            let cmd = FailCommand::parse(id, req)?;
-            Ok(self.service.fail(cmd).await?)
-        }
-        .await)
+        answer(
+            async {
+                let id = job_id(&mut a)?;
+                let req: FailRequest = args(a)?;
+                actor.check_worker(req.worker_id.as_deref())?;
+                let cmd = FailCommand::parse(id, req)?;
+                Ok(self.service.fail(cmd).await?)
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -242,11 +254,13 @@ impl LullMcp {
         input_schema = schema::<EnqueueRequest>()
     )]
     async fn enqueue(&self, a: JsonObject) -> CallToolResult {
-        answer(async {
-            let job = NewJob::parse(args(a)?)?;
-            Ok(self.service.enqueue(job).await?)
-        }
-        .await)
+        answer(
+            async {
+                let job = NewJob::parse(args(a)?)?;
+                Ok(self.service.enqueue(job).await?)
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -255,12 +269,14 @@ impl LullMcp {
         input_schema = empty_schema()
     )]
     async fn status(&self) -> CallToolResult {
-        answer(async {
-            let status = self.service.pause_status().await?;
-            let drain = self.service.drain_view().await?;
-            Ok(serde_json::json!({"status": status, "drain": drain}))
-        }
-        .await)
+        answer(
+            async {
+                let status = self.service.pause_status().await?;
+                let drain = self.service.drain_view().await?;
+                Ok(serde_json::json!({"status": status, "drain": drain}))
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -295,13 +311,19 @@ impl LullMcp {
         description = "Pause, resume or drain workers (POST /api/workers/actions): action, workerIds, reason, optional confirm. An action that would leave fewer available workers than the configured minimum is refused with safety_check (the error names the phrase to send as confirm).",
         input_schema = schema::<WorkerActionRequest>()
     )]
-    async fn worker_action(&self, a: JsonObject, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn worker_action(
+        &self,
+        a: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let actor = actor(&ctx);
-        answer(async {
-            let cmd = WorkerActionCommand::parse(args(a)?)?;
-            Ok(self.service.worker_action(&actor.0, cmd).await?)
-        }
-        .await)
+        answer(
+            async {
+                let cmd = WorkerActionCommand::parse(args(a)?)?;
+                Ok(self.service.worker_action(&actor.0, cmd).await?)
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -310,12 +332,14 @@ impl LullMcp {
         input_schema = schema::<EventsQuery>()
     )]
     async fn events(&self, a: JsonObject) -> CallToolResult {
-        answer(async {
-            let q: EventsQuery = args(a)?;
-            let limit = PageLimit::parse(q.limit, 50)?;
-            Ok(self.service.events(limit, q.before).await?)
-        }
-        .await)
+        answer(
+            async {
+                let q: EventsQuery = args(a)?;
+                let limit = PageLimit::parse(q.limit, 50)?;
+                Ok(self.service.events(limit, q.before).await?)
+            }
+            .await,
+        )
     }
 }
 
@@ -329,23 +353,25 @@ impl LullMcp {
         ctx: &RequestContext<RoleServer>,
     ) -> CallToolResult {
         let actor = actor(ctx);
-        answer(async {
-            let mut req: PauseRequest = args(a)?;
-            match req.action.as_deref() {
-                None => req.action = Some(action.to_string()),
-                Some(a) if a == action => {}
-                Some(other) => {
-                    return Err(FieldError::new(
-                        "action",
-                        format!("system.{action} takes no action {other:?}; leave it out"),
-                    )
-                    .into())
+        answer(
+            async {
+                let mut req: PauseRequest = args(a)?;
+                match req.action.as_deref() {
+                    None => req.action = Some(action.to_string()),
+                    Some(a) if a == action => {}
+                    Some(other) => {
+                        return Err(FieldError::new(
+                            "action",
+                            format!("system.{action} takes no action {other:?}; leave it out"),
+                        )
+                        .into())
+                    }
                 }
+                let cmd = PauseCommand::parse(req)?;
+                Ok(self.service.change_pause(&actor.0, cmd).await?)
             }
-            let cmd = PauseCommand::parse(req)?;
-            Ok(self.service.change_pause(&actor.0, cmd).await?)
-        }
-        .await)
+            .await,
+        )
     }
 }
 
@@ -422,9 +448,7 @@ impl ServerHandler for LullMcp {
 /// disabled auth mode (loopback only, no credential) rmcp's DNS-rebinding
 /// guard stays on (only loopback `Host`s); in token mode every request
 /// carries a bearer token, so any `Host` the deployment uses is accepted.
-pub fn service(
-    svc: Arc<Service>,
-) -> StreamableHttpService<LullMcp, NeverSessionManager> {
+pub fn service(svc: Arc<Service>) -> StreamableHttpService<LullMcp, NeverSessionManager> {
     let mut config = StreamableHttpServerConfig::default();
     config.legacy_session_mode = false;
     config.json_response = true;

@@ -31,32 +31,50 @@ impl Service {
             });
         }
         let ms = |v: u64, min: u64| Duration::from_millis(v.max(min));
-        self.every("rollouts", ms(self.config.rollout_tick_ms, 50), |svc| async move {
-            if let Err(e) = svc.advance_rollouts().await {
-                tracing::warn!(error = %e, "rolling-restart step failed");
-            }
-        });
-        self.every("metrics", ms(self.config.metrics_tick_ms, 100), |svc| async move {
-            svc.tick_metrics().await;
-            svc.set_pause_gauges();
-            svc.metrics.set_stream_subscribers(svc.live.subscriber_count());
-            // StatsD has no scrape: push the storage gauges on the tick.
-            if svc.metrics.statsd_enabled() {
-                if let Err(e) = svc.refresh_gauges().await {
-                    tracing::warn!(error = %e, "metrics gauges not refreshed");
+        self.every(
+            "rollouts",
+            ms(self.config.rollout_tick_ms, 50),
+            |svc| async move {
+                if let Err(e) = svc.advance_rollouts().await {
+                    tracing::warn!(error = %e, "rolling-restart step failed");
                 }
-            }
-        });
-        self.every("pause-refresh", ms(self.config.pause_refresh_ms, 50), |svc| async move {
-            svc.refresh_pause_state().await;
-            svc.refresh_queue_pauses().await;
-        });
+            },
+        );
+        self.every(
+            "metrics",
+            ms(self.config.metrics_tick_ms, 100),
+            |svc| async move {
+                svc.tick_metrics().await;
+                svc.metrics.upkeep();
+                svc.set_pause_gauges();
+                svc.metrics
+                    .set_stream_subscribers(svc.live.subscriber_count());
+                // StatsD has no scrape: push the storage gauges on the tick.
+                if svc.metrics.statsd_enabled() {
+                    if let Err(e) = svc.refresh_gauges().await {
+                        tracing::warn!(error = %e, "metrics gauges not refreshed");
+                    }
+                }
+            },
+        );
+        self.every(
+            "pause-refresh",
+            ms(self.config.pause_refresh_ms, 50),
+            |svc| async move {
+                svc.refresh_pause_state().await;
+                svc.refresh_queue_pauses().await;
+            },
+        );
         // Ends timed pauses on time. Reads the caches only; every replica
         // runs it and exactly one resume applies (see domain::timed_resume).
-        self.every("timed-resume", ms(TIMED_RESUME_TICK_MS, 0), |svc| async move {
-            svc.resume_if_due().await;
-            svc.resume_queues_if_due().await;
-        });
+        self.every(
+            "timed-resume",
+            ms(TIMED_RESUME_TICK_MS, 0),
+            |svc| async move {
+                svc.resume_if_due().await;
+                svc.resume_queues_if_due().await;
+            },
+        );
         self.every(
             "retention",
             ms(self.config.retention_interval_ms, 50),

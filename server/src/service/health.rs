@@ -179,8 +179,8 @@ impl Vitals {
         for (name, tick) in &ticks {
             // Three missed periods (and a few seconds for a slow database)
             // before a task counts as stuck.
-            let allowed = Duration::from_std(tick.period * 3).unwrap_or(Duration::MAX)
-                + Duration::seconds(5);
+            let allowed =
+                Duration::from_std(tick.period * 3).unwrap_or(Duration::MAX) + Duration::seconds(5);
             let last = tick.last.unwrap_or(tick.started);
             if t - last > allowed {
                 late.push(format!(
@@ -347,14 +347,25 @@ impl Service {
     async fn workers_check(&self, t: DateTime<Utc>) -> HealthCheck {
         let workers = match self.store.list_workers().await {
             Ok(w) => w,
-            Err(e) => return check("workers", "error", format!("could not read the workers: {e}")),
+            Err(e) => {
+                return check(
+                    "workers",
+                    "error",
+                    format!("could not read the workers: {e}"),
+                )
+            }
         };
         let registered = workers.len();
         let online = workers
             .iter()
             .filter(|w| {
                 !matches!(
-                    domain::observed_state(w.reported_state, w.last_heartbeat_at, t, self.stale_after()),
+                    domain::observed_state(
+                        w.reported_state,
+                        w.last_heartbeat_at,
+                        t,
+                        self.stale_after()
+                    ),
                     ObservedState::Offline | ObservedState::Stopped
                 )
             })
@@ -501,7 +512,11 @@ mod tests {
         // Never ticked since it started counts from its start.
         v.task_started("retention", StdDuration::from_secs(60));
         let c = v.task_check(now() + Duration::seconds(186));
-        assert!(c.message.contains("retention (last tick never"), "{}", c.message);
+        assert!(
+            c.message.contains("retention (last tick never"),
+            "{}",
+            c.message
+        );
     }
 
     #[test]

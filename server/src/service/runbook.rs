@@ -172,7 +172,12 @@ impl Service {
             RolloutStatus::Cancelled,
         ]
         .iter()
-        .map(|s| (s.as_str(), rollouts.iter().filter(|r| r.status == *s).count()))
+        .map(|s| {
+            (
+                s.as_str(),
+                rollouts.iter().filter(|r| r.status == *s).count(),
+            )
+        })
         .collect();
         self.metrics.set_rolling_restarts(&by_status);
         self.metrics

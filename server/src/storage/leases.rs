@@ -328,7 +328,14 @@ impl<D: Driver> LeaseStore for Storage<D> {
         paused_at_checkpoint: Option<bool>,
         now: DateTime<Utc>,
     ) -> StoreResult<(Job, Option<DesiredState>)> {
-        heartbeat(&*self.call(), fence, lease_seconds, paused_at_checkpoint, now).await
+        heartbeat(
+            &*self.call(),
+            fence,
+            lease_seconds,
+            paused_at_checkpoint,
+            now,
+        )
+        .await
     }
 
     async fn complete(
