@@ -342,6 +342,26 @@ mod tests {
     }
 
     #[test]
+    fn statsd_is_off_by_default_and_parsed_when_set() {
+        assert_eq!(ConfigArgs::default().resolve().unwrap().statsd, None);
+        let c = ConfigArgs {
+            statsd: Some("127.0.0.1:8125".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            c.statsd.map(|t| t.to_string()).as_deref(),
+            Some("127.0.0.1:8125")
+        );
+        let bad = ConfigArgs {
+            statsd: Some("statsd.local".into()),
+            ..Default::default()
+        };
+        assert!(bad.resolve().unwrap_err().0.contains("LULL_STATSD"));
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let bad_listen = ConfigArgs {
             listen: Some("localhost".into()),

@@ -271,6 +271,49 @@ async fn worker_cycle_with_pause_metadata(db: TestDb) {
     assert!(events.iter().all(|e| e["actor"] == "op-1"), "{events:?}");
 }
 
+/// A quiesce reaches a running job through its heartbeat; resuming before
+/// the fleet drained answers the warning and audits `forceResume`.
+async fn quiesce_then_resume_before_drained(db: TestDb) {
+    let s = served(db).await;
+    let operator = connect(&s, &token(&s, "op-1", Role::Operator).await).await;
+    let worker = connect(&s, &token(&s, "w1", Role::Worker).await).await;
+    ok(&operator, "queue.enqueue", json!({"type": "report"})).await;
+    let c = ok(&worker, "queue.claim", json!({"workerId": "w1"})).await;
+    let id = c["job"]["id"].as_str().unwrap().to_string();
+    let lease = c["job"]["leaseToken"].as_str().unwrap().to_string();
+    ok(
+        &operator,
+        "system.pause",
+        json!({"mode": "quiesce", "reason": "incident"}),
+    )
+    .await;
+    let hb = ok(
+        &worker,
+        "queue.heartbeat",
+        json!({"jobId": id, "workerId": "w1", "leaseToken": lease, "pausedAtCheckpoint": true}),
+    )
+    .await;
+    assert_eq!(hb["system"]["workersPaused"], true);
+    assert_eq!(hb["system"]["mode"], "quiesce");
+    assert_eq!(hb["system"]["reason"], "incident");
+    let status = ok(&operator, "system.status", json!({})).await;
+    assert_eq!(status["status"]["metrics"]["isDrained"], false);
+    let blocking = status["drain"]["blocking"].as_array().unwrap();
+    assert_eq!(blocking.len(), 1, "the running job blocks the drain");
+    assert_eq!(blocking[0]["id"], json!(id));
+    let r = ok(
+        &operator,
+        "system.resume",
+        json!({"reason": "incident over", "forceResume": true}),
+    )
+    .await;
+    assert_eq!(r["workersPaused"], false);
+    assert!(r["warning"].as_str().unwrap().contains("1 running"), "{r}");
+    let events = ok(&operator, "events.list", json!({"limit": 1})).await;
+    assert_eq!(events["events"][0]["forceResume"], true);
+    assert_eq!(events["events"][0]["actor"], "op-1");
+}
+
 /// Bad input is refused with the REST codes and names the field; a worker
 /// token acts only as its own worker.
 async fn errors_carry_our_codes(db: TestDb) {
@@ -358,6 +401,7 @@ async fn fleet_tools(db: TestDb) {
 on_both_stores!(
     tools_follow_the_role,
     worker_cycle_with_pause_metadata,
+    quiesce_then_resume_before_drained,
     errors_carry_our_codes,
     fleet_tools
 );
