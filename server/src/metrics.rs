@@ -98,7 +98,7 @@ const GAUGES: [(&str, &str); 11] = [
     ("lull_rolling_restarts", "Rolling restarts by status."),
     (
         "lull_stream_subscribers",
-        "Open live event streams (dashboards, lull watch) on this process.",
+        "Open live event streams (dashboards, lull tui) on this process.",
     ),
     (
         "lull_claim_waiters",

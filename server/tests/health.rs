@@ -87,8 +87,9 @@ async fn healthy_when_all_is_well(db: TestDb) {
         .contains("rollouts"));
 }
 
-/// Every registered worker stopped: unhealthy with an `error` event; one
-/// back online: healthy again (and a warning while some are offline).
+/// Every registered worker stopped while a job waits: unhealthy with an
+/// `error` event; with nothing waiting (or the fleet paused) a warning; one
+/// worker back online: healthy, a warning while the other is offline.
 async fn all_workers_stopped_is_unhealthy(db: TestDb) {
     let a = started(db, ServiceConfig::default()).await;
     for w in ["w1", "w2"] {
@@ -108,11 +109,33 @@ async fn all_workers_stopped_is_unhealthy(db: TestDb) {
         .await;
     }
     let (s, h) = health(&a).await;
+    assert_eq!(s, StatusCode::OK, "nothing waits for a worker: {h}");
+    assert_eq!(check(&h, "workers")["status"], "warning");
+
+    a.enqueue().await;
+    let (s, h) = health(&a).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{h}");
     assert_eq!(check(&h, "workers")["status"], "error");
     let e = events(&h, "error", "0 of 2 registered workers online");
     assert_eq!(e.len(), 1, "{h}");
+    assert!(e[0]["message"].as_str().unwrap().contains("1 job(s) wait"));
     assert!(runbook_time(e[0]["created_at"].as_str().unwrap()));
+
+    // Paused on purpose: no one is expected to claim.
+    a.post(
+        "/api/system/worker-pause",
+        json!({"action": "pause", "mode": "drain", "reason": "maintenance"}),
+    )
+    .await;
+    let (s, h) = health(&a).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    assert_eq!(check(&h, "workers")["status"], "warning");
+    a.post(
+        "/api/system/worker-pause",
+        json!({"action": "resume", "reason": "done"}),
+    )
+    .await;
+    assert_eq!(health(&a).await.0, StatusCode::SERVICE_UNAVAILABLE);
 
     a.post(
         "/api/workers/w1/heartbeat",

@@ -341,9 +341,10 @@ impl Service {
         }
     }
 
-    /// Workers online vs registered: every registered worker offline or
-    /// stopped is an error (nothing drains the queue); some offline a
-    /// warning.
+    /// Workers online vs registered. Every registered worker offline or
+    /// stopped while jobs wait and the fleet is not paused is an error:
+    /// nothing claims them. Otherwise (nothing waiting, or the fleet paused
+    /// on purpose) it is a warning, as is some workers being offline.
     async fn workers_check(&self, t: DateTime<Utc>) -> HealthCheck {
         let workers = match self.store.list_workers().await {
             Ok(w) => w,
@@ -372,17 +373,36 @@ impl Service {
             .count();
         let summary = format!("{online} of {registered} registered workers online");
         if registered == 0 {
-            check("workers", "ok", "no workers registered")
-        } else if online == 0 {
+            return check("workers", "ok", "no workers registered");
+        }
+        if online == registered {
+            return check("workers", "ok", summary);
+        }
+        if online > 0 {
+            return check("workers", "warning", summary);
+        }
+        let waiting = match self.store.job_counts(t).await {
+            Ok(c) => c.queued,
+            Err(e) => {
+                return check(
+                    "workers",
+                    "error",
+                    format!("{summary}; could not count the jobs: {e}"),
+                )
+            }
+        };
+        if waiting > 0 && !self.cache.is_paused() {
             check(
                 "workers",
                 "error",
-                format!("{summary}: every registered worker is offline or stopped, nothing is claiming jobs"),
+                format!("{summary}: every registered worker is offline or stopped while {waiting} job(s) wait; nothing is claiming them"),
             )
-        } else if online < registered {
-            check("workers", "warning", summary)
         } else {
-            check("workers", "ok", summary)
+            check(
+                "workers",
+                "warning",
+                format!("{summary}: every registered worker is offline or stopped (no job is waiting for one, or the fleet is paused)"),
+            )
         }
     }
 
