@@ -8,7 +8,7 @@
 //! [`storage`] (all SQL: queries and operations written once, a driver per
 //! dialect for SQLite and PostgreSQL). [`domain`] holds the pure rules and
 //! the request parsing; [`auth`] the tokens and roles; [`live`] the
-//! dashboard's in-memory metrics history; [`metrics`] the recorder behind
+//! dashboard's in-memory metrics history; [`metrics`](crate::metrics) the recorder behind
 //! `/metrics` and StatsD.
 
 pub mod auth;
