@@ -54,11 +54,18 @@ pub async fn stream(
     ticks.mark_unchanged();
     let last_version = first.version;
     let initial = state_event(first);
+    let readiness = s.readiness.clone();
     let rest = futures::stream::unfold(
         (svc, versions, ticks, last_version),
-        |(svc, mut versions, mut ticks, mut last_version)| async move {
+        move |(svc, mut versions, mut ticks, mut last_version)| {
+            let readiness = readiness.clone();
+            async move {
             loop {
                 tokio::select! {
+                    // The server is stopping: end the stream so the graceful
+                    // stop does not wait for the dashboard to go away (the
+                    // page reconnects to the next server).
+                    _ = readiness.stopping() => return None,
                     changed = versions.changed() => {
                         changed.ok()?;
                         let v = versions.borrow_and_update().version;
@@ -82,6 +89,7 @@ pub async fn stream(
                         }
                     }
                 }
+            }
             }
         },
     );
