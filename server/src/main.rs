@@ -55,9 +55,7 @@ enum Command {
         lull completions bash > /etc/bash_completion.d/lull\n  \
         lull completions zsh > \"${fpath[1]}/_lull\"\n  \
         lull completions fish > ~/.config/fish/completions/lull.fish")]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print the manual page lull(1), or write one page per subcommand.
     #[command(after_help = "Examples:\n  \
         lull man | man -l -\n  \
@@ -295,7 +293,8 @@ mod tests {
                     .or(sub.get_after_long_help())
                     .map(|h| h.to_string())
                     .unwrap_or_default();
-                if !(help.starts_with("Example") && help.contains("\n  ") && help.contains("lull ")) {
+                if !(help.starts_with("Example") && help.contains("\n  ") && help.contains("lull "))
+                {
                     missing.push(path.clone());
                 }
                 walk(sub, &path, missing, seen);
@@ -312,7 +311,10 @@ mod tests {
     #[test]
     fn version_names_the_commit() {
         let v = Cli::command().render_version();
-        assert!(v.starts_with(&format!("lull {} (", env!("CARGO_PKG_VERSION"))), "{v}");
+        assert!(
+            v.starts_with(&format!("lull {} (", env!("CARGO_PKG_VERSION"))),
+            "{v}"
+        );
         assert!(!v.contains("()"), "{v}");
     }
 

@@ -83,7 +83,11 @@ fn dist(dir: &Path) {
         ),
     )
     .unwrap();
-    std::fs::write(dir.join(JS), "export function run() { return 1; }\n".repeat(400)).unwrap();
+    std::fs::write(
+        dir.join(JS),
+        "export function run() { return 1; }\n".repeat(400),
+    )
+    .unwrap();
     // WASM magic, then compressible content.
     let mut wasm = b"\0asm\x01\0\0\0".to_vec();
     wasm.extend(std::iter::repeat_n(7u8, 50_000));
@@ -129,11 +133,20 @@ async fn headers_etags_gzip_and_fallback_over_http() {
         assert_eq!(r.status(), 200, "{path}");
         let h = r.headers().clone();
         assert_eq!(h[CONTENT_TYPE], ty, "{path}");
-        assert_eq!(h[CACHE_CONTROL], "public, max-age=31536000, immutable", "{path}");
-        assert!(h.get(CONTENT_ENCODING).is_none(), "no gzip unless asked: {path}");
+        assert_eq!(
+            h[CACHE_CONTROL], "public, max-age=31536000, immutable",
+            "{path}"
+        );
+        assert!(
+            h.get(CONTENT_ENCODING).is_none(),
+            "no gzip unless asked: {path}"
+        );
         assert_eq!(h[VARY], "accept-encoding");
         let etag = h[ETAG].to_str().unwrap().to_string();
-        assert!(etag.starts_with('"') && !etag.starts_with("W/"), "strong: {etag}");
+        assert!(
+            etag.starts_with('"') && !etag.starts_with("W/"),
+            "strong: {etag}"
+        );
         assert_eq!(r.bytes().await.unwrap().as_ref(), &on_disk[..], "{path}");
 
         let r = get(&format!("/{path}"))
@@ -172,17 +185,27 @@ async fn headers_etags_gzip_and_fallback_over_http() {
     assert_eq!(r.headers()[CACHE_CONTROL], "no-cache");
     let index_etag = r.headers()[ETAG].to_str().unwrap().to_string();
     let page = r.text().await.unwrap();
-    let config_at = page.find("<script id=\"lull-config\"").expect("config injected");
+    let config_at = page
+        .find("<script id=\"lull-config\"")
+        .expect("config injected");
     assert!(config_at < page.find("</head>").unwrap());
     assert!(page.contains(&format!("/{JS}")));
-    for route in ["/index.html", "/workers", "/jobs/0b5e7c1e-3f0a-4a57-9f43-2a8c1d2e4f60"] {
+    for route in [
+        "/index.html",
+        "/workers",
+        "/jobs/0b5e7c1e-3f0a-4a57-9f43-2a8c1d2e4f60",
+    ] {
         let r = get(route).send().await.unwrap();
         assert_eq!(r.status(), 200, "{route}");
         assert_eq!(r.headers()[CACHE_CONTROL], "no-cache", "{route}");
         assert_eq!(r.headers()[ETAG].to_str().unwrap(), index_etag, "{route}");
         assert_eq!(r.text().await.unwrap(), page, "{route}");
     }
-    let r = get("/").header(IF_NONE_MATCH, &index_etag).send().await.unwrap();
+    let r = get("/")
+        .header(IF_NONE_MATCH, &index_etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()[CACHE_CONTROL], "no-cache");
 

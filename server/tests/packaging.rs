@@ -82,7 +82,10 @@ fn both_units_verify_without_warnings() {
         let unit = printed_unit(&dir.0, user);
         let text = std::fs::read_to_string(&unit).unwrap();
         assert!(
-            text.contains(&format!("\nExecStart={} serve\n", env!("CARGO_BIN_EXE_lull"))),
+            text.contains(&format!(
+                "\nExecStart={} serve\n",
+                env!("CARGO_BIN_EXE_lull")
+            )),
             "ExecStart runs this binary: {text}"
         );
         for line in [
@@ -147,7 +150,10 @@ fn install_service_writes_the_unit_and_keeps_the_env_file() {
         conf.to_str().unwrap(),
     ];
     let out = String::from_utf8(lull(&args).stdout).unwrap();
-    assert!(out.contains("systemctl --user enable --now lull.service"), "{out}");
+    assert!(
+        out.contains("systemctl --user enable --now lull.service"),
+        "{out}"
+    );
     let unit = std::fs::read_to_string(units.join("lull.service")).unwrap();
     assert!(unit.contains("\nExecStart=/opt/lull/bin/lull serve\n"));
     let env_file = conf.join("lull.env");
@@ -175,7 +181,12 @@ fn completions_parse_in_each_shell() {
         require(check[0]);
         let script = lull(&["completions", shell]).stdout;
         let text = String::from_utf8(script.clone()).unwrap();
-        for sub in ["install-service", "rolling-restart", "check-config", "completions"] {
+        for sub in [
+            "install-service",
+            "rolling-restart",
+            "check-config",
+            "completions",
+        ] {
             assert!(text.contains(sub), "{shell} completion names {sub}");
         }
         let dir = TempDir::new();
@@ -212,7 +223,7 @@ fn render(page: &[u8]) -> String {
     let file = dir.0.join("page.1");
     std::fs::write(&file, page).unwrap();
     let out = Command::new("groff")
-        .args(["-man", "-Tutf8", "-ww", "-P-c"])
+        .args(["-k", "-man", "-Tutf8", "-ww", "-P-cbou"])
         .arg(&file)
         .output()
         .unwrap();
@@ -227,7 +238,13 @@ fn render(page: &[u8]) -> String {
 #[test]
 fn man_pages_render() {
     let text = render(&lull(&["man"]).stdout);
-    for want in ["NAME", "SYNOPSIS", "SUBCOMMANDS", "install-service", "completions"] {
+    for want in [
+        "NAME",
+        "SYNOPSIS",
+        "SUBCOMMANDS",
+        "install-service",
+        "completions",
+    ] {
         assert!(text.contains(want), "lull(1) shows {want}:\n{text}");
     }
     assert!(text.contains(env!("CARGO_PKG_VERSION")));
@@ -239,7 +256,12 @@ fn man_pages_render() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     pages.sort();
-    for want in ["lull.1", "lull-serve.1", "lull-queues-pause.1", "lull-token-create.1"] {
+    for want in [
+        "lull.1",
+        "lull-serve.1",
+        "lull-queues-pause.1",
+        "lull-token-create.1",
+    ] {
         assert!(pages.iter().any(|p| p == want), "{want} in {pages:?}");
     }
     for page in &pages {

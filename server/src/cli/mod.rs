@@ -65,7 +65,9 @@ pub enum RemoteCommand {
     },
     /// Pause the fleet (drain: running jobs finish; quiesce: they stop at
     /// their next checkpoint).
-    #[command(after_help = "Example:\n  lull pause --mode drain --reason \"deploy 4.2\" --for 30m")]
+    #[command(
+        after_help = "Example:\n  lull pause --mode drain --reason \"deploy 4.2\" --for 30m"
+    )]
     Pause {
         #[arg(long, default_value = "drain", value_parser = ["drain", "quiesce"])]
         mode: String,
@@ -123,7 +125,9 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// Restart workers a few at a time (drain, exit, come back).
-    #[command(after_help = "Example:\n  lull rolling-restart --all --max-unavailable 1 --reason \"new config\" --follow")]
+    #[command(
+        after_help = "Example:\n  lull rolling-restart --all --max-unavailable 1 --reason \"new config\" --follow"
+    )]
     RollingRestart {
         #[command(flatten)]
         args: rollouts::RolloutArgs,
@@ -134,7 +138,9 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// Cancel the running rolling restart: no further drains.
-    #[command(after_help = "Example:\n  lull cancel-rolling-restart 0b5e7c1e-3f0a-4a57-9f43-2a8c1d2e4f60 --reason \"bad build\"")]
+    #[command(
+        after_help = "Example:\n  lull cancel-rolling-restart 0b5e7c1e-3f0a-4a57-9f43-2a8c1d2e4f60 --reason \"bad build\""
+    )]
     CancelRollingRestart {
         id: String,
         #[arg(long)]
@@ -151,7 +157,9 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// Enqueue one job (its queue, schedule and unique key optional).
-    #[command(after_help = "Example:\n  lull enqueue send-email --payload '{\"to\":\"a@example.com\"}' --queue mail --delay 5m")]
+    #[command(
+        after_help = "Example:\n  lull enqueue send-email --payload '{\"to\":\"a@example.com\"}' --queue mail --delay 5m"
+    )]
     Enqueue {
         #[command(flatten)]
         args: queues::EnqueueArgs,
@@ -161,7 +169,9 @@ pub enum RemoteCommand {
     /// The fleet control plane in the terminal: watch the workers live,
     /// pause, resume, drain, rolling-restart, pause the fleet; every
     /// change confirmed with its impact (see docs/tui.md).
-    #[command(after_help = "Example:\n  LULL_TOKEN=... lull tui --server https://lull.internal:8080")]
+    #[command(
+        after_help = "Example:\n  LULL_TOKEN=... lull tui --server https://lull.internal:8080"
+    )]
     Tui {
         #[command(flatten)]
         remote: Remote,

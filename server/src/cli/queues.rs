@@ -16,7 +16,9 @@ pub enum QueuesCommand {
     List,
     /// Pause one queue: no claim on any server hands out its jobs (drain:
     /// running ones finish; quiesce: they hold at their next checkpoint).
-    #[command(after_help = "Example:\n  lull queues pause mail --mode drain --reason \"provider outage\" --for 1h")]
+    #[command(
+        after_help = "Example:\n  lull queues pause mail --mode drain --reason \"provider outage\" --for 1h"
+    )]
     Pause {
         name: String,
         #[arg(long, value_parser = ["drain", "quiesce"])]

@@ -56,12 +56,15 @@ pub fn run(args: InstallService) -> ExitCode {
 
 /// The unit text with `ExecStart=` running `binary`.
 pub fn unit(user: bool, binary: &Path) -> Result<String, String> {
-    let path = binary.to_str().filter(|p| !p.chars().any(char::is_whitespace)).ok_or_else(|| {
-        format!(
-            "{}: use a binary path without spaces (or pass --binary)",
-            binary.display()
-        )
-    })?;
+    let path = binary
+        .to_str()
+        .filter(|p| !p.chars().any(char::is_whitespace))
+        .ok_or_else(|| {
+            format!(
+                "{}: use a binary path without spaces (or pass --binary)",
+                binary.display()
+            )
+        })?;
     let template = if user { USER_UNIT } else { SYSTEM_UNIT };
     Ok(template.replace(
         &format!("ExecStart={SHIPPED_BINARY} "),
@@ -92,7 +95,10 @@ fn install(a: &InstallService) -> Result<(), String> {
             .map_or_else(|| home().map(|h| h.join(".config")), Ok)?;
         (config.join("systemd/user"), config.join("lull"))
     } else {
-        (PathBuf::from("/etc/systemd/system"), PathBuf::from("/etc/lull"))
+        (
+            PathBuf::from("/etc/systemd/system"),
+            PathBuf::from("/etc/lull"),
+        )
     };
     let unit_dir = a.unit_dir.clone().unwrap_or(unit_dir);
     let config_dir = a.config_dir.clone().unwrap_or(config_dir);
@@ -115,7 +121,11 @@ fn install(a: &InstallService) -> Result<(), String> {
     if a.no_enable {
         println!("not enabled (--no-enable); to finish:");
         if let Some(s) = &sysusers {
-            println!("  install {} as {} and run systemd-sysusers", "packaging/systemd/lull.sysusers", s.display());
+            println!(
+                "  install {} as {} and run systemd-sysusers",
+                "packaging/systemd/lull.sysusers",
+                s.display()
+            );
         }
         println!("  {} daemon-reload", systemctl.join(" "));
         println!("  {} enable --now lull.service", systemctl.join(" "));
@@ -163,7 +173,10 @@ mod tests {
     fn exec_start_runs_the_given_binary() {
         for user in [false, true] {
             let text = unit(user, Path::new("/opt/lull/bin/lull")).unwrap();
-            assert!(text.contains("\nExecStart=/opt/lull/bin/lull serve\n"), "{text}");
+            assert!(
+                text.contains("\nExecStart=/opt/lull/bin/lull serve\n"),
+                "{text}"
+            );
             assert!(!text.contains(SHIPPED_BINARY));
             assert!(text.contains("\nType=notify\n"));
         }

@@ -12,7 +12,9 @@ pub enum WorkersCommand {
     #[command(after_help = "Example:\n  lull workers list --json")]
     List,
     /// Stop claiming (resumable); the workers keep heartbeating.
-    #[command(after_help = "Example:\n  lull workers pause worker-1 worker-2 --reason \"disk full\"")]
+    #[command(
+        after_help = "Example:\n  lull workers pause worker-1 worker-2 --reason \"disk full\""
+    )]
     Pause(WorkerTargets),
     /// Claim again.
     #[command(after_help = "Example:\n  lull workers resume worker-1 --reason \"disk cleaned\"")]

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Request, Uri};
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{post, MethodRouter};
 use axum::{Extension, Router};
 use leptos::prelude::provide_context;
 use uuid::Uuid;
@@ -219,12 +219,10 @@ pub fn static_routes(service: &Service, static_dir: Option<&Path>) -> Router {
     match set {
         Ok((set, origin)) => {
             tracing::info!(files = set.len(), from = %origin, "serving the dashboard");
-            Router::new().fallback(
-                move |method: Method, uri: Uri, headers: HeaderMap| {
-                    let set = set.clone();
-                    async move { set.respond(&method, &uri, &headers) }
-                },
-            )
+            Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+                let set = set.clone();
+                async move { set.respond(&method, &uri, &headers) }
+            })
         }
         Err(e) => {
             tracing::warn!(error = %e, "dashboard not served; the API is up");

@@ -330,9 +330,12 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
         .route("/api/{*rest}", axum::routing::any(unknown_api_route))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    api.merge(dashboard::static_routes(&service, opts.static_dir.as_deref()))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+    api.merge(dashboard::static_routes(
+        &service,
+        opts.static_dir.as_deref(),
+    ))
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(TraceLayer::new_for_http())
 }
 
 /// Liveness: answers without touching storage (load balancers, and the

@@ -191,11 +191,7 @@ impl AssetSet {
     }
 }
 
-fn read_dir(
-    root: &Path,
-    dir: &Path,
-    files: &mut HashMap<String, Asset>,
-) -> Result<(), AssetError> {
+fn read_dir(root: &Path, dir: &Path, files: &mut HashMap<String, Asset>) -> Result<(), AssetError> {
     let read_err = |path: &Path| {
         let path = path.display().to_string();
         move |source: std::io::Error| AssetError::Read { path, source }
@@ -365,8 +361,14 @@ mod tests {
         assert!(if_none_match(&h(header::IF_NONE_MATCH, "*"), &etag));
         assert!(!if_none_match(&h(header::IF_NONE_MATCH, "\"abd\""), &etag));
         assert!(!if_none_match(&HeaderMap::new(), &etag));
-        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip, deflate, br")));
-        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "br;q=1.0, GZIP;q=0.5")));
+        assert!(accepts_gzip(&h(
+            header::ACCEPT_ENCODING,
+            "gzip, deflate, br"
+        )));
+        assert!(accepts_gzip(&h(
+            header::ACCEPT_ENCODING,
+            "br;q=1.0, GZIP;q=0.5"
+        )));
         assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "*")));
         assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip;q=0")));
         assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "identity")));

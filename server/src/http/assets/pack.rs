@@ -47,8 +47,7 @@ pub fn content_type(path: &str) -> String {
     let mime = mime_guess::from_path(path)
         .first_raw()
         .unwrap_or("application/octet-stream");
-    if mime.starts_with("text/") || mime == "application/javascript" || mime == "application/json"
-    {
+    if mime.starts_with("text/") || mime == "application/javascript" || mime == "application/json" {
         format!("{mime}; charset=utf-8")
     } else {
         mime.to_string()
