@@ -100,11 +100,16 @@ fn embed_dashboard(manifest: &Path, out: &Path) {
 }
 
 /// Every regular file under `dir`, as (`/`-separated path relative to
-/// `root`, absolute path).
+/// `root`, absolute path); hidden ones (Trunk's `.trunk-lock`) are not part
+/// of the dashboard.
 fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
     for entry in entries {
-        let path = entry.expect("dir entry").path();
+        let entry = entry.expect("dir entry");
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
         if path.is_dir() {
             walk(root, &path, files);
         } else if path.is_file() {

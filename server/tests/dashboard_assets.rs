@@ -94,6 +94,8 @@ fn dist(dir: &Path) {
     std::fs::write(dir.join(WASM), wasm).unwrap();
     std::fs::write(dir.join(CSS), "body { margin: 0 }\n".repeat(100)).unwrap();
     std::fs::write(dir.join("robots.txt"), "User-agent: *\n").unwrap();
+    // Trunk leaves a lock file in dist/: not served.
+    std::fs::write(dir.join(".trunk-lock"), "lock").unwrap();
 }
 
 fn client() -> reqwest::Client {
@@ -219,6 +221,11 @@ async fn headers_etags_gzip_and_fallback_over_http() {
     assert_eq!(r.headers()[CACHE_CONTROL], "no-cache");
     assert!(r.headers().get(CONTENT_ENCODING).is_none());
     assert_eq!(r.text().await.unwrap(), "User-agent: *\n");
+
+    // Hidden files are not served: the path is a client route like any other.
+    let r = get("/.trunk-lock").send().await.unwrap();
+    assert_eq!(r.headers()[CACHE_CONTROL], "no-cache");
+    assert_eq!(r.text().await.unwrap(), page);
 
     // HEAD: the headers without the body.
     let r = c.head(format!("{}/{WASM}", s.base)).send().await.unwrap();

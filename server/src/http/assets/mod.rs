@@ -197,7 +197,12 @@ fn read_dir(root: &Path, dir: &Path, files: &mut HashMap<String, Asset>) -> Resu
         move |source: std::io::Error| AssetError::Read { path, source }
     };
     for entry in std::fs::read_dir(dir).map_err(read_err(dir))? {
-        let path = entry.map_err(read_err(dir))?.path();
+        let entry = entry.map_err(read_err(dir))?;
+        // Hidden files (Trunk's `.trunk-lock`) are not part of the dashboard.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
         if path.is_dir() {
             read_dir(root, &path, files)?;
             continue;
