@@ -122,8 +122,7 @@ fn install(a: &InstallService) -> Result<(), String> {
         println!("not enabled (--no-enable); to finish:");
         if let Some(s) = &sysusers {
             println!(
-                "  install {} as {} and run systemd-sysusers",
-                "packaging/systemd/lull.sysusers",
+                "  install packaging/systemd/lull.sysusers as {} and run systemd-sysusers",
                 s.display()
             );
         }
