@@ -14,6 +14,8 @@
 #   --chromium     /usr/bin/chromium (apt; never `npx playwright install`)
 #   --playwright   @playwright/test in end2end/ (npm ci)
 #   --postgres     PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres
+#   --service-tools systemd-analyze, zsh, fish, groff (apt; the packaging tests:
+#                  unit verification, completion syntax, man page rendering)
 #
 # Source it:  source scripts/setup.sh   defines the lull_setup_* functions and
 #             puts cargo's bin and tools/node_modules/.bin on PATH; runs nothing.
@@ -178,6 +180,28 @@ lull_setup_cli_tools() {
   fi
 }
 
+# The tools server/tests/packaging.rs checks our packaging with: systemd's
+# `systemd-analyze verify` on the units, `zsh -n` / `fish --no-execute` on the
+# completions (bash is here already), groff on the man pages. Installing the
+# `systemd` package does not make it PID 1 in a container; it only brings the
+# tools.
+lull_setup_service_tools() {
+  local missing=() t pkg
+  for t in systemd-analyze:systemd zsh:zsh fish:fish groff:groff-base; do
+    pkg="${t#*:}"
+    t="${t%%:*}"
+    if command -v "$t" >/dev/null 2>&1; then
+      _lull_step "$t" "present"
+    else
+      _lull_step "$t" "installing (apt: $pkg)"
+      missing+=("$pkg")
+    fi
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    _lull_apt_install "${missing[@]}"
+  fi
+}
+
 lull_setup_chromium() {
   if [ -x /usr/bin/chromium ]; then
     _lull_step "chromium" "present"
@@ -323,6 +347,7 @@ lull_setup_e2e() {
 lull_setup_all() {
   lull_setup_build
   lull_setup_e2e
+  lull_setup_service_tools
   lull_setup_postgres
 }
 
@@ -343,7 +368,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       --chromium) lull_setup_chromium ;;
       --playwright) lull_setup_playwright ;;
       --postgres) lull_setup_postgres ;;
-      -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      --service-tools) lull_setup_service_tools ;;
+      -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) echo "setup.sh: unknown step '$arg' (try --help)" >&2; exit 2 ;;
     esac
   done
