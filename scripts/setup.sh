@@ -16,6 +16,8 @@
 #   --postgres     PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres
 #   --mcp-client   the official Python MCP SDK and pytest in a venv, tools/venv
 #                  (pip from PyPI; the MCP end-to-end test in end2end/mcp/)
+#   --service-tools systemd-analyze, zsh, fish, groff (apt; the packaging tests:
+#                  unit verification, completion syntax, man page rendering)
 #
 # Source it:  source scripts/setup.sh   defines the lull_setup_* functions and
 #             puts cargo's bin and tools/node_modules/.bin on PATH; runs nothing.
@@ -176,6 +178,28 @@ lull_setup_cli_tools() {
     else
       _lull_step "$t" "installing (apt)"
       missing+=("$t")
+    fi
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    _lull_apt_install "${missing[@]}"
+  fi
+}
+
+# The tools server/tests/packaging.rs checks our packaging with: systemd's
+# `systemd-analyze verify` on the units, `zsh -n` / `fish --no-execute` on the
+# completions (bash is here already), groff on the man pages. Installing the
+# `systemd` package does not make it PID 1 in a container; it only brings the
+# tools.
+lull_setup_service_tools() {
+  local missing=() t pkg
+  for t in systemd-analyze:systemd zsh:zsh fish:fish groff:groff-base; do
+    pkg="${t#*:}"
+    t="${t%%:*}"
+    if command -v "$t" >/dev/null 2>&1; then
+      _lull_step "$t" "present"
+    else
+      _lull_step "$t" "installing (apt: $pkg)"
+      missing+=("$pkg")
     fi
   done
   if [ "${#missing[@]}" -gt 0 ]; then
@@ -351,6 +375,7 @@ lull_setup_e2e() {
 lull_setup_all() {
   lull_setup_build
   lull_setup_e2e
+  lull_setup_service_tools
   lull_setup_postgres
   lull_setup_mcp_client
 }
@@ -373,7 +398,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       --playwright) lull_setup_playwright ;;
       --postgres) lull_setup_postgres ;;
       --mcp-client) lull_setup_mcp_client ;;
-      -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      --service-tools) lull_setup_service_tools ;;
+      -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) echo "setup.sh: unknown step '$arg' (try --help)" >&2; exit 2 ;;
     esac
   done

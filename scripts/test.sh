@@ -6,9 +6,11 @@
 # Stages: setup (all tools, PostgreSQL, the Python MCP client) -> rustfmt ->
 # clippy (host workspace and the wasm32 frontend) -> cargo test on SQLite and
 # PostgreSQL (with the `lull tui` end-to-end test in tmux,
-# server/tests/tui_tmux.rs) -> release builds (trunk + server) -> docs ->
-# the MCP end-to-end test (Python SDK) on both stores -> Playwright on SQLite
-# -> Playwright on PostgreSQL.
+# server/tests/tui_tmux.rs) -> release builds (trunk + server; the release
+# server embeds the dashboard, so trunk goes first) -> Playwright on the
+# release binary alone in an empty directory -> docs -> the MCP end-to-end
+# test (Python SDK) on both stores -> Playwright on SQLite -> Playwright on
+# PostgreSQL.
 #
 # PostgreSQL: postgres://postgres@127.0.0.1:5432 with trust auth. Under CI=true
 # it is mandatory; elsewhere, when it cannot be had, the PostgreSQL tests are
@@ -150,9 +152,15 @@ stage "cargo build --release -p server -p worker"
 cargo build --release -p server -p worker
 stage_done
 
+# The single binary: the release `lull` copied into an empty directory serves
+# the dashboard embedded in it (no dist/ anywhere); Playwright smoke + headers.
+stage "playwright: release lull alone in an empty dir (embedded dashboard)"
+(cd end2end && npx --no-install playwright test -c playwright.embedded.config.ts) 2>&1 | tee "$LOG_DIR/e2e-embedded.log"
+stage_done
+
 # ------------------------------------------------------------------ docs
-# Every bash block of the quickstart, the runbook, auth, fleet and queues
-# pages, against a fresh release server, on each store: the documented
+# Every bash block of the quickstart, the runbook, auth, fleet, queues and
+# operations pages, against a fresh release server, on each store: the documented
 # commands stay true.
 stage "docs: quickstart + runbook snippets (SQLite)"
 bash scripts/check-docs.sh docs/quickstart.md
@@ -160,6 +168,7 @@ bash scripts/check-docs.sh docs/runbook.md
 bash scripts/check-docs.sh docs/auth.md
 bash scripts/check-docs.sh docs/fleet.md
 bash scripts/check-docs.sh docs/queues.md
+bash scripts/check-docs.sh docs/operations.md
 bash scripts/check-docs.sh docs/observability.md
 bash scripts/check-docs.sh docs/mcp.md
 stage_done
@@ -170,6 +179,7 @@ if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
   bash scripts/check-docs.sh docs/auth.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/fleet.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/queues.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  bash scripts/check-docs.sh docs/operations.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/observability.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/mcp.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   stage_done

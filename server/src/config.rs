@@ -14,6 +14,7 @@ use crate::domain::retention::{
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/lull.db";
+/// Where a binary built without the embedded dashboard looks for one.
 pub const DEFAULT_STATIC_DIR: &str = "./dist";
 
 /// Flags shared by the subcommands (each also readable from the environment).
@@ -29,7 +30,9 @@ pub struct ConfigArgs {
     /// [default: sqlite://./data/lull.db].
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Directory of the built dashboard (Trunk's `dist/`) [default: ./dist].
+    /// Serve the dashboard from this directory (Trunk's `dist/`) instead of
+    /// the copy embedded in a release binary [default: the embedded copy;
+    /// in a build without one, ./dist].
     #[arg(long, env = "LULL_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
     /// Told to workers: how long to sleep between claims while paused
@@ -108,7 +111,8 @@ struct FileConfig {
 pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
-    pub static_dir: PathBuf,
+    /// `None`: the dashboard embedded in the binary (see `http::assets`).
+    pub static_dir: Option<PathBuf>,
     pub pause_poll_interval_ms: u64,
     pub pause_refresh_ms: u64,
     pub worker_stale_seconds: u64,
@@ -272,11 +276,7 @@ impl ConfigArgs {
             worker_stale_seconds,
             listen,
             database_url,
-            static_dir: self
-                .static_dir
-                .clone()
-                .or(file.static_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATIC_DIR)),
+            static_dir: self.static_dir.clone().or(file.static_dir),
             pause_poll_interval_ms,
             pause_refresh_ms,
         })

@@ -40,7 +40,8 @@ async fn api(db: TestDb, burst: u32) -> Api {
     let app = server::http::router(
         svc.clone(),
         &server::http::HttpOptions {
-            static_dir: "/nonexistent".into(),
+            static_dir: Some("/nonexistent".into()),
+            ..Default::default()
         },
     );
     Api { app, svc, db }

@@ -257,7 +257,40 @@ async fn readyz_waits_for_start(db: TestDb) {
     assert_eq!(r, json!({"ready": true}));
 }
 
+/// `/readyz` answers 503 once the process has begun to stop (the load
+/// balancer drains it), while `/livez` still answers.
+async fn readyz_turns_off_when_stopping(db: TestDb) {
+    let svc = server::service::Service::new(db.store.clone(), ServiceConfig::default())
+        .await
+        .unwrap();
+    svc.start().await.unwrap();
+    let readiness = server::lifecycle::Readiness::default();
+    let app = server::http::router(
+        svc,
+        &server::http::HttpOptions {
+            static_dir: Some("/nonexistent".into()),
+            readiness: readiness.clone(),
+        },
+    );
+    let get = |path: &'static str| {
+        let app = app.clone();
+        async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(req).await.unwrap().status()
+        }
+    };
+    readiness.set_ready("127.0.0.1:1".parse().unwrap());
+    assert_eq!(get("/readyz").await, StatusCode::OK);
+    readiness.set_stopping();
+    assert_eq!(get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get("/livez").await, StatusCode::OK);
+}
+
 on_both_stores!(
+    readyz_turns_off_when_stopping,
     healthy_when_all_is_well,
     all_workers_stopped_is_unhealthy,
     a_stale_lease_warns,

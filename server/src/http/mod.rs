@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, and handlers that are extract → service → map.
 
+pub mod assets;
 mod auth;
 mod dashboard;
 pub mod error;
@@ -21,6 +22,7 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Access;
+use crate::lifecycle::Readiness;
 use crate::service::Service;
 use error::ApiError;
 
@@ -31,13 +33,19 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<Service>,
+    /// Starting, ready or stopping (a readiness probe reads it; streams end
+    /// when the stop begins).
+    pub readiness: Readiness,
 }
 
 /// Options of the HTTP layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HttpOptions {
-    /// Where Trunk's `dist/` output is served from.
-    pub static_dir: PathBuf,
+    /// Serve the dashboard from this directory (Trunk's `dist/`) instead of
+    /// the copy embedded in the binary.
+    pub static_dir: Option<PathBuf>,
+    /// The process's phase (see [`crate::lifecycle`]).
+    pub readiness: Readiness,
 }
 
 /// One route: its method, path and who may call it. The router is built
@@ -318,6 +326,7 @@ pub fn route_specs(metrics_public: bool) -> Vec<RouteSpec> {
 pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
     let state = AppState {
         service: service.clone(),
+        readiness: opts.readiness.clone(),
     };
     let mut api = Router::new();
     let mcp = axum::routing::any_service(mcp::service(service.clone()));
@@ -332,9 +341,12 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
         .route("/api/{*rest}", axum::routing::any(unknown_api_route))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    api.merge(dashboard::static_routes(&service, &opts.static_dir))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+    api.merge(dashboard::static_routes(
+        &service,
+        opts.static_dir.as_deref(),
+    ))
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(TraceLayer::new_for_http())
 }
 
 /// Liveness: answers without touching storage (load balancers, and the

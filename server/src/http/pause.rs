@@ -54,31 +54,39 @@ pub async fn stream(
     ticks.mark_unchanged();
     let last_version = first.version;
     let initial = state_event(first);
+    let readiness = s.readiness.clone();
     let rest = futures::stream::unfold(
         (svc, versions, ticks, last_version),
-        |(svc, mut versions, mut ticks, mut last_version)| async move {
-            loop {
-                tokio::select! {
-                    changed = versions.changed() => {
-                        changed.ok()?;
-                        let v = versions.borrow_and_update().version;
-                        if v == last_version {
-                            continue;
-                        }
-                        match svc.pause_status().await {
-                            Ok(status) => {
-                                last_version = status.version;
-                                return Some((state_event(status), (svc, versions, ticks, last_version)));
+        move |(svc, mut versions, mut ticks, mut last_version)| {
+            let readiness = readiness.clone();
+            async move {
+                loop {
+                    tokio::select! {
+                        // The server is stopping: end the stream so the graceful
+                        // stop does not wait for the dashboard to go away (the
+                        // page reconnects to the next server).
+                        _ = readiness.stopping() => return None,
+                        changed = versions.changed() => {
+                            changed.ok()?;
+                            let v = versions.borrow_and_update().version;
+                            if v == last_version {
+                                continue;
                             }
-                            Err(e) => tracing::warn!(error = %e, "stream: could not read the status"),
+                            match svc.pause_status().await {
+                                Ok(status) => {
+                                    last_version = status.version;
+                                    return Some((state_event(status), (svc, versions, ticks, last_version)));
+                                }
+                                Err(e) => tracing::warn!(error = %e, "stream: could not read the status"),
+                            }
                         }
-                    }
-                    changed = ticks.changed() => {
-                        changed.ok()?;
-                        let tick = *ticks.borrow_and_update();
-                        if let Some(t) = tick {
-                            let msg = StreamMessage::Metrics { version: t.version, metrics: t.metrics, at: t.at };
-                            return Some((event("metrics", &msg), (svc, versions, ticks, last_version)));
+                        changed = ticks.changed() => {
+                            changed.ok()?;
+                            let tick = *ticks.borrow_and_update();
+                            if let Some(t) = tick {
+                                let msg = StreamMessage::Metrics { version: t.version, metrics: t.metrics, at: t.at };
+                                return Some((event("metrics", &msg), (svc, versions, ticks, last_version)));
+                            }
                         }
                     }
                 }

@@ -51,9 +51,17 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
     (code, Json(h))
 }
 
-/// 200 when ready for traffic, 503 with the reason otherwise.
+/// 200 when ready for traffic, 503 with the reason otherwise — also once
+/// the process has begun to stop, so a load balancer drains it first.
 pub async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Readyz>) {
-    let r = s.service.readyz().await;
+    let r = if s.readiness.phase() == crate::lifecycle::Phase::Stopping {
+        Readyz {
+            ready: false,
+            reason: Some("stopping: finishing open requests".into()),
+        }
+    } else {
+        s.service.readyz().await
+    };
     let code = if r.ready {
         StatusCode::OK
     } else {

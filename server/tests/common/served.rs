@@ -24,7 +24,8 @@ impl Served {
         let app = server::http::router(
             svc.clone(),
             &server::http::HttpOptions {
-                static_dir: "/nonexistent".into(),
+                static_dir: Some("/nonexistent".into()),
+                ..Default::default()
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -49,20 +49,22 @@ impl Io {
         }
     }
 
-    /// The pause status, the workers, their health and the drain view, read
-    /// at once.
+    /// The pause status, the workers, their health, the drain view and the
+    /// queues, read at once.
     async fn snapshot(&self) -> client::Result<Snapshot> {
-        let (pause, workers, health, drain) = tokio::try_join!(
+        let (pause, workers, health, drain, queues) = tokio::try_join!(
             self.api.pause_status(),
             self.api.list_workers(),
             self.api.fleet_health(),
             self.api.drain_view(),
+            self.api.queues(),
         )?;
         Ok(Snapshot {
             pause,
             workers: workers.workers,
             health,
             drain,
+            queues: queues.queues,
         })
     }
 
@@ -73,6 +75,10 @@ impl Io {
             Request::StartRollout(r) => Outcome::Rollout(self.api.start_rolling_restart(&r).await?),
             Request::CancelRollout(id, r) => {
                 Outcome::Rollout(self.api.cancel_rolling_restart(id, &r).await?)
+            }
+            Request::PauseQueue(name, r) => Outcome::Queue(self.api.pause_queue(&name, &r).await?),
+            Request::ResumeQueue(name, r) => {
+                Outcome::Queue(self.api.resume_queue(&name, &r).await?)
             }
         })
     }

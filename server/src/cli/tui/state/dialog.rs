@@ -5,13 +5,14 @@
 //! - a 409 `safety_check` (the action would leave too few workers) turns
 //!   the dialog into "type the phrase", and the request is sent again
 //!   with `confirm` set to it;
-//! - a global resume while jobs still run asks again, and only that
-//!   second `Enter` sends `forceResume: true`.
+//! - a global resume (or a queue's) while jobs still run asks again, and
+//!   only that second `Enter` sends `forceResume: true`.
 
 use uuid::Uuid;
 use wire::{
-    ActionImpact, ApiError, PauseMode, PauseRequest, RollingRestartCancelRequest,
-    RollingRestartRequest, RolloutStatus, WorkerActionKind, WorkerActionRequest,
+    ActionImpact, ApiError, PauseMode, PauseRequest, QueuePauseRequest, QueueResumeRequest,
+    RollingRestartCancelRequest, RollingRestartRequest, RolloutStatus, WorkerActionKind,
+    WorkerActionRequest,
 };
 
 use super::format::{count, eta, short};
@@ -33,6 +34,17 @@ pub enum DialogKind {
     Resume,
     /// `c`: stop a running rolling restart.
     CancelRollout { id: Uuid },
+    /// `p` on the Queues screen: pause one queue (or change its pause).
+    PauseQueue { name: String },
+    /// `r` on the Queues screen: resume one queue.
+    ResumeQueue { name: String },
+}
+
+impl DialogKind {
+    /// A resume, which asks again before it forces (jobs still running).
+    fn is_resume(&self) -> bool {
+        matches!(self, DialogKind::Resume | DialogKind::ResumeQueue { .. })
+    }
 }
 
 /// Where the dialog is.
@@ -46,7 +58,7 @@ pub enum Step {
         message: String,
         impact: Option<ActionImpact>,
     },
-    /// The fleet has not drained: confirm resuming anyway.
+    /// The fleet (or the queue) has not drained: confirm resuming anyway.
     ForceResume,
 }
 
@@ -96,7 +108,9 @@ impl Dialog {
         match (&self.step, &self.kind) {
             (Step::Phrase { .. }, _) => vec![Field::Phrase],
             (Step::ForceResume, _) => Vec::new(),
-            (Step::Form, DialogKind::Pause) => vec![Field::Mode, Field::Reason],
+            (Step::Form, DialogKind::Pause | DialogKind::PauseQueue { .. }) => {
+                vec![Field::Mode, Field::Reason]
+            }
             (Step::Form, DialogKind::Rollout { .. }) => {
                 vec![Field::MaxUnavailable, Field::Reason]
             }
@@ -108,8 +122,12 @@ impl Dialog {
         if matches!(self.step, Step::Phrase { .. }) {
             return "Confirm: this would leave too few workers available".into();
         }
-        if self.step == Step::ForceResume {
-            return "Resume before the fleet has drained?".into();
+        match (&self.step, &self.kind) {
+            (Step::ForceResume, DialogKind::ResumeQueue { name }) => {
+                return format!("Resume queue {name} before it has drained?");
+            }
+            (Step::ForceResume, _) => return "Resume before the fleet has drained?".into(),
+            _ => {}
         }
         match &self.kind {
             DialogKind::Workers { action, ids } => format!(
@@ -127,6 +145,8 @@ impl Dialog {
             DialogKind::CancelRollout { id } => {
                 format!("Cancel rolling restart {}?", short(&id.to_string()))
             }
+            DialogKind::PauseQueue { name } => format!("Pause queue {name}?"),
+            DialogKind::ResumeQueue { name } => format!("Resume queue {name}?"),
         }
     }
 
@@ -205,6 +225,22 @@ impl Dialog {
                     reason: (!reason.is_empty()).then_some(reason),
                 },
             ),
+            DialogKind::PauseQueue { name } => Request::PauseQueue(
+                name.clone(),
+                QueuePauseRequest {
+                    mode: Some(self.mode.as_str().into()),
+                    reason: Some(reason),
+                    ..Default::default()
+                },
+            ),
+            DialogKind::ResumeQueue { name } => Request::ResumeQueue(
+                name.clone(),
+                QueueResumeRequest {
+                    reason: Some(reason),
+                    force_resume: force.then_some(true),
+                    ..Default::default()
+                },
+            ),
         })
     }
 }
@@ -220,19 +256,28 @@ impl State {
     /// Opens a dialog (replacing none: only one is open at a time).
     pub(super) fn open(&mut self, kind: DialogKind) {
         let mut d = Dialog::new(kind);
-        if d.kind == DialogKind::Pause {
-            d.mode = self
-                .pause
-                .as_ref()
-                .and_then(|p| p.mode)
-                .unwrap_or(PauseMode::Drain);
-        }
+        // A pause dialog starts at the mode in force (changing a pause's
+        // mode is a pause too).
+        let mode = match &d.kind {
+            DialogKind::Pause => self.pause.as_ref().and_then(|p| p.mode),
+            DialogKind::PauseQueue { name } => self.queues.get(name).and_then(|q| q.mode),
+            _ => None,
+        };
+        d.mode = mode.unwrap_or(PauseMode::Drain);
         d.focus = d.fields().last().copied().unwrap_or(Field::Reason);
         self.dialog = Some(d);
     }
 
     pub(super) fn dialog_key(&mut self, key: Key) -> Vec<Effect> {
-        let drained = self.pause.as_ref().is_none_or(|p| p.metrics.is_drained);
+        let Some(d) = self.dialog.as_ref() else {
+            return Vec::new();
+        };
+        // What a resume would leave running: the fleet's jobs, or the
+        // queue's.
+        let drained = match &d.kind {
+            DialogKind::ResumeQueue { name } => self.queues.get(name).is_none_or(|q| q.is_drained),
+            _ => self.pause.as_ref().is_none_or(|p| p.metrics.is_drained),
+        };
         let Some(d) = self.dialog.as_mut() else {
             return Vec::new();
         };
@@ -268,7 +313,7 @@ impl State {
             }
             Step::Phrase { phrase, .. } => d.request(Some(phrase), false),
             Step::ForceResume => d.request(None, true),
-            Step::Form if d.kind == DialogKind::Resume && !drained => {
+            Step::Form if d.kind.is_resume() && !drained => {
                 // Checked first, so the second step is only for a form
                 // that could be sent.
                 match d.request(None, false) {
@@ -392,6 +437,26 @@ impl State {
                 };
                 self.flash(Level::Info, text);
                 self.rollout = Some(r);
+            }
+            Outcome::Queue(q) => {
+                let (level, text) = match &q.warning {
+                    Some(w) => (Level::Warn, format!("queue {} resumed: {w}", q.name)),
+                    None if q.paused => (
+                        Level::Info,
+                        format!(
+                            "queue {} paused ({}) · version {}",
+                            q.name,
+                            q.mode.map(|m| m.as_str()).unwrap_or("?"),
+                            q.version
+                        ),
+                    ),
+                    None => (
+                        Level::Info,
+                        format!("queue {} resumed · version {}", q.name, q.version),
+                    ),
+                };
+                self.flash(level, text);
+                self.queues.update(q);
             }
         }
     }

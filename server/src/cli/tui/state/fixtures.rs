@@ -94,5 +94,27 @@ pub fn snapshot(status: WorkerPauseStatus, workers: Vec<WorkerInfo>) -> Snapshot
             workers: Vec::new(),
         },
         workers,
+        queues: Vec::new(),
+    }
+}
+
+/// A queue `name` with `queued` and `running` jobs, paused in `mode` or
+/// running (`None`).
+pub fn queue(name: &str, mode: Option<PauseMode>, queued: i64, running: i64) -> wire::QueueInfo {
+    wire::QueueInfo {
+        name: name.into(),
+        paused: mode.is_some(),
+        mode,
+        reason: mode.map(|_| "provider down".to_string()),
+        actor: mode.map(|_| "local".to_string()),
+        since: mode.map(|_| t(10)),
+        until: None,
+        version: if mode.is_some() { 2 } else { 1 },
+        queued,
+        scheduled: 0,
+        running,
+        stale_running: 0,
+        is_drained: running == 0,
+        warning: None,
     }
 }

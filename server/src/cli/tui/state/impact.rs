@@ -51,6 +51,19 @@ pub fn notes(s: &State, d: &Dialog) -> Vec<Note> {
             return out;
         }
         Step::ForceResume => {
+            if let DialogKind::ResumeQueue { name } = &d.kind {
+                let (running, stale) = s
+                    .queues
+                    .get(name)
+                    .map_or((0, 0), |q| (q.running, q.stale_running));
+                return vec![
+                    warn(format!(
+                        "Queue {name} has not drained: {running} running, {stale} stale."
+                    )),
+                    info("Resuming now lets workers claim its jobs while these still run;"),
+                    info("the audit log records it as a force resume."),
+                ];
+            }
             let m = s.pause.as_ref().map(|p| p.metrics).unwrap_or_default();
             return vec![
                 warn(format!(
@@ -132,7 +145,52 @@ pub fn notes(s: &State, d: &Dialog) -> Vec<Note> {
                 info("No further drains; workers already draining go on."),
             ]
         }
+        DialogKind::PauseQueue { name } => queue_pause_notes(s, d, name),
+        DialogKind::ResumeQueue { name } => {
+            let mut out = queue_jobs(s, name);
+            out.push(info(format!("Workers claim the jobs of {name} again.")));
+            out
+        }
     }
+}
+
+/// A queue's jobs, as last read.
+fn queue_jobs(s: &State, name: &str) -> Vec<Note> {
+    match s.queues.get(name) {
+        Some(q) => vec![info(format!(
+            "Queue {name}: {} queued · {} scheduled · {} running · {} stale · {}",
+            q.queued,
+            q.scheduled,
+            q.running,
+            q.stale_running,
+            if q.is_drained {
+                "drained"
+            } else {
+                "NOT drained"
+            }
+        ))],
+        None => vec![info(format!("Queue {name}: no jobs read yet"))],
+    }
+}
+
+fn queue_pause_notes(s: &State, d: &Dialog, name: &str) -> Vec<Note> {
+    let mut out = queue_jobs(s, name);
+    if let Some(q) = s.queues.get(name).filter(|q| q.paused) {
+        out.push(warn(format!(
+            "Already paused ({}): this changes its mode or reason.",
+            q.mode.map(|m| m.as_str()).unwrap_or("?")
+        )));
+    }
+    out.push(info(match d.mode {
+        wire::PauseMode::Drain => {
+            format!("Drain: no worker claims a job of {name}; its running jobs finish.")
+        }
+        wire::PauseMode::Quiesce => {
+            format!("Quiesce: no claims of {name}; its running jobs hold at their next checkpoint.")
+        }
+    }));
+    out.push(info("Other queues keep running."));
+    out
 }
 
 /// Workers affected and the jobs they run.

@@ -38,7 +38,10 @@ impl State {
                 return match self.screen {
                     Screen::Workers => self.workers_key(key),
                     Screen::Audit => self.audit_key(key),
-                    Screen::Queues => Vec::new(),
+                    Screen::Queues => {
+                        self.queues_key(key);
+                        Vec::new()
+                    }
                 }
             }
         }
@@ -149,6 +152,39 @@ impl State {
             .as_ref()
             .filter(|r| r.status == RolloutStatus::Running)
             .map(|r| r.id)
+    }
+
+    /// The Queues screen: move, and pause or resume the queue under the
+    /// cursor.
+    fn queues_key(&mut self, key: Key) {
+        let q = &mut self.queues;
+        match key {
+            Key::Up | Key::Char('k') => q.move_cursor(-1),
+            Key::Down | Key::Char('j') => q.move_cursor(1),
+            Key::PageUp => q.move_cursor(-PAGE_ROWS),
+            Key::PageDown => q.move_cursor(PAGE_ROWS),
+            Key::Home | Key::Char('g') => q.move_cursor(isize::MIN / 2),
+            Key::End | Key::Char('G') => q.move_cursor(isize::MAX / 2),
+            Key::Char('p') => match q.current() {
+                Some(queue) => {
+                    let name = queue.name.clone();
+                    self.open(DialogKind::PauseQueue { name });
+                }
+                None => self.flash(Level::Warn, "no queue to pause"),
+            },
+            Key::Char('r') => match q.current() {
+                Some(queue) if !queue.paused => {
+                    let text = format!("queue {} is running: nothing to resume", queue.name);
+                    self.flash(Level::Info, text);
+                }
+                Some(queue) => {
+                    let name = queue.name.clone();
+                    self.open(DialogKind::ResumeQueue { name });
+                }
+                None => self.flash(Level::Warn, "no queue to resume"),
+            },
+            _ => {}
+        }
     }
 
     fn audit_key(&mut self, key: Key) -> Vec<Effect> {

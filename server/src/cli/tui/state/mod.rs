@@ -9,8 +9,9 @@
 //! Submodules: [`keys`] (what each key does per screen), [`dialog`] (the
 //! confirmation dialogs and their steps: reason, typed phrase, force
 //! resume), [`fleet`] (the workers table: sort, filter, cursor,
-//! selection), [`audit`] (the paged control log), [`impact`] (what a
-//! dialog says an action will do), [`format`] (ages, ETAs, times).
+//! selection), [`queues`] (the named queues and their pauses), [`audit`]
+//! (the paged control log), [`impact`] (what a dialog says an action will
+//! do), [`format`] (ages, ETAs, times).
 
 pub mod audit;
 pub mod dialog;
@@ -18,6 +19,7 @@ pub mod fleet;
 pub mod format;
 pub mod impact;
 mod keys;
+pub mod queues;
 
 #[cfg(test)]
 pub mod fixtures;
@@ -27,14 +29,16 @@ mod tests;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 use wire::{
-    ApiError, DrainView, EventsPage, FleetHealth, PauseRequest, RollingRestart,
-    RollingRestartCancelRequest, RollingRestartRequest, RolloutStatus, StreamMessage,
-    WorkerActionRequest, WorkerActionResponse, WorkerInfo, WorkerPauseStatus,
+    ApiError, DrainView, EventsPage, FleetHealth, PauseRequest, QueueInfo, QueuePauseRequest,
+    QueueResumeRequest, RollingRestart, RollingRestartCancelRequest, RollingRestartRequest,
+    RolloutStatus, StreamMessage, WorkerActionRequest, WorkerActionResponse, WorkerInfo,
+    WorkerPauseStatus,
 };
 
 pub use audit::Audit;
 pub use dialog::Dialog;
 pub use fleet::Fleet;
+pub use queues::Queues;
 
 /// A key, as the state machine knows it (the terminal's key events are
 /// mapped to it in [`super::terminal`]).
@@ -62,8 +66,7 @@ pub enum Key {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
     Workers,
-    /// SLOT: named queues (#13). The server has no `GET /api/queues` yet;
-    /// the screen says so until it does.
+    /// The named queues: state, counts, pause and resume one.
     Queues,
     Audit,
 }
@@ -88,6 +91,7 @@ pub struct Snapshot {
     pub workers: Vec<WorkerInfo>,
     pub health: FleetHealth,
     pub drain: DrainView,
+    pub queues: Vec<QueueInfo>,
 }
 
 /// A change the operator confirmed, as sent.
@@ -97,6 +101,8 @@ pub enum Request {
     Pause(PauseRequest),
     StartRollout(RollingRestartRequest),
     CancelRollout(Uuid, RollingRestartCancelRequest),
+    PauseQueue(String, QueuePauseRequest),
+    ResumeQueue(String, QueueResumeRequest),
 }
 
 /// What the server answered to a [`Request`].
@@ -105,6 +111,7 @@ pub enum Outcome {
     Workers(WorkerActionResponse),
     Pause(WorkerPauseStatus),
     Rollout(RollingRestart),
+    Queue(QueueInfo),
 }
 
 /// Input to the state machine.
@@ -212,6 +219,7 @@ pub struct State {
     pub screen: Screen,
     pub pause: Option<WorkerPauseStatus>,
     pub fleet: Fleet,
+    pub queues: Queues,
     pub drain: Option<DrainView>,
     pub audit: Audit,
     /// The followed rolling restart (running, or how it ended).
@@ -238,6 +246,7 @@ impl State {
             screen: Screen::Workers,
             pause: None,
             fleet: Fleet::default(),
+            queues: Queues::default(),
             drain: None,
             audit: Audit::default(),
             rollout: None,
@@ -365,10 +374,12 @@ impl State {
             workers,
             health,
             drain,
+            queues,
         } = *s;
         let newest = pause.audit.latest.first().map(|e| e.id);
         self.pause = Some(pause);
         self.fleet.replace(workers, health.stale_after_seconds);
+        self.queues.replace(queues);
         self.drain = Some(drain);
         // The first audit page follows the log while it is on screen.
         if self.screen == Screen::Audit && self.audit.is_stale(newest) {

@@ -199,7 +199,7 @@ async fn the_audit_screen_pages_the_control_log_newest_first(db: TestDb) {
     }
     let mut tui = Tui::open(&server).await;
     tui.key(Key::Tab).await;
-    tui.expect(&["Queues: not available on this server yet."]);
+    tui.expect(&["No queue yet: a queue appears with its first job or its first pause."]);
     tui.key(Key::Tab).await;
     tui.expect(&["Audit log · newest first · page 1 · n older", "resume 7"]);
     let screen = tui.screen();
@@ -210,6 +210,84 @@ async fn the_audit_screen_pages_the_control_log_newest_first(db: TestDb) {
     tui.expect(&["page 2 (last)", "pause 1", "pause 0"]);
     tui.key(Key::Char('b')).await;
     tui.expect(&["page 1", "resume 7"]);
+}
+
+async fn the_queues_screen_pauses_and_resumes_one_queue_with_its_reason(db: TestDb) {
+    let server = Server::start(&db).await;
+    let api = server.client();
+    register(&api, &["w-a"]).await;
+    for (queue, n) in [("emails", 3), ("reports", 2)] {
+        for _ in 0..n {
+            api.enqueue(&EnqueueRequest {
+                job_type: Some("t".into()),
+                queue: Some(queue.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+    }
+    // One job of emails runs: the queue will not have drained.
+    let claimed = api
+        .claim(&ClaimRequest {
+            worker_id: Some("w-a".into()),
+            queues: Some(vec!["emails".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(claimed.job.is_some());
+    let mut tui = Tui::open(&server).await;
+    tui.key(Key::Tab).await;
+    tui.expect(&["Queues 2 · paused 0", "QUEUE", "emails", "reports"]);
+    assert!(
+        tui.row("emails")
+            .contains("running          2       0      1       0"),
+        "{}",
+        tui.row("emails")
+    );
+
+    tui.key(Key::Char('p')).await;
+    tui.expect(&[
+        "Pause queue emails?",
+        "Queue emails: 2 queued · 0 scheduled · 1 running · 0 stale · NOT drained",
+        "Other queues keep running.",
+    ]);
+    tui.typ("mail provider down").await;
+    tui.key(Key::Enter).await;
+    tui.expect(&["queue emails paused (drain)", "Queues 2 · paused 1"]);
+    assert!(
+        tui.row("emails").contains("paused (drain)"),
+        "{}",
+        tui.row("emails")
+    );
+    assert!(tui.row("reports").contains("running"), "only emails");
+    tui.expect(&["reason: mail provider down · NOT drained"]);
+
+    let emails = api.queue("emails").await.unwrap();
+    assert!(emails.paused);
+    assert_eq!(emails.mode, Some(PauseMode::Drain));
+    assert_eq!(emails.reason.as_deref(), Some("mail provider down"));
+    assert!(!api.queue("reports").await.unwrap().paused);
+    let events = api.events(&EventsQuery::default()).await.unwrap().events;
+    assert_eq!(events[0].queue.as_deref(), Some("emails"));
+    assert_eq!(events[0].reason, "mail provider down");
+
+    // Its job still runs: resuming asks again, then forces.
+    tui.key(Key::Char('r')).await;
+    tui.typ("provider back").await;
+    tui.key(Key::Enter).await;
+    tui.expect(&[
+        "Resume queue emails before it has drained?",
+        "Queue emails has not drained: 1 running, 0 stale.",
+    ]);
+    assert!(api.queue("emails").await.unwrap().paused, "not yet");
+    tui.key(Key::Enter).await;
+    tui.expect(&["queue emails resumed", "Queues 2 · paused 0"]);
+    assert!(!api.queue("emails").await.unwrap().paused);
+    let events = api.events(&EventsQuery::default()).await.unwrap().events;
+    assert_eq!(events[0].reason, "provider back");
+    assert!(events[0].force_resume, "recorded as a force resume");
 }
 
 /// The next message, or a failure after 10 s.
@@ -302,6 +380,7 @@ testkit::on_both_stores!(
     a_global_pause_shows_in_the_banner_and_an_early_resume_needs_force,
     a_rolling_restart_shows_its_progress_and_c_cancels_it,
     the_audit_screen_pages_the_control_log_newest_first,
+    the_queues_screen_pauses_and_resumes_one_queue_with_its_reason,
     the_header_says_live_on_the_stream_and_disconnected_without_a_server,
     it_fits_80x24_in_colour_and_without,
 );

@@ -99,6 +99,7 @@ pub fn render_help(frame: &mut Frame, theme: Theme) {
         ("s / S", "sort by the next column / reverse"),
         ("Esc", "clear the selection; in a dialog: cancel"),
         ("n / b / g", "Audit: older, newer, newest page"),
+        ("p / r", "Queues: pause / resume the queue under the cursor"),
         ("tab", "next screen"),
         ("q", "quit"),
     ];

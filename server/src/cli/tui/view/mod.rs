@@ -5,16 +5,17 @@
 //! action's note and the keys; dialogs and help are popups over it.
 //!
 //! Submodules: [`workers`] (the table and the rolling-restart panel),
-//! [`audit`], [`dialog`] (dialogs and help), [`theme`].
+//! [`queues`], [`audit`], [`dialog`] (dialogs and help), [`theme`].
 
 mod audit;
 mod dialog;
+mod queues;
 pub mod theme;
 mod workers;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::state::format::{clock, eta};
@@ -34,7 +35,7 @@ pub fn render(frame: &mut Frame, s: &State, theme: Theme) {
     match s.screen {
         Screen::Workers => workers::render(frame, body, s, theme),
         Screen::Audit => audit::render(frame, body, s, theme),
-        Screen::Queues => render_queues(frame, body, theme),
+        Screen::Queues => queues::render(frame, body, s, theme),
     }
     render_footer(frame, footer, s, theme);
     if let Some(d) = &s.dialog {
@@ -164,26 +165,6 @@ fn render_tabs(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn render_queues(frame: &mut Frame, area: Rect, theme: Theme) {
-    let text = vec![
-        Line::styled("Queues: not available on this server yet.", theme.bold()),
-        Line::raw(""),
-        Line::raw(
-            "Named queues (GET /api/queues, issue #13) are being added to the server. \
-             This screen will list them with their state and counts, and pause and \
-             resume them, once the server has them.",
-        ),
-    ];
-    frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: true }).block(
-            Block::bordered()
-                .title(" Queues ")
-                .border_style(theme.border()),
-        ),
-        area,
-    );
-}
-
 fn render_footer(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
     let [note, keys] = area.layout(&Layout::vertical([
         Constraint::Length(1),
@@ -224,8 +205,11 @@ fn render_footer(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
             ("q", "quit"),
         ],
         Screen::Queues => &[
-            ("tab", "screen"),
+            ("↑↓", "move"),
+            ("p", "pause queue"),
+            ("r", "resume queue"),
             ("P/U", "fleet"),
+            ("tab", "screen"),
             ("?", "help"),
             ("q", "quit"),
         ],

@@ -8,6 +8,7 @@
 
 mod dialogs;
 mod flows;
+mod queues;
 
 use uuid::Uuid;
 use wire::{
