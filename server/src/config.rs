@@ -79,6 +79,9 @@ pub struct ConfigArgs {
     /// How often the retention pass runs [default: 60000].
     #[arg(long, env = "LULL_RETENTION_INTERVAL_MS")]
     pub retention_interval_ms: Option<u64>,
+    /// Also send the metrics to this StatsD server (`host:port`, UDP).
+    #[arg(long, env = "LULL_STATSD")]
+    pub statsd: Option<String>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -100,6 +103,7 @@ struct FileConfig {
     retain_failed: Option<String>,
     retain_events: Option<String>,
     retention_interval_ms: Option<u64>,
+    statsd: Option<String>,
 }
 
 /// The resolved, validated configuration.
@@ -119,6 +123,8 @@ pub struct Config {
     /// How long finished jobs (and the audit log) are kept.
     pub retention: RetentionPolicy,
     pub retention_interval_ms: u64,
+    /// Where StatsD datagrams go, if anywhere.
+    pub statsd: Option<crate::metrics::StatsdTarget>,
 }
 
 /// A configuration error, worded for the operator.
@@ -251,7 +257,16 @@ impl ConfigArgs {
                 "retention_interval_ms is {retention_interval_ms}: it must be between 50 and 86400000"
             )));
         }
+        let statsd = self
+            .statsd
+            .clone()
+            .or(file.statsd)
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| crate::metrics::StatsdTarget::parse(s.trim()))
+            .transpose()
+            .map_err(ConfigError)?;
         Ok(Config {
+            statsd,
             retention,
             retention_interval_ms,
             min_available_workers,
@@ -324,6 +339,26 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.resolve().unwrap_err().0.contains("retain_succeeded"));
+    }
+
+    #[test]
+    fn statsd_is_off_by_default_and_parsed_when_set() {
+        assert_eq!(ConfigArgs::default().resolve().unwrap().statsd, None);
+        let c = ConfigArgs {
+            statsd: Some("127.0.0.1:8125".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            c.statsd.map(|t| t.to_string()).as_deref(),
+            Some("127.0.0.1:8125")
+        );
+        let bad = ConfigArgs {
+            statsd: Some("statsd.local".into()),
+            ..Default::default()
+        };
+        assert!(bad.resolve().unwrap_err().0.contains("LULL_STATSD"));
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //!
 //! Layers, outermost first: [`http`] (axum routes; handlers parse each
 //! request into a [`domain`] command, call the service, map the answer; the
-//! one API error type) → [`service`] (the core, one file per capability:
+//! one API error type; the MCP tools at `/mcp`, thin calls of the same
+//! service functions) → [`service`] (the core, one file per capability:
 //! runs commands against storage, keeps the [`cache`] current) →
 //! [`storage`] (all SQL: queries and operations written once, a driver per
 //! dialect for SQLite and PostgreSQL). [`domain`] holds the pure rules and
 //! the request parsing; [`auth`] the tokens and roles; [`live`] the
-//! dashboard's in-memory metrics history.
+//! dashboard's in-memory metrics history; [`metrics`](crate::metrics) the recorder behind
+//! `/metrics` and StatsD.
 
 pub mod auth;
 pub mod cache;
@@ -63,6 +65,7 @@ pub async fn start_with(
             min_available_workers: cfg.min_available_workers,
             retention: cfg.retention,
             retention_interval_ms: cfg.retention_interval_ms,
+            statsd: cfg.statsd.clone(),
             ..Default::default()
         },
     )

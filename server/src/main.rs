@@ -224,6 +224,12 @@ async fn main() -> std::process::ExitCode {
                 println!("  retain_failed:          {}", age(cfg.retention.failed));
                 println!("  retain_events:          {}", age(cfg.retention.events));
                 println!("  retention_interval_ms:  {}", cfg.retention_interval_ms);
+                println!(
+                    "  statsd:                 {}",
+                    cfg.statsd
+                        .as_ref()
+                        .map_or("off".to_string(), |t| t.to_string())
+                );
                 std::process::ExitCode::SUCCESS
             }
             Err(e) => {

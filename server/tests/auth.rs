@@ -158,6 +158,7 @@ async fn role_matrix(db: TestDb) {
         (Access::Enqueue, Some(r)) => matches!(r, Role::Producer | Role::Operator),
         (Access::Work, Some(r)) => r == Role::Worker,
         (Access::Operate, Some(r)) => r == Role::Operator,
+        (Access::SignedIn, Some(_)) => true,
     };
     let before = a.state_fingerprint().await;
     // Phase 1: everything that must be refused, then the state is checked.

@@ -98,6 +98,7 @@ pub struct Job {
 }
 
 /// `POST /api/queue/jobs`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnqueueRequest {
@@ -176,6 +177,7 @@ pub struct ClaimRequest {
 /// plus an optional `limit` (batch claim: up to `limit` jobs in one
 /// answer). A separate type because clients build [`ClaimRequest`] as a
 /// struct literal; convert with [`ClaimManyRequest::split`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimManyRequest {
@@ -225,6 +227,7 @@ pub struct ClaimResponse {
 }
 
 /// `POST /api/queue/jobs/{id}/heartbeat`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeartbeatRequest {
@@ -252,6 +255,7 @@ pub struct HeartbeatResponse {
 }
 
 /// `POST /api/queue/jobs/{id}/complete`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteRequest {
@@ -264,6 +268,7 @@ pub struct CompleteRequest {
 }
 
 /// `POST /api/queue/jobs/{id}/fail`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FailRequest {

@@ -120,6 +120,7 @@ pub struct WorkerPauseStatus {
 
 /// `POST /api/system/worker-pause`. Kept loose (every field optional) so the
 /// server can say precisely which field is missing or wrong.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PauseRequest {
@@ -172,6 +173,7 @@ impl PauseRequest {
 
 /// The query of `GET /api/system/worker-pause/events`: a page of at most
 /// `limit` events (the server bounds it), older than the event id `before`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {

@@ -5,6 +5,7 @@ mod auth;
 mod dashboard;
 pub mod error;
 mod extract;
+pub mod mcp;
 mod pause;
 mod queue;
 mod queues;
@@ -59,7 +60,7 @@ pub struct RouteSpec {
 
 type Handler = MethodRouter<AppState>;
 
-fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
+fn table(metrics_public: bool, mcp: Option<Handler>) -> Vec<(RouteSpec, Handler)> {
     use Access::*;
     let r = |method: Method, path: &'static str, access: Access, h: Handler| {
         (
@@ -260,6 +261,7 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
         r(Method::GET, "/status", Read, get(runbook::system_status)),
         r(Method::GET, "/health", Public, get(runbook::health)),
         r(Method::GET, "/livez", Public, get(livez)),
+        r(Method::GET, "/readyz", Public, get(runbook::readyz)),
         r(
             Method::GET,
             "/metrics",
@@ -301,12 +303,20 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
         r(Method::POST, "/sfn/fleet_action", Operate, dashboard::sfn()),
         // A server function not listed above is operator-only until it is.
         r(Method::POST, "/sfn/{*fn_name}", Operate, dashboard::sfn()),
+        // MCP (streamable HTTP: POST carries the calls; GET and DELETE are
+        // answered by rmcp too). Each tool checks its own access.
+        r(
+            Method::POST,
+            "/mcp",
+            SignedIn,
+            mcp.unwrap_or_else(|| post(unknown_mcp)),
+        ),
     ]
 }
 
 /// The route table (for tests and docs).
 pub fn route_specs(metrics_public: bool) -> Vec<RouteSpec> {
-    table(metrics_public)
+    table(metrics_public, None)
         .into_iter()
         .map(|(spec, _)| spec)
         .collect()
@@ -319,7 +329,8 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
         readiness: opts.readiness.clone(),
     };
     let mut api = Router::new();
-    for (spec, handler) in table(service.auth().metrics_public) {
+    let mcp = axum::routing::any_service(mcp::service(service.clone()));
+    for (spec, handler) in table(service.auth().metrics_public, Some(mcp)) {
         let guarded = handler.layer(axum::middleware::from_fn_with_state(
             (service.clone(), spec.access),
             auth::require,
@@ -342,6 +353,12 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
 /// baseline of the paused-claim benchmark).
 async fn livez() -> axum::Json<wire::runbook::Livez> {
     axum::Json(wire::runbook::Livez { ok: true })
+}
+
+/// Only in the route table listing (tests, docs): the real `/mcp` is
+/// rmcp's service.
+async fn unknown_mcp() -> ApiError {
+    ApiError::not_found("no MCP service here")
 }
 
 async fn unknown_api_route(uri: axum::http::Uri) -> ApiError {

@@ -5,7 +5,6 @@ use wire::{AuditBlock, ControlEvent, EventsPage, WorkerPauseStatus};
 
 use super::{now, Service, ServiceError, ServiceResult};
 use crate::domain::{self, PageLimit, PauseCommand, PauseState};
-use crate::metrics::inc;
 use crate::storage::StoreError;
 
 impl Service {
@@ -78,10 +77,11 @@ impl Service {
             Err(e) => return Err(e.into()),
         };
         self.cache.observe(outcome.state.clone());
+        self.set_pause_gauges();
         match &outcome.event {
             Some(ev) => self.count_change(ev),
             None => {
-                inc(&self.metrics.noop_actions);
+                self.metrics.pause_action("noop");
                 tracing::info!(
                     actor,
                     action = cmd.action.name(),
@@ -98,13 +98,13 @@ impl Service {
     /// queue.
     pub(super) fn count_change(&self, ev: &ControlEvent) {
         match ev.action.as_str() {
-            "pause" => inc(&self.metrics.pauses),
-            "queue.pause" => inc(&self.metrics.queue_pauses),
-            "queue.resume" => inc(&self.metrics.queue_resumes),
+            "pause" => self.metrics.pause_action("pause"),
+            "queue.pause" => self.metrics.queue_pause_action("pause"),
+            "queue.resume" => self.metrics.queue_pause_action("resume"),
             _ => {
-                inc(&self.metrics.resumes);
+                self.metrics.pause_action("resume");
                 if ev.force_resume {
-                    inc(&self.metrics.force_resumes);
+                    self.metrics.pause_action("force_resume");
                 }
             }
         }

@@ -297,7 +297,7 @@ impl<D: Driver> FleetStore for Storage<D> {
         reg: &Registration,
         now: DateTime<Utc>,
     ) -> StoreResult<WorkerRecord> {
-        register(self.call(), reg, now).await
+        register(&*self.call(), reg, now).await
     }
 
     async fn worker_heartbeat(
@@ -305,7 +305,7 @@ impl<D: Driver> FleetStore for Storage<D> {
         beat: &WorkerBeat,
         now: DateTime<Utc>,
     ) -> StoreResult<WorkerRecord> {
-        worker_heartbeat(self.call(), beat, now).await
+        worker_heartbeat(&*self.call(), beat, now).await
     }
 
     async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
@@ -319,7 +319,7 @@ impl<D: Driver> FleetStore for Storage<D> {
         now: DateTime<Utc>,
         rule: &SafetyRule,
     ) -> StoreResult<WorkerActionOutcome> {
-        worker_action(self.call(), cmd, actor, now, rule).await
+        worker_action(&*self.call(), cmd, actor, now, rule).await
     }
 
     async fn record_fleet_event(
@@ -327,6 +327,6 @@ impl<D: Driver> FleetStore for Storage<D> {
         draft: &FleetEventDraft,
         now: DateTime<Utc>,
     ) -> StoreResult<ControlEvent> {
-        record_fleet_event(self.call(), draft, now).await
+        record_fleet_event(&*self.call(), draft, now).await
     }
 }

@@ -105,7 +105,8 @@ pub mod sqlite;
 pub mod tokens;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use async_trait::async_trait;
 
@@ -148,15 +149,21 @@ pub trait Store:
 
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Records each storage call's duration into `histogram` from now on
+    /// (the service's `lull_storage_call_duration_seconds`; set once).
+    fn observe_latency(&self, histogram: metrics::Histogram);
+
     /// PostgreSQL: starts listening for changes made by other processes.
     /// SQLite: `None` (one process: the service wakes its own waiters).
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>>;
 }
 
-/// The store over one driver: counts calls and runs the operations.
+/// The store over one driver: counts and times calls and runs the
+/// operations.
 pub struct Storage<D: Driver> {
     driver: D,
     calls: CallCounter,
+    latency: OnceLock<metrics::Histogram>,
 }
 
 impl<D: Driver> Storage<D> {
@@ -164,13 +171,42 @@ impl<D: Driver> Storage<D> {
         Storage {
             driver,
             calls: CallCounter::default(),
+            latency: OnceLock::new(),
         }
     }
 
-    /// Counts one storage call and hands out the driver.
-    fn call(&self) -> &D {
+    /// Counts one storage call and hands out the driver, timing the call
+    /// until the handle is dropped (every operation holds it to its end).
+    fn call(&self) -> Call<'_, D> {
         self.calls.0.fetch_add(1, Ordering::Relaxed);
-        &self.driver
+        Call {
+            driver: &self.driver,
+            started: Instant::now(),
+            latency: self.latency.get(),
+        }
+    }
+}
+
+/// One storage call in progress: the driver, and the clock of the call.
+struct Call<'a, D> {
+    driver: &'a D,
+    started: Instant,
+    latency: Option<&'a metrics::Histogram>,
+}
+
+impl<D> std::ops::Deref for Call<'_, D> {
+    type Target = D;
+
+    fn deref(&self) -> &D {
+        self.driver
+    }
+}
+
+impl<D> Drop for Call<'_, D> {
+    fn drop(&mut self) {
+        if let Some(h) = self.latency {
+            h.record(self.started.elapsed().as_secs_f64());
+        }
     }
 }
 
@@ -185,9 +221,14 @@ impl<D: Driver> Store for Storage<D> {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut s = self.call().read().await?;
+        let call = self.call();
+        let mut s = call.read().await?;
         s.execute("SELECT 1", &[]).await?;
         Ok(())
+    }
+
+    fn observe_latency(&self, histogram: metrics::Histogram) {
+        let _ = self.latency.set(histogram);
     }
 
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {

@@ -266,7 +266,7 @@ impl<D: Driver> PauseStore for Storage<D> {
         actor: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<TransitionOutcome> {
-        transition(self.call(), PauseTarget::Fleet, cmd, actor, now).await
+        transition(&*self.call(), PauseTarget::Fleet, cmd, actor, now).await
     }
 
     async fn list_events(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<ControlEvent>> {

@@ -404,7 +404,7 @@ async fn job_counts<D: Driver>(d: &D, now: DateTime<Utc>) -> StoreResult<JobCoun
 #[async_trait]
 impl<D: Driver> QueueStore for Storage<D> {
     async fn job_counts(&self, now: DateTime<Utc>) -> StoreResult<JobCounts> {
-        job_counts(self.call(), now).await
+        job_counts(&*self.call(), now).await
     }
 
     async fn live_counts(
@@ -421,7 +421,7 @@ impl<D: Driver> QueueStore for Storage<D> {
     }
 
     async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Enqueued> {
-        enqueue(self.call(), job, now).await
+        enqueue(&*self.call(), job, now).await
     }
 
     async fn enqueue_batch(
@@ -429,15 +429,15 @@ impl<D: Driver> QueueStore for Storage<D> {
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Enqueued>> {
-        enqueue_batch(self.call(), jobs, now).await
+        enqueue_batch(&*self.call(), jobs, now).await
     }
 
     async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
-        cancel(self.call(), id, now).await
+        cancel(&*self.call(), id, now).await
     }
 
     async fn retry(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
-        retry(self.call(), id, now).await
+        retry(&*self.call(), id, now).await
     }
 
     async fn get_job(&self, id: Uuid) -> StoreResult<Job> {
