@@ -346,7 +346,7 @@ mod tests {
         assert_eq!(s.queue.as_deref(), Some("emails"));
         assert_eq!(s.status.as_deref(), Some("failed"));
         let q = JobsQuery::from_address(Some("queued"), Some(""), Some(""), None);
-        assert_eq!((q.job_type, q.queue.clone()), (None, None));
+        assert_eq!((q.job_type.clone(), q.queue.clone()), (None, None));
         assert!(!q.shows_failed());
         assert_eq!(
             JobsQuery::from_address(None, Some("a/b:c"), None, None).href(),
