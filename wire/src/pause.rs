@@ -183,6 +183,23 @@ pub struct EventsQuery {
     pub before: Option<i64>,
 }
 
+/// The query of `GET /api/system/worker-pause/events` with its filters:
+/// [`EventsQuery`] plus an exact `action` and an `actor` the event's actor
+/// contains (any case). The server filters before it pages, so a page is
+/// `limit` matching events and `nextBefore` continues among the matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSearch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
 /// `GET /api/system/worker-pause/events?limit=&before=`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -15,9 +15,10 @@ use axum::{Extension, Router};
 use leptos::prelude::provide_context;
 use uuid::Uuid;
 use wire::{
-    DashboardConfig, DrainView, EventsPage, Job, JobList, JobStatus, PauseRequest, RollingRestart,
-    RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerList,
-    WorkerPauseStatus,
+    BulkRetryRequest, BulkRetryResponse, DashboardConfig, DrainView, EventsPage, EventsSearch, Job,
+    JobCount, JobCountQuery, JobList, JobSearch, PauseRequest, QueueInfo, QueueList,
+    QueuePauseRequest, QueueResumeRequest, RollingRestart, RollingRestartRequest,
+    WorkerActionRequest, WorkerActionResponse, WorkerList, WorkerPauseStatus,
 };
 
 use super::assets::AssetSet;
@@ -26,7 +27,10 @@ use super::AppState;
 use crate::auth::Caller;
 use crate::config::DEFAULT_STATIC_DIR;
 use crate::domain::rollout::RolloutCommand;
-use crate::domain::{JobFilter, PageLimit, PauseCommand, WorkerActionCommand};
+use crate::domain::{
+    BulkRetryCommand, EventFilter, JobFilter, JobMatch, PageLimit, PauseCommand, QueuePauseCommand,
+    WorkerActionCommand,
+};
 use crate::service::{Service, ServiceError};
 
 /// The core service, seen through the dashboard's narrow interface.
@@ -59,13 +63,14 @@ impl DashboardBackend for ServiceBackend {
             .map_err(refused)
     }
 
-    async fn events(
-        &self,
-        limit: Option<u32>,
-        before: Option<i64>,
-    ) -> Result<EventsPage, wire::ApiError> {
-        let limit = PageLimit::parse(limit, 50).map_err(|e| refused(e.into()))?;
-        self.service.events(limit, before).await.map_err(refused)
+    async fn events(&self, q: EventsSearch) -> Result<EventsPage, wire::ApiError> {
+        let limit = PageLimit::parse(q.limit, 50).map_err(|e| refused(e.into()))?;
+        let filter = EventFilter::parse(q.action.as_deref(), q.actor.as_deref())
+            .map_err(|e| refused(e.into()))?;
+        self.service
+            .search_events(&filter, limit, q.before)
+            .await
+            .map_err(refused)
     }
 
     async fn drain_view(&self) -> Result<DrainView, wire::ApiError> {
@@ -109,19 +114,59 @@ impl DashboardBackend for ServiceBackend {
             .map_err(refused)
     }
 
-    async fn jobs(
-        &self,
-        status: Option<JobStatus>,
-        limit: Option<u32>,
-    ) -> Result<JobList, wire::ApiError> {
-        let filter = JobFilter::parse(&wire::JobListQuery {
-            status: status.map(|s| s.as_str().to_string()),
-            limit,
-            queue: None,
-        })
-        .map_err(|e| refused(e.into()))?;
+    async fn jobs(&self, q: JobSearch) -> Result<JobList, wire::ApiError> {
+        let filter = JobFilter::search(&q).map_err(|e| refused(e.into()))?;
         let jobs = self.service.list_jobs(filter).await.map_err(refused)?;
         Ok(JobList { jobs })
+    }
+
+    async fn job_count(&self, q: JobCountQuery) -> Result<JobCount, wire::ApiError> {
+        let m = JobMatch::parse(
+            q.status.as_deref(),
+            q.job_type.as_deref(),
+            q.queue.as_deref(),
+        )
+        .map_err(|e| refused(e.into()))?;
+        self.service.count_jobs(m).await.map_err(refused)
+    }
+
+    async fn retry_failed_jobs(
+        &self,
+        request: BulkRetryRequest,
+    ) -> Result<BulkRetryResponse, wire::ApiError> {
+        let cmd = BulkRetryCommand::parse(request).map_err(|e| refused(e.into()))?;
+        self.service
+            .retry_failed(&self.actor, cmd)
+            .await
+            .map_err(refused)
+    }
+
+    async fn queues(&self) -> Result<QueueList, wire::ApiError> {
+        self.service.list_queues().await.map_err(refused)
+    }
+
+    async fn pause_queue(
+        &self,
+        name: String,
+        request: QueuePauseRequest,
+    ) -> Result<QueueInfo, wire::ApiError> {
+        let cmd = QueuePauseCommand::pause(&name, request).map_err(|e| refused(e.into()))?;
+        self.service
+            .change_queue_pause(&self.actor, cmd)
+            .await
+            .map_err(refused)
+    }
+
+    async fn resume_queue(
+        &self,
+        name: String,
+        request: QueueResumeRequest,
+    ) -> Result<QueueInfo, wire::ApiError> {
+        let cmd = QueuePauseCommand::resume(&name, request).map_err(|e| refused(e.into()))?;
+        self.service
+            .change_queue_pause(&self.actor, cmd)
+            .await
+            .map_err(refused)
     }
 
     async fn job(&self, id: Uuid) -> Result<Job, wire::ApiError> {

@@ -111,6 +111,18 @@ fn table(metrics_public: bool, mcp: Option<Handler>) -> Vec<(RouteSpec, Handler)
             post(queue::enqueue),
         ),
         r(
+            Method::GET,
+            "/api/queue/jobs/count",
+            ReadJobs,
+            get(queue::count),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/retry-failed",
+            Operate,
+            post(queue::retry_failed),
+        ),
+        r(
             Method::POST,
             "/api/queue/jobs/batch",
             Enqueue,
@@ -301,6 +313,20 @@ fn table(metrics_public: bool, mcp: Option<Handler>) -> Vec<(RouteSpec, Handler)
             dashboard::sfn(),
         ),
         r(Method::POST, "/sfn/fleet_action", Operate, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_jobs", ReadJobs, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_job", ReadJobs, dashboard::sfn()),
+        r(Method::POST, "/sfn/count_jobs", ReadJobs, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_queues", Read, dashboard::sfn()),
+        r(Method::POST, "/sfn/cancel_job", Operate, dashboard::sfn()),
+        r(Method::POST, "/sfn/retry_job", Operate, dashboard::sfn()),
+        r(
+            Method::POST,
+            "/sfn/retry_failed_jobs",
+            Operate,
+            dashboard::sfn(),
+        ),
+        r(Method::POST, "/sfn/pause_queue", Operate, dashboard::sfn()),
+        r(Method::POST, "/sfn/resume_queue", Operate, dashboard::sfn()),
         // A server function not listed above is operator-only until it is.
         r(Method::POST, "/sfn/{*fn_name}", Operate, dashboard::sfn()),
         // MCP (streamable HTTP: POST carries the calls; GET and DELETE are

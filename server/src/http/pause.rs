@@ -4,12 +4,12 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::{Stream, StreamExt};
-use wire::{EventsPage, EventsQuery, PauseRequest, StreamMessage, WorkerPauseStatus};
+use wire::{EventsPage, EventsSearch, PauseRequest, StreamMessage, WorkerPauseStatus};
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery};
 use super::AppState;
-use crate::domain::{PageLimit, PauseCommand};
+use crate::domain::{EventFilter, PageLimit, PauseCommand};
 
 pub async fn get_status(State(s): State<AppState>) -> ApiResult<Json<WorkerPauseStatus>> {
     Ok(Json(s.service.pause_status().await?))
@@ -31,12 +31,16 @@ pub async fn post_action(
     Ok(Json(s.service.change_pause(&actor, cmd).await?))
 }
 
+/// `GET /api/system/worker-pause/events?limit=&before=&action=&actor=`.
 pub async fn get_events(
     State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsSearch>,
 ) -> ApiResult<Json<EventsPage>> {
     let limit = PageLimit::parse(q.limit, 50)?;
-    Ok(Json(s.service.events(limit, q.before).await?))
+    let filter = EventFilter::parse(q.action.as_deref(), q.actor.as_deref())?;
+    Ok(Json(
+        s.service.search_events(&filter, limit, q.before).await?,
+    ))
 }
 
 /// `GET /api/system/worker-pause/stream`: server-sent events. A `state`

@@ -4,7 +4,7 @@
 use wire::{AuditBlock, ControlEvent, EventsPage, WorkerPauseStatus};
 
 use super::{now, Service, ServiceError, ServiceResult};
-use crate::domain::{self, PageLimit, PauseCommand, PauseState};
+use crate::domain::{self, EventFilter, PageLimit, PauseCommand, PauseState};
 use crate::storage::StoreError;
 
 impl Service {
@@ -126,8 +126,20 @@ impl Service {
 
     /// The audit log, newest first, paged by event id.
     pub async fn events(&self, limit: PageLimit, before: Option<i64>) -> ServiceResult<EventsPage> {
+        self.search_events(&EventFilter::default(), limit, before)
+            .await
+    }
+
+    /// The audit log's events matching `filter` (action, actor), newest
+    /// first, paged by event id among the matches.
+    pub async fn search_events(
+        &self,
+        filter: &EventFilter,
+        limit: PageLimit,
+        before: Option<i64>,
+    ) -> ServiceResult<EventsPage> {
         let limit = limit.get();
-        let events: Vec<ControlEvent> = self.store.list_events(limit, before).await?;
+        let events: Vec<ControlEvent> = self.store.search_events(filter, limit, before).await?;
         let next_before = if events.len() as u32 == limit {
             events.last().map(|e| e.id)
         } else {

@@ -4,7 +4,7 @@
 //!
 //! - **Queries** — one documented function per SQL statement, named for what
 //!   it does (`lock_pause_state`, `requeue_expired_leases`, `claim_next_job`),
-//!   grouped by aggregate: [`pause`], [`queue`], [`queue_pause`], [`claims`],
+//!   grouped by aggregate: [`pause`], [`queue`], [`bulk`], [`queue_pause`], [`claims`],
 //!   [`leases`], [`fleet`], [`rollouts`], [`results`], [`tokens`],
 //!   [`retention`]. They run on any [`Exec`] (one
 //!   connection, in a transaction or not). Where the two dialects need
@@ -35,6 +35,19 @@ macro_rules! job_columns {
         "id, type, payload, priority, status, attempts, max_attempts, worker_id, lease_token, \
          lease_expires_at, run_after, paused_at_checkpoint, result, error, created_at, \
          updated_at, started_at, finished_at, queue, unique_key"
+    };
+}
+
+/// The `WHERE` condition of a [`crate::domain::JobMatch`], bound by
+/// `queue::match_args`: `$1` status (as stored), `$2` whether `run_after`
+/// is later than `$3` (now) — `queued` vs `scheduled` — `$4` type, `$5`
+/// queue; a NULL matches all.
+macro_rules! job_match {
+    () => {
+        "(CAST($1 AS TEXT) IS NULL OR status = $1) \
+         AND (CAST($2 AS BOOLEAN) IS NULL OR (run_after > $3) = $2) \
+         AND (CAST($4 AS TEXT) IS NULL OR type = $4) \
+         AND (CAST($5 AS TEXT) IS NULL OR queue = $5)"
     };
 }
 
@@ -91,6 +104,7 @@ mod error;
 mod notice;
 mod rows;
 
+pub mod bulk;
 pub mod claims;
 pub mod fleet;
 pub mod leases;
@@ -110,6 +124,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
+pub use bulk::{BulkRetried, BulkStore};
 pub use claims::{ClaimOutcome, ClaimParams, ClaimStore, ClaimedMany};
 pub use driver::{Arg, Driver, Exec, RowReader, Statements};
 pub use error::{StoreError, StoreResult};
@@ -130,6 +145,7 @@ pub use tokens::TokenStore;
 pub trait Store:
     PauseStore
     + QueueStore
+    + BulkStore
     + QueuePauseStore
     + ClaimStore
     + LeaseStore
