@@ -139,6 +139,6 @@ impl<D: Driver> BulkStore for Storage<D> {
         actor: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<BulkRetried> {
-        retry_failed(self.call(), cmd, actor, now).await
+        retry_failed(&*self.call(), cmd, actor, now).await
     }
 }
