@@ -73,6 +73,7 @@ pub async fn start_with(
         &http::HttpOptions {
             static_dir: cfg.static_dir.clone(),
             readiness: readiness.clone(),
+            allowed_hosts: http::guard::AllowedHosts::new(cfg.allowed_hosts.clone()),
         },
     );
     let listener = tokio::net::TcpListener::bind(cfg.listen)

@@ -175,6 +175,10 @@ pub fn inject_config(index: &str, config: &DashboardConfig) -> String {
 pub fn sfn() -> MethodRouter<AppState> {
     post(
         |State(s): State<AppState>, Extension(caller): Extension<Caller>, req: Request<Body>| async move {
+            let req = match super::guard::sfn_request(req).await {
+                Ok(req) => req,
+                Err(refused) => return refused,
+            };
             let backend: SharedBackend = Arc::new(ServiceBackend {
                 service: s.service.clone(),
                 actor: caller.name,
@@ -184,6 +188,7 @@ pub fn sfn() -> MethodRouter<AppState> {
                 req,
             )
             .await
+            .into_response()
         },
     )
 }

@@ -1,0 +1,234 @@
+//! The hardening of issue #15, on both stores, one test per finding:
+//! cross-site writes and DNS rebinding in local mode. See
+//! `docs/security.md`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::api::Api;
+use common::TestDb;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use server::service::ServiceConfig;
+use tower::ServiceExt;
+
+/// A request with exactly these headers (no JSON content type unless
+/// listed): what a browser, a form or curl would send.
+async fn send(
+    a: &Api,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body,
+) -> (StatusCode, Value) {
+    let mut b = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = a.app.clone().oneshot(b.body(body).unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn paused(a: &Api) -> (bool, i64) {
+    let s = a.get("/api/system/worker-pause").await;
+    (
+        s["workersPaused"].as_bool().unwrap(),
+        s["version"].as_i64().unwrap(),
+    )
+}
+
+const HOST: (&str, &str) = ("host", "127.0.0.1:8080");
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// Finding 1: local mode (auth disabled, the default) refuses what a web
+/// page can make the operator's browser send, and still takes curl's.
+async fn local_mode_refuses_cross_site_writes(db: TestDb) {
+    let a = Api::new(db, ServiceConfig::default(), false).await;
+    // The runbook's bare `curl -X POST` (no body, no type) still pauses.
+    let (s, v) = send(&a, Method::POST, "/scheduler/pause", &[HOST], Body::empty()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let before = paused(&a).await;
+    assert!(before.0);
+
+    // An auto-submitted cross-site form: the browser sends its origin.
+    let form = [
+        HOST,
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("origin", "http://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ];
+    for path in ["/scheduler/resume", "/api/system/worker-pause"] {
+        let (s, v) = send(&a, Method::POST, path, &form, Body::from("x=1")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
+        assert_eq!(v["error"]["code"], "cross_site");
+    }
+    // The same form with an empty body, and a cross-site fetch of JSON.
+    let (s, _) = send(&a, Method::POST, "/scheduler/resume", &form, Body::empty()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = send(
+        &a,
+        Method::POST,
+        "/api/system/worker-pause",
+        &[HOST, JSON, ("origin", "http://evil.example")],
+        Body::from(json!({"action": "resume", "reason": "x"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A server function, form-encoded as Leptos sends it.
+    let (s, v) = send(
+        &a,
+        Method::POST,
+        "/sfn/change_pause",
+        &[
+            HOST,
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("origin", "http://evil.example"),
+        ],
+        Body::from("request[action]=resume&request[reason]=csrf"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    // A browser that sends no origin at all (or a script): a form body is
+    // not JSON → 415, and a server function needs the same-origin proof.
+    for ct in [
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+    ] {
+        let (s, v) = send(
+            &a,
+            Method::POST,
+            "/scheduler/resume",
+            &[HOST, ("content-type", ct)],
+            Body::from("{}"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}: {v}");
+        assert_eq!(v["error"]["code"], "unsupported_media_type");
+    }
+    let (s, _) = send(
+        &a,
+        Method::POST,
+        "/scheduler/resume",
+        &[HOST],
+        Body::from(r#"{"reason":"no type"}"#),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "a body without a type"
+    );
+    let (s, _) = send(
+        &a,
+        Method::POST,
+        "/sfn/change_pause",
+        &[HOST, ("content-type", "application/x-www-form-urlencoded")],
+        Body::from("request[action]=resume&request[reason]=csrf"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(paused(&a).await, before, "nothing refused changed anything");
+
+    // The dashboard's own calls (same origin) and curl with JSON work.
+    let (s, v) = send(
+        &a,
+        Method::POST,
+        "/sfn/get_pause_state",
+        &[
+            HOST,
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://127.0.0.1:8080"),
+        ],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["workersPaused"], true);
+    let (s, v) = send(
+        &a,
+        Method::POST,
+        "/scheduler/resume",
+        &[
+            HOST,
+            JSON,
+            ("origin", "http://127.0.0.1:8080"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        Body::from(r#"{"reason":"done"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(!paused(&a).await.0);
+}
+
+/// Finding 1: a DNS-rebinding page reaches us under its own name → 421,
+/// for reads and writes; names configured with `--allowed-hosts` (or the
+/// public URL's) are served.
+async fn rebinding_hosts_are_misdirected(db: TestDb) {
+    let a = Api::new(db, ServiceConfig::default(), false).await;
+    let evil = [("host", "rebind.evil.example:8080")];
+    for (method, path) in [
+        (Method::GET, "/api/system/worker-pause"),
+        (Method::GET, "/api/system/worker-pause/events"),
+        (Method::GET, "/health"),
+        (Method::GET, "/"),
+        (Method::POST, "/scheduler/pause"),
+    ] {
+        let (s, v) = send(&a, method.clone(), path, &evil, Body::empty()).await;
+        assert_eq!(s, StatusCode::MISDIRECTED_REQUEST, "{method} {path}: {v}");
+        assert_eq!(v["error"]["code"], "unknown_host");
+    }
+    assert!(!paused(&a).await.0, "the rebinding write changed nothing");
+    for host in ["localhost:8080", "[::1]:8080", "127.0.0.1"] {
+        let (s, _) = send(
+            &a,
+            Method::GET,
+            "/api/system/worker-pause",
+            &[("host", host)],
+            Body::empty(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{host}");
+    }
+
+    let db = a.db;
+    let app = server::http::router(
+        a.svc.clone(),
+        &server::http::HttpOptions {
+            static_dir: Some("/nonexistent".into()),
+            allowed_hosts: server::http::guard::AllowedHosts::new(["lull.example.com".into()]),
+            ..Default::default()
+        },
+    );
+    let b = Api {
+        app,
+        svc: a.svc,
+        db,
+    };
+    let (s, _) = send(
+        &b,
+        Method::GET,
+        "/api/system/worker-pause",
+        &[("host", "LULL.example.com")],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = send(&b, Method::GET, "/health", &evil, Body::empty()).await;
+    assert_eq!(s, StatusCode::MISDIRECTED_REQUEST);
+}
+
+on_both_stores!(
+    local_mode_refuses_cross_site_writes,
+    rebinding_hosts_are_misdirected,
+);
