@@ -1,12 +1,15 @@
 //! The hardening of issue #15, on both stores, one test per finding:
-//! cross-site writes and DNS rebinding in local mode. See
-//! `docs/security.md`.
+//! cross-site writes and DNS rebinding in local mode, the body limit of
+//! every route (server functions included). See `docs/security.md`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod common;
 
-use axum::body::Body;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode};
 use common::api::Api;
 use common::TestDb;
@@ -228,7 +231,85 @@ async fn rebinding_hosts_are_misdirected(db: TestDb) {
     assert_eq!(s, StatusCode::MISDIRECTED_REQUEST);
 }
 
+/// A body that counts how much of it the server pulled.
+fn counted(total: u64, pulled: Arc<AtomicU64>) -> Body {
+    let chunk = Bytes::from(vec![b'a'; 64 * 1024]);
+    let stream = futures::stream::unfold(0u64, move |sent| {
+        let chunk = chunk.clone();
+        let pulled = pulled.clone();
+        async move {
+            (sent < total).then(|| {
+                pulled.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                (
+                    Ok::<_, std::io::Error>(chunk.clone()),
+                    sent + chunk.len() as u64,
+                )
+            })
+        }
+    });
+    Body::from_stream(stream)
+}
+
+/// Finding 3: one body limit for every route, server functions included:
+/// a 100 MB body is 413 JSON, and the server stops reading it at the limit
+/// (its memory stays flat), whether the length is declared or streamed.
+async fn every_route_has_one_body_limit(db: TestDb) {
+    let a = Api::new(db, ServiceConfig::default(), false).await;
+    const HUNDRED_MB: u64 = 100 * 1024 * 1024;
+    let browser = [
+        HOST,
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    for path in [
+        "/sfn/change_pause",
+        "/sfn/get_events",
+        "/api/queue/jobs",
+        "/scheduler/pause",
+    ] {
+        let headers: &[(&str, &str)] = if path.starts_with("/sfn/") {
+            &browser
+        } else {
+            &[HOST, JSON]
+        };
+        // Streamed (chunked): read up to the limit, then refused.
+        let pulled = Arc::new(AtomicU64::new(0));
+        let (s, v) = send(
+            &a,
+            Method::POST,
+            path,
+            headers,
+            counted(HUNDRED_MB, pulled.clone()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {v}");
+        assert_eq!(v["error"]["code"], "payload_too_large", "{path}");
+        let read = pulled.load(Ordering::SeqCst);
+        assert!(
+            read <= 2 * server::http::MAX_BODY_BYTES as u64,
+            "{path}: the server read {read} bytes of a 100 MB body"
+        );
+        // Declared: refused before a byte is read.
+        let pulled = Arc::new(AtomicU64::new(0));
+        let len = HUNDRED_MB.to_string();
+        let mut with_len = headers.to_vec();
+        with_len.push(("content-length", &len));
+        let (s, _) = send(
+            &a,
+            Method::POST,
+            path,
+            &with_len,
+            counted(HUNDRED_MB, pulled.clone()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{path} (declared)");
+        assert_eq!(pulled.load(Ordering::SeqCst), 0, "{path}: nothing read");
+    }
+    assert!(!paused(&a).await.0);
+}
+
 on_both_stores!(
     local_mode_refuses_cross_site_writes,
     rebinding_hosts_are_misdirected,
+    every_route_has_one_body_limit,
 );

@@ -15,10 +15,16 @@
 //! - Server functions (`/sfn/*`, form-encoded by Leptos) are the
 //!   dashboard's private calls: they need the browser's same-origin proof
 //!   ([`sfn_request`], after authentication).
+//! - No body is larger than [`super::MAX_BODY_BYTES`]: a declared length
+//!   over it is 413 before anything is read, a REST body is read under
+//!   axum's `DefaultBodyLimit`, and a server function's body under the same
+//!   limit by [`sfn_request`] (the Leptos handler reads it whole, out of
+//!   reach of `DefaultBodyLimit`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::body::HttpBody as _;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -26,6 +32,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::MAX_BODY_BYTES;
 
 /// Host names accepted besides loopback names and IP addresses
 /// (lower-case, without port).
@@ -94,6 +101,24 @@ fn is_json(headers: &HeaderMap) -> Option<bool> {
     Some(mime.eq_ignore_ascii_case("application/json"))
 }
 
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("request body is too large (the limit is {MAX_BODY_BYTES} bytes)"),
+        None,
+    )
+}
+
 pub async fn guard(State(hosts): State<AllowedHosts>, req: Request, next: Next) -> Response {
     let headers = req.headers();
     let write = is_write(req.method());
@@ -124,6 +149,9 @@ pub async fn guard(State(hosts): State<AllowedHosts>, req: Request, next: Next) 
             .into_response();
         }
     }
+    if declared_length(headers).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large().into_response();
+    }
     // Server functions are checked by their handler, after authentication
     // (see [`sfn_request`]).
     if !write || req.uri().path().starts_with("/sfn/") {
@@ -151,14 +179,29 @@ fn cross_site(message: &str) -> Response {
 }
 
 /// A server function call as the Leptos handler may take it: from a
-/// browser on our own origin (a script has the REST API).
+/// browser on our own origin (a script has the REST API), with its body
+/// read here under the limit — 413 past it, without reading further —
+/// since the handler would read it whole.
 pub async fn sfn_request(req: Request) -> Result<Request, Response> {
     if browser_same_origin(req.headers()) != Some(true) {
         return Err(cross_site(
             "server functions are the dashboard's: the browser's same-origin proof (Sec-Fetch-Site or Origin) is required",
         ));
     }
-    Ok(req)
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Err(e) => {
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(if too_big {
+                too_large().into_response()
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string(), None)
+                    .into_response()
+            })
+        }
+    }
 }
 
 #[cfg(test)]
