@@ -308,8 +308,59 @@ async fn every_route_has_one_body_limit(db: TestDb) {
     assert!(!paused(&a).await.0);
 }
 
+/// Finding 5 over HTTP: a different request with a used `requestId` is 409
+/// `request_id_reused` (a resume reusing a pause's id no longer "succeeds"
+/// doing nothing), and the server's own id prefixes are refused
+/// (a client pre-claiming `timed-resume-v2` could keep a timed pause from
+/// ever ending).
+async fn request_ids_remember_their_request(db: TestDb) {
+    let a = Api::new(db, ServiceConfig::default(), false).await;
+    let pause =
+        json!({"action": "pause", "mode": "drain", "reason": "deploy", "requestId": "deploy-42"});
+    a.post("/api/system/worker-pause", pause.clone()).await;
+    let replay = a.post("/api/system/worker-pause", pause).await;
+    assert_eq!(replay["version"], 2, "the same request replays");
+    for (path, body) in [
+        (
+            "/api/system/worker-pause",
+            json!({"action": "resume", "reason": "deploy", "requestId": "deploy-42"}),
+        ),
+        (
+            "/api/queues/emails/pause",
+            json!({"mode": "drain", "reason": "deploy", "requestId": "deploy-42"}),
+        ),
+    ] {
+        let (s, v) = a.call(Method::POST, path, Some(body)).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{path}: {v}");
+        assert_eq!(v["error"]["code"], "request_id_reused", "{path}");
+        assert_eq!(v["error"]["field"], "requestId");
+    }
+    assert_eq!(paused(&a).await, (true, 2), "nothing changed");
+
+    for (path, body) in [
+        (
+            "/api/system/worker-pause",
+            json!({"action": "resume", "reason": "x", "requestId": "timed-resume-v2"}),
+        ),
+        (
+            "/api/system/worker-pause",
+            json!({"action": "pause", "mode": "drain", "reason": "x", "requestId": "timed-resume-v3"}),
+        ),
+        (
+            "/api/queues/emails/pause",
+            json!({"mode": "drain", "reason": "x", "requestId": "timed-resume-queue-v1-emails"}),
+        ),
+    ] {
+        let (s, v) = a.call(Method::POST, path, Some(body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+        assert_eq!(v["error"]["field"], "requestId");
+    }
+    assert_eq!(paused(&a).await, (true, 2), "nothing changed");
+}
+
 on_both_stores!(
     local_mode_refuses_cross_site_writes,
     rebinding_hosts_are_misdirected,
     every_route_has_one_body_limit,
+    request_ids_remember_their_request,
 );
