@@ -358,9 +358,117 @@ async fn request_ids_remember_their_request(db: TestDb) {
     assert_eq!(paused(&a).await, (true, 2), "nothing changed");
 }
 
+/// Finding 6: NUL in any JSON body (payload, result, error, name, label)
+/// and other control characters in text fields are 422 at validation —
+/// the same answer on both stores (PostgreSQL used to answer 500, SQLite
+/// stored it) — and nothing is stored.
+async fn nul_and_control_characters_are_refused_on_both_stores(db: TestDb) {
+    let a = Api::new(db, ServiceConfig::default(), false).await;
+    // Raw bodies: serde_json would escape a NUL the same way.
+    let refused =
+        |path: &str, body: String, field: &str| (path.to_string(), body, field.to_string());
+    let job = a.enqueue().await;
+    let claim = a.claim("w1").await;
+    let token = claim["job"]["leaseToken"].as_str().unwrap().to_string();
+    let cases = [
+        refused(
+            "/api/queue/jobs",
+            r#"{"type":"email","payload":{"to":"a\u0000b"}}"#.into(),
+            "payload.to",
+        ),
+        refused(
+            "/api/queue/jobs",
+            r#"{"type":"email","payload":{"k\u0000":1}}"#.into(),
+            "payload.k\u{0}",
+        ),
+        refused(
+            "/api/queue/jobs/batch",
+            r#"{"jobs":[{"type":"email","payload":["ok","\u0000"]}]}"#.into(),
+            "jobs[0].payload[1]",
+        ),
+        refused(
+            "/api/system/worker-pause",
+            r#"{"action":"pause","mode":"drain","reason":"deploy\u0000"}"#.into(),
+            "reason",
+        ),
+        refused(
+            "/api/workers/register",
+            r#"{"workerId":"w1","hostname":"h","labels":{"zone":"a\u0000"}}"#.into(),
+            "labels.zone",
+        ),
+    ];
+    let mut cases = cases.to_vec();
+    for (what, body) in [
+        (
+            "complete",
+            format!(r#"{{"workerId":"w1","leaseToken":"{token}","result":{{"out":"\u0000"}}}}"#),
+        ),
+        (
+            "fail",
+            format!(r#"{{"workerId":"w1","leaseToken":"{token}","error":"boom\u0000"}}"#),
+        ),
+    ] {
+        let field = if what == "complete" {
+            "result.out"
+        } else {
+            "error"
+        };
+        cases.push(refused(
+            &format!("/api/queue/jobs/{job}/{what}"),
+            body,
+            field,
+        ));
+    }
+    cases.push(refused(
+        "/api/workers/results",
+        format!(
+            r#"{{"idempotencyKey":"k-nul","payloadType":"execution_result","taskId":"{job}","workerId":"w1","payload":{{"leaseToken":"{token}","status":"succeeded","result":"\u0000"}}}}"#
+        ),
+        "payload.result",
+    ));
+    for (path, body, field) in &cases {
+        let (s, v) = a.call_raw_json(Method::POST, path, Some(body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {v}");
+        assert_eq!(v["error"]["field"], field.as_str(), "{path}: {v}");
+    }
+    // Other control characters in text fields: an error with an escape
+    // sequence (terminal injection), a reason with a bell.
+    for (path, body) in [
+        (
+            format!("/api/queue/jobs/{job}/fail"),
+            format!(r#"{{"workerId":"w1","leaseToken":"{token}","error":"boom\u001b[2J"}}"#),
+        ),
+        (
+            "/api/system/worker-pause".to_string(),
+            r#"{"action":"pause","mode":"drain","reason":"x\u0007"}"#.to_string(),
+        ),
+    ] {
+        let (s, v) = a.call_raw_json(Method::POST, &path, Some(&body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {v}");
+    }
+    // Nothing was stored: the job is still running, nothing was enqueued,
+    // the fleet is not paused; a stack trace's line breaks are fine.
+    let j = a.get(&format!("/api/queue/jobs/{job}")).await;
+    assert_eq!(j["status"], "running", "{j}");
+    let list = a.get("/api/queue/jobs").await;
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 1, "{list}");
+    assert!(!paused(&a).await.0);
+    let (s, v) = a
+        .call_raw_json(
+            Method::POST,
+            &format!("/api/queue/jobs/{job}/fail"),
+            Some(&format!(
+                r#"{{"workerId":"w1","leaseToken":"{token}","error":"boom\r\n\tat main.rs:1","retryable":false}}"#
+            )),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+}
+
 on_both_stores!(
     local_mode_refuses_cross_site_writes,
     rebinding_hosts_are_misdirected,
     every_route_has_one_body_limit,
     request_ids_remember_their_request,
+    nul_and_control_characters_are_refused_on_both_stores,
 );
