@@ -49,6 +49,8 @@ pub async fn start_with(
     readiness: lifecycle::Readiness,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Started> {
+    // One server per SQLite file: held until the server task ends.
+    let lock = storage::sqlite::ServerLock::acquire(&cfg.database_url)?;
     let store = storage::connect(&cfg.database_url)
         .await
         .with_context(|| format!("opening {}", storage::redact(&cfg.database_url)))?;
@@ -88,6 +90,7 @@ pub async fn start_with(
         readiness.set_stopping();
     };
     let handle = tokio::spawn(async move {
+        let _lock = lock;
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
