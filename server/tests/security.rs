@@ -551,3 +551,48 @@ async fn sqlite_writers_in_two_processes_wait_for_each_other() {
     // A resume of a running fleet changes nothing, so not all 80 are events.
     assert!(!a.list_events(200, None).await.unwrap().is_empty());
 }
+
+/// A `MakeWriter` into a shared buffer (the text log under test).
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Finding 9: a reason (line breaks allowed) is logged as an escaped value
+/// in the text log: it cannot forge a line that looks like the server's.
+#[tokio::test(flavor = "current_thread")]
+async fn reasons_are_logged_escaped() {
+    let log = LogBuffer::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let a = Api::new(common::sqlite().await, ServiceConfig::default(), false).await;
+    let forged = "deploy\n2026-11-30T06:00:00.000000Z  INFO lull: pause state changed actor=admin";
+    a.post(
+        "/api/system/worker-pause",
+        json!({"action": "pause", "mode": "drain", "reason": forged}),
+    )
+    .await;
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("pause state changed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line, not a forged second: {text}");
+    assert!(
+        lines[0].contains(r#"reason="deploy\n2026-11-30T06:00:00.000000Z  INFO lull: pause state changed actor=admin""#),
+        "{}",
+        lines[0]
+    );
+}
