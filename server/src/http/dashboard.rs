@@ -238,7 +238,14 @@ pub fn static_routes(service: &Service, static_dir: Option<&Path>) -> Router {
 
 fn not_built() -> Router {
     Router::new().fallback(|| async {
-        Html("<!doctype html><title>Lull</title><p>The dashboard is not built into this <code>lull</code>. Run <code>trunk build --release</code>, then <code>cargo build --release -p server</code> (or <code>scripts/run.sh</code>), or start <code>lull serve --static-dir dist</code>. The API is up.</p>").into_response()
+        (
+            [(
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; frame-ancestors 'none'",
+            )],
+            Html("<!doctype html><title>Lull</title><p>The dashboard is not built into this <code>lull</code>. Run <code>trunk build --release</code>, then <code>cargo build --release -p server</code> (or <code>scripts/run.sh</code>), or start <code>lull serve --static-dir dist</code>. The API is up.</p>"),
+        )
+            .into_response()
     })
 }
 
