@@ -59,7 +59,7 @@ impl AllowedHosts {
         if name.parse::<IpAddr>().is_ok() {
             return true;
         }
-        name == "localhost" || name.ends_with(".localhost") || self.0.iter().any(|n| *n == name)
+        name == "localhost" || name.ends_with(".localhost") || self.0.contains(&name)
     }
 }
 
