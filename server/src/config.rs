@@ -82,6 +82,14 @@ pub struct ConfigArgs {
     /// Also send the metrics to this StatsD server (`host:port`, UDP).
     #[arg(long, env = "LULL_STATSD")]
     pub statsd: Option<String>,
+    /// The URL users reach this server by (behind a proxy): its host name
+    /// is accepted in `Host`, besides loopback names and IP addresses.
+    #[arg(long, env = "LULL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// More host names accepted in `Host`, comma-separated (requests for
+    /// any other name are refused with 421: DNS-rebinding defence).
+    #[arg(long, env = "LULL_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -104,6 +112,8 @@ struct FileConfig {
     retain_events: Option<String>,
     retention_interval_ms: Option<u64>,
     statsd: Option<String>,
+    public_url: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
 }
 
 /// The resolved, validated configuration.
@@ -125,6 +135,9 @@ pub struct Config {
     pub retention_interval_ms: u64,
     /// Where StatsD datagrams go, if anywhere.
     pub statsd: Option<crate::metrics::StatsdTarget>,
+    /// Host names accepted in `Host` besides loopback names and IP
+    /// addresses (from `public_url` and `allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// A configuration error, worded for the operator.
@@ -265,8 +278,32 @@ impl ConfigArgs {
             .map(|s| crate::metrics::StatsdTarget::parse(s.trim()))
             .transpose()
             .map_err(ConfigError)?;
+        let mut allowed_hosts = if self.allowed_hosts.is_empty() {
+            file.allowed_hosts.unwrap_or_default()
+        } else {
+            self.allowed_hosts.clone()
+        };
+        if let Some(url) = self.public_url.clone().or(file.public_url) {
+            let host = url
+                .split_once("://")
+                .map(|x| x.1)
+                .and_then(|rest| rest.split(['/', '?', '#']).next())
+                .and_then(|authority| authority.rsplit('@').next())
+                .map(|authority| match authority.strip_prefix('[') {
+                    Some(v6) => v6.split(']').next().unwrap_or(v6),
+                    None => authority.split(':').next().unwrap_or(authority),
+                })
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "public_url {url:?} is invalid: use a URL such as https://lull.example.com"
+                    ))
+                })?;
+            allowed_hosts.push(host.to_string());
+        }
         Ok(Config {
             statsd,
+            allowed_hosts,
             retention,
             retention_interval_ms,
             min_available_workers,
@@ -414,6 +451,26 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.resolve().unwrap_err().0.contains("auth is"));
+    }
+
+    #[test]
+    fn allowed_hosts_come_from_the_list_and_the_public_url() {
+        let c = ConfigArgs {
+            allowed_hosts: vec!["a.example".into(), "b.example".into()],
+            public_url: Some("https://user@lull.example.com:8443/base".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            c.allowed_hosts,
+            ["a.example", "b.example", "lull.example.com"]
+        );
+        let bad = ConfigArgs {
+            public_url: Some("lull.example.com".into()),
+            ..Default::default()
+        };
+        assert!(bad.resolve().unwrap_err().0.contains("public_url"));
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub async fn start_with(
     readiness: lifecycle::Readiness,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Started> {
+    // One server per SQLite file: held until the server task ends.
+    let lock = storage::sqlite::ServerLock::acquire(&cfg.database_url)?;
     let store = storage::connect(&cfg.database_url)
         .await
         .with_context(|| format!("opening {}", storage::redact(&cfg.database_url)))?;
@@ -76,6 +78,7 @@ pub async fn start_with(
         &http::HttpOptions {
             static_dir: cfg.static_dir.clone(),
             readiness: readiness.clone(),
+            allowed_hosts: http::guard::AllowedHosts::new(cfg.allowed_hosts.clone()),
         },
     );
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -90,6 +93,7 @@ pub async fn start_with(
         readiness.set_stopping();
     };
     let handle = tokio::spawn(async move {
+        let _lock = lock;
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -63,10 +63,10 @@ impl Api {
         body: Option<Value>,
         r: Req<'_>,
     ) -> (StatusCode, Value, axum::http::HeaderMap) {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json");
+        let mut b = Request::builder().method(method).uri(path);
+        if !r.headers.iter().any(|(k, _)| *k == "content-type") {
+            b = b.header("content-type", "application/json");
+        }
         if let Some(t) = r.bearer {
             b = b.header("authorization", format!("Bearer {t}"));
         }
@@ -211,6 +211,13 @@ async fn role_matrix(db: TestDb) {
             {
                 continue;
             }
+            // Server functions are the dashboard's: a browser's same-origin
+            // call (the guard phase checks they refuse everything else).
+            let headers = if spec.path.starts_with("/sfn/") {
+                vec![("sec-fetch-site", "same-origin")]
+            } else {
+                vec![]
+            };
             let (s, v, _) = a
                 .send(
                     spec.method.clone(),
@@ -218,6 +225,7 @@ async fn role_matrix(db: TestDb) {
                     Some(json!({})),
                     Req {
                         bearer: *token,
+                        headers,
                         ..Default::default()
                     },
                 )
@@ -230,6 +238,103 @@ async fn role_matrix(db: TestDb) {
             );
         }
     }
+}
+
+/// The matrix's guard phase, in both auth modes (issue #15): every route ×
+/// the request guard. A rebinding `Host` is 421 everywhere; every write
+/// from another origin is 403 and every non-JSON REST write 415 — even
+/// with an operator's token; nothing refused changes anything.
+async fn role_matrix_request_guard(db: TestDb) {
+    let mut a = api(db, 1_000_000).await;
+    let operator = a.token("op-1", Role::Operator).await;
+    let local = ServiceConfig {
+        auth_mode: AuthMode::Disabled,
+        ..Default::default()
+    };
+    let local = Service::new(a.db.store.clone(), local).await.unwrap();
+    let local = server::http::router(
+        local,
+        &server::http::HttpOptions {
+            static_dir: Some("/nonexistent".into()),
+            ..Default::default()
+        },
+    );
+    let routes = server::http::route_specs(true);
+    let before = a.state_fingerprint().await;
+    let mut writes = 0;
+    for app in [a.app.clone(), local] {
+        a.app = app;
+        for spec in &routes {
+            let path = concrete(spec.path);
+            let as_operator = |headers: Vec<(&'static str, &'static str)>| Req {
+                bearer: Some(&operator),
+                headers,
+                ..Default::default()
+            };
+            let (s, v, _) = a
+                .send(
+                    spec.method.clone(),
+                    &path,
+                    Some(json!({})),
+                    as_operator(vec![("host", "rebind.evil.example")]),
+                )
+                .await;
+            assert_eq!(
+                s,
+                StatusCode::MISDIRECTED_REQUEST,
+                "{} {path}: {v}",
+                spec.method
+            );
+            if spec.method == Method::GET {
+                continue;
+            }
+            writes += 1;
+            for cross in [
+                vec![("sec-fetch-site", "cross-site")],
+                vec![
+                    ("origin", "http://evil.example"),
+                    ("host", "127.0.0.1:8080"),
+                ],
+                vec![("origin", "null"), ("host", "127.0.0.1:8080")],
+            ] {
+                let (s, v, _) = a
+                    .send(
+                        spec.method.clone(),
+                        &path,
+                        Some(json!({})),
+                        as_operator(cross.clone()),
+                    )
+                    .await;
+                assert_eq!(
+                    s,
+                    StatusCode::FORBIDDEN,
+                    "{} {path} {cross:?}: {v}",
+                    spec.method
+                );
+                assert_eq!(v["error"]["code"], "cross_site");
+            }
+            let (s, v, _) = a
+                .send(
+                    spec.method.clone(),
+                    &path,
+                    Some(json!({})),
+                    as_operator(vec![("content-type", "text/plain")]),
+                )
+                .await;
+            let want = if spec.path.starts_with("/sfn/") {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            };
+            assert_eq!(s, want, "{} {path} as text/plain: {v}", spec.method);
+        }
+    }
+    assert!(writes > 40, "{writes}");
+    assert_eq!(
+        a.state_fingerprint().await,
+        before,
+        "no refused request changed anything"
+    );
 }
 
 async fn actor_comes_from_the_token_and_workers_act_for_themselves(db: TestDb) {
@@ -568,6 +673,7 @@ async fn revocation_takes_effect_on_a_running_server(db: TestDb) {
 
 on_both_stores!(
     role_matrix,
+    role_matrix_request_guard,
     actor_comes_from_the_token_and_workers_act_for_themselves,
     session_cookie_signs_in_and_refuses_cross_site_writes,
     auth_failures_are_rate_limited_per_address,

@@ -142,6 +142,70 @@ async fn repeated_request_id_is_applied_once(db: TestDb) {
     assert_eq!(s.version, 3);
 }
 
+/// Issue #15, finding 5: a request id remembers its request. Reusing it for
+/// anything else — another action, reason, mode, or another target — is
+/// refused and changes nothing; the same request still replays.
+async fn a_request_id_is_refused_for_a_different_request(db: TestDb) {
+    let p =
+        cmd(serde_json::json!({"action":"pause","mode":"drain","reason":"x","requestId":"req-1"}));
+    db.store.transition_pause(&p, "a", t0()).await.unwrap();
+    let events = db.store.list_events(100, None).await.unwrap().len();
+    for other in [
+        serde_json::json!({"action":"resume","reason":"x","requestId":"req-1"}),
+        serde_json::json!({"action":"pause","mode":"drain","reason":"y","requestId":"req-1"}),
+        serde_json::json!({"action":"pause","mode":"quiesce","reason":"x","requestId":"req-1"}),
+    ] {
+        let err = db
+            .store
+            .transition_pause(&cmd(other.clone()), "a", t0())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::RequestIdReused(_)),
+            "{other}: {err:?}"
+        );
+    }
+    // The same request on a queue is a different request too.
+    let err = db
+        .store
+        .transition_queue_pause("emails", &p, "a", t0())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RequestIdReused(_)), "{err:?}");
+    let s = db.store.pause_state().await.unwrap();
+    assert!(s.workers_paused && s.version == 2 && s.mode == Some(PauseMode::Drain));
+    assert_eq!(db.store.list_events(100, None).await.unwrap().len(), events);
+    // A queue's id replays on that queue only.
+    let q =
+        cmd(serde_json::json!({"action":"pause","mode":"drain","reason":"q","requestId":"req-q"}));
+    let first = db
+        .store
+        .transition_queue_pause("emails", &q, "a", t0())
+        .await
+        .unwrap();
+    assert!(first.event.is_some());
+    let again = db
+        .store
+        .transition_queue_pause("emails", &q, "a", t0())
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    let err = db
+        .store
+        .transition_queue_pause("reports", &q, "a", t0())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RequestIdReused(_)), "{err:?}");
+    // And the first request still replays.
+    assert!(
+        db.store
+            .transition_pause(&p, "a", t0())
+            .await
+            .unwrap()
+            .replayed
+    );
+}
+
 async fn resume_before_drained_records_force_and_metrics(db: TestDb) {
     let now = t0();
     db.store.enqueue(&new_job("a", 0, 3), now).await.unwrap();
@@ -256,6 +320,7 @@ on_both_stores!(
     a_timed_pause_persists_its_end_and_its_resume_applies_once,
     version_conflict_changes_nothing,
     repeated_request_id_is_applied_once,
+    a_request_id_is_refused_for_a_different_request,
     resume_before_drained_records_force_and_metrics,
     events_are_paged_newest_first,
     claims_after_a_pause_returns_get_nothing,

@@ -290,3 +290,53 @@ async fn without_a_dashboard_it_says_how_to_get_one() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()[CONTENT_TYPE], "text/javascript; charset=utf-8");
 }
+
+/// Issue #15, finding 9: every dashboard answer carries a
+/// Content-Security-Policy that forbids framing (`frame-ancestors 'none'`:
+/// no clickjacking of Pause/Resume), lets the WASM compile
+/// (`'wasm-unsafe-eval'`) and allows exactly the page's own inline loader
+/// script by its hash — not `'unsafe-inline'`. (The Playwright suite runs
+/// the real dashboard under this policy.)
+#[tokio::test]
+async fn the_dashboard_has_a_content_security_policy() {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let cwd = TempDir::new();
+    let files = TempDir::new();
+    dist(&files.0);
+    // Trunk's loader: an inline module script.
+    let loader =
+        format!("\nimport init from '/{JS}';\nawait init({{ module_or_path: '/{WASM}' }});\n");
+    std::fs::write(
+        files.0.join("index.html"),
+        format!(
+            "<!DOCTYPE html><html><head><title>Lull</title>\
+             <script type=\"module\">{loader}</script></head><body></body></html>"
+        ),
+    )
+    .unwrap();
+    let s = serve(&cwd.0, &["--static-dir", files.0.to_str().unwrap()]);
+    let c = client();
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(loader.as_bytes()));
+    for path in ["/", "/workers", &format!("/{JS}"), &format!("/{WASM}")] {
+        let r = c.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let csp = r
+            .headers()
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"))
+            .to_str()
+            .unwrap()
+            .to_string();
+        for part in [
+            "frame-ancestors 'none'",
+            "'wasm-unsafe-eval'",
+            &format!("'sha256-{hash}'"),
+            "object-src 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {part} missing from {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+    }
+}

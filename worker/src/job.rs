@@ -69,7 +69,7 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job) {
     match &outcome {
         Ok(_) => tracing::info!(job_id = %job.id, elapsed_ms = ms, "job succeeded"),
         Err(e) => {
-            tracing::warn!(job_id = %job.id, elapsed_ms = ms, retryable = e.retryable, error = %e.message, "job failed")
+            tracing::warn!(job_id = %job.id, elapsed_ms = ms, retryable = e.retryable, error = e.message.as_str(), "job failed")
         }
     }
     shared

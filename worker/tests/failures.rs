@@ -124,6 +124,52 @@ async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
     assert!(!ack.applied_now, "{ack:?}");
 }
 
+/// Issue #15, finding 6: a spooled result the server finally refuses (here
+/// one holding a NUL, which PostgreSQL cannot store) is moved to
+/// `rejected/`, and the replay goes on with the older files — it used to be
+/// a 500 on PostgreSQL, "temporary", and the replay stalled behind it.
+async fn a_refused_spool_file_does_not_stall_the_replay(db: Db) {
+    let port = free_port();
+    let server = Server::start(&db.url, port);
+    let api = Api::new(&server.base);
+    let w = WorkerProc::start(&server.base, "nul", &db.dir.0, &["--concurrency", "2"]);
+    let older = api.enqueue("sleep", json!({"ms": 1200})).await;
+    let newer = api.enqueue("sleep", json!({"ms": 2400})).await;
+    api.wait_status(older, Running, secs(15)).await;
+    api.wait_status(newer, Running, secs(15)).await;
+    server.kill();
+    let names = common::eventually("two spooled results", secs(20), || {
+        let n = spooled(&w.spool);
+        std::future::ready((n.len() == 2).then_some(n))
+    })
+    .await;
+    // The newest file (replayed first) now carries a NUL in its result.
+    let newer_file = w.spool.join(
+        names
+            .iter()
+            .find(|n| n.ends_with(&format!("{newer}.json")))
+            .unwrap(),
+    );
+    let mut env: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&newer_file).unwrap()).unwrap();
+    env["payload"]["result"] = json!({"note": "a\u{0}b"});
+    std::fs::write(&newer_file, serde_json::to_vec(&env).unwrap()).unwrap();
+
+    let server = Server::start(&db.url, port);
+    let api = Api::new(&server.base);
+    common::eventually("the spool to empty", secs(20), || {
+        std::future::ready(spooled(&w.spool).is_empty().then_some(()))
+    })
+    .await;
+    let rejected = spooled(&w.spool.join("rejected"));
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(is_spool_name(&rejected[0], newer), "{rejected:?}");
+    let j = api.wait_status(older, Succeeded, secs(10)).await;
+    assert_eq!(j.attempts, 1, "{j:?}");
+    assert_eq!(api.job(newer).await.status, Running, "refused: not applied");
+    drop(server);
+}
+
 async fn a_killed_workers_job_is_finished_by_another_after_its_lease_expires(db: Db) {
     let server = Server::start(&db.url, 0);
     let api = Api::new(&server.base);
@@ -194,6 +240,7 @@ async fn a_second_sigterm_stops_at_once(db: Db) {
 
 testkit::on_both_stores!(
     results_wait_in_the_spool_while_the_server_is_down,
+    a_refused_spool_file_does_not_stall_the_replay,
     a_killed_workers_job_is_finished_by_another_after_its_lease_expires,
     sigterm_drains_then_exits_0,
     a_second_sigterm_stops_at_once,

@@ -213,10 +213,12 @@ pub fn timed_resume(state: &PauseState, now: DateTime<Utc>) -> Option<PauseComma
         action: Some("resume".into()),
         reason: Some(reason),
         expected_version: Some(state.version),
-        request_id: Some(format!("timed-resume-v{}", state.version)),
         ..Default::default()
     };
-    PauseCommand::parse(req).ok()
+    // The id is set after parsing: its prefix is reserved to the server.
+    let mut cmd = PauseCommand::parse(req).ok()?;
+    cmd.request_id = Some(format!("timed-resume-v{}", state.version));
+    Some(cmd)
 }
 
 #[cfg(test)]

@@ -37,7 +37,37 @@ pub struct PauseCommand {
     pub request_id: Option<String>,
 }
 
+/// Request id prefixes the server uses for its own transitions (the end of
+/// a timed pause): a client that could claim one could stop a timed pause
+/// from ever ending.
+pub const RESERVED_REQUEST_ID_PREFIXES: &[&str] = &["timed-resume-"];
+
 impl PauseCommand {
+    /// What the request asks for, on which target (`None`: the fleet), as
+    /// a digest: a request id replays only a request with the same one.
+    /// The id itself is not part of it.
+    pub fn fingerprint(&self, queue: Option<&str>) -> String {
+        use sha2::{Digest, Sha256};
+        let (mode, until, force) = match self.action {
+            PauseAction::Pause { mode, until } => (
+                Some(mode.as_str()),
+                until.map(|u| u.timestamp_millis()),
+                None,
+            ),
+            PauseAction::Resume { force } => (None, None, Some(force)),
+        };
+        let canonical = serde_json::json!({
+            "queue": queue,
+            "action": self.action.name(),
+            "mode": mode,
+            "until": until,
+            "force": force,
+            "reason": self.reason.as_str(),
+            "expectedVersion": self.expected_version,
+        });
+        format!("{:x}", Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
     pub fn parse(req: wire::PauseRequest) -> Result<PauseCommand, FieldError> {
         let action = match req.action.as_deref() {
             None => return Err(FieldError::new("action", "action is required")),
@@ -108,7 +138,19 @@ impl PauseCommand {
         }
         let request_id = match req.request_id.as_deref() {
             None => None,
-            Some(raw) => Some(parse_identifier("requestId", Some(raw))?),
+            Some(raw) => {
+                let id = parse_identifier("requestId", Some(raw))?;
+                if let Some(prefix) = RESERVED_REQUEST_ID_PREFIXES
+                    .iter()
+                    .find(|p| id.starts_with(*p))
+                {
+                    return Err(FieldError::new(
+                        "requestId",
+                        format!("request ids starting with {prefix:?} are reserved for the server"),
+                    ));
+                }
+                Some(id)
+            }
         };
         Ok(PauseCommand {
             action,

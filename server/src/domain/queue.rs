@@ -132,6 +132,17 @@ impl FailCommand {
             .map(str::trim)
             .filter(|e| !e.is_empty())
             .ok_or_else(|| FieldError::new("error", "error is required: say what went wrong"))?;
+        // Line breaks and tabs are a stack trace's; any other control
+        // character is refused, as in every text field.
+        if error
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(FieldError::new(
+                "error",
+                "error must not contain control characters other than line breaks and tabs",
+            ));
+        }
         Ok(FailCommand {
             fence,
             error: error.chars().take(MAX_ERROR_CHARS).collect(),
@@ -379,6 +390,9 @@ mod tests {
             )
         };
         assert_eq!(fail(Some("  ")).unwrap_err().field, "error");
+        assert_eq!(fail(Some("boom\u{1b}[31m")).unwrap_err().field, "error");
+        assert_eq!(fail(Some("a\0b")).unwrap_err().field, "error");
+        assert!(fail(Some("trace:\r\n\tat x")).is_ok());
         let f = fail(Some(&"x".repeat(MAX_ERROR_CHARS + 10))).unwrap();
         assert_eq!((f.error.len(), f.retryable), (MAX_ERROR_CHARS, true));
     }

@@ -220,6 +220,10 @@ pub fn inject_config(index: &str, config: &DashboardConfig) -> String {
 pub fn sfn() -> MethodRouter<AppState> {
     post(
         |State(s): State<AppState>, Extension(caller): Extension<Caller>, req: Request<Body>| async move {
+            let req = match super::guard::sfn_request(req).await {
+                Ok(req) => req,
+                Err(refused) => return refused,
+            };
             let backend: SharedBackend = Arc::new(ServiceBackend {
                 service: s.service.clone(),
                 actor: caller.name,
@@ -229,6 +233,7 @@ pub fn sfn() -> MethodRouter<AppState> {
                 req,
             )
             .await
+            .into_response()
         },
     )
 }
@@ -278,7 +283,14 @@ pub fn static_routes(service: &Service, static_dir: Option<&Path>) -> Router {
 
 fn not_built() -> Router {
     Router::new().fallback(|| async {
-        Html("<!doctype html><title>Lull</title><p>The dashboard is not built into this <code>lull</code>. Run <code>trunk build --release</code>, then <code>cargo build --release -p server</code> (or <code>scripts/run.sh</code>), or start <code>lull serve --static-dir dist</code>. The API is up.</p>").into_response()
+        (
+            [(
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; frame-ancestors 'none'",
+            )],
+            Html("<!doctype html><title>Lull</title><p>The dashboard is not built into this <code>lull</code>. Run <code>trunk build --release</code>, then <code>cargo build --release -p server</code> (or <code>scripts/run.sh</code>), or start <code>lull serve --static-dir dist</code>. The API is up.</p>"),
+        )
+            .into_response()
     })
 }
 

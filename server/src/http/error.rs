@@ -64,6 +64,12 @@ impl From<ServiceError> for ApiError {
                 m,
                 Some("idempotencyKey"),
             ),
+            ServiceError::RequestIdReused(m) => ApiError::new(
+                StatusCode::CONFLICT,
+                "request_id_reused",
+                m,
+                Some("requestId"),
+            ),
             ServiceError::VersionConflict { expected, current } => {
                 let mut err = ApiError::new(
                     StatusCode::CONFLICT,

@@ -27,6 +27,7 @@ fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
 /// Parses JSON bytes, naming the offending field: syntax errors are 400,
 /// wrong types and unknown fields 422.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_nul(bytes)?;
     // Nearly every body is well formed: parse it without path tracking
     // (measurably cheaper on the hot claim path), and re-parse only a
     // failure to name the field at fault.
@@ -58,6 +59,54 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             err
         }
     })
+}
+
+/// NUL (`\u0000`) anywhere in a JSON body — a payload, a result, an
+/// error, a name — is refused with 422 naming where: PostgreSQL cannot store
+/// it (in `text` or `jsonb`) while SQLite would, and the answer must be the
+/// same on both stores. JSON can carry NUL only as that escape, so bodies
+/// without a `\u` escape (nearly all) are not walked at all.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(2).any(|w| w == b"\\u") {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // not JSON: the parse below says why
+    };
+    match nul_at(&value, String::new()) {
+        None => Ok(()),
+        Some(path) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "NUL characters (\\u0000) are not accepted in request bodies",
+            Some(if path.is_empty() { "." } else { &path }),
+        )),
+    }
+}
+
+/// The path of the first string or key holding a NUL.
+fn nul_at(v: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.contains('\0').then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_at(x, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(x, here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn unknown_field_name(msg: &str) -> Option<String> {

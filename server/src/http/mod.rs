@@ -5,6 +5,7 @@ mod auth;
 mod dashboard;
 pub mod error;
 mod extract;
+pub mod guard;
 pub mod mcp;
 mod pause;
 mod queue;
@@ -46,6 +47,9 @@ pub struct HttpOptions {
     pub static_dir: Option<PathBuf>,
     /// The process's phase (see [`crate::lifecycle`]).
     pub readiness: Readiness,
+    /// Host names this server answers for besides loopback names and IP
+    /// addresses (see [`guard`]).
+    pub allowed_hosts: guard::AllowedHosts,
 }
 
 /// One route: its method, path and who may call it. The router is built
@@ -372,6 +376,10 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
         opts.static_dir.as_deref(),
     ))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(axum::middleware::from_fn_with_state(
+        opts.allowed_hosts.clone(),
+        guard::guard,
+    ))
     .layer(TraceLayer::new_for_http())
 }
 

@@ -19,6 +19,9 @@ pub enum ServiceError {
     /// A result with this idempotency key is being applied right now.
     #[error("{0}")]
     InFlight(String),
+    /// A pause `requestId` already used by a different request.
+    #[error("{0}")]
+    RequestIdReused(String),
     #[error("the pause state changed: it is at version {}, not {expected}", current.version)]
     VersionConflict {
         expected: i64,
@@ -52,6 +55,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound("not found".into()),
             StoreError::LeaseLost(m) => ServiceError::LeaseLost(m),
+            StoreError::RequestIdReused(m) => ServiceError::RequestIdReused(m),
             StoreError::Conflict(m) | StoreError::Duplicate(m) => ServiceError::Conflict(m),
             // The pause service answers it with the current status.
             StoreError::VersionConflict { .. } => {

@@ -115,7 +115,9 @@ impl Service {
             action = %ev.action,
             queue = ev.queue.as_deref().unwrap_or(""),
             mode = ev.mode.map(|m| m.as_str()).unwrap_or(""),
-            reason = %ev.reason,
+            // A `str` value: the text format escapes it (quoted, `\n` as
+            // text), so a reason cannot forge log lines; JSON stays a string.
+            reason = ev.reason.as_str(),
             version = ev.version,
             force_resume = ev.force_resume,
             running = ev.metrics.running,

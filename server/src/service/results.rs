@@ -55,7 +55,7 @@ impl Service {
                 self.store
                     .finish_result(&sub.key, Some(&reason), now())
                     .await?;
-                tracing::warn!(key = %sub.key, task_id = ?sub.task_id, %reason, "result refused: lease lost");
+                tracing::warn!(key = %sub.key, task_id = ?sub.task_id, reason = reason.as_str(), "result refused: lease lost");
                 Err(ServiceError::LeaseLost(reason))
             }
             Err(other) => {

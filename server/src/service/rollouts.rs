@@ -163,7 +163,7 @@ impl Service {
             .map_err(no_rollout(id))?;
         self.audit_rollout(&r, "cancel", actor, reason, None)
             .await?;
-        tracing::info!(actor, %id, %reason, "rolling restart cancelled");
+        tracing::info!(actor, %id, reason, "rolling restart cancelled");
         Ok(r)
     }
 

@@ -226,6 +226,14 @@ impl<DB: Database> Session<DB> {
         })
     }
 
+    /// A transaction on `pool` opened with `statement` (SQLite's `BEGIN
+    /// IMMEDIATE`).
+    pub(crate) async fn begin_with(pool: &Pool<DB>, statement: &'static str) -> StoreResult<Self> {
+        Ok(Session {
+            conn: Conn::Tx(pool.begin_with(statement).await?),
+        })
+    }
+
     /// One connection of `pool`, each statement committing by itself.
     pub(crate) async fn acquire(pool: &Pool<DB>) -> StoreResult<Self> {
         Ok(Session {

@@ -17,6 +17,9 @@ pub enum StoreError {
     /// says what it means, e.g. [`StoreError::Conflict`]).
     #[error("already exists: {0}")]
     Duplicate(String),
+    /// A pause `requestId` already used by a different request.
+    #[error("{0}")]
+    RequestIdReused(String),
     /// `expectedVersion` did not match.
     #[error("the pause state is at version {}, not {expected}", current.version)]
     VersionConflict {

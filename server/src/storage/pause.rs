@@ -9,7 +9,7 @@ use super::notice::Notice;
 use super::queue::count_live_jobs;
 use super::queue_pause::{ensure_queue, lock_queue, write_queue};
 use super::rows::{self, STATE};
-use super::{Arg, Driver, Exec, Storage, StoreError, StoreResult};
+use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
 use crate::domain::{self, Decision, EventFilter, NewControlEvent, PauseCommand, PauseState};
 
 /// What a pause/resume did.
@@ -108,12 +108,30 @@ async fn write_pause_state(s: &mut impl Exec, st: &PauseState) -> StoreResult<()
     Ok(())
 }
 
-/// Whether an event with this idempotency key exists.
-pub(crate) async fn request_id_seen(s: &mut impl Exec, request_id: &str) -> StoreResult<bool> {
-    const SQL: &str = "SELECT id FROM system_control_events WHERE request_id = $1";
-    Ok(s.fetch_optional(SQL, &[Arg::Text(request_id)])
+/// The event with this idempotency key, if any: `Some(fingerprint)` of
+/// the request that used it (`Some(None)` for events written before
+/// fingerprints were kept).
+pub(crate) async fn request_id_seen(
+    s: &mut impl Exec,
+    request_id: &str,
+) -> StoreResult<Option<Option<String>>> {
+    const SQL: &str = "SELECT request_fingerprint FROM system_control_events WHERE request_id = $1";
+    s.fetch_optional(SQL, &[Arg::Text(request_id)])
         .await?
-        .is_some())
+        .map(|r| r.opt_text("request_fingerprint"))
+        .transpose()
+}
+
+/// Records the fingerprint of the request behind an event's request id.
+async fn write_request_fingerprint(
+    s: &mut impl Exec,
+    event_id: i64,
+    fingerprint: &str,
+) -> StoreResult<()> {
+    const SQL: &str = "UPDATE system_control_events SET request_fingerprint = $1 WHERE id = $2";
+    s.execute(SQL, &[Arg::Text(fingerprint), Arg::I64(event_id)])
+        .await?;
+    Ok(())
 }
 
 /// Appends an audit event.
@@ -232,9 +250,18 @@ pub(crate) async fn transition<D: Driver>(
         warning: None,
         replayed,
     };
-    if let Some(request_id) = &cmd.request_id {
-        if request_id_seen(&mut tx, request_id).await? {
-            return Ok(unchanged(current, true));
+    // A known request id replays only the request that used it: the same
+    // id on anything else (another action, reason, target…) is refused.
+    let fingerprint = cmd.request_id.as_ref().map(|_| cmd.fingerprint(queue));
+    if let (Some(request_id), Some(fingerprint)) = (&cmd.request_id, &fingerprint) {
+        match request_id_seen(&mut tx, request_id).await? {
+            None => {}
+            Some(Some(seen)) if seen != *fingerprint => {
+                return Err(StoreError::RequestIdReused(format!(
+                    "requestId {request_id:?} was already used by a different request; use a new id for a new request"
+                )))
+            }
+            Some(_) => return Ok(unchanged(current, true)),
         }
     }
     let decided = match queue {
@@ -266,6 +293,9 @@ pub(crate) async fn transition<D: Driver>(
         }
     };
     let event = insert_event(&mut tx, &event).await?;
+    if let Some(fingerprint) = &fingerprint {
+        write_request_fingerprint(&mut tx, event.id, fingerprint).await?;
+    }
     tx.notify(&notice).await?;
     tx.commit().await?;
     Ok(TransitionOutcome {

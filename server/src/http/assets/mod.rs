@@ -93,6 +93,46 @@ impl Asset {
 #[derive(Clone)]
 pub struct AssetSet {
     files: Arc<HashMap<String, Asset>>,
+    /// The `Content-Security-Policy` of every answer (see
+    /// [`content_security_policy`]).
+    csp: HeaderValue,
+}
+
+/// The dashboard's Content-Security-Policy: scripts only from this origin
+/// plus the hashes of `index.html`'s own inline scripts (Trunk's loader),
+/// WebAssembly compilation allowed (`'wasm-unsafe-eval'`, which the WASM
+/// dashboard needs), no plugins, no `<base>`, forms only to this origin,
+/// and no framing by anyone (`frame-ancestors 'none'`: no clickjacking of
+/// the Pause and Resume buttons). Hashes rather than `'unsafe-inline'`: an
+/// injected script would not run.
+pub fn content_security_policy(index_html: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let hashes: String = inline_scripts(index_html)
+        .map(|code| {
+            let digest = Sha256::digest(code.as_bytes());
+            format!(
+                " 'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+        })
+        .collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The text of every executable inline `<script>` (no `src`, not a JSON
+/// data block such as our injected config).
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.split("<script").skip(1).filter_map(|rest| {
+        let (attrs, after) = rest.split_once('>')?;
+        let (code, _) = after.split_once("</script>")?;
+        let data_block = attrs.contains("application/json");
+        (!attrs.contains("src=") && !data_block).then_some(code)
+    })
 }
 
 /// Why the dashboard cannot be served.
@@ -156,10 +196,14 @@ impl AssetSet {
         };
         let raw = index.decoded().map_err(|e| bad(e.to_string()))?;
         let text = String::from_utf8(raw).map_err(|e| bad(e.to_string()))?;
-        let page = Asset::packed("index.html", inject(&text).as_bytes()).map_err(bad)?;
+        let page = inject(&text);
+        let csp = HeaderValue::from_str(&content_security_policy(&page))
+            .map_err(|e| bad(e.to_string()))?;
+        let page = Asset::packed("index.html", page.as_bytes()).map_err(bad)?;
         files.insert("index.html".into(), page);
         Ok(AssetSet {
             files: Arc::new(files),
+            csp,
         })
     }
 
@@ -174,20 +218,24 @@ impl AssetSet {
 
     /// Answers a GET or HEAD for `uri` (axum strips the body of HEAD).
     pub fn respond(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
-        if method != Method::GET && method != Method::HEAD {
-            return (
+        let mut resp = if method != Method::GET && method != Method::HEAD {
+            (
                 StatusCode::METHOD_NOT_ALLOWED,
                 [(header::ALLOW, "GET, HEAD")],
             )
-                .into_response();
-        }
-        let path = uri.path().trim_start_matches('/');
-        let asset = self
-            .files
-            .get(path)
-            .or_else(|| self.files.get("index.html"))
-            .expect("an AssetSet always holds index.html");
-        serve(asset, headers)
+                .into_response()
+        } else {
+            let path = uri.path().trim_start_matches('/');
+            let asset = self
+                .files
+                .get(path)
+                .or_else(|| self.files.get("index.html"))
+                .expect("an AssetSet always holds index.html");
+            serve(asset, headers)
+        };
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
+        resp
     }
 }
 
@@ -348,6 +396,17 @@ mod tests {
         // Strong, quoted, content-derived.
         assert_eq!(p.etag, pack("other-name.js", text.as_bytes()).etag);
         assert!(p.etag.starts_with('"') && p.etag.ends_with('"') && p.etag.len() == 34);
+    }
+
+    #[test]
+    fn the_policy_hashes_inline_scripts_only() {
+        let page = "<head><script type=\"module\">run()</script>\
+            <script src=\"/a.js\"></script>\
+            <script id=\"lull-config\" type=\"application/json\">{}</script></head>";
+        assert_eq!(inline_scripts(page).collect::<Vec<_>>(), ["run()"]);
+        let csp = content_security_policy(page);
+        assert_eq!(csp.matches("'sha256-").count(), 1, "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     }
 
     #[test]

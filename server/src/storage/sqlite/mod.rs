@@ -68,6 +68,61 @@ impl SqliteDriver {
     }
 }
 
+/// The file a `sqlite:` URL names (`None` for an in-memory database).
+pub fn database_path(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty()).then(|| std::path::PathBuf::from(path))
+}
+
+/// The server's exclusive hold on a SQLite database: `<file>.lock`, locked
+/// for as long as this value lives. SQLite itself would let a second
+/// server open the file, and the two would then fail each other's writes
+/// with `SQLITE_BUSY` and keep separate caches of the pause state.
+#[derive(Debug)]
+pub struct ServerLock {
+    _file: std::fs::File,
+}
+
+impl ServerLock {
+    /// Takes the lock, or says which server holds it.
+    pub fn acquire(url: &str) -> StoreResult<Option<ServerLock>> {
+        let Some(db) = database_path(url) else {
+            return Ok(None);
+        };
+        create_parent_dir(url)?;
+        let mut lock_path = db.clone().into_os_string();
+        lock_path.push(".lock");
+        let lock_path = std::path::PathBuf::from(lock_path);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot open {}: {e}", lock_path.display()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(ServerLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+                "another lull server is already using {} (it holds {}): stop it first; \
+                 to run several servers, use PostgreSQL",
+                db.display(),
+                lock_path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
+                "cannot lock {}: {e}",
+                lock_path.display()
+            ))),
+        }
+    }
+}
+
 fn create_parent_dir(url: &str) -> StoreResult<()> {
     let path = url
         .trim_start_matches("sqlite://")
@@ -90,8 +145,14 @@ impl Driver for SqliteDriver {
         "sqlite"
     }
 
+    /// `BEGIN IMMEDIATE`: the write lock is taken at the start, waiting up
+    /// to the busy timeout for another process's writer (the CLI's `tokens`
+    /// commands open the file too). A deferred `BEGIN` reads first and then
+    /// fails at once with `SQLITE_BUSY` when another connection wrote
+    /// meanwhile — the busy timeout cannot help an upgrade from a stale
+    /// snapshot.
     async fn begin(&self) -> StoreResult<Session<Sqlite>> {
-        Session::begin(&self.writer).await
+        Session::begin_with(&self.writer, "BEGIN IMMEDIATE").await
     }
 
     async fn write(&self) -> StoreResult<Session<Sqlite>> {
