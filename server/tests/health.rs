@@ -270,6 +270,7 @@ async fn readyz_turns_off_when_stopping(db: TestDb) {
         &server::http::HttpOptions {
             static_dir: Some("/nonexistent".into()),
             readiness: readiness.clone(),
+            ..Default::default()
         },
     );
     let get = |path: &'static str| {
