@@ -156,7 +156,7 @@ pub fn check_safety(
         running_jobs: workers
             .iter()
             .filter(|w| targets.contains(w.id.as_str()))
-            .map(|w| w.active_jobs.len())
+            .map(|w| w.jobs().len())
             .sum(),
         affected_workers: affected,
         confirm_phrase: phrase,
@@ -239,7 +239,7 @@ pub fn action_event(
             ok: true,
             previous_desired_state: w.desired_state,
             desired_state: desired_for(cmd.action),
-            running_jobs: w.active_jobs.len(),
+            running_jobs: w.jobs().len(),
         })
         .collect();
     super::NewControlEvent {
@@ -288,8 +288,11 @@ mod tests {
             last_heartbeat_at: t(),
             reported_state: reported,
             active_jobs: (0..jobs).map(|_| uuid::Uuid::new_v4()).collect(),
+            leased_jobs: None,
             offline_backlog: 0,
             desired_state: desired,
+            applied_version: None,
+            applied_at: None,
         }
     }
 

@@ -178,7 +178,7 @@ impl Service {
                     ok: true,
                     previous_desired_state: w.desired_state,
                     desired_state: domain::desired_for(cmd.action),
-                    running_jobs: w.active_jobs.len(),
+                    running_jobs: w.jobs().len(),
                 })
                 .collect(),
             eta_seconds,

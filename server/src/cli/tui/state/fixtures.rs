@@ -33,6 +33,10 @@ pub fn worker(id: &str, heartbeat: i64) -> WorkerInfo {
         desired_state: DesiredState::Active,
         observed_state: ObservedState::Running,
         offline_backlog: 0,
+        reported_active_jobs: None,
+        warning: None,
+        applied_version: None,
+        applied_at: None,
     }
 }
 
