@@ -205,6 +205,7 @@ async fn dispatch(command: RemoteCommand) -> CliResult<()> {
                 request_id,
                 until,
                 force_resume: None,
+                dry_run: None,
             };
             pause::pause(&c, &req).await
         }

@@ -54,6 +54,8 @@ pub fn status(mode: Option<PauseMode>, running: i64, version: i64) -> WorkerPaus
         audit: AuditBlock::default(),
         warning: None,
         until: None,
+        acknowledgement: None,
+        impact: None,
     }
 }
 
