@@ -22,7 +22,7 @@ use wire::{
 };
 
 #[allow(unused_imports)] // not every test binary starts workers
-pub use procs::{Server, WorkerProc};
+pub use procs::{lull_cli, Server, WorkerProc};
 #[allow(unused_imports)] // only the fleet tests supervise workers
 pub use supervisor::Supervisor;
 
