@@ -51,7 +51,15 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: PauseRequest,
     ) -> Result<WorkerPauseStatus, wire::ApiError> {
+        let dry_run = request.dry_run.unwrap_or(false);
         let cmd = PauseCommand::parse(request).map_err(|e| refused(e.into()))?;
+        if dry_run {
+            return self
+                .service
+                .pause_dry_run(&self.actor, cmd)
+                .await
+                .map_err(refused);
+        }
         self.service
             .change_pause(&self.actor, cmd)
             .await

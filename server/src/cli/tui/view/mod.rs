@@ -99,11 +99,35 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
     if let Some(at) = p.requested_at {
         first.push(Span::raw(format!(" · since {}", clock(at))));
     }
-    // SLOT: acknowledgement — how many online workers have applied this
-    // version goes here once workers report it (SPEC §8); nothing
-    // reports it yet.
     let m = p.metrics;
     let mut second = Vec::new();
+    // How many online workers have applied this version, and who is still
+    // pending (the first two by id): the operator's "has every worker
+    // stopped taking work?".
+    if let Some(a) = p.acknowledgement.as_ref().filter(|a| a.total > 0) {
+        let mut text = format!(" applied {}/{}", a.applied, a.total);
+        if !a.pending.is_empty() {
+            let names: Vec<&str> = a
+                .pending
+                .iter()
+                .take(2)
+                .map(|w| w.worker_id.as_str())
+                .collect();
+            let more = a.pending.len().saturating_sub(2);
+            text.push_str(&format!(" (pending {}", names.join(", ")));
+            if more > 0 {
+                text.push_str(&format!(" +{more}"));
+            }
+            text.push(')');
+        }
+        text.push_str(" ·");
+        let level = if a.complete {
+            super::state::Level::Info
+        } else {
+            super::state::Level::Warn
+        };
+        second.push(Span::styled(text, theme.level(level)));
+    }
     if p.workers_paused {
         second.push(Span::raw(format!(
             " reason: {} ·",
