@@ -115,10 +115,10 @@ pub fn pause_impact(
                 "The fleet is not paused: nothing would change.".to_string()
             } else if force {
                 format!(
-                    "Resuming now is a force-resume: {} and {} are still in flight; {} workers start claiming {}.",
-                    plural(metrics.running, "job is running", "jobs are running"),
-                    plural(metrics.stale_running, "stale job", "stale jobs"),
-                    workers,
+                    "Resuming now is a force-resume: {} running and {} still in flight; {} start claiming {}.",
+                    metrics.running,
+                    plural(metrics.stale_running, "stale job is", "stale jobs are"),
+                    plural(workers.into(), "worker", "workers"),
                     plural(metrics.queued, "queued job", "queued jobs"),
                 )
             } else {
