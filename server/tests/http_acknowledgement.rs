@@ -335,7 +335,104 @@ async fn a_dry_run_answers_the_impact_and_changes_nothing(db: TestDb) {
     assert_eq!(impact.next_version, paused.version);
 }
 
+/// A worker action's dry run: what it would do, the same refusals as the
+/// real action, nothing written (desired states, audit events).
+async fn a_worker_action_dry_run_answers_the_impact_and_changes_nothing(db: TestDb) {
+    let a = api(db).await;
+    for id in ["w1", "w2"] {
+        register(&a, id).await;
+        beat(&a, id, json!({})).await;
+    }
+    a.enqueue().await;
+    a.claim("w1").await;
+    let events_before = events(&a).await.events.len();
+    let dry: wire::WorkerActionDryRun = serde_json::from_value(
+        a.post(
+            "/api/workers/actions",
+            json!({"action": "drain", "workerIds": ["w1"], "reason": "kernel update", "dryRun": true}),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(dry.dry_run);
+    assert_eq!(dry.results.len(), 1);
+    assert_eq!(dry.results[0].running_jobs, 1, "from w1's lease");
+    assert_eq!(dry.results[0].desired_state, wire::DesiredState::Draining);
+    assert_eq!(
+        (
+            dry.impact.available_before,
+            dry.impact.available_after,
+            dry.impact.running_jobs
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(dry.impact.affected_workers, ["w1"]);
+    assert!(!dry.override_used);
+    let fleet = workers(&a).await.workers;
+    assert!(fleet
+        .iter()
+        .all(|w| w.desired_state == wire::DesiredState::Active));
+    assert_eq!(events(&a).await.events.len(), events_before, "no event");
+
+    // The same refusals as the real action (which audits its refusal; the
+    // dry run does not).
+    for body in [
+        json!({"action": "drain", "workerIds": ["w1", "w2"], "reason": "all of them"}),
+        json!({"action": "drain", "workerIds": ["ghost"], "reason": "who"}),
+        json!({"action": "explode", "workerIds": ["w1"], "reason": "x"}),
+        json!({"action": "pause", "workerIds": ["w1"]}),
+    ] {
+        let mut dry_body = body.clone();
+        dry_body["dryRun"] = json!(true);
+        let before = events(&a).await.events.len();
+        let (dry_s, dry_e) = a
+            .call(Method::POST, "/api/workers/actions", Some(dry_body))
+            .await;
+        assert_eq!(
+            events(&a).await.events.len(),
+            before,
+            "{body}: the dry run wrote an event"
+        );
+        let (real_s, real_e) = a
+            .call(Method::POST, "/api/workers/actions", Some(body.clone()))
+            .await;
+        assert!(real_s.is_client_error(), "{body}: {real_s}");
+        assert_eq!(
+            (
+                dry_s,
+                &dry_e["error"]["code"],
+                &dry_e["error"]["field"],
+                &dry_e["confirmPhrase"]
+            ),
+            (
+                real_s,
+                &real_e["error"]["code"],
+                &real_e["error"]["field"],
+                &real_e["confirmPhrase"]
+            ),
+            "{body}"
+        );
+    }
+    // With the phrase, the dry run says the override would be used.
+    let dry: wire::WorkerActionDryRun = serde_json::from_value(
+        a.post(
+            "/api/workers/actions",
+            json!({"action": "drain", "workerIds": ["w1", "w2"], "reason": "all", "confirm": "drain 2 workers", "dryRun": true}),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(dry.override_used);
+    assert_eq!(dry.impact.available_after, 0);
+    assert!(workers(&a)
+        .await
+        .workers
+        .iter()
+        .all(|w| w.desired_state == wire::DesiredState::Active));
+}
+
 on_both_stores!(
+    a_worker_action_dry_run_answers_the_impact_and_changes_nothing,
     workers_show_the_jobs_leased_to_them,
     the_status_counts_workers_as_they_apply_the_pause,
     offline_workers_are_listed_apart,

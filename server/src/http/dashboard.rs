@@ -87,6 +87,17 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: WorkerActionRequest,
     ) -> Result<WorkerActionResponse, wire::ApiError> {
+        // This function answers what was done; a dry run has its own answer
+        // (`POST /api/workers/actions`). Refused rather than ignored: a
+        // "dry run" that acted would be the worst outcome.
+        if request.dry_run == Some(true) {
+            return Err(refused(ServiceError::Validation(
+                crate::domain::FieldError::new(
+                    "dryRun",
+                    "a dry run of a worker action is answered by POST /api/workers/actions",
+                ),
+            )));
+        }
         let cmd = WorkerActionCommand::parse(request).map_err(|e| refused(e.into()))?;
         self.service
             .worker_action(&self.actor, cmd)

@@ -101,6 +101,7 @@ impl Api {
             worker_ids: Some(worker_ids.iter().map(|w| w.to_string()).collect()),
             reason: Some(reason.into()),
             confirm: confirm.map(str::to_string),
+            dry_run: None,
         };
         self.client.worker_action(&req).await.map_err(|e| match e {
             client::Error::Api(api) => api,
