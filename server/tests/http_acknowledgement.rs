@@ -431,7 +431,98 @@ async fn a_worker_action_dry_run_answers_the_impact_and_changes_nothing(db: Test
         .all(|w| w.desired_state == wire::DesiredState::Active));
 }
 
+/// A queue's pause and resume take `dryRun` too: the queue's own figures,
+/// the same refusals, nothing written.
+async fn a_queue_pause_dry_run_answers_the_impact_and_changes_nothing(db: TestDb) {
+    let a = api(db).await;
+    register(&a, "w1").await;
+    for _ in 0..3 {
+        a.post(
+            "/api/queue/jobs",
+            json!({"type": "mail", "queue": "emails", "payload": {}}),
+        )
+        .await;
+    }
+    a.post(
+        "/api/queue/jobs/claim",
+        json!({"workerId": "w1", "queues": ["emails"]}),
+    )
+    .await;
+    let before: wire::QueueInfo =
+        serde_json::from_value(a.get("/api/queues/emails").await).unwrap();
+    let events_before = events(&a).await.events.len();
+    let dry: wire::QueueInfo = serde_json::from_value(
+        a.post(
+            "/api/queues/emails/pause",
+            json!({"mode": "drain", "reason": "provider down", "dryRun": true}),
+        )
+        .await,
+    )
+    .unwrap();
+    let impact = dry.impact.clone().unwrap();
+    assert!(impact.would_change);
+    assert_eq!(
+        (impact.running_jobs_finish, impact.queued_jobs),
+        (dry.running, dry.queued)
+    );
+    assert_eq!(
+        (
+            impact.running_jobs_finish,
+            impact.queued_jobs,
+            impact.workers
+        ),
+        (1, 2, 1)
+    );
+    assert_eq!(impact.next_version, before.version + 1);
+    assert_eq!(
+        impact.summary,
+        "Pausing queue emails in drain mode stops 1 worker from claiming from it; 1 running job will finish; 2 queued jobs will wait."
+    );
+    let after: wire::QueueInfo = serde_json::from_value(a.get("/api/queues/emails").await).unwrap();
+    assert_eq!((after.paused, after.version), (false, before.version));
+    assert_eq!(events(&a).await.events.len(), events_before);
+    // The same refusals as the real request.
+    for body in [
+        json!({"mode": "drain"}),
+        json!({"mode": "drain", "reason": "x", "expectedVersion": before.version + 3}),
+    ] {
+        let (real_s, real_e) = a
+            .call(Method::POST, "/api/queues/emails/pause", Some(body.clone()))
+            .await;
+        let mut dry_body = body.clone();
+        dry_body["dryRun"] = json!(true);
+        let (dry_s, dry_e) = a
+            .call(Method::POST, "/api/queues/emails/pause", Some(dry_body))
+            .await;
+        assert!(real_s.is_client_error(), "{body}");
+        assert_eq!(
+            (dry_s, &dry_e["error"]["code"]),
+            (real_s, &real_e["error"]["code"]),
+            "{body}"
+        );
+    }
+    // Paused for real, a dry-run resume is a force-resume and resumes nothing.
+    a.post(
+        "/api/queues/emails/pause",
+        json!({"mode": "quiesce", "reason": "provider down"}),
+    )
+    .await;
+    let dry: wire::QueueInfo = serde_json::from_value(
+        a.post(
+            "/api/queues/emails/resume",
+            json!({"reason": "back", "dryRun": true}),
+        )
+        .await,
+    )
+    .unwrap();
+    let impact = dry.impact.unwrap();
+    assert!(impact.would_change && impact.force_resume, "{impact:?}");
+    let still: wire::QueueInfo = serde_json::from_value(a.get("/api/queues/emails").await).unwrap();
+    assert!(still.paused);
+}
+
 on_both_stores!(
+    a_queue_pause_dry_run_answers_the_impact_and_changes_nothing,
     a_worker_action_dry_run_answers_the_impact_and_changes_nothing,
     workers_show_the_jobs_leased_to_them,
     the_status_counts_workers_as_they_apply_the_pause,

@@ -74,6 +74,50 @@ pub fn pause_impact(
     now: DateTime<Utc>,
     stale_after: Duration,
 ) -> Result<PauseImpact, DecideError> {
+    scoped_pause_impact(None, current, metrics, fleet, cmd, actor, now, stale_after)
+}
+
+/// [`pause_impact`] of one queue's pause or resume: `current` and `metrics`
+/// are the queue's; `workers` counts the online workers (each may claim
+/// from it), and the summary names the queue.
+#[allow(clippy::too_many_arguments)] // the same inputs as pause_impact, plus the queue
+pub fn queue_pause_impact(
+    queue: &str,
+    current: &PauseState,
+    metrics: DrainMetrics,
+    fleet: &[WorkerRecord],
+    cmd: &PauseCommand,
+    actor: &str,
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> Result<PauseImpact, DecideError> {
+    scoped_pause_impact(
+        Some(queue),
+        current,
+        metrics,
+        fleet,
+        cmd,
+        actor,
+        now,
+        stale_after,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scoped_pause_impact(
+    queue: Option<&str>,
+    current: &PauseState,
+    metrics: DrainMetrics,
+    fleet: &[WorkerRecord],
+    cmd: &PauseCommand,
+    actor: &str,
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> Result<PauseImpact, DecideError> {
+    let subject = match queue {
+        None => "The fleet".to_string(),
+        Some(q) => format!("Queue {q}"),
+    };
     let decision = decide(current, metrics, cmd, actor, now)?;
     let would_change = matches!(decision, Decision::Changed { .. });
     let workers = fleet
@@ -97,22 +141,27 @@ pub fn pause_impact(
                     plural(metrics.running, "running job", "running jobs")
                 ),
             };
-            let summary = if would_change {
-                format!(
+            let summary = match (would_change, queue) {
+                (false, _) => format!("{subject} is already paused so: nothing would change."),
+                (true, None) => format!(
                     "Pausing in {} mode stops {} from claiming; {jobs}; {} will wait.",
                     mode.as_str(),
                     plural(workers.into(), "worker", "workers"),
                     plural(metrics.queued, "queued job", "queued jobs"),
-                )
-            } else {
-                "The fleet is already paused so: nothing would change.".to_string()
+                ),
+                (true, Some(q)) => format!(
+                    "Pausing queue {q} in {} mode stops {} from claiming from it; {jobs}; {} will wait.",
+                    mode.as_str(),
+                    plural(workers.into(), "worker", "workers"),
+                    plural(metrics.queued, "queued job", "queued jobs"),
+                ),
             };
             (Some(mode), finish, hold, false, summary)
         }
         PauseAction::Resume { .. } => {
             let force = would_change && !metrics.is_drained;
             let summary = if !would_change {
-                "The fleet is not paused: nothing would change.".to_string()
+                format!("{subject} is not paused: nothing would change.")
             } else if force {
                 format!(
                     "Resuming now is a force-resume: {} running and {} still in flight; {} start claiming {}.",

@@ -122,5 +122,6 @@ pub fn queue(name: &str, mode: Option<PauseMode>, queued: i64, running: i64) -> 
         stale_running: 0,
         is_drained: running == 0,
         warning: None,
+        impact: None,
     }
 }
