@@ -521,7 +521,50 @@ async fn a_queue_pause_dry_run_answers_the_impact_and_changes_nothing(db: TestDb
     assert!(still.paused);
 }
 
+/// A claim carries `appliedVersion` too (often the first word after a
+/// pause); it is written once per new version, so a paused worker's polls
+/// still cost no database round trip.
+async fn a_claim_reports_the_applied_version_once_per_version(db: TestDb) {
+    let a = api(db).await;
+    register(&a, "w1").await;
+    let v: WorkerPauseStatus = serde_json::from_value(
+        a.post(
+            "/api/system/worker-pause",
+            json!({"action": "pause", "mode": "drain", "reason": "deploy"}),
+        )
+        .await,
+    )
+    .unwrap();
+    let claim = json!({"workerId": "w1", "appliedVersion": v.version});
+    let answer = a.post("/api/queue/jobs/claim", claim.clone()).await;
+    assert!(answer["job"].is_null());
+    let w = &workers(&a).await.workers[0];
+    assert_eq!(w.applied_version, Some(v.version));
+    let ack = status(&a).await.acknowledgement.unwrap();
+    assert!(ack.complete, "{ack:?}");
+    // The same version again: answered from the cache, no storage call.
+    let calls = a.db.store.calls();
+    for _ in 0..3 {
+        a.post("/api/queue/jobs/claim", claim.clone()).await;
+    }
+    assert_eq!(
+        a.db.store.calls(),
+        calls,
+        "paused claims of a known version touch no storage"
+    );
+    let (s, e) = a
+        .call(
+            Method::POST,
+            "/api/queue/jobs/claim",
+            Some(json!({"workerId": "w1", "appliedVersion": -2})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["field"], "appliedVersion");
+}
+
 on_both_stores!(
+    a_claim_reports_the_applied_version_once_per_version,
     a_queue_pause_dry_run_answers_the_impact_and_changes_nothing,
     a_worker_action_dry_run_answers_the_impact_and_changes_nothing,
     workers_show_the_jobs_leased_to_them,

@@ -183,6 +183,7 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
             queues: shared.claim_queues().map(<[String]>::to_vec),
             lease_seconds: Some(shared.config.lease_seconds),
             wait_ms: Some(shared.config.wait_ms),
+            applied_version: Some(shared.applied_version()).filter(|v| *v > 0),
         };
         // "claim sent" / "claim answered" (debug) let an observer tell
         // whether a long poll is in flight.

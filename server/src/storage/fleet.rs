@@ -45,6 +45,17 @@ pub trait FleetStore: Send + Sync + 'static {
     /// All registered workers, by id.
     async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>>;
 
+    /// Records the pause version a worker says (on a claim) it has applied,
+    /// when it is newer than the one stored (the version only grows within
+    /// a boot; an unknown worker is ignored: it registers first). Whether
+    /// anything was written.
+    async fn record_applied_version(
+        &self,
+        id: &str,
+        version: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// Applies a per-worker action atomically: checks the ids
     /// (`UnknownWorkers`), runs the safety `rule` over the whole fleet
     /// (`SafetyRefused`), writes the desired states and the audit event.
@@ -143,6 +154,21 @@ pub(crate) async fn update_worker_beat(
     ];
     let row = s.fetch_optional(SQL, &args).await?;
     row.as_ref().map(rows::worker).transpose()
+}
+
+/// Sets a worker's applied version (and since when) if it is newer.
+async fn update_applied_version(
+    s: &mut impl Exec,
+    id: &str,
+    version: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    const SQL: &str = "UPDATE workers SET applied_version = $2, applied_at = $3 \
+         WHERE id = $1 AND (applied_version IS NULL OR applied_version < $2)";
+    let n = s
+        .execute(SQL, &[Arg::Text(id), Arg::I64(version), Arg::Time(now)])
+        .await?;
+    Ok(n > 0)
 }
 
 /// The registered boot of a worker id.
@@ -352,6 +378,15 @@ impl<D: Driver> FleetStore for Storage<D> {
 
     async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
         read_fleet(&mut self.call().read().await?).await
+    }
+
+    async fn record_applied_version(
+        &self,
+        id: &str,
+        version: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        update_applied_version(&mut self.call().write().await?, id, version, now).await
     }
 
     async fn worker_action(
