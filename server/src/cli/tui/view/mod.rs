@@ -101,33 +101,6 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
     }
     let m = p.metrics;
     let mut second = Vec::new();
-    // How many online workers have applied this version, and who is still
-    // pending (the first two by id): the operator's "has every worker
-    // stopped taking work?".
-    if let Some(a) = p.acknowledgement.as_ref().filter(|a| a.total > 0) {
-        let mut text = format!(" applied {}/{}", a.applied, a.total);
-        if !a.pending.is_empty() {
-            let names: Vec<&str> = a
-                .pending
-                .iter()
-                .take(2)
-                .map(|w| w.worker_id.as_str())
-                .collect();
-            let more = a.pending.len().saturating_sub(2);
-            text.push_str(&format!(" (pending {}", names.join(", ")));
-            if more > 0 {
-                text.push_str(&format!(" +{more}"));
-            }
-            text.push(')');
-        }
-        text.push_str(" ·");
-        let level = if a.complete {
-            super::state::Level::Info
-        } else {
-            super::state::Level::Warn
-        };
-        second.push(Span::styled(text, theme.level(level)));
-    }
     if p.workers_paused {
         second.push(Span::raw(format!(
             " reason: {} ·",
@@ -160,6 +133,22 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
             " · ⚠ resumed before full drain",
             theme.level(super::state::Level::Warn),
         ));
+    }
+    // How many online workers have applied this version (the operator's
+    // "has every worker stopped taking work?"), last on the line and only
+    // when it fits: the state and the drain come first. The pending workers
+    // are named on the Workers screen and by `lull wait --applied`.
+    if let Some(a) = p.acknowledgement.as_ref().filter(|a| a.total > 0) {
+        let text = format!(" · applied {}/{}", a.applied, a.total);
+        let used: usize = second.iter().map(|s| s.content.chars().count()).sum();
+        if used + text.chars().count() <= usize::from(area.width) {
+            let level = if a.complete {
+                super::state::Level::Info
+            } else {
+                super::state::Level::Warn
+            };
+            second.push(Span::styled(text, theme.level(level)));
+        }
     }
     frame.render_widget(Line::from(first), left);
     frame.render_widget(Line::from(second), second_row);
