@@ -4,7 +4,8 @@
 #   bash scripts/run.sh [lull serve flags...]
 #
 # Defaults (the `lull` binary applies them): SQLite at ./data/lull.db,
-# listen on 127.0.0.1:8080, static files from ./dist. For example:
+# listen on 127.0.0.1:8080, the dashboard embedded in the release binary
+# (Trunk's dist/, built just before; --static-dir DIR serves another). For example:
 #   bash scripts/run.sh --listen 127.0.0.1:9000
 #   bash scripts/run.sh --database-url postgres://postgres@127.0.0.1:5432/lull
 set -euo pipefail
@@ -18,7 +19,7 @@ lull_setup_build
 echo "== trunk build --release (dashboard -> dist/) =="
 trunk build --release
 
-echo "== cargo build --release -p server =="
+echo "== cargo build --release -p server (embeds dist/) =="
 cargo build --release -p server
 
 echo "== lull serve $* =="

@@ -14,6 +14,10 @@
 #   --chromium     /usr/bin/chromium (apt; never `npx playwright install`)
 #   --playwright   @playwright/test in end2end/ (npm ci)
 #   --postgres     PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres
+#   --mcp-client   the official Python MCP SDK and pytest in a venv, tools/venv
+#                  (pip from PyPI; the MCP end-to-end test in end2end/mcp/)
+#   --service-tools systemd-analyze, zsh, fish, groff (apt; the packaging tests:
+#                  unit verification, completion syntax, man page rendering)
 #
 # Source it:  source scripts/setup.sh   defines the lull_setup_* functions and
 #             puts cargo's bin and tools/node_modules/.bin on PATH; runs nothing.
@@ -28,6 +32,9 @@ LULL_TRUNK_VERSION="0.22.1"
 LULL_WASM_BINDGEN_VERSION="0.2.130"
 LULL_PG_HOST="127.0.0.1"
 LULL_PG_PORT="5432"
+# The Python MCP client the end-to-end test drives /mcp with.
+LULL_MCP_SDK_VERSION="2.3.0"
+LULL_PYTEST_VERSION="8.4.2"
 export LULL_ROOT
 
 # cargo-installed tools and the npm-installed wasm-opt (binaryen 132 must win
@@ -178,6 +185,28 @@ lull_setup_cli_tools() {
   fi
 }
 
+# The tools server/tests/packaging.rs checks our packaging with: systemd's
+# `systemd-analyze verify` on the units, `zsh -n` / `fish --no-execute` on the
+# completions (bash is here already), groff on the man pages. Installing the
+# `systemd` package does not make it PID 1 in a container; it only brings the
+# tools.
+lull_setup_service_tools() {
+  local missing=() t pkg
+  for t in systemd-analyze:systemd zsh:zsh fish:fish groff:groff-base; do
+    pkg="${t#*:}"
+    t="${t%%:*}"
+    if command -v "$t" >/dev/null 2>&1; then
+      _lull_step "$t" "present"
+    else
+      _lull_step "$t" "installing (apt: $pkg)"
+      missing+=("$pkg")
+    fi
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    _lull_apt_install "${missing[@]}"
+  fi
+}
+
 lull_setup_chromium() {
   if [ -x /usr/bin/chromium ]; then
     _lull_step "chromium" "present"
@@ -306,6 +335,29 @@ lull_setup_postgres() {
   _lull_step "postgresql login" "ok (postgres@$LULL_PG_HOST:$LULL_PG_PORT, trust)"
 }
 
+# --- the Python MCP client (end2end/mcp/): a venv in tools/venv
+lull_setup_mcp_client() {
+  local venv="$LULL_ROOT/tools/venv" py="$LULL_ROOT/tools/venv/bin/python"
+  if [ -x "$py" ] &&
+    [ "$("$py" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null)" = "$LULL_MCP_SDK_VERSION" ] &&
+    "$py" -c 'import pytest' >/dev/null 2>&1; then
+    _lull_step "python mcp client" "present (mcp $LULL_MCP_SDK_VERSION in tools/venv)"
+    return 0
+  fi
+  _lull_step "python mcp client" "installing (mcp $LULL_MCP_SDK_VERSION + pytest in tools/venv, pip)"
+  if ! command -v python3 >/dev/null 2>&1; then
+    _lull_apt_install python3 python3-venv
+  fi
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    _lull_apt_install python3-venv
+  fi
+  if [ ! -x "$py" ]; then
+    python3 -m venv "$venv"
+  fi
+  "$py" -m pip install --quiet --disable-pip-version-check \
+    "mcp==$LULL_MCP_SDK_VERSION" "pytest==$LULL_PYTEST_VERSION"
+}
+
 # ---------------------------------------------------------------- groups
 lull_setup_build() {
   lull_setup_wasm_target
@@ -323,7 +375,9 @@ lull_setup_e2e() {
 lull_setup_all() {
   lull_setup_build
   lull_setup_e2e
+  lull_setup_service_tools
   lull_setup_postgres
+  lull_setup_mcp_client
 }
 
 # ---------------------------------------------------------------- main
@@ -343,7 +397,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       --chromium) lull_setup_chromium ;;
       --playwright) lull_setup_playwright ;;
       --postgres) lull_setup_postgres ;;
-      -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      --mcp-client) lull_setup_mcp_client ;;
+      --service-tools) lull_setup_service_tools ;;
+      -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) echo "setup.sh: unknown step '$arg' (try --help)" >&2; exit 2 ;;
     esac
   done

@@ -3,10 +3,14 @@
 #
 #   bash scripts/test.sh
 #
-# Stages: setup (all tools, PostgreSQL) -> rustfmt -> clippy (host workspace
-# and the wasm32 frontend) -> cargo test on SQLite and PostgreSQL (with the
-# `lull tui` end-to-end test in tmux, server/tests/tui_tmux.rs) -> release
-# builds (trunk + server) -> Playwright on SQLite -> Playwright on PostgreSQL.
+# Stages: setup (all tools, PostgreSQL, the Python MCP client) -> rustfmt ->
+# clippy (host workspace and the wasm32 frontend) -> cargo test on SQLite and
+# PostgreSQL (with the `lull tui` end-to-end test in tmux,
+# server/tests/tui_tmux.rs) -> release builds (trunk + server; the release
+# server embeds the dashboard, so trunk goes first) -> Playwright on the
+# release binary alone in an empty directory -> docs -> the MCP end-to-end
+# test (Python SDK) on both stores -> Playwright on SQLite -> Playwright on
+# PostgreSQL.
 #
 # PostgreSQL: postgres://postgres@127.0.0.1:5432 with trust auth. Under CI=true
 # it is mandatory; elsewhere, when it cannot be had, the PostgreSQL tests are
@@ -59,6 +63,16 @@ count_tests() {
       } END { print p+0, f+0, k+0 }' "$LOG_DIR"/cargo-*.log)
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
   fi
+  # pytest's closing line: "N passed, N failed, N skipped in 3.2s".
+  for f_ in "$LOG_DIR"/pytest-*.log; do
+    [ -f "$f_" ] || continue
+    read -r p f k < <(awk '/ in [0-9.]+s/{
+        for (i = 1; i <= NF; i++) {
+          if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^skipped/) k += $i
+        }
+      } END { print p+0, f+0, k+0 }' "$f_")
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
+  done
   for f_ in "$LOG_DIR"/e2e-*.log; do
     [ -f "$f_" ] || continue
     read -r p f k < <(awk '/^ +[0-9]+ (passed|flaky)( |$)/{p += $1}
@@ -138,9 +152,15 @@ stage "cargo build --release -p server -p worker"
 cargo build --release -p server -p worker
 stage_done
 
+# The single binary: the release `lull` copied into an empty directory serves
+# the dashboard embedded in it (no dist/ anywhere); Playwright smoke + headers.
+stage "playwright: release lull alone in an empty dir (embedded dashboard)"
+(cd end2end && npx --no-install playwright test -c playwright.embedded.config.ts) 2>&1 | tee "$LOG_DIR/e2e-embedded.log"
+stage_done
+
 # ------------------------------------------------------------------ docs
-# Every bash block of the quickstart, the runbook, auth, fleet and queues
-# pages, against a fresh release server, on each store: the documented
+# Every bash block of the quickstart, the runbook, auth, fleet, queues and
+# operations pages, against a fresh release server, on each store: the documented
 # commands stay true.
 stage "docs: quickstart + runbook snippets (SQLite)"
 bash scripts/check-docs.sh docs/quickstart.md
@@ -148,6 +168,9 @@ bash scripts/check-docs.sh docs/runbook.md
 bash scripts/check-docs.sh docs/auth.md
 bash scripts/check-docs.sh docs/fleet.md
 bash scripts/check-docs.sh docs/queues.md
+bash scripts/check-docs.sh docs/operations.md
+bash scripts/check-docs.sh docs/observability.md
+bash scripts/check-docs.sh docs/mcp.md
 stage_done
 if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
   stage "docs: quickstart + runbook snippets (PostgreSQL)"
@@ -156,9 +179,26 @@ if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
   bash scripts/check-docs.sh docs/auth.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/fleet.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   bash scripts/check-docs.sh docs/queues.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  bash scripts/check-docs.sh docs/operations.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  bash scripts/check-docs.sh docs/observability.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  bash scripts/check-docs.sh docs/mcp.md "${LULL_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   stage_done
 else
   stage_skip "docs (PostgreSQL)" "PostgreSQL unavailable"
+fi
+
+# ------------------------------------------------------------------ MCP client
+# A client we did not write: the official Python MCP SDK (tools/venv, from
+# setup) against a real `lull serve` in token mode, on each store.
+stage "MCP end-to-end, Python SDK (SQLite)"
+LULL_BIN=./target/release/lull LULL_MCP_DB=sqlite tools/venv/bin/python -m pytest -q end2end/mcp 2>&1 | tee "$LOG_DIR/pytest-mcp-sqlite.log"
+stage_done
+if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
+  stage "MCP end-to-end, Python SDK (PostgreSQL)"
+  LULL_BIN=./target/release/lull LULL_MCP_DB=postgres tools/venv/bin/python -m pytest -q end2end/mcp 2>&1 | tee "$LOG_DIR/pytest-mcp-postgres.log"
+  stage_done
+else
+  stage_skip "MCP end-to-end (PostgreSQL)" "PostgreSQL unavailable"
 fi
 
 # ------------------------------------------------------------------ end-to-end

@@ -12,9 +12,10 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 use wire::{
-    DrainView, EventsPage, Job, JobList, JobStatus, PauseRequest, RollingRestart,
-    RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerList,
-    WorkerPauseStatus,
+    BulkRetryRequest, BulkRetryResponse, DrainView, EventsPage, EventsSearch, Job, JobCount,
+    JobCountQuery, JobList, JobSearch, PauseRequest, QueueInfo, QueueList, QueuePauseRequest,
+    QueueResumeRequest, RollingRestart, RollingRestartRequest, WorkerActionRequest,
+    WorkerActionResponse, WorkerList, WorkerPauseStatus,
 };
 
 use crate::error::AppError;
@@ -35,10 +36,11 @@ pub async fn change_pause(request: PauseRequest) -> Result<WorkerPauseStatus, Ap
     backend().change_pause(request).await.map_err(refuse)
 }
 
-/// A page of the audit log, newest first.
+/// A page of the audit log, newest first, filtered by action and actor
+/// on the server.
 #[server(prefix = "/sfn", endpoint = "get_events")]
-pub async fn get_events(limit: Option<u32>, before: Option<i64>) -> Result<EventsPage, AppError> {
-    backend().events(limit, before).await.map_err(refuse)
+pub async fn get_events(query: EventsSearch) -> Result<EventsPage, AppError> {
+    backend().events(query).await.map_err(refuse)
 }
 
 /// The drain card: blocking jobs, running-jobs history, ETA.
@@ -86,10 +88,23 @@ pub async fn cancel_rolling_restart(id: Uuid) -> Result<RollingRestart, AppError
 
 // ---------------------------------------------------------------- jobs
 
-/// Jobs, newest first, optionally of one status (Jobs page).
+/// Jobs, newest first, filtered by status, type and queue (Jobs page).
 #[server(prefix = "/sfn", endpoint = "get_jobs")]
-pub async fn get_jobs(status: Option<JobStatus>, limit: Option<u32>) -> Result<JobList, AppError> {
-    backend().jobs(status, limit).await.map_err(refuse)
+pub async fn get_jobs(query: JobSearch) -> Result<JobList, AppError> {
+    backend().jobs(query).await.map_err(refuse)
+}
+
+/// How many jobs a filter matches (the bulk retry's confirmation).
+#[server(prefix = "/sfn", endpoint = "count_jobs")]
+pub async fn count_jobs(query: JobCountQuery) -> Result<JobCount, AppError> {
+    backend().job_count(query).await.map_err(refuse)
+}
+
+/// Queues again exactly the confirmed number of failed jobs of a type
+/// and/or queue (or nothing: 409).
+#[server(prefix = "/sfn", endpoint = "retry_failed_jobs")]
+pub async fn retry_failed_jobs(request: BulkRetryRequest) -> Result<BulkRetryResponse, AppError> {
+    backend().retry_failed_jobs(request).await.map_err(refuse)
 }
 
 /// One job (the job's own page).
@@ -108,4 +123,27 @@ pub async fn cancel_job(id: Uuid) -> Result<Job, AppError> {
 #[server(prefix = "/sfn", endpoint = "retry_job")]
 pub async fn retry_job(id: Uuid) -> Result<Job, AppError> {
     backend().retry_job(id).await.map_err(refuse)
+}
+
+// ---------------------------------------------------------------- queues
+
+/// Every queue with its pause state and live counts (Queues card).
+#[server(prefix = "/sfn", endpoint = "get_queues")]
+pub async fn get_queues() -> Result<QueueList, AppError> {
+    backend().queues().await.map_err(refuse)
+}
+
+/// Pauses one queue, as `POST /api/queues/{name}/pause`.
+#[server(prefix = "/sfn", endpoint = "pause_queue")]
+pub async fn pause_queue(name: String, request: QueuePauseRequest) -> Result<QueueInfo, AppError> {
+    backend().pause_queue(name, request).await.map_err(refuse)
+}
+
+/// Resumes one queue, as `POST /api/queues/{name}/resume`.
+#[server(prefix = "/sfn", endpoint = "resume_queue")]
+pub async fn resume_queue(
+    name: String,
+    request: QueueResumeRequest,
+) -> Result<QueueInfo, AppError> {
+    backend().resume_queue(name, request).await.map_err(refuse)
 }

@@ -4,11 +4,11 @@
 //! of what is loaded, older pages below.
 //!
 //! Used twice: the overview's recent history and the whole log at `/audit`
-//! (with its filters, see [`crate::audit_page`]).
+//! (with its [`Filter`], applied by the server, see [`crate::audit_page`]).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wire::{ControlEvent, EventsPage};
+use wire::{ControlEvent, EventsPage, EventsSearch};
 
 use crate::api::get_events;
 use crate::format;
@@ -61,36 +61,89 @@ pub fn append_older(loaded: &Loaded, page: EventsPage) -> Loaded {
     }
 }
 
+/// Which events a list shows: an exact action, and an actor the event's
+/// actor contains (any case). Empty matches everything. The server
+/// filters (`action`, `actor` on the events API) before it pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub action: String,
+    pub actor: String,
+}
+
+impl Filter {
+    /// What the server matches, for an event already loaded (a page that
+    /// answers after the filter changed is dropped by this).
+    pub fn matches(&self, e: &ControlEvent) -> bool {
+        (self.action.is_empty() || e.action == self.action)
+            && (self.actor.trim().is_empty()
+                || e.actor
+                    .to_lowercase()
+                    .contains(&self.actor.trim().to_lowercase()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.action.is_empty() && self.actor.trim().is_empty()
+    }
+
+    /// The events API's query for a page of `limit` below `before`.
+    pub fn query(&self, limit: u32, before: Option<i64>) -> EventsSearch {
+        let given = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        EventsSearch {
+            limit: Some(limit),
+            before,
+            action: given(&self.action),
+            actor: given(&self.actor),
+        }
+    }
+}
+
 /// One list of the audit log, loaded page by page.
 #[derive(Clone, Copy)]
 pub struct AuditLog {
     pub loaded: RwSignal<Loaded>,
     page: u32,
+    filter: Signal<Filter>,
 }
 
 impl AuditLog {
     /// A log that loads `page` events at a time: the newest page now, and
     /// again on every new version (for as long as the component lives).
     pub fn new(page: u32) -> Self {
+        AuditLog::filtered(page, Signal::stored(Filter::default()))
+    }
+
+    /// [`AuditLog::new`] of the events matching `filter`: a new filter
+    /// starts the list over.
+    pub fn filtered(page: u32, filter: Signal<Filter>) -> Self {
         let log = AuditLog {
             loaded: RwSignal::new(Loaded::default()),
             page,
+            filter,
         };
         let dash = expect_context::<Dashboard>();
-        Effect::new(move |_| {
+        Effect::new(move |previous: Option<Filter>| {
             dash.version();
+            let f = filter.get();
+            if previous.is_some_and(|p| p != f) {
+                log.loaded.set(Loaded::default());
+            }
             if dash.signed_in_untracked() {
                 log.load_newest();
             }
+            f
         });
         log
     }
 
     /// Loads the newest page and puts it on top.
     pub fn load_newest(self) {
-        let (loaded, page) = (self.loaded, self.page);
+        let (loaded, page, filter) = (self.loaded, self.page, self.filter);
+        let asked = filter.get_untracked();
         spawn_local(async move {
-            let result = get_events(Some(page), None).await;
+            let result = get_events(asked.query(page, None)).await;
+            if filter.with_untracked(|f| *f != asked) {
+                return; // the filter changed meanwhile: a newer load follows
+            }
             loaded.update(|l| match result {
                 Ok(p) => *l = merge_newest(l, p),
                 Err(e) => l.error = Some(format!("Could not load the history: {e}")),
@@ -98,39 +151,26 @@ impl AuditLog {
         });
     }
 
-    /// Loads older pages until `wanted` more events satisfy `keep` (or the
-    /// log ends, or `max_pages` were read): with a filter, one page may
-    /// hold no match at all.
-    pub fn load_older(
-        self,
-        keep: impl Fn(&ControlEvent) -> bool + 'static,
-        wanted: usize,
-        max_pages: u32,
-    ) {
-        let (loaded, page) = (self.loaded, self.page);
+    /// Loads the next older page of matching events.
+    pub fn load_older(self) {
+        let (loaded, page, filter) = (self.loaded, self.page, self.filter);
+        let Some(before) = loaded.with_untracked(|l| l.next_before) else {
+            return;
+        };
+        let asked = filter.get_untracked();
         loaded.update(|l| l.loading = true);
         spawn_local(async move {
-            let mut found = 0;
-            for _ in 0..max_pages {
-                let Some(before) = loaded.with_untracked(|l| l.next_before) else {
-                    break;
-                };
-                match get_events(Some(page), Some(before)).await {
-                    Ok(p) => {
-                        found += p.events.iter().filter(|e| keep(e)).count();
-                        loaded.update(|l| *l = append_older(l, p));
-                    }
-                    Err(e) => {
-                        loaded
-                            .update(|l| l.error = Some(format!("Could not load the history: {e}")));
-                        break;
-                    }
+            let result = get_events(asked.query(page, Some(before))).await;
+            loaded.update(|l| {
+                l.loading = false;
+                if filter.with_untracked(|f| *f != asked) {
+                    return;
                 }
-                if found >= wanted {
-                    break;
+                match result {
+                    Ok(p) => *l = append_older(l, p),
+                    Err(e) => l.error = Some(format!("Could not load the history: {e}")),
                 }
-            }
-            loaded.update(|l| l.loading = false);
+            });
         });
     }
 }
@@ -213,7 +253,7 @@ pub fn AuditHistory() -> impl IntoView {
             <h2 id="audit-h">"Audit history"</h2>
             <EventList events=Signal::derive(move || loaded.with(|l| l.events.clone())) empty="No pause or resume yet.".to_string() />
             <div class="actions">
-                <OlderEvents loaded older=Callback::new(move |_| log.load_older(|_| true, 1, 1)) />
+                <OlderEvents loaded older=Callback::new(move |_| log.load_older()) />
                 <leptos_router::components::A href="/audit" {..} class="btn">"The whole log"</leptos_router::components::A>
             </div>
         </section>

@@ -2,25 +2,24 @@
 //! The filters live in the address (`/audit?action=pause&actor=ops`), so a
 //! filtered view is a link and survives a reload.
 //!
-//! The events API filters nothing yet, so the page filters what it has
-//! loaded and, asked for older events, reads further pages until it finds
-//! more matches (at most [`SEARCH_PAGES`] pages per click).
+//! The server filters (the events API's `action` and `actor`) before it
+//! pages, so every page is a page of matches and *Show older events*
+//! continues among them.
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use wire::ControlEvent;
 
+pub use crate::audit::Filter;
 use crate::audit::{AuditLog, EventList, OlderEvents};
 
 /// Events per page read from the server.
 const PAGE: u32 = 50;
-/// How many pages one "Show older events" reads at most while filtering.
-const SEARCH_PAGES: u32 = 10;
 
 /// The actions the log records (the filter's options; any other action
 /// seen in the loaded events is offered too).
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 12] = [
     "pause",
     "resume",
     "worker.pause",
@@ -30,29 +29,12 @@ const ACTIONS: [&str; 9] = [
     "rolling_restart.cancel",
     "rolling_restart.done",
     "rolling_restart.failed",
+    "queue.pause",
+    "queue.resume",
+    "jobs.retry",
 ];
 
-/// The page's filters: an exact action, and an actor the event's actor
-/// contains (any case). Empty matches everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filter {
-    pub action: String,
-    pub actor: String,
-}
-
 impl Filter {
-    pub fn matches(&self, e: &ControlEvent) -> bool {
-        (self.action.is_empty() || e.action == self.action)
-            && (self.actor.trim().is_empty()
-                || e.actor
-                    .to_lowercase()
-                    .contains(&self.actor.trim().to_lowercase()))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.action.is_empty() && self.actor.trim().is_empty()
-    }
-
     /// The address of the page with this filter.
     pub fn href(&self) -> String {
         let mut query = Vec::new();
@@ -72,7 +54,7 @@ impl Filter {
 }
 
 /// Percent-encodes a query value.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -116,8 +98,9 @@ pub fn AuditPage() -> impl IntoView {
     };
     let set_action = set_filter.clone();
 
-    let log = AuditLog::new(PAGE);
+    let log = AuditLog::filtered(PAGE, filter.into());
     let loaded = log.loaded;
+    // Matching again here drops what a page loaded for an older filter.
     let shown = Signal::derive(move || {
         filter.with(|f| {
             loaded.with(|l| {
@@ -131,22 +114,16 @@ pub fn AuditPage() -> impl IntoView {
     });
     let options = move || loaded.with(|l| action_options(&l.events));
     let count = move || {
-        let (n, total, more) = loaded.with(|l| {
-            (
-                shown.with(Vec::len),
-                l.events.len(),
-                l.next_before.is_some(),
-            )
-        });
+        let (n, more) = loaded.with(|l| (shown.with(Vec::len), l.next_before.is_some()));
         let tail = if more {
             "; older events not loaded yet"
         } else {
             ""
         };
         if filter.with(Filter::is_empty) {
-            format!("{total} events loaded{tail}.")
+            format!("{n} events loaded{tail}.")
         } else {
-            format!("{n} of {total} loaded events match{tail}.")
+            format!("{n} matching events loaded{tail}.")
         }
     };
     let empty = Signal::derive(move || {
@@ -156,11 +133,7 @@ pub fn AuditPage() -> impl IntoView {
             "No loaded event matches the filter.".to_string()
         }
     });
-    let older = Callback::new(move |_| {
-        let f = filter.get_untracked();
-        let pages = if f.is_empty() { 1 } else { SEARCH_PAGES };
-        log.load_older(move |e| f.matches(e), PAGE as usize, pages);
-    });
+    let older = Callback::new(move |_| log.load_older());
 
     view! {
         <div class="page">
@@ -235,8 +208,8 @@ mod tests {
 
     #[test]
     fn unknown_actions_seen_in_the_log_are_offered() {
-        let options = action_options(&[ev("pause", "a"), ev("queue.pause", "a")]);
+        let options = action_options(&[ev("pause", "a"), ev("batch.someday", "a")]);
         assert_eq!(options.len(), ACTIONS.len() + 1);
-        assert_eq!(options.last().map(String::as_str), Some("queue.pause"));
+        assert_eq!(options.last().map(String::as_str), Some("batch.someday"));
     }
 }

@@ -34,6 +34,7 @@ pub mod format;
 mod jobs;
 mod overview;
 mod pause_impact;
+mod queues;
 pub mod state;
 mod until;
 mod widgets;

@@ -1,11 +1,12 @@
-//! `/`: the pause and resume forms (operators), the drain card and the
-//! recent audit history. The banner above is the layout's, on every page.
+//! `/`: the pause and resume forms (operators), the drain card, the
+//! Queues card and the recent audit history. The banner above is the layout's, on every page.
 
 use leptos::prelude::*;
 
 use crate::audit::AuditHistory;
 use crate::controls::PauseControls;
 use crate::drain::DrainCard;
+use crate::queues::QueuesCard;
 use crate::state::Dashboard;
 
 #[component]
@@ -18,6 +19,7 @@ pub fn Overview() -> impl IntoView {
                     <PauseControls />
                 </Show>
                 <DrainCard />
+                <QueuesCard />
             </div>
             <div class="col">
                 <AuditHistory />

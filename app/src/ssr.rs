@@ -3,9 +3,10 @@
 
 use uuid::Uuid;
 use wire::{
-    ApiError, DrainView, EventsPage, Job, JobList, JobStatus, PauseRequest, RollingRestart,
-    RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerList,
-    WorkerPauseStatus,
+    ApiError, BulkRetryRequest, BulkRetryResponse, DrainView, EventsPage, EventsSearch, Job,
+    JobCount, JobCountQuery, JobList, JobSearch, PauseRequest, QueueInfo, QueueList,
+    QueuePauseRequest, QueueResumeRequest, RollingRestart, RollingRestartRequest,
+    WorkerActionRequest, WorkerActionResponse, WorkerList, WorkerPauseStatus,
 };
 
 use crate::error::AppError;
@@ -25,9 +26,9 @@ pub trait DashboardBackend: Send + Sync + 'static {
     /// `POST /api/system/worker-pause`.
     async fn change_pause(&self, request: PauseRequest) -> Result<WorkerPauseStatus, ApiError>;
 
-    /// `GET /api/system/worker-pause/events`: the audit log, newest first.
-    async fn events(&self, limit: Option<u32>, before: Option<i64>)
-        -> Result<EventsPage, ApiError>;
+    /// `GET /api/system/worker-pause/events`: the audit log, newest first,
+    /// filtered by action and actor.
+    async fn events(&self, query: EventsSearch) -> Result<EventsPage, ApiError>;
 
     /// What blocks the drain, the running-jobs history and the ETA.
     async fn drain_view(&self) -> Result<DrainView, ApiError>;
@@ -53,12 +54,34 @@ pub trait DashboardBackend: Send + Sync + 'static {
     /// `POST /api/workers/rolling-restarts/{id}/cancel`.
     async fn cancel_rolling_restart(&self, id: Uuid) -> Result<RollingRestart, ApiError>;
 
-    /// `GET /api/queue/jobs?status=&limit=`, newest first.
-    async fn jobs(
+    /// `GET /api/queue/jobs?status=&type=&queue=&limit=`, newest first.
+    async fn jobs(&self, query: JobSearch) -> Result<JobList, ApiError>;
+
+    /// `GET /api/queue/jobs/count?status=&type=&queue=`.
+    async fn job_count(&self, query: JobCountQuery) -> Result<JobCount, ApiError>;
+
+    /// `POST /api/queue/jobs/retry-failed`.
+    async fn retry_failed_jobs(
         &self,
-        status: Option<JobStatus>,
-        limit: Option<u32>,
-    ) -> Result<JobList, ApiError>;
+        request: BulkRetryRequest,
+    ) -> Result<BulkRetryResponse, ApiError>;
+
+    /// `GET /api/queues`.
+    async fn queues(&self) -> Result<QueueList, ApiError>;
+
+    /// `POST /api/queues/{name}/pause`.
+    async fn pause_queue(
+        &self,
+        name: String,
+        request: QueuePauseRequest,
+    ) -> Result<QueueInfo, ApiError>;
+
+    /// `POST /api/queues/{name}/resume`.
+    async fn resume_queue(
+        &self,
+        name: String,
+        request: QueueResumeRequest,
+    ) -> Result<QueueInfo, ApiError>;
 
     /// `GET /api/queue/jobs/{id}`.
     async fn job(&self, id: Uuid) -> Result<Job, ApiError>;

@@ -8,7 +8,8 @@ use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use reqwest::Method;
 use wire::{
-    DrainView, EventsPage, EventsQuery, PauseRequest, StatusQuery, StreamMessage, WorkerPauseStatus,
+    DrainView, EventsPage, EventsQuery, EventsSearch, PauseRequest, StatusQuery, StreamMessage,
+    WorkerPauseStatus,
 };
 
 use crate::{error, ApiError, Client, Endpoint, Error, Result};
@@ -66,6 +67,18 @@ impl Client {
     /// id `before`; pass the page's `next_before` for the next one.
     /// Errors: `Invalid { field: limit }` for a limit out of range.
     pub async fn events(&self, query: &EventsQuery) -> Result<EventsPage> {
+        self.get_query(
+            Endpoint::get(&["api", "system", "worker-pause", "events"]),
+            query,
+        )
+        .await
+    }
+
+    /// [`Client::events`] filtered on the server: an exact `action` and an
+    /// `actor` containing the given text (any ASCII case); a page holds up
+    /// to `limit` matching events and `next_before` continues among them.
+    /// Errors: `Invalid { field }` (`limit`, `action`, `actor`).
+    pub async fn search_events(&self, query: &EventsSearch) -> Result<EventsPage> {
         self.get_query(
             Endpoint::get(&["api", "system", "worker-pause", "events"]),
             query,

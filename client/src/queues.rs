@@ -4,8 +4,9 @@
 
 use wire::{
     BatchCompleteRequest, BatchEnqueueRequest, BatchEnqueueResponse, BatchFailRequest,
-    BatchOutcome, EnqueueRequest, Enqueued, JobList, JobListQuery, QueueInfo, QueueList,
-    QueuePauseRequest, QueueResumeRequest,
+    BatchOutcome, BulkRetryRequest, BulkRetryResponse, EnqueueRequest, Enqueued, JobCount,
+    JobCountQuery, JobList, JobListQuery, JobSearch, QueueInfo, QueueList, QueuePauseRequest,
+    QueueResumeRequest,
 };
 
 use crate::{Client, Endpoint, Result};
@@ -55,6 +56,36 @@ impl Client {
     pub async fn jobs(&self, query: &JobListQuery) -> Result<JobList> {
         self.get_query(Endpoint::get(&["api", "queue", "jobs"]), query)
             .await
+    }
+
+    /// `GET /api/queue/jobs` with the `type` filter too ([`JobSearch`]).
+    /// Errors: `Invalid { field }` (`status`, `type`, `queue`, `limit`).
+    pub async fn search_jobs(&self, query: &JobSearch) -> Result<JobList> {
+        self.get_query(Endpoint::get(&["api", "queue", "jobs"]), query)
+            .await
+    }
+
+    /// `GET /api/queue/jobs/count`: how many jobs match `status`, `type`
+    /// and `queue` (each optional). Read-only. Errors: `Invalid { field }`.
+    pub async fn count_jobs(&self, query: &JobCountQuery) -> Result<JobCount> {
+        self.get_query(Endpoint::get(&["api", "queue", "jobs", "count"]), query)
+            .await
+    }
+
+    /// `POST /api/queue/jobs/retry-failed` (operator): queues again every
+    /// failed job of `type` and/or `queue`, audited with the caller and
+    /// `reason`. With `expectedCount` (the count the operator saw) it
+    /// retries exactly that many or nothing: `Conflict` when the matching
+    /// set changed since. Also `Conflict` beyond 10,000 jobs or when a live
+    /// job holds one's `uniqueKey`; `Invalid { field }` (`reason`, `type`,
+    /// `queue`, `expectedCount`). Not idempotent: a repeat finds no failed
+    /// jobs left (and, with `expectedCount`, answers `Conflict`).
+    pub async fn retry_failed(&self, req: &BulkRetryRequest) -> Result<BulkRetryResponse> {
+        self.post(
+            Endpoint::post(&["api", "queue", "jobs", "retry-failed"]),
+            Some(req),
+        )
+        .await
     }
 
     /// `GET /api/queues`: every queue that has jobs or a pause, by name,

@@ -15,6 +15,7 @@ const bin = process.env.LULL_E2E_BIN ?? path.join(root, 'target', 'release', 'lu
 const suffix = `${Date.now().toString(36)}${process.pid}`;
 const OPERATOR = `e2e-ops-${suffix}`;
 const VIEWER = `e2e-viewer-${suffix}`;
+const WORKER = `e2e-worker-${suffix}`;
 
 let server: ChildProcess | undefined;
 let tmp: string | undefined;
@@ -59,7 +60,7 @@ test.beforeAll(async () => {
     }, { timeout: 30_000 })
     .toBe(200);
   // On SQLite the server created the file: tokens go into the same one.
-  for (const [name, role] of [[OPERATOR, 'operator'], [VIEWER, 'viewer']]) {
+  for (const [name, role] of [[OPERATOR, 'operator'], [VIEWER, 'viewer'], [WORKER, 'worker']]) {
     tokens[name] = execFileSync(bin, ['token', 'create', '--name', name, '--role', role, '--database-url', databaseUrl])
       .toString()
       .trim();
@@ -160,6 +161,42 @@ test('a cross-site POST with the session cookie is refused', async ({ page, play
   } finally {
     await api.dispose();
   }
+});
+
+test('a viewer reads the jobs and the queues, with no action on them', async ({ page, request }) => {
+  // One failed job in a queue of its own, enqueued and failed over REST with the operator's token.
+  const auth = { authorization: `Bearer ${tokens[OPERATOR]}` };
+  const queue = `e2e-viewer-${Date.now().toString(36)}`;
+  const enq = await request.post(`${base}/api/queue/jobs`, { headers: auth, data: { type: 'e2e.viewer', queue, maxAttempts: 1 } });
+  expect(enq.status(), await enq.text()).toBe(201);
+  const job = (await enq.json()).id as string;
+  // An earlier test leaves the fleet paused: resume it so the worker can claim.
+  const resumed = await request.post(`${base}/api/system/worker-pause`, {
+    headers: auth,
+    data: { action: 'resume', reason: 'e2e: let the worker claim', forceResume: true },
+  });
+  expect(resumed.status(), await resumed.text()).toBe(200);
+  const wauth = { authorization: `Bearer ${tokens[WORKER]}` };
+  const claim = await request.post(`${base}/api/queue/jobs/claim`, { headers: wauth, data: { workerId: WORKER, queues: [queue] } });
+  const claimed = (await claim.json()).job;
+  expect(claimed?.id, 'the worker claimed the job').toBe(job);
+  const fail = await request.post(`${base}/api/queue/jobs/${job}/fail`, {
+    headers: wauth,
+    data: { workerId: WORKER, leaseToken: claimed.leaseToken, error: 'e2e: boom', retryable: false },
+  });
+  expect(fail.status(), await fail.text()).toBe(200);
+
+  await signIn(page, VIEWER);
+  await expect(page.locator(`#queues tr[data-queue="${queue}"]`)).toBeVisible();
+  await expect(page.getByRole('button', { name: `Pause ${queue}` })).toHaveCount(0);
+  await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+  await page.getByLabel('Queue').selectOption(queue);
+  await expect(page.locator(`#jobs tr[data-job-id="${job}"]`)).toContainText('failed');
+  await expect(page.getByRole('button', { name: /^Retry \d+ failed job/ })).toHaveCount(0);
+  await page.locator(`#jobs tr[data-job-id="${job}"]`).getByRole('link').click();
+  await expect(page.getByRole('region', { name: 'Error' })).toHaveText('e2e: boom');
+  await expect(page.getByRole('button', { name: 'Retry job' })).toHaveCount(0);
+  await expectAccessible(page, 'a job as a viewer');
 });
 
 test('a viewer sees no Pause button and no worker actions', async ({ page }) => {

@@ -42,6 +42,9 @@ pub enum Access {
     Work,
     /// Operators.
     Operate,
+    /// Any signed-in role (the MCP endpoint: each tool then checks the
+    /// access of the REST route it mirrors).
+    SignedIn,
 }
 
 /// Who is calling: the actor recorded in audit events and logs.
@@ -65,6 +68,7 @@ impl Caller {
             (self.role, access),
             (None, _)
                 | (_, Access::Public)
+                | (Some(_), Access::SignedIn)
                 | (Some(Role::Viewer), Access::Read | Access::ReadJobs)
                 | (
                     Some(Role::Operator),

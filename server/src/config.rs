@@ -14,6 +14,7 @@ use crate::domain::retention::{
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/lull.db";
+/// Where a binary built without the embedded dashboard looks for one.
 pub const DEFAULT_STATIC_DIR: &str = "./dist";
 
 /// Flags shared by the subcommands (each also readable from the environment).
@@ -29,7 +30,9 @@ pub struct ConfigArgs {
     /// [default: sqlite://./data/lull.db].
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Directory of the built dashboard (Trunk's `dist/`) [default: ./dist].
+    /// Serve the dashboard from this directory (Trunk's `dist/`) instead of
+    /// the copy embedded in a release binary [default: the embedded copy;
+    /// in a build without one, ./dist].
     #[arg(long, env = "LULL_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
     /// Told to workers: how long to sleep between claims while paused
@@ -76,6 +79,9 @@ pub struct ConfigArgs {
     /// How often the retention pass runs [default: 60000].
     #[arg(long, env = "LULL_RETENTION_INTERVAL_MS")]
     pub retention_interval_ms: Option<u64>,
+    /// Also send the metrics to this StatsD server (`host:port`, UDP).
+    #[arg(long, env = "LULL_STATSD")]
+    pub statsd: Option<String>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -97,6 +103,7 @@ struct FileConfig {
     retain_failed: Option<String>,
     retain_events: Option<String>,
     retention_interval_ms: Option<u64>,
+    statsd: Option<String>,
 }
 
 /// The resolved, validated configuration.
@@ -104,7 +111,8 @@ struct FileConfig {
 pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
-    pub static_dir: PathBuf,
+    /// `None`: the dashboard embedded in the binary (see `http::assets`).
+    pub static_dir: Option<PathBuf>,
     pub pause_poll_interval_ms: u64,
     pub pause_refresh_ms: u64,
     pub worker_stale_seconds: u64,
@@ -115,6 +123,8 @@ pub struct Config {
     /// How long finished jobs (and the audit log) are kept.
     pub retention: RetentionPolicy,
     pub retention_interval_ms: u64,
+    /// Where StatsD datagrams go, if anywhere.
+    pub statsd: Option<crate::metrics::StatsdTarget>,
 }
 
 /// A configuration error, worded for the operator.
@@ -247,7 +257,16 @@ impl ConfigArgs {
                 "retention_interval_ms is {retention_interval_ms}: it must be between 50 and 86400000"
             )));
         }
+        let statsd = self
+            .statsd
+            .clone()
+            .or(file.statsd)
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| crate::metrics::StatsdTarget::parse(s.trim()))
+            .transpose()
+            .map_err(ConfigError)?;
         Ok(Config {
+            statsd,
             retention,
             retention_interval_ms,
             min_available_workers,
@@ -257,11 +276,7 @@ impl ConfigArgs {
             worker_stale_seconds,
             listen,
             database_url,
-            static_dir: self
-                .static_dir
-                .clone()
-                .or(file.static_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATIC_DIR)),
+            static_dir: self.static_dir.clone().or(file.static_dir),
             pause_poll_interval_ms,
             pause_refresh_ms,
         })
@@ -324,6 +339,26 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.resolve().unwrap_err().0.contains("retain_succeeded"));
+    }
+
+    #[test]
+    fn statsd_is_off_by_default_and_parsed_when_set() {
+        assert_eq!(ConfigArgs::default().resolve().unwrap().statsd, None);
+        let c = ConfigArgs {
+            statsd: Some("127.0.0.1:8125".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            c.statsd.map(|t| t.to_string()).as_deref(),
+            Some("127.0.0.1:8125")
+        );
+        let bad = ConfigArgs {
+            statsd: Some("statsd.local".into()),
+            ..Default::default()
+        };
+        assert!(bad.resolve().unwrap_err().0.contains("LULL_STATSD"));
     }
 
     #[test]

@@ -2,18 +2,21 @@
 //!
 //! Layers, outermost first: [`http`] (axum routes; handlers parse each
 //! request into a [`domain`] command, call the service, map the answer; the
-//! one API error type) → [`service`] (the core, one file per capability:
+//! one API error type; the MCP tools at `/mcp`, thin calls of the same
+//! service functions) → [`service`] (the core, one file per capability:
 //! runs commands against storage, keeps the [`cache`] current) →
 //! [`storage`] (all SQL: queries and operations written once, a driver per
 //! dialect for SQLite and PostgreSQL). [`domain`] holds the pure rules and
 //! the request parsing; [`auth`] the tokens and roles; [`live`] the
-//! dashboard's in-memory metrics history.
+//! dashboard's in-memory metrics history; [`metrics`](crate::metrics) the recorder behind
+//! `/metrics` and StatsD.
 
 pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod lifecycle;
 pub mod live;
 pub mod metrics;
 pub mod service;
@@ -23,17 +26,31 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+/// What [`start`] returns: the bound address, the service, and the task
+/// that serves until the shutdown future resolves.
+pub type Started = (
+    std::net::SocketAddr,
+    Arc<service::Service>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
 /// Connects storage, runs migrations, loads the pause state, starts the
 /// background refreshers and binds the listener. Returns the bound address
 /// and a future that serves until `shutdown` resolves.
 pub async fn start(
     cfg: &config::Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(
-    std::net::SocketAddr,
-    Arc<service::Service>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-)> {
+) -> anyhow::Result<Started> {
+    start_with(cfg, lifecycle::Readiness::default(), shutdown).await
+}
+
+/// [`start`], reporting through `readiness`: ready once the listener is
+/// bound (systemd's `READY=1`), stopping when `shutdown` resolves.
+pub async fn start_with(
+    cfg: &config::Config,
+    readiness: lifecycle::Readiness,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Started> {
     let store = storage::connect(&cfg.database_url)
         .await
         .with_context(|| format!("opening {}", storage::redact(&cfg.database_url)))?;
@@ -48,6 +65,7 @@ pub async fn start(
             min_available_workers: cfg.min_available_workers,
             retention: cfg.retention,
             retention_interval_ms: cfg.retention_interval_ms,
+            statsd: cfg.statsd.clone(),
             ..Default::default()
         },
     )
@@ -57,12 +75,20 @@ pub async fn start(
         svc.clone(),
         &http::HttpOptions {
             static_dir: cfg.static_dir.clone(),
+            readiness: readiness.clone(),
         },
     );
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    readiness.set_ready(addr);
+    // Stopping begins when `shutdown` resolves: open event streams end, so
+    // the graceful stop only waits for ordinary requests.
+    let shutdown = async move {
+        shutdown.await;
+        readiness.set_stopping();
+    };
     let handle = tokio::spawn(async move {
         axum::serve(
             listener,

@@ -40,6 +40,11 @@ impl Live {
         self.tick.subscribe()
     }
 
+    /// Open subscriptions: one per live event stream.
+    pub fn subscriber_count(&self) -> usize {
+        self.tick.receiver_count()
+    }
+
     /// Records a sample and wakes subscribers only when something changed.
     pub fn record(&self, tick: MetricsTick) {
         if let Ok(mut h) = self.history.lock() {

@@ -1,136 +1,470 @@
-//! Process-local counters for `/metrics` (Prometheus text format).
+//! Metrics through the `metrics` facade: the service records into
+//! [`metrics`] handles (counters, gauges, histograms); the exporters turn
+//! them into Prometheus text at `/metrics` (`metrics-exporter-prometheus`)
+//! and, when `LULL_STATSD=host:port` is set, into StatsD datagrams
+//! (`metrics-exporter-statsd`), both fed by one fan-out recorder.
 //!
-//! Counters live in memory (each server process reports its own, as
-//! Prometheus expects); gauges that describe shared state (pause state, jobs
-//! by status, each queue's pause and live jobs) are read from storage at
-//! scrape time.
+//! Each [`Service`](crate::service::Service) owns its recorder instead of
+//! installing a global one: several services share a test process, and
+//! each must count only its own requests. Counters are process-local (each
+//! server reports its own, as Prometheus expects); gauges that describe
+//! shared state (pause, jobs by status, queues, workers by state, rolling
+//! restarts) are set from storage before each scrape (and on the metrics
+//! tick when StatsD is on). Every series name and its meaning is listed in
+//! `docs/observability.md`.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Label, Metadata,
+    Recorder, SharedString, Unit,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::drain::{JobCounts, LiveCounts};
+
+/// Upper bounds (seconds) of the job-latency histogram buckets.
+const JOB_LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
+/// Upper bounds (seconds) of the storage-call latency buckets.
+const STORAGE_LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+static META: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// Every series: name, help text (the `# HELP` line and the docs).
+const COUNTERS: [(&str, &str); 11] = [
+    (
+        "lull_pause_actions_total",
+        "Pause-state changes made through this process, by action (pause, resume, force_resume, noop).",
+    ),
+    ("lull_claims_total", "Claim requests by outcome (paused, claimed, empty, error)."),
+    (
+        "lull_queue_pause_actions_total",
+        "Queue pause-state changes made through this process, by action.",
+    ),
+    ("lull_job_completions_total", "Jobs completed successfully."),
+    (
+        "lull_dispatch_failures_total",
+        "Job failures reported by workers (retried or final).",
+    ),
+    (
+        "lull_lease_conflicts_total",
+        "Fenced calls refused because the lease was lost.",
+    ),
+    (
+        "lull_expired_leases_requeued_total",
+        "Expired leases requeued or failed before a claim.",
+    ),
+    (
+        "lull_storage_calls_total",
+        "Storage calls made by this process (each at least one database round trip).",
+    ),
+    (
+        "lull_fleet_actions_total",
+        "Per-worker actions applied through this process, by action (pause, resume, drain).",
+    ),
+    (
+        "lull_fleet_action_refusals_total",
+        "Per-worker actions refused by the safety rule, by action.",
+    ),
+    (
+        "lull_rolling_restarts_started_total",
+        "Rolling restarts started through this process.",
+    ),
+];
+
+const GAUGES: [(&str, &str); 11] = [
+    ("lull_workers_paused", "1 while the fleet is paused."),
+    ("lull_pause_version", "Version of the global pause state."),
+    ("lull_pause_mode", "1 for the current pause mode."),
+    (
+        "lull_pause_duration_seconds",
+        "Seconds since the current fleet pause began; 0 while running.",
+    ),
+    (
+        "lull_jobs",
+        "Jobs by status (stale_running: running with an expired lease).",
+    ),
+    ("lull_queue_paused", "1 while the queue is paused."),
+    ("lull_queue_jobs", "Live jobs of each queue by status."),
+    (
+        "lull_fleet_workers",
+        "Registered workers by observed state (running, paused, draining, stopped, offline).",
+    ),
+    ("lull_rolling_restarts", "Rolling restarts by status."),
+    (
+        "lull_stream_subscribers",
+        "Open live event streams (dashboards, lull tui) on this process.",
+    ),
+    (
+        "lull_claim_waiters",
+        "Claims long-polling for a job on this process.",
+    ),
+];
+
+const HISTOGRAMS: [(&str, &str); 2] = [
+    ("lull_job_latency_seconds", "Time from claim to completion."),
+    (
+        "lull_storage_call_duration_seconds",
+        "Duration of one storage call (connection held, statements run).",
+    ),
+];
+
+/// Where StatsD datagrams go (`LULL_STATSD=host:port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsdTarget {
+    pub host: String,
+    pub port: u16,
+}
+
+impl StatsdTarget {
+    /// Parses `host:port` (an IPv6 host in brackets).
+    pub fn parse(s: &str) -> Result<StatsdTarget, String> {
+        let (host, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("LULL_STATSD must be host:port, not {s:?}"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("LULL_STATSD: {port:?} is not a port (1-65535)"))?;
+        if host.is_empty() {
+            return Err(format!("LULL_STATSD must be host:port, not {s:?}"));
+        }
+        Ok(StatsdTarget {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for StatsdTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The StatsD recorder: one datagram per update, sent from cadence's queue
+/// thread (never blocks the request), unbuffered so an alert on a pause
+/// fires at once rather than when a buffer fills.
+fn statsd_recorder(
+    target: &StatsdTarget,
+) -> Result<metrics_exporter_statsd::StatsdRecorder, String> {
+    let addr: SocketAddr = (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("LULL_STATSD {target}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("LULL_STATSD {target}: no address"))?;
+    let bind = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let socket = UdpSocket::bind(bind).map_err(|e| format!("StatsD socket: {e}"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| format!("StatsD socket: {e}"))?;
+    let udp = cadence::UdpMetricSink::from(addr, socket)
+        .map_err(|e| format!("StatsD sink {target}: {e}"))?;
+    let sink = cadence::QueuingMetricSink::with_capacity(udp, 8192);
+    metrics_exporter_statsd::StatsdBuilder::from(target.host.clone(), target.port)
+        .with_sink(sink)
+        .build(None)
+        .map_err(|e| format!("StatsD recorder: {e}"))
+}
 
 /// One queue's gauges: its name, whether it is paused, its live jobs.
 pub type QueueGauges<'a> = (&'a str, bool, LiveCounts);
 
-/// Upper bounds (seconds) of the job-latency histogram buckets.
-const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
-
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub pauses: AtomicU64,
-    pub resumes: AtomicU64,
-    pub force_resumes: AtomicU64,
-    pub noop_actions: AtomicU64,
-    pub queue_pauses: AtomicU64,
-    pub queue_resumes: AtomicU64,
-    pub claims_paused: AtomicU64,
-    pub claims_claimed: AtomicU64,
-    pub claims_empty: AtomicU64,
-    pub claims_error: AtomicU64,
-    pub requeued_expired: AtomicU64,
-    pub completed: AtomicU64,
-    pub failures: AtomicU64,
-    pub lease_conflicts: AtomicU64,
-    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    latency_count: AtomicU64,
-    /// Sum of latencies in microseconds (integer, lock-free).
-    latency_sum_us: AtomicU64,
+/// The pause gauges.
+#[derive(Debug, Clone, Copy)]
+pub struct PauseGauges<'a> {
+    pub paused: bool,
+    pub mode: Option<&'a str>,
+    pub version: i64,
+    /// Seconds since the current pause began (0 while running).
+    pub paused_for_seconds: f64,
 }
 
-pub fn inc(c: &AtomicU64) {
-    c.fetch_add(1, Relaxed);
+/// The service's metrics: the recorder, the Prometheus handle, and the
+/// handles of the fixed series (registered once: the paused-claim path
+/// only bumps an atomic).
+pub struct Metrics {
+    recorder: Arc<dyn Recorder + Send + Sync>,
+    prometheus: PrometheusHandle,
+    statsd: bool,
+    claims_paused: Counter,
+    claims_claimed: Counter,
+    claims_empty: Counter,
+    claims_error: Counter,
+    lease_conflicts: Counter,
+    completed: Counter,
+    failures: Counter,
+    requeued_expired: Counter,
+    storage_calls: Counter,
+    job_latency: Histogram,
+    storage_latency: Histogram,
+    stream_subscribers: Gauge,
+    claim_waiters: Gauge,
+    waiting: AtomicI64,
+    /// Empty claims, also kept here: tests wait on it to know a long-poll
+    /// has made its first attempt (an in-process signal, not an export).
+    empty_claims: AtomicU64,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("statsd", &self.statsd)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        // Without StatsD nothing can fail.
+        Metrics::new(None).unwrap_or_else(|_| unreachable!("no StatsD target"))
+    }
 }
 
 impl Metrics {
-    /// Records how long a finished job ran (claim to completion).
-    pub fn observe_latency(&self, seconds: f64) {
-        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                self.latency_buckets[i].fetch_add(1, Relaxed);
-            }
+    /// The recorder: Prometheus always, StatsD too when a target is given.
+    pub fn new(statsd: Option<&StatsdTarget>) -> Result<Metrics, String> {
+        let mut builder = PrometheusBuilder::new();
+        for (name, buckets) in [
+            ("lull_job_latency_seconds", &JOB_LATENCY_BUCKETS[..]),
+            (
+                "lull_storage_call_duration_seconds",
+                &STORAGE_LATENCY_BUCKETS[..],
+            ),
+        ] {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.into()), buckets)
+                .map_err(|e| e.to_string())?;
         }
-        self.latency_count.fetch_add(1, Relaxed);
-        self.latency_sum_us
-            .fetch_add((seconds.max(0.0) * 1e6) as u64, Relaxed);
+        let prom = builder.build_recorder();
+        let prometheus = prom.handle();
+        let recorder: Arc<dyn Recorder + Send + Sync> = match statsd {
+            Some(t) => Arc::new(Both(prom, statsd_recorder(t)?)),
+            None => Arc::new(prom),
+        };
+        for (name, help) in COUNTERS {
+            recorder.describe_counter(KeyName::from_const_str(name), None, help.into());
+        }
+        for (name, help) in GAUGES {
+            recorder.describe_gauge(KeyName::from_const_str(name), None, help.into());
+        }
+        for (name, help) in HISTOGRAMS {
+            recorder.describe_histogram(
+                KeyName::from_const_str(name),
+                Some(Unit::Seconds),
+                help.into(),
+            );
+        }
+        let counter = |name: &'static str, label: Option<(&'static str, &'static str)>| {
+            let labels: Vec<Label> = label
+                .map(|(k, v)| Label::from_static_parts(k, v))
+                .into_iter()
+                .collect();
+            recorder.register_counter(&Key::from_parts(name, labels), &META)
+        };
+        let m = Metrics {
+            claims_paused: counter("lull_claims_total", Some(("outcome", "paused"))),
+            claims_claimed: counter("lull_claims_total", Some(("outcome", "claimed"))),
+            claims_empty: counter("lull_claims_total", Some(("outcome", "empty"))),
+            claims_error: counter("lull_claims_total", Some(("outcome", "error"))),
+            lease_conflicts: counter("lull_lease_conflicts_total", None),
+            completed: counter("lull_job_completions_total", None),
+            failures: counter("lull_dispatch_failures_total", None),
+            requeued_expired: counter("lull_expired_leases_requeued_total", None),
+            storage_calls: counter("lull_storage_calls_total", None),
+            job_latency: recorder
+                .register_histogram(&Key::from_static_name("lull_job_latency_seconds"), &META),
+            storage_latency: recorder.register_histogram(
+                &Key::from_static_name("lull_storage_call_duration_seconds"),
+                &META,
+            ),
+            stream_subscribers: recorder
+                .register_gauge(&Key::from_static_name("lull_stream_subscribers"), &META),
+            claim_waiters: recorder
+                .register_gauge(&Key::from_static_name("lull_claim_waiters"), &META),
+            recorder,
+            prometheus,
+            statsd: statsd.is_some(),
+            waiting: AtomicI64::new(0),
+            empty_claims: AtomicU64::new(0),
+        };
+        // Every action series exists from the start (at 0), so a rate() or
+        // an alert works before the first action.
+        for a in ["pause", "resume", "force_resume", "noop"] {
+            m.labelled_counter("lull_pause_actions_total", &[("action", a)])
+                .increment(0);
+        }
+        for a in ["pause", "resume"] {
+            m.labelled_counter("lull_queue_pause_actions_total", &[("action", a)])
+                .increment(0);
+        }
+        for a in ["pause", "resume", "drain"] {
+            m.labelled_counter("lull_fleet_actions_total", &[("action", a)])
+                .increment(0);
+            m.labelled_counter("lull_fleet_action_refusals_total", &[("action", a)])
+                .increment(0);
+        }
+        for c in [
+            &m.claims_paused,
+            &m.claims_claimed,
+            &m.claims_empty,
+            &m.claims_error,
+            &m.lease_conflicts,
+            &m.completed,
+            &m.failures,
+            &m.requeued_expired,
+        ] {
+            c.increment(0);
+        }
+        m.labelled_counter("lull_rolling_restarts_started_total", &[])
+            .increment(0);
+        m.stream_subscribers.set(0.0);
+        m.claim_waiters.set(0.0);
+        Ok(m)
     }
 
-    /// The Prometheus exposition text.
-    pub fn render(
-        &self,
-        paused: bool,
-        mode: Option<&str>,
-        version: i64,
-        jobs: &JobCounts,
-        queues: &[QueueGauges<'_>],
-        storage_calls: u64,
-    ) -> String {
-        let mut out = String::with_capacity(4096);
-        let mut gauge = |name: &str, help: &str, value: String| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
-        };
-        gauge(
-            "lull_workers_paused",
-            "1 while the fleet is paused.",
-            u8::from(paused).to_string(),
-        );
-        gauge(
-            "lull_pause_version",
-            "Version of the global pause state.",
-            version.to_string(),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP lull_pause_mode 1 for the current pause mode.\n# TYPE lull_pause_mode gauge"
-        );
+    /// Whether a StatsD exporter is attached (the metrics tick then pushes
+    /// the storage gauges too).
+    pub fn statsd_enabled(&self) -> bool {
+        self.statsd
+    }
+
+    fn labelled_counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
+        let labels: Vec<Label> = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, v.to_string()))
+            .collect();
+        self.recorder
+            .register_counter(&Key::from_parts(name, labels), &META)
+    }
+
+    fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
+        let labels: Vec<Label> = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, v.to_string()))
+            .collect();
+        self.recorder
+            .register_gauge(&Key::from_parts(name, labels), &META)
+    }
+
+    /// A claim answered paused.
+    pub fn claim_paused(&self) {
+        self.claims_paused.increment(1);
+    }
+
+    pub fn claim_claimed(&self) {
+        self.claims_claimed.increment(1);
+    }
+
+    pub fn claim_empty(&self) {
+        self.claims_empty.increment(1);
+        self.empty_claims.fetch_add(1, Relaxed);
+    }
+
+    pub fn claim_error(&self) {
+        self.claims_error.increment(1);
+    }
+
+    /// Claims that came back empty so far on this process.
+    pub fn empty_claims(&self) -> u64 {
+        self.empty_claims.load(Relaxed)
+    }
+
+    pub fn lease_conflict(&self) {
+        self.lease_conflicts.increment(1);
+    }
+
+    pub fn requeued(&self, n: u64) {
+        self.requeued_expired.increment(n);
+    }
+
+    pub fn failure(&self) {
+        self.failures.increment(1);
+    }
+
+    /// A completed job and how long it ran (claim to completion).
+    pub fn completed(&self, latency_seconds: Option<f64>) {
+        self.completed.increment(1);
+        if let Some(s) = latency_seconds {
+            self.job_latency.record(s.max(0.0));
+        }
+    }
+
+    /// An applied pause-state change (`pause`, `resume`, `force_resume`,
+    /// `noop`).
+    pub fn pause_action(&self, action: &str) {
+        self.labelled_counter("lull_pause_actions_total", &[("action", action)])
+            .increment(1);
+    }
+
+    /// An applied queue pause or resume.
+    pub fn queue_pause_action(&self, action: &str) {
+        self.labelled_counter("lull_queue_pause_actions_total", &[("action", action)])
+            .increment(1);
+    }
+
+    /// An applied per-worker action.
+    pub fn fleet_action(&self, action: &str) {
+        self.labelled_counter("lull_fleet_actions_total", &[("action", action)])
+            .increment(1);
+    }
+
+    /// A per-worker action refused by the safety rule.
+    pub fn fleet_refusal(&self, action: &str) {
+        self.labelled_counter("lull_fleet_action_refusals_total", &[("action", action)])
+            .increment(1);
+    }
+
+    pub fn rolling_restart_started(&self) {
+        self.labelled_counter("lull_rolling_restarts_started_total", &[])
+            .increment(1);
+    }
+
+    /// The handle storage records each call's duration into.
+    pub fn storage_latency(&self) -> Histogram {
+        self.storage_latency.clone()
+    }
+
+    /// A claim starts (`+1`) or stops (`-1`) long-polling.
+    pub fn claim_waiting(&self, delta: i64) {
+        let n = self.waiting.fetch_add(delta, Relaxed) + delta;
+        self.claim_waiters.set(n as f64);
+    }
+
+    pub fn set_stream_subscribers(&self, n: usize) {
+        self.stream_subscribers.set(n as f64);
+    }
+
+    /// The pause gauges (from the cache: no storage call).
+    pub fn set_pause(&self, p: PauseGauges<'_>) {
+        self.gauge("lull_workers_paused", &[])
+            .set(f64::from(u8::from(p.paused)));
+        self.gauge("lull_pause_version", &[]).set(p.version as f64);
         for m in ["drain", "quiesce"] {
-            let _ = writeln!(
-                out,
-                "lull_pause_mode{{mode=\"{m}\"}} {}",
-                u8::from(mode == Some(m))
-            );
+            self.gauge("lull_pause_mode", &[("mode", m)])
+                .set(f64::from(u8::from(p.mode == Some(m))));
         }
-        let _ = writeln!(out, "# HELP lull_pause_actions_total Pause-state changes made through this process.\n# TYPE lull_pause_actions_total counter");
-        let _ = writeln!(
-            out,
-            "lull_pause_actions_total{{action=\"pause\"}} {}",
-            self.pauses.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "lull_pause_actions_total{{action=\"resume\"}} {}",
-            self.resumes.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "lull_pause_actions_total{{action=\"force_resume\"}} {}",
-            self.force_resumes.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "lull_pause_actions_total{{action=\"noop\"}} {}",
-            self.noop_actions.load(Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP lull_claims_total Claim requests by outcome.\n# TYPE lull_claims_total counter"
-        );
-        for (outcome, c) in [
-            ("paused", &self.claims_paused),
-            ("claimed", &self.claims_claimed),
-            ("empty", &self.claims_empty),
-            ("error", &self.claims_error),
-        ] {
-            let _ = writeln!(
-                out,
-                "lull_claims_total{{outcome=\"{outcome}\"}} {}",
-                c.load(Relaxed)
-            );
-        }
-        let _ = writeln!(out, "# HELP lull_jobs Jobs by status (stale_running: running with an expired lease).\n# TYPE lull_jobs gauge");
+        self.gauge("lull_pause_duration_seconds", &[])
+            .set(p.paused_for_seconds.max(0.0));
+    }
+
+    /// Jobs by status, each queue's pause and live jobs.
+    pub fn set_jobs(&self, jobs: &JobCounts, queues: &[QueueGauges<'_>]) {
         for (status, n) in [
             ("queued", jobs.queued),
             ("scheduled", jobs.scheduled),
@@ -140,99 +474,137 @@ impl Metrics {
             ("failed", jobs.failed),
             ("cancelled", jobs.cancelled),
         ] {
-            let _ = writeln!(out, "lull_jobs{{status=\"{status}\"}} {n}");
+            self.gauge("lull_jobs", &[("status", status)]).set(n as f64);
         }
-        // Queue names are identifiers ([A-Za-z0-9._:@/-]): safe as label
-        // values without escaping.
-        let _ = writeln!(
-            out,
-            "# HELP lull_queue_paused 1 while the queue is paused.\n# TYPE lull_queue_paused gauge"
-        );
-        for (name, paused, _) in queues {
-            let _ = writeln!(
-                out,
-                "lull_queue_paused{{queue=\"{name}\"}} {}",
-                u8::from(*paused)
-            );
-        }
-        let _ = writeln!(out, "# HELP lull_queue_jobs Live jobs of each queue by status.\n# TYPE lull_queue_jobs gauge");
-        for (name, _, c) in queues {
+        for (name, paused, c) in queues {
+            self.gauge("lull_queue_paused", &[("queue", name)])
+                .set(f64::from(u8::from(*paused)));
             for (status, n) in [
                 ("queued", c.queued),
                 ("scheduled", c.scheduled),
                 ("running", c.running),
                 ("stale_running", c.stale_running),
             ] {
-                let _ = writeln!(
-                    out,
-                    "lull_queue_jobs{{queue=\"{name}\",status=\"{status}\"}} {n}"
-                );
+                self.gauge("lull_queue_jobs", &[("queue", name), ("status", status)])
+                    .set(n as f64);
             }
         }
-        let _ = writeln!(out, "# HELP lull_queue_pause_actions_total Queue pause-state changes made through this process.\n# TYPE lull_queue_pause_actions_total counter");
-        for (action, c) in [
-            ("pause", &self.queue_pauses),
-            ("resume", &self.queue_resumes),
-        ] {
-            let _ = writeln!(
-                out,
-                "lull_queue_pause_actions_total{{action=\"{action}\"}} {}",
-                c.load(Relaxed)
-            );
+    }
+
+    /// Workers by observed state; every state is reported (0 when none).
+    pub fn set_workers(&self, by_state: &[(&str, usize)]) {
+        for (state, n) in by_state {
+            self.gauge("lull_fleet_workers", &[("state", state)])
+                .set(*n as f64);
         }
-        for (name, help, c) in [
-            (
-                "lull_job_completions_total",
-                "Jobs completed successfully.",
-                &self.completed,
-            ),
-            (
-                "lull_dispatch_failures_total",
-                "Job failures reported by workers (retried or final).",
-                &self.failures,
-            ),
-            (
-                "lull_lease_conflicts_total",
-                "Fenced calls refused because the lease was lost.",
-                &self.lease_conflicts,
-            ),
-            (
-                "lull_expired_leases_requeued_total",
-                "Expired leases requeued or failed before a claim.",
-                &self.requeued_expired,
-            ),
-            (
-                "lull_storage_calls_total",
-                "Storage calls made by this process (each at least one database round trip).",
-                &AtomicU64::new(storage_calls),
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                c.load(Relaxed)
-            );
+    }
+
+    /// Rolling restarts by status.
+    pub fn set_rolling_restarts(&self, by_status: &[(&str, usize)]) {
+        for (status, n) in by_status {
+            self.gauge("lull_rolling_restarts", &[("status", status)])
+                .set(*n as f64);
         }
-        let _ = writeln!(out, "# HELP lull_job_latency_seconds Time from claim to completion.\n# TYPE lull_job_latency_seconds histogram");
-        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "lull_job_latency_seconds_bucket{{le=\"{bound}\"}} {}",
-                self.latency_buckets[i].load(Relaxed)
-            );
-        }
-        let count = self.latency_count.load(Relaxed);
-        let _ = writeln!(
-            out,
-            "lull_job_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "lull_job_latency_seconds_sum {}",
-            self.latency_sum_us.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "lull_job_latency_seconds_count {count}");
-        out
+    }
+
+    /// Folds the histogram samples recorded since the last call into their
+    /// buckets: without it they pile up between scrapes (the metrics tick
+    /// calls it, so an unscraped process stays bounded).
+    pub fn upkeep(&self) {
+        self.prometheus.run_upkeep();
+    }
+
+    /// The Prometheus exposition text; `storage_calls` is the store's own
+    /// running count.
+    pub fn render(&self, storage_calls: u64) -> String {
+        self.storage_calls.absolute(storage_calls);
+        self.prometheus.run_upkeep();
+        self.prometheus.render()
+    }
+}
+
+/// Two recorders fed the same updates: Prometheus and StatsD. (Our own
+/// because `metrics_util`'s `Fanout` is not `Send`, and the service shares
+/// its recorder across threads.)
+struct Both<A, B>(A, B);
+
+/// A handle that forwards to both recorders' handles.
+struct Pair<T>(T, T);
+
+impl CounterFn for Pair<Counter> {
+    fn increment(&self, value: u64) {
+        self.0.increment(value);
+        self.1.increment(value);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.0.absolute(value);
+        self.1.absolute(value);
+    }
+}
+
+impl GaugeFn for Pair<Gauge> {
+    fn increment(&self, value: f64) {
+        self.0.increment(value);
+        self.1.increment(value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.0.decrement(value);
+        self.1.decrement(value);
+    }
+
+    fn set(&self, value: f64) {
+        self.0.set(value);
+        self.1.set(value);
+    }
+}
+
+impl HistogramFn for Pair<Histogram> {
+    fn record(&self, value: f64) {
+        self.0.record(value);
+        self.1.record(value);
+    }
+}
+
+impl<A: Recorder, B: Recorder> Recorder for Both<A, B> {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0
+            .describe_counter(key.clone(), unit, description.clone());
+        self.1.describe_counter(key, unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0
+            .describe_gauge(key.clone(), unit, description.clone());
+        self.1.describe_gauge(key, unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0
+            .describe_histogram(key.clone(), unit, description.clone());
+        self.1.describe_histogram(key, unit, description);
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        Counter::from_arc(Arc::new(Pair(
+            self.0.register_counter(key, metadata),
+            self.1.register_counter(key, metadata),
+        )))
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(Arc::new(Pair(
+            self.0.register_gauge(key, metadata),
+            self.1.register_gauge(key, metadata),
+        )))
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(Arc::new(Pair(
+            self.0.register_histogram(key, metadata),
+            self.1.register_histogram(key, metadata),
+        )))
     }
 }
 
@@ -243,19 +615,22 @@ mod tests {
     #[test]
     fn render_has_pause_gauge_counters_and_histogram() {
         let m = Metrics::default();
-        inc(&m.pauses);
-        inc(&m.claims_paused);
-        m.observe_latency(0.2);
-        inc(&m.queue_pauses);
+        m.pause_action("pause");
+        m.claim_paused();
+        m.completed(Some(0.2));
+        m.queue_pause_action("pause");
         let emails = LiveCounts {
             queued: 4,
             running: 2,
             ..Default::default()
         };
-        let text = m.render(
-            true,
-            Some("drain"),
-            7,
+        m.set_pause(PauseGauges {
+            paused: true,
+            mode: Some("drain"),
+            version: 7,
+            paused_for_seconds: 12.0,
+        });
+        m.set_jobs(
             &JobCounts {
                 queued: 3,
                 scheduled: 5,
@@ -265,9 +640,9 @@ mod tests {
                 ("emails", true, emails),
                 ("default", false, LiveCounts::default()),
             ],
-            42,
         );
-        assert!(text.contains("lull_workers_paused 1"));
+        let text = m.render(42);
+        assert!(text.contains("lull_workers_paused 1"), "{text}");
         assert!(text.contains("lull_pause_version 7"));
         assert!(text.contains("lull_pause_mode{mode=\"drain\"} 1"));
         assert!(text.contains("lull_pause_actions_total{action=\"pause\"} 1"));
@@ -283,5 +658,26 @@ mod tests {
         assert!(text.contains("lull_queue_jobs{queue=\"emails\",status=\"queued\"} 4"));
         assert!(text.contains("lull_queue_jobs{queue=\"emails\",status=\"running\"} 2"));
         assert!(text.contains("lull_queue_pause_actions_total{action=\"pause\"} 1"));
+        assert!(text.contains("lull_pause_duration_seconds 12"));
+        assert!(text.contains("# HELP lull_workers_paused 1 while the fleet is paused."));
+    }
+
+    #[test]
+    fn statsd_targets_parse() {
+        assert_eq!(
+            StatsdTarget::parse("127.0.0.1:8125").unwrap(),
+            StatsdTarget {
+                host: "127.0.0.1".into(),
+                port: 8125
+            }
+        );
+        assert_eq!(StatsdTarget::parse("[::1]:9125").unwrap().host, "::1");
+        assert_eq!(
+            StatsdTarget::parse("[::1]:9125").unwrap().to_string(),
+            "[::1]:9125"
+        );
+        for bad in ["", "host", "host:", ":8125", "host:0", "host:99999"] {
+            assert!(StatsdTarget::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

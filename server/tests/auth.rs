@@ -40,7 +40,8 @@ async fn api(db: TestDb, burst: u32) -> Api {
     let app = server::http::router(
         svc.clone(),
         &server::http::HttpOptions {
-            static_dir: "/nonexistent".into(),
+            static_dir: Some("/nonexistent".into()),
+            ..Default::default()
         },
     );
     Api { app, svc, db }
@@ -157,6 +158,7 @@ async fn role_matrix(db: TestDb) {
         (Access::Enqueue, Some(r)) => matches!(r, Role::Producer | Role::Operator),
         (Access::Work, Some(r)) => r == Role::Worker,
         (Access::Operate, Some(r)) => r == Role::Operator,
+        (Access::SignedIn, Some(_)) => true,
     };
     let before = a.state_fingerprint().await;
     // Phase 1: everything that must be refused, then the state is checked.

@@ -36,6 +36,7 @@ impl WorkerActionKind {
 }
 
 /// `POST /api/workers/actions`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkerActionRequest {

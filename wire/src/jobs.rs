@@ -98,6 +98,7 @@ pub struct Job {
 }
 
 /// `POST /api/queue/jobs`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnqueueRequest {
@@ -180,6 +181,7 @@ pub struct ClaimRequest {
 /// plus an optional `limit` (batch claim: up to `limit` jobs in one
 /// answer). A separate type because clients build [`ClaimRequest`] as a
 /// struct literal; convert with [`ClaimManyRequest::split`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimManyRequest {
@@ -232,6 +234,7 @@ pub struct ClaimResponse {
 }
 
 /// `POST /api/queue/jobs/{id}/heartbeat`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeartbeatRequest {
@@ -259,6 +262,7 @@ pub struct HeartbeatResponse {
 }
 
 /// `POST /api/queue/jobs/{id}/complete`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteRequest {
@@ -271,6 +275,7 @@ pub struct CompleteRequest {
 }
 
 /// `POST /api/queue/jobs/{id}/fail`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FailRequest {
@@ -297,6 +302,75 @@ pub struct JobListQuery {
     /// Only jobs of this queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+}
+
+/// The query of `GET /api/queue/jobs` with every filter: [`JobListQuery`]
+/// plus the job's `type`. The server reads this one; [`JobListQuery`]
+/// stays for the callers that never filter by type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSearch {
+    /// `queued`, `scheduled`, `running`, `succeeded`, `failed` or
+    /// `cancelled` (a string, so an unknown one gets a clear 422).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Only jobs of this type.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub job_type: Option<String>,
+    /// Only jobs of this queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The query of `GET /api/queue/jobs/count`: the filters of [`JobSearch`],
+/// without a page size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobCountQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub job_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+}
+
+/// `GET /api/queue/jobs/count`: how many jobs match the filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCount {
+    pub count: i64,
+}
+
+/// `POST /api/queue/jobs/retry-failed`: queue again every failed job of a
+/// type and/or queue (both optional: absent matches all). Loose, so the
+/// server names the missing or wrong field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkRetryRequest {
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub job_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// Required: why (recorded in the audit log).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The count the operator confirmed (from `GET /api/queue/jobs/count`
+    /// with `status=failed`): when the matching failed jobs are no longer
+    /// exactly this many, the server retries nothing and answers 409.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_count: Option<i64>,
+}
+
+/// The answer of a bulk retry: how many failed jobs were queued again,
+/// which, and the audit event that records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkRetryResponse {
+    pub retried: i64,
+    pub ids: Vec<Uuid>,
+    pub event: crate::ControlEvent,
 }
 
 /// `GET /api/queue/jobs`.

@@ -128,6 +128,7 @@ pub struct WorkerPauseStatus {
 
 /// `POST /api/system/worker-pause`. Kept loose (every field optional) so the
 /// server can say precisely which field is missing or wrong.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PauseRequest {
@@ -184,6 +185,7 @@ impl PauseRequest {
 
 /// The query of `GET /api/system/worker-pause/events`: a page of at most
 /// `limit` events (the server bounds it), older than the event id `before`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
@@ -191,6 +193,23 @@ pub struct EventsQuery {
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<i64>,
+}
+
+/// The query of `GET /api/system/worker-pause/events` with its filters:
+/// [`EventsQuery`] plus an exact `action` and an `actor` the event's actor
+/// contains (any case). The server filters before it pages, so a page is
+/// `limit` matching events and `nextBefore` continues among the matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSearch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// `GET /api/system/worker-pause/events?limit=&before=`.

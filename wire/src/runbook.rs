@@ -45,12 +45,40 @@ pub struct SystemStatus {
     pub is_drained: bool,
 }
 
-/// `GET /health`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `GET /health`: `healthy` is false when any check is an `error` or
+/// `critical` (the answer is then 503); every check that is not `ok` or
+/// `skipped` is also in `recent_events`, before the control events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub healthy: bool,
     pub database: String,
     pub recent_events: Vec<HealthEvent>,
+    /// Each check's outcome (`database`, `listener`, `background`,
+    /// `workers`, `leases`, `rollouts`, `acknowledgement`).
+    #[serde(default)]
+    pub checks: Vec<HealthCheck>,
+}
+
+/// One check of `/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub name: String,
+    /// `ok`, `skipped` (does not apply), `warning`, `error` or `critical`.
+    pub status: String,
+    pub message: String,
+    /// The database check: how long the ping took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+/// `GET /readyz`: 200 with `ready: true` once the process can serve (its
+/// migrations ran, its caches are loaded, its background tasks run, the
+/// database answers); 503 with the reason otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readyz {
+    pub ready: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One line of `/health`'s `recent_events`.

@@ -1,20 +1,22 @@
-//! `/jobs`: the queue's jobs, newest first, filtered by status (in the
-//! address: `/jobs?status=failed`), each linking to its own page
-//! (`/jobs/{id}`, [`detail`]) where it can be cancelled or retried.
+//! `/jobs`: the queue's jobs, newest first, filtered by status, type and
+//! queue (in the address: `/jobs?status=failed&type=email&queue=emails`),
+//! each linking to its own page (`/jobs/{id}`, [`detail`]) where it can be
+//! cancelled or retried; operators retry every failed job the filter
+//! matches at once ([`bulk`]).
 //!
 //! The list reads [`JobsQuery`] from the address and asks the server for
-//! exactly that; more filters (type, queue), cursor paging and a bulk retry
-//! of the failed jobs matching the filter belong in [`JobsQuery`] and the
-//! toolbar ([`Toolbar`]) once the server can answer them.
+//! exactly that.
 
+pub mod bulk;
 pub mod detail;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
-use wire::{Job, JobList, JobStatus};
+use wire::{Job, JobList, JobSearch, JobStatus};
 
+use crate::audit_page::encode;
 use crate::auth::last_good;
 use crate::format;
 
@@ -29,17 +31,33 @@ pub struct JobsQuery {
     pub status: Option<JobStatus>,
     /// How many of the newest jobs to show.
     pub limit: u32,
+    /// One type, or all (as typed: the server says when it is not a type).
+    pub job_type: Option<String>,
+    /// One queue, or all.
+    pub queue: Option<String>,
 }
 
 impl JobsQuery {
-    /// Reads `?status=&limit=`; anything unreadable falls back to all / one
-    /// page.
-    pub fn parse(status: Option<&str>, limit: Option<&str>) -> Self {
+    /// Reads `?status=&type=&queue=&limit=`; anything unreadable falls
+    /// back to all / one page, an empty type or queue is all.
+    pub fn from_address(
+        status: Option<&str>,
+        job_type: Option<&str>,
+        queue: Option<&str>,
+        limit: Option<&str>,
+    ) -> Self {
+        let given = |s: Option<&str>| {
+            s.map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
         JobsQuery {
             status: status.and_then(JobStatus::parse),
             limit: limit
                 .and_then(|l| l.parse().ok())
                 .map_or(PAGE, |l: u32| l.clamp(1, MAX)),
+            job_type: given(job_type),
+            queue: given(queue),
         }
     }
 
@@ -49,6 +67,12 @@ impl JobsQuery {
         if let Some(s) = self.status {
             query.push(format!("status={}", s.as_str()));
         }
+        if let Some(t) = &self.job_type {
+            query.push(format!("type={}", encode(t)));
+        }
+        if let Some(q) = &self.queue {
+            query.push(format!("queue={}", encode(q)));
+        }
         if self.limit != PAGE {
             query.push(format!("limit={}", self.limit));
         }
@@ -57,6 +81,21 @@ impl JobsQuery {
         } else {
             format!("/jobs?{}", query.join("&"))
         }
+    }
+
+    /// The server's query for this view.
+    pub fn search(&self) -> JobSearch {
+        JobSearch {
+            status: self.status.map(|s| s.as_str().to_string()),
+            job_type: self.job_type.clone(),
+            queue: self.queue.clone(),
+            limit: Some(self.limit),
+        }
+    }
+
+    /// Whether the view includes failed jobs (what the bulk retry acts on).
+    pub fn shows_failed(&self) -> bool {
+        matches!(self.status, None | Some(JobStatus::Failed))
     }
 }
 
@@ -70,13 +109,20 @@ struct Jobs {
 pub fn JobsPage() -> impl IntoView {
     let query_map = use_query_map();
     let query = Memo::new(move |_| {
-        query_map.with(|q| JobsQuery::parse(q.get_str("status"), q.get_str("limit")))
+        query_map.with(|q| {
+            JobsQuery::from_address(
+                q.get_str("status"),
+                q.get_str("type"),
+                q.get_str("queue"),
+                q.get_str("limit"),
+            )
+        })
     });
     let tick = RwSignal::new(0u64);
     let jobs = LocalResource::new(move || {
         tick.track();
         let q = query.get();
-        crate::api::get_jobs(q.status, Some(q.limit))
+        crate::api::get_jobs(q.search())
     });
     let list = last_good(jobs);
     provide_context(Jobs { list });
@@ -102,6 +148,7 @@ pub fn JobsPage() -> impl IntoView {
             <section class="card jobs-page" aria-labelledby="jobs-h">
                 <h2 id="jobs-h">"Jobs"</h2>
                 <Toolbar query />
+                <bulk::RetryFailed query tick />
                 <p class="field-error" role="alert">{error}</p>
                 <Show when=loaded fallback=|| view! { <p class="muted">"Loading the jobs…"</p> }>
                     <div class="table-wrap">
@@ -116,6 +163,7 @@ pub fn JobsPage() -> impl IntoView {
                                 <tr>
                                     <th scope="col">"Job"</th>
                                     <th scope="col">"Type"</th>
+                                    <th scope="col">"Queue"</th>
                                     <th scope="col">"Status"</th>
                                     <th scope="col">"Attempts"</th>
                                     <th scope="col">"Worker"</th>
@@ -126,7 +174,7 @@ pub fn JobsPage() -> impl IntoView {
                             <tbody>
                                 <For each=move || ids.get() key=|id| *id children=|id| view! { <JobRow id /> } />
                                 <Show when=move || ids.with(Vec::is_empty)>
-                                    <tr><td colspan="7" class="muted">"No job matches."</td></tr>
+                                    <tr><td colspan="8" class="muted">"No job matches."</td></tr>
                                 </Show>
                             </tbody>
                         </table>
@@ -142,12 +190,33 @@ pub fn JobsPage() -> impl IntoView {
     }
 }
 
-/// The filters (and, later, the bulk actions on what they select).
+/// The filters: status, type and queue, each a new address (so Back
+/// undoes it).
 #[component]
 fn Toolbar(query: Memo<JobsQuery>) -> impl IntoView {
     let navigate = use_navigate();
+    let go = move |q: JobsQuery| navigate(&q.href(), NavigateOptions::default());
+    let (go_status, go_type, go_queue) = (go.clone(), go.clone(), go);
+    // The queues that exist, for the queue filter (and the one in the
+    // address, should it have none yet).
+    let queues = LocalResource::new(crate::api::get_queues);
+    let names = move || {
+        let mut names: Vec<String> = queues
+            .with(|r| {
+                r.as_ref()
+                    .and_then(|r| r.as_ref().ok())
+                    .map(|l| l.queues.iter().map(|q| q.name.clone()).collect())
+            })
+            .unwrap_or_default();
+        if let Some(q) = query.with(|q| q.queue.clone()) {
+            if !names.contains(&q) {
+                names.push(q);
+            }
+        }
+        names
+    };
     view! {
-        <div class="fleet-tools">
+        <form class="fleet-tools filters" role="search" aria-label="Filter the jobs" on:submit=|ev| ev.prevent_default()>
             <div class="field">
                 <label for="jobs-status">"Status"</label>
                 <select
@@ -155,15 +224,46 @@ fn Toolbar(query: Memo<JobsQuery>) -> impl IntoView {
                     prop:value=move || query.with(|q| q.status.map(JobStatus::as_str).unwrap_or_default())
                     on:change=move |ev| {
                         let status = JobStatus::parse(&event_target_value(&ev));
-                        let q = JobsQuery { status, ..query.get_untracked() };
-                        navigate(&q.href(), NavigateOptions::default());
+                        go_status(JobsQuery { status, ..query.get_untracked() });
                     }
                 >
                     <option value="">"All"</option>
                     {JobStatus::ALL.map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                 </select>
             </div>
-        </div>
+            <div class="field">
+                <label for="jobs-type">"Type"</label>
+                <input
+                    type="search"
+                    id="jobs-type"
+                    autocomplete="off"
+                    placeholder="every type"
+                    prop:value=move || query.with(|q| q.job_type.clone().unwrap_or_default())
+                    on:change=move |ev| {
+                        let t = event_target_value(&ev);
+                        let job_type = JobsQuery::from_address(None, Some(&t), None, None).job_type;
+                        go_type(JobsQuery { job_type, ..query.get_untracked() });
+                    }
+                />
+            </div>
+            <div class="field">
+                <label for="jobs-queue">"Queue"</label>
+                <select
+                    id="jobs-queue"
+                    prop:value=move || query.with(|q| q.queue.clone().unwrap_or_default())
+                    on:change=move |ev| {
+                        let name = event_target_value(&ev);
+                        let queue = (!name.is_empty()).then_some(name);
+                        go_queue(JobsQuery { queue, ..query.get_untracked() });
+                    }
+                >
+                    <option value="">"All"</option>
+                    <For each=names key=|n| n.clone() let:name>
+                        <option value=name.clone()>{name.clone()}</option>
+                    </For>
+                </select>
+            </div>
+        </form>
     }
 }
 
@@ -190,7 +290,8 @@ fn JobRow(id: uuid::Uuid) -> impl IntoView {
                     <code>{short}</code>
                 </A>
             </th>
-            <td>{cell(|j| j.job_type.clone())}</td>
+            <td data-col="type">{cell(|j| j.job_type.clone())}</td>
+            <td data-col="queue">{cell(|j| j.queue.clone())}</td>
             <td data-col="status"><span class="state" data-state=status>{status}</span></td>
             <td>{cell(|j| format!("{} of {}", j.attempts, j.max_attempts))}</td>
             <td>{cell(|j| j.worker_id.clone().unwrap_or_else(|| "–".into()))}</td>
@@ -206,24 +307,50 @@ mod tests {
 
     #[test]
     fn the_address_says_what_the_list_shows() {
-        let q = JobsQuery::parse(Some("failed"), None);
+        let q = JobsQuery::from_address(Some("failed"), None, None, None);
         assert_eq!(
             q,
             JobsQuery {
                 status: Some(JobStatus::Failed),
-                limit: PAGE
+                limit: PAGE,
+                job_type: None,
+                queue: None,
             }
         );
         assert_eq!(q.href(), "/jobs?status=failed");
-        let q = JobsQuery::parse(Some("nonsense"), Some("9999"));
+        let q = JobsQuery::from_address(Some("nonsense"), None, None, Some("9999"));
         assert_eq!(
             q,
             JobsQuery {
                 status: None,
-                limit: MAX
+                limit: MAX,
+                job_type: None,
+                queue: None,
             }
         );
         assert_eq!(q.href(), "/jobs?limit=500");
-        assert_eq!(JobsQuery::parse(None, Some("x")).href(), "/jobs");
+        assert_eq!(
+            JobsQuery::from_address(None, None, None, Some("x")).href(),
+            "/jobs"
+        );
+    }
+
+    #[test]
+    fn type_and_queue_are_in_the_address_too() {
+        let q = JobsQuery::from_address(Some("failed"), Some(" email "), Some("emails"), None);
+        assert_eq!(q.job_type.as_deref(), Some("email"));
+        assert_eq!(q.href(), "/jobs?status=failed&type=email&queue=emails");
+        assert!(q.shows_failed());
+        let s = q.search();
+        assert_eq!(s.job_type.as_deref(), Some("email"));
+        assert_eq!(s.queue.as_deref(), Some("emails"));
+        assert_eq!(s.status.as_deref(), Some("failed"));
+        let q = JobsQuery::from_address(Some("queued"), Some(""), Some(""), None);
+        assert_eq!((q.job_type.clone(), q.queue.clone()), (None, None));
+        assert!(!q.shows_failed());
+        assert_eq!(
+            JobsQuery::from_address(None, Some("a/b:c"), None, None).href(),
+            "/jobs?type=a%2Fb%3Ac"
+        );
     }
 }

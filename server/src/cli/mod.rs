@@ -14,10 +14,12 @@
 
 mod duration;
 mod events;
+pub mod manual;
 mod output;
 mod pause;
 mod queues;
 mod rollouts;
+mod service;
 mod tui;
 mod workers;
 
@@ -30,6 +32,7 @@ use serde::Serialize;
 
 pub use duration::parse_duration;
 pub use pause::OnTimeout;
+pub use service::{run as install_service, InstallService};
 pub use workers::WorkersCommand;
 
 /// How to reach the server.
@@ -55,12 +58,16 @@ pub struct Remote {
 #[derive(Debug, Subcommand)]
 pub enum RemoteCommand {
     /// Show the pause state and drain metrics of a running server.
+    #[command(after_help = "Example:\n  lull status --server http://127.0.0.1:8080")]
     Status {
         #[command(flatten)]
         remote: Remote,
     },
     /// Pause the fleet (drain: running jobs finish; quiesce: they stop at
     /// their next checkpoint).
+    #[command(
+        after_help = "Example:\n  lull pause --mode drain --reason \"deploy 4.2\" --for 30m"
+    )]
     Pause {
         #[arg(long, default_value = "drain", value_parser = ["drain", "quiesce"])]
         mode: String,
@@ -95,6 +102,7 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// Resume the fleet. Refuses (exit 3) while jobs still run, unless --force.
+    #[command(after_help = "Example:\n  lull resume --reason \"deploy done\"")]
     Resume {
         #[arg(long)]
         reason: String,
@@ -107,6 +115,7 @@ pub enum RemoteCommand {
     /// Wait until the fleet has drained (or, with --applied, until every
     /// online worker has applied the current pause), with progress; exit 4
     /// on timeout.
+    #[command(after_help = "Example:\n  lull wait --timeout 10m --on-timeout fail")]
     Wait {
         /// Wait for the workers to apply the current pause version instead
         /// of for the drain (exit 4 on timeout, naming the pending ones).
@@ -125,6 +134,7 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// List workers, or pause, resume, drain some.
+    #[command(after_help = "Example:\n  lull workers list")]
     Workers {
         #[command(subcommand)]
         command: WorkersCommand,
@@ -132,6 +142,9 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// Restart workers a few at a time (drain, exit, come back).
+    #[command(
+        after_help = "Example:\n  lull rolling-restart --all --max-unavailable 1 --reason \"new config\" --follow"
+    )]
     RollingRestart {
         #[command(flatten)]
         args: rollouts::RolloutArgs,
@@ -142,6 +155,9 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// Cancel the running rolling restart: no further drains.
+    #[command(
+        after_help = "Example:\n  lull cancel-rolling-restart 0b5e7c1e-3f0a-4a57-9f43-2a8c1d2e4f60 --reason \"bad build\""
+    )]
     CancelRollingRestart {
         id: String,
         #[arg(long)]
@@ -150,6 +166,7 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// Named queues: list them, or pause or resume one.
+    #[command(after_help = "Example:\n  lull queues")]
     Queues {
         #[command(subcommand)]
         command: Option<queues::QueuesCommand>,
@@ -157,6 +174,9 @@ pub enum RemoteCommand {
         remote: Remote,
     },
     /// Enqueue one job (its queue, schedule and unique key optional).
+    #[command(
+        after_help = "Example:\n  lull enqueue send-email --payload '{\"to\":\"a@example.com\"}' --queue mail --delay 5m"
+    )]
     Enqueue {
         #[command(flatten)]
         args: queues::EnqueueArgs,
@@ -166,11 +186,15 @@ pub enum RemoteCommand {
     /// The fleet control plane in the terminal: watch the workers live,
     /// pause, resume, drain, rolling-restart, pause the fleet; every
     /// change confirmed with its impact (see docs/tui.md).
+    #[command(
+        after_help = "Example:\n  LULL_TOKEN=... lull tui --server https://lull.internal:8080"
+    )]
     Tui {
         #[command(flatten)]
         remote: Remote,
     },
     /// The audit log, newest first.
+    #[command(after_help = "Example:\n  lull events --limit 50 --json")]
     Events {
         #[arg(long, default_value_t = 20)]
         limit: u32,

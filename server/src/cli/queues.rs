@@ -12,9 +12,13 @@ use super::{CliResult, Ctx, Failure};
 pub enum QueuesCommand {
     /// Every queue that has jobs or a pause: state and live counts (the
     /// default).
+    #[command(after_help = "Example:\n  lull queues list")]
     List,
     /// Pause one queue: no claim on any server hands out its jobs (drain:
     /// running ones finish; quiesce: they hold at their next checkpoint).
+    #[command(
+        after_help = "Example:\n  lull queues pause mail --mode drain --reason \"provider outage\" --for 1h"
+    )]
     Pause {
         name: String,
         #[arg(long, value_parser = ["drain", "quiesce"])]
@@ -37,6 +41,7 @@ pub enum QueuesCommand {
     },
     /// Resume one queue. Refuses (exit 3) while its jobs still run, unless
     /// --force.
+    #[command(after_help = "Example:\n  lull queues resume mail --reason \"provider back\"")]
     Resume {
         name: String,
         #[arg(long)]

@@ -9,12 +9,18 @@ use super::{CliResult, Ctx};
 #[derive(Debug, Subcommand)]
 pub enum WorkersCommand {
     /// The fleet: desired and observed state, heartbeat, active jobs.
+    #[command(after_help = "Example:\n  lull workers list --json")]
     List,
     /// Stop claiming (resumable); the workers keep heartbeating.
+    #[command(
+        after_help = "Example:\n  lull workers pause worker-1 worker-2 --reason \"disk full\""
+    )]
     Pause(WorkerTargets),
     /// Claim again.
+    #[command(after_help = "Example:\n  lull workers resume worker-1 --reason \"disk cleaned\"")]
     Resume(WorkerTargets),
     /// Stop claiming, finish current jobs, exit.
+    #[command(after_help = "Example:\n  lull workers drain worker-3 --reason \"host reboot\"")]
     Drain(WorkerTargets),
 }
 

@@ -6,8 +6,8 @@ use uuid::Uuid;
 use wire::JobStatus;
 
 use super::input::{
-    parse_lease_seconds, ClaimLimit, FieldError, JobTypes, PageLimit, WaitMs, WorkerId,
-    MAX_PAYLOAD_BYTES,
+    parse_identifier, parse_lease_seconds, ClaimLimit, FieldError, JobTypes, PageLimit, Reason,
+    WaitMs, WorkerId, MAX_PAYLOAD_BYTES,
 };
 use super::queues::{QueueName, QueueNames};
 
@@ -151,19 +151,25 @@ impl FailCommand {
     }
 }
 
-/// The filter of the job listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobFilter {
-    /// `queued` lists the claimable ones, `scheduled` the queued ones that
-    /// may not run yet.
+/// Which jobs a listing, a count or a bulk action is about: a status, a
+/// type, a queue (each optional: absent matches all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobMatch {
+    /// `queued` matches the claimable ones, `scheduled` the queued ones
+    /// that may not run yet.
     pub status: Option<JobStatus>,
+    pub job_type: Option<String>,
     pub queue: Option<QueueName>,
-    pub limit: PageLimit,
 }
 
-impl JobFilter {
-    pub fn parse(q: &wire::JobListQuery) -> Result<JobFilter, FieldError> {
-        let status = match q.status.as_deref() {
+impl JobMatch {
+    /// Reads the three filters of a query string; empty means absent.
+    pub fn parse(
+        status: Option<&str>,
+        job_type: Option<&str>,
+        queue: Option<&str>,
+    ) -> Result<JobMatch, FieldError> {
+        let status = match status {
             None | Some("") => None,
             Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
                 FieldError::new(
@@ -174,15 +180,151 @@ impl JobFilter {
                 )
             })?),
         };
-        let queue = match q.queue.as_deref() {
-            None | Some("") => None,
-            Some(name) => Some(QueueName::parse("queue", Some(name))?),
-        };
-        Ok(JobFilter {
+        Ok(JobMatch {
             status,
-            queue,
+            job_type: parse_optional_type(job_type)?,
+            queue: parse_optional_queue(queue)?,
+        })
+    }
+}
+
+/// A job type filter: absent or empty matches every type; otherwise it is
+/// spelled as a type is (see [`parse_identifier`]).
+pub fn parse_optional_type(raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(t) => parse_identifier("type", Some(t)).map(Some),
+    }
+}
+
+/// A queue filter: absent or empty matches every queue.
+pub fn parse_optional_queue(raw: Option<&str>) -> Result<Option<QueueName>, FieldError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(name) => QueueName::parse("queue", Some(name)).map(Some),
+    }
+}
+
+/// The filter of the job listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFilter {
+    /// `queued` lists the claimable ones, `scheduled` the queued ones that
+    /// may not run yet.
+    pub status: Option<JobStatus>,
+    pub queue: Option<QueueName>,
+    pub limit: PageLimit,
+    /// Only jobs of this type.
+    pub job_type: Option<String>,
+}
+
+impl JobFilter {
+    pub fn parse(q: &wire::JobListQuery) -> Result<JobFilter, FieldError> {
+        JobFilter::search(&wire::JobSearch {
+            status: q.status.clone(),
+            job_type: None,
+            queue: q.queue.clone(),
+            limit: q.limit,
+        })
+    }
+
+    /// `GET /api/queue/jobs?status=&type=&queue=&limit=`.
+    pub fn search(q: &wire::JobSearch) -> Result<JobFilter, FieldError> {
+        let m = JobMatch::parse(
+            q.status.as_deref(),
+            q.job_type.as_deref(),
+            q.queue.as_deref(),
+        )?;
+        Ok(JobFilter {
+            status: m.status,
+            queue: m.queue,
+            job_type: m.job_type,
             limit: PageLimit::parse(q.limit, 100)?,
         })
+    }
+
+    /// What the listing matches, without its page size.
+    pub fn matching(&self) -> JobMatch {
+        JobMatch {
+            status: self.status,
+            job_type: self.job_type.clone(),
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+/// The most failed jobs one bulk retry queues again (one transaction):
+/// more matching is refused with a request to narrow the filter.
+pub const MAX_BULK_RETRY: i64 = 10_000;
+
+/// A validated bulk retry (`POST /api/queue/jobs/retry-failed`): the
+/// failed jobs of a type and/or queue, why, and the count the operator
+/// confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkRetryCommand {
+    pub job_type: Option<String>,
+    pub queue: Option<QueueName>,
+    pub reason: Reason,
+    /// Refuse (409) unless exactly this many failed jobs match.
+    pub expected_count: Option<i64>,
+}
+
+impl BulkRetryCommand {
+    pub fn parse(req: wire::BulkRetryRequest) -> Result<BulkRetryCommand, FieldError> {
+        let expected_count = match req.expected_count {
+            Some(n) if n < 0 => {
+                return Err(FieldError::new(
+                    "expectedCount",
+                    "expectedCount must be 0 or more",
+                ))
+            }
+            n => n,
+        };
+        Ok(BulkRetryCommand {
+            job_type: parse_optional_type(req.job_type.as_deref())?,
+            queue: parse_optional_queue(req.queue.as_deref())?,
+            reason: Reason::parse(req.reason.as_deref())?,
+            expected_count,
+        })
+    }
+
+    /// The jobs it is about: the failed ones of its type and queue.
+    pub fn matching(&self) -> JobMatch {
+        JobMatch {
+            status: Some(JobStatus::Failed),
+            job_type: self.job_type.clone(),
+            queue: self.queue.clone(),
+        }
+    }
+
+    /// The audit event of a bulk retry that queued `ids` again.
+    pub fn event(
+        &self,
+        actor: &str,
+        retried: i64,
+        metrics: wire::DrainMetrics,
+        pause_version: i64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> super::NewControlEvent {
+        super::NewControlEvent {
+            action: "jobs.retry".into(),
+            mode: None,
+            reason: self.reason.as_str().to_string(),
+            actor: actor.to_string(),
+            force_resume: false,
+            metrics,
+            version: pause_version,
+            success: true,
+            request_id: None,
+            created_at: now,
+            targets: Vec::new(),
+            details: Some(serde_json::json!({
+                "status": "failed",
+                "type": self.job_type,
+                "queue": self.queue.as_ref().map(QueueName::as_str),
+                "retried": retried,
+            })),
+            queue: None,
+        }
     }
 }
 
@@ -278,5 +420,54 @@ mod tests {
             Some("emails".into())
         );
         assert_eq!(q(None, None, Some("e mails")).unwrap_err().field, "queue");
+    }
+
+    #[test]
+    fn the_job_search_adds_the_type() {
+        let q = |v: serde_json::Value| -> wire::JobSearch { serde_json::from_value(v).unwrap() };
+        let f = JobFilter::search(&q(serde_json::json!({"type": "email", "status": "failed"})))
+            .unwrap();
+        assert_eq!(f.job_type.as_deref(), Some("email"));
+        assert_eq!(f.matching().status, Some(JobStatus::Failed));
+        assert_eq!(
+            JobFilter::search(&q(serde_json::json!({"type": ""})))
+                .unwrap()
+                .job_type,
+            None
+        );
+        assert_eq!(
+            JobFilter::search(&q(serde_json::json!({"type": "a b"})))
+                .unwrap_err()
+                .field,
+            "type"
+        );
+    }
+
+    #[test]
+    fn a_bulk_retry_needs_a_reason_and_a_sane_count() {
+        let parse =
+            |v: serde_json::Value| BulkRetryCommand::parse(serde_json::from_value(v).unwrap());
+        let c = parse(serde_json::json!({"type": "email", "queue": "emails", "reason": " r ", "expectedCount": 3})).unwrap();
+        assert_eq!(c.reason.as_str(), "r");
+        assert_eq!(c.expected_count, Some(3));
+        let m = c.matching();
+        assert_eq!(m.status, Some(JobStatus::Failed));
+        assert_eq!(
+            m.queue.map(QueueName::into_string).as_deref(),
+            Some("emails")
+        );
+        assert_eq!(parse(serde_json::json!({})).unwrap_err().field, "reason");
+        assert_eq!(
+            parse(serde_json::json!({"reason": "r", "expectedCount": -1}))
+                .unwrap_err()
+                .field,
+            "expectedCount"
+        );
+        assert_eq!(
+            parse(serde_json::json!({"reason": "r", "queue": "no way"}))
+                .unwrap_err()
+                .field,
+            "queue"
+        );
     }
 }

@@ -8,24 +8,29 @@ use std::sync::Arc;
 use app::ssr::{DashboardBackend, SharedBackend};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, Request};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::http::{HeaderMap, Method, Request, Uri};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{post, MethodRouter};
 use axum::{Extension, Router};
 use leptos::prelude::provide_context;
-use tower_http::services::ServeDir;
 use uuid::Uuid;
 use wire::{
-    DashboardConfig, DrainView, EventsPage, Job, JobList, JobStatus, PauseRequest, RollingRestart,
-    RollingRestartRequest, WorkerActionRequest, WorkerActionResponse, WorkerList,
-    WorkerPauseStatus,
+    BulkRetryRequest, BulkRetryResponse, DashboardConfig, DrainView, EventsPage, EventsSearch, Job,
+    JobCount, JobCountQuery, JobList, JobSearch, PauseRequest, QueueInfo, QueueList,
+    QueuePauseRequest, QueueResumeRequest, RollingRestart, RollingRestartRequest,
+    WorkerActionRequest, WorkerActionResponse, WorkerList, WorkerPauseStatus,
 };
 
+use super::assets::AssetSet;
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::Caller;
+use crate::config::DEFAULT_STATIC_DIR;
 use crate::domain::rollout::RolloutCommand;
-use crate::domain::{JobFilter, PageLimit, PauseCommand, WorkerActionCommand};
+use crate::domain::{
+    BulkRetryCommand, EventFilter, JobFilter, JobMatch, PageLimit, PauseCommand, QueuePauseCommand,
+    WorkerActionCommand,
+};
 use crate::service::{Service, ServiceError};
 
 /// The core service, seen through the dashboard's narrow interface.
@@ -66,13 +71,14 @@ impl DashboardBackend for ServiceBackend {
             .map_err(refused)
     }
 
-    async fn events(
-        &self,
-        limit: Option<u32>,
-        before: Option<i64>,
-    ) -> Result<EventsPage, wire::ApiError> {
-        let limit = PageLimit::parse(limit, 50).map_err(|e| refused(e.into()))?;
-        self.service.events(limit, before).await.map_err(refused)
+    async fn events(&self, q: EventsSearch) -> Result<EventsPage, wire::ApiError> {
+        let limit = PageLimit::parse(q.limit, 50).map_err(|e| refused(e.into()))?;
+        let filter = EventFilter::parse(q.action.as_deref(), q.actor.as_deref())
+            .map_err(|e| refused(e.into()))?;
+        self.service
+            .search_events(&filter, limit, q.before)
+            .await
+            .map_err(refused)
     }
 
     async fn drain_view(&self) -> Result<DrainView, wire::ApiError> {
@@ -127,19 +133,75 @@ impl DashboardBackend for ServiceBackend {
             .map_err(refused)
     }
 
-    async fn jobs(
-        &self,
-        status: Option<JobStatus>,
-        limit: Option<u32>,
-    ) -> Result<JobList, wire::ApiError> {
-        let filter = JobFilter::parse(&wire::JobListQuery {
-            status: status.map(|s| s.as_str().to_string()),
-            limit,
-            queue: None,
-        })
-        .map_err(|e| refused(e.into()))?;
+    async fn jobs(&self, q: JobSearch) -> Result<JobList, wire::ApiError> {
+        let filter = JobFilter::search(&q).map_err(|e| refused(e.into()))?;
         let jobs = self.service.list_jobs(filter).await.map_err(refused)?;
         Ok(JobList { jobs })
+    }
+
+    async fn job_count(&self, q: JobCountQuery) -> Result<JobCount, wire::ApiError> {
+        let m = JobMatch::parse(
+            q.status.as_deref(),
+            q.job_type.as_deref(),
+            q.queue.as_deref(),
+        )
+        .map_err(|e| refused(e.into()))?;
+        self.service.count_jobs(m).await.map_err(refused)
+    }
+
+    async fn retry_failed_jobs(
+        &self,
+        request: BulkRetryRequest,
+    ) -> Result<BulkRetryResponse, wire::ApiError> {
+        let cmd = BulkRetryCommand::parse(request).map_err(|e| refused(e.into()))?;
+        self.service
+            .retry_failed(&self.actor, cmd)
+            .await
+            .map_err(refused)
+    }
+
+    async fn queues(&self) -> Result<QueueList, wire::ApiError> {
+        self.service.list_queues().await.map_err(refused)
+    }
+
+    async fn pause_queue(
+        &self,
+        name: String,
+        request: QueuePauseRequest,
+    ) -> Result<QueueInfo, wire::ApiError> {
+        let dry_run = request.dry_run.unwrap_or(false);
+        let cmd = QueuePauseCommand::pause(&name, request).map_err(|e| refused(e.into()))?;
+        if dry_run {
+            return self
+                .service
+                .queue_pause_dry_run(&self.actor, cmd)
+                .await
+                .map_err(refused);
+        }
+        self.service
+            .change_queue_pause(&self.actor, cmd)
+            .await
+            .map_err(refused)
+    }
+
+    async fn resume_queue(
+        &self,
+        name: String,
+        request: QueueResumeRequest,
+    ) -> Result<QueueInfo, wire::ApiError> {
+        let dry_run = request.dry_run.unwrap_or(false);
+        let cmd = QueuePauseCommand::resume(&name, request).map_err(|e| refused(e.into()))?;
+        if dry_run {
+            return self
+                .service
+                .queue_pause_dry_run(&self.actor, cmd)
+                .await
+                .map_err(refused);
+        }
+        self.service
+            .change_queue_pause(&self.actor, cmd)
+            .await
+            .map_err(refused)
     }
 
     async fn job(&self, id: Uuid) -> Result<Job, wire::ApiError> {
@@ -206,40 +268,53 @@ pub fn sfn() -> MethodRouter<AppState> {
     )
 }
 
-/// `/`, `/index.html` (with the injected config) and the static assets.
-pub fn static_routes(service: &Service, static_dir: &Path) -> Router {
-    let router = Router::new();
-    let index_path = static_dir.join("index.html");
-    match std::fs::read_to_string(&index_path) {
-        Ok(index) => {
-            let page: Arc<str> = inject_config(&index, &dashboard_config(service)).into();
-            let index = get(move || {
-                let page = page.clone();
-                async move {
-                    let resp: Response = (
-                        [(header::CACHE_CONTROL, "no-cache")],
-                        Html(page.to_string()),
-                    )
-                        .into_response();
-                    resp
+/// Where the dashboard comes from, in order: `--static-dir` when given;
+/// else the copy embedded in this (release) binary; else `./dist` when a
+/// Trunk build is there (a debug build run from the workspace); else a page
+/// that says how to build it (the API still answers).
+pub fn static_routes(service: &Service, static_dir: Option<&Path>) -> Router {
+    let config = dashboard_config(service);
+    let inject = |index: &str| inject_config(index, &config);
+    let set = match static_dir {
+        Some(dir) => AssetSet::from_dir(dir, inject).map(|s| (s, dir.display().to_string())),
+        None => match AssetSet::embedded(inject) {
+            Ok(Some(set)) => Ok((set, "embedded in this binary".to_string())),
+            Ok(None) => {
+                let dev = Path::new(DEFAULT_STATIC_DIR);
+                if dev.join("index.html").is_file() {
+                    AssetSet::from_dir(dev, inject).map(|s| (s, dev.display().to_string()))
+                } else {
+                    tracing::warn!(
+                        "this lull was built without the dashboard (a debug build, or \
+                         LULL_EMBED_DASHBOARD=0) and there is no ./dist: the API is up, the \
+                         dashboard is not. Build a complete binary with `trunk build --release && \
+                         cargo build --release -p server`, or pass --static-dir <Trunk's dist/>"
+                    );
+                    return not_built();
                 }
-            });
-            // Unknown paths get index.html: the SPA routes on the client.
-            // Gzip here only (not on the API, where it would hold back the
-            // event stream): the WASM shrinks to about 40 %.
-            router
-                .route("/", index.clone())
-                .route("/index.html", index.clone())
-                .fallback_service(ServeDir::new(static_dir).fallback(index))
-                .layer(tower_http::compression::CompressionLayer::new())
-        }
-        Err(_) => {
-            tracing::warn!(dir = %static_dir.display(), "dashboard not built: no index.html; run `trunk build --release`");
-            router.fallback(|| async {
-                Html("<!doctype html><title>Lull</title><p>The dashboard is not built. Run <code>trunk build --release</code> (or <code>scripts/run.sh</code>) and restart <code>lull serve</code>. The API is up.</p>").into_response()
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match set {
+        Ok((set, origin)) => {
+            tracing::info!(files = set.len(), from = %origin, "serving the dashboard");
+            Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+                let set = set.clone();
+                async move { set.respond(&method, &uri, &headers) }
             })
         }
+        Err(e) => {
+            tracing::warn!(error = %e, "dashboard not served; the API is up");
+            not_built()
+        }
     }
+}
+
+fn not_built() -> Router {
+    Router::new().fallback(|| async {
+        Html("<!doctype html><title>Lull</title><p>The dashboard is not built into this <code>lull</code>. Run <code>trunk build --release</code>, then <code>cargo build --release -p server</code> (or <code>scripts/run.sh</code>), or start <code>lull serve --static-dir dist</code>. The API is up.</p>").into_response()
+    })
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The HTTP surface: routes, and handlers that are extract → service → map.
 
+pub mod assets;
 mod auth;
 mod dashboard;
 pub mod error;
 mod extract;
+pub mod mcp;
 mod pause;
 mod queue;
 mod queues;
@@ -20,6 +22,7 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Access;
+use crate::lifecycle::Readiness;
 use crate::service::Service;
 use error::ApiError;
 
@@ -30,13 +33,19 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<Service>,
+    /// Starting, ready or stopping (a readiness probe reads it; streams end
+    /// when the stop begins).
+    pub readiness: Readiness,
 }
 
 /// Options of the HTTP layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HttpOptions {
-    /// Where Trunk's `dist/` output is served from.
-    pub static_dir: PathBuf,
+    /// Serve the dashboard from this directory (Trunk's `dist/`) instead of
+    /// the copy embedded in the binary.
+    pub static_dir: Option<PathBuf>,
+    /// The process's phase (see [`crate::lifecycle`]).
+    pub readiness: Readiness,
 }
 
 /// One route: its method, path and who may call it. The router is built
@@ -51,7 +60,7 @@ pub struct RouteSpec {
 
 type Handler = MethodRouter<AppState>;
 
-fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
+fn table(metrics_public: bool, mcp: Option<Handler>) -> Vec<(RouteSpec, Handler)> {
     use Access::*;
     let r = |method: Method, path: &'static str, access: Access, h: Handler| {
         (
@@ -100,6 +109,18 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
             "/api/queue/jobs",
             Enqueue,
             post(queue::enqueue),
+        ),
+        r(
+            Method::GET,
+            "/api/queue/jobs/count",
+            ReadJobs,
+            get(queue::count),
+        ),
+        r(
+            Method::POST,
+            "/api/queue/jobs/retry-failed",
+            Operate,
+            post(queue::retry_failed),
         ),
         r(
             Method::POST,
@@ -252,6 +273,7 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
         r(Method::GET, "/status", Read, get(runbook::system_status)),
         r(Method::GET, "/health", Public, get(runbook::health)),
         r(Method::GET, "/livez", Public, get(livez)),
+        r(Method::GET, "/readyz", Public, get(runbook::readyz)),
         r(
             Method::GET,
             "/metrics",
@@ -291,14 +313,36 @@ fn table(metrics_public: bool) -> Vec<(RouteSpec, Handler)> {
             dashboard::sfn(),
         ),
         r(Method::POST, "/sfn/fleet_action", Operate, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_jobs", ReadJobs, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_job", ReadJobs, dashboard::sfn()),
+        r(Method::POST, "/sfn/count_jobs", ReadJobs, dashboard::sfn()),
+        r(Method::POST, "/sfn/get_queues", Read, dashboard::sfn()),
+        r(Method::POST, "/sfn/cancel_job", Operate, dashboard::sfn()),
+        r(Method::POST, "/sfn/retry_job", Operate, dashboard::sfn()),
+        r(
+            Method::POST,
+            "/sfn/retry_failed_jobs",
+            Operate,
+            dashboard::sfn(),
+        ),
+        r(Method::POST, "/sfn/pause_queue", Operate, dashboard::sfn()),
+        r(Method::POST, "/sfn/resume_queue", Operate, dashboard::sfn()),
         // A server function not listed above is operator-only until it is.
         r(Method::POST, "/sfn/{*fn_name}", Operate, dashboard::sfn()),
+        // MCP (streamable HTTP: POST carries the calls; GET and DELETE are
+        // answered by rmcp too). Each tool checks its own access.
+        r(
+            Method::POST,
+            "/mcp",
+            SignedIn,
+            mcp.unwrap_or_else(|| post(unknown_mcp)),
+        ),
     ]
 }
 
 /// The route table (for tests and docs).
 pub fn route_specs(metrics_public: bool) -> Vec<RouteSpec> {
-    table(metrics_public)
+    table(metrics_public, None)
         .into_iter()
         .map(|(spec, _)| spec)
         .collect()
@@ -308,9 +352,11 @@ pub fn route_specs(metrics_public: bool) -> Vec<RouteSpec> {
 pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
     let state = AppState {
         service: service.clone(),
+        readiness: opts.readiness.clone(),
     };
     let mut api = Router::new();
-    for (spec, handler) in table(service.auth().metrics_public) {
+    let mcp = axum::routing::any_service(mcp::service(service.clone()));
+    for (spec, handler) in table(service.auth().metrics_public, Some(mcp)) {
         let guarded = handler.layer(axum::middleware::from_fn_with_state(
             (service.clone(), spec.access),
             auth::require,
@@ -321,15 +367,24 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
         .route("/api/{*rest}", axum::routing::any(unknown_api_route))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    api.merge(dashboard::static_routes(&service, &opts.static_dir))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+    api.merge(dashboard::static_routes(
+        &service,
+        opts.static_dir.as_deref(),
+    ))
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(TraceLayer::new_for_http())
 }
 
 /// Liveness: answers without touching storage (load balancers, and the
 /// baseline of the paused-claim benchmark).
 async fn livez() -> axum::Json<wire::runbook::Livez> {
     axum::Json(wire::runbook::Livez { ok: true })
+}
+
+/// Only in the route table listing (tests, docs): the real `/mcp` is
+/// rmcp's service.
+async fn unknown_mcp() -> ApiError {
+    ApiError::not_found("no MCP service here")
 }
 
 async fn unknown_api_route(uri: axum::http::Uri) -> ApiError {

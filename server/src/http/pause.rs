@@ -4,12 +4,12 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::{Stream, StreamExt};
-use wire::{EventsPage, EventsQuery, PauseRequest, StatusQuery, StreamMessage, WorkerPauseStatus};
+use wire::{EventsPage, EventsSearch, PauseRequest, StatusQuery, StreamMessage, WorkerPauseStatus};
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery};
 use super::AppState;
-use crate::domain::{parse_wait_applied, PageLimit, PauseCommand};
+use crate::domain::{parse_wait_applied, EventFilter, PageLimit, PauseCommand};
 
 /// `GET /api/system/worker-pause[?waitApplied=10s]`.
 pub async fn get_status(
@@ -40,12 +40,16 @@ pub async fn post_action(
     Ok(Json(s.service.change_pause(&actor, cmd).await?))
 }
 
+/// `GET /api/system/worker-pause/events?limit=&before=&action=&actor=`.
 pub async fn get_events(
     State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsSearch>,
 ) -> ApiResult<Json<EventsPage>> {
     let limit = PageLimit::parse(q.limit, 50)?;
-    Ok(Json(s.service.events(limit, q.before).await?))
+    let filter = EventFilter::parse(q.action.as_deref(), q.actor.as_deref())?;
+    Ok(Json(
+        s.service.search_events(&filter, limit, q.before).await?,
+    ))
 }
 
 /// `GET /api/system/worker-pause/stream`: server-sent events. A `state`
@@ -63,31 +67,39 @@ pub async fn stream(
     ticks.mark_unchanged();
     let last_version = first.version;
     let initial = state_event(first);
+    let readiness = s.readiness.clone();
     let rest = futures::stream::unfold(
         (svc, versions, ticks, last_version),
-        |(svc, mut versions, mut ticks, mut last_version)| async move {
-            loop {
-                tokio::select! {
-                    changed = versions.changed() => {
-                        changed.ok()?;
-                        let v = versions.borrow_and_update().version;
-                        if v == last_version {
-                            continue;
-                        }
-                        match svc.pause_status().await {
-                            Ok(status) => {
-                                last_version = status.version;
-                                return Some((state_event(status), (svc, versions, ticks, last_version)));
+        move |(svc, mut versions, mut ticks, mut last_version)| {
+            let readiness = readiness.clone();
+            async move {
+                loop {
+                    tokio::select! {
+                        // The server is stopping: end the stream so the graceful
+                        // stop does not wait for the dashboard to go away (the
+                        // page reconnects to the next server).
+                        _ = readiness.stopping() => return None,
+                        changed = versions.changed() => {
+                            changed.ok()?;
+                            let v = versions.borrow_and_update().version;
+                            if v == last_version {
+                                continue;
                             }
-                            Err(e) => tracing::warn!(error = %e, "stream: could not read the status"),
+                            match svc.pause_status().await {
+                                Ok(status) => {
+                                    last_version = status.version;
+                                    return Some((state_event(status), (svc, versions, ticks, last_version)));
+                                }
+                                Err(e) => tracing::warn!(error = %e, "stream: could not read the status"),
+                            }
                         }
-                    }
-                    changed = ticks.changed() => {
-                        changed.ok()?;
-                        let tick = *ticks.borrow_and_update();
-                        if let Some(t) = tick {
-                            let msg = StreamMessage::Metrics { version: t.version, metrics: t.metrics, at: t.at };
-                            return Some((event("metrics", &msg), (svc, versions, ticks, last_version)));
+                        changed = ticks.changed() => {
+                            changed.ok()?;
+                            let tick = *ticks.borrow_and_update();
+                            if let Some(t) = tick {
+                                let msg = StreamMessage::Metrics { version: t.version, metrics: t.metrics, at: t.at };
+                                return Some((event("metrics", &msg), (svc, versions, ticks, last_version)));
+                            }
                         }
                     }
                 }

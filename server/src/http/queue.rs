@@ -1,22 +1,24 @@
 //! `/api/queue/jobs`: the producer side (enqueue, single and batch), the
 //! worker side (claim, heartbeat, complete, fail — single and batch) and
-//! the operator side (list, get, cancel, retry).
+//! the operator side (list, count, get, cancel, retry, and the bulk retry
+//! of failed jobs).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use wire::{
     BatchCompleteRequest, BatchEnqueueRequest, BatchEnqueueResponse, BatchFailRequest,
-    BatchOutcome, ClaimManyRequest, ClaimResponse, CompleteRequest, EnqueueRequest, Enqueued,
-    FailRequest, HeartbeatRequest, HeartbeatResponse, Job, JobList, JobListQuery,
+    BatchOutcome, BulkRetryRequest, BulkRetryResponse, ClaimManyRequest, ClaimResponse,
+    CompleteRequest, EnqueueRequest, Enqueued, FailRequest, HeartbeatRequest, HeartbeatResponse,
+    Job, JobCount, JobCountQuery, JobList, JobSearch,
 };
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery, PathId};
 use super::AppState;
 use crate::domain::{
-    BatchComplete, BatchEnqueue, BatchFail, ClaimCommand, CompleteCommand, FailCommand,
-    HeartbeatCommand, JobFilter, NewJob,
+    BatchComplete, BatchEnqueue, BatchFail, BulkRetryCommand, ClaimCommand, CompleteCommand,
+    FailCommand, HeartbeatCommand, JobFilter, JobMatch, NewJob,
 };
 
 /// 201 with the new job; 200 with the existing one when its `uniqueKey`
@@ -134,11 +136,36 @@ pub async fn get(State(s): State<AppState>, PathId(id): PathId) -> ApiResult<Jso
     Ok(Json(s.service.get_job(id).await?))
 }
 
+/// `GET /api/queue/jobs?status=&type=&queue=&limit=`.
 pub async fn list(
     State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<JobListQuery>,
+    ApiQuery(q): ApiQuery<JobSearch>,
 ) -> ApiResult<Json<JobList>> {
-    let filter = JobFilter::parse(&q)?;
+    let filter = JobFilter::search(&q)?;
     let jobs = s.service.list_jobs(filter).await?;
     Ok(Json(JobList { jobs }))
+}
+
+/// `GET /api/queue/jobs/count?status=&type=&queue=`.
+pub async fn count(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<JobCountQuery>,
+) -> ApiResult<Json<JobCount>> {
+    let m = JobMatch::parse(
+        q.status.as_deref(),
+        q.job_type.as_deref(),
+        q.queue.as_deref(),
+    )?;
+    Ok(Json(s.service.count_jobs(m).await?))
+}
+
+/// `POST /api/queue/jobs/retry-failed`: 200 with the jobs queued again;
+/// 409 (nothing retried) when the matching set is not `expectedCount`.
+pub async fn retry_failed(
+    State(s): State<AppState>,
+    Actor(actor, _): Actor,
+    ApiJson(req): ApiJson<BulkRetryRequest>,
+) -> ApiResult<Json<BulkRetryResponse>> {
+    let cmd = BulkRetryCommand::parse(req)?;
+    Ok(Json(s.service.retry_failed(&actor, cmd).await?))
 }

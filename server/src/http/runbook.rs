@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use wire::runbook::{Dispatch, Health, SchedulerActionRequest, SchedulerStatus, SystemStatus};
+use wire::runbook::{
+    Dispatch, Health, Readyz, SchedulerActionRequest, SchedulerStatus, SystemStatus,
+};
 
 use super::error::ApiResult;
 use super::extract::{Actor, OptionalJson, PathId};
@@ -47,6 +49,25 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(h))
+}
+
+/// 200 when ready for traffic, 503 with the reason otherwise — also once
+/// the process has begun to stop, so a load balancer drains it first.
+pub async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Readyz>) {
+    let r = if s.readiness.phase() == crate::lifecycle::Phase::Stopping {
+        Readyz {
+            ready: false,
+            reason: Some("stopping: finishing open requests".into()),
+        }
+    } else {
+        s.service.readyz().await
+    };
+    let code = if r.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(r))
 }
 
 pub async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {

@@ -1,8 +1,9 @@
 //! The tasks that keep this process current: the notification listener
 //! (PostgreSQL), the periodic re-read of the pause states — the fleet's and
 //! the queues' (the fallback when a notification is lost) —, the metrics
-//! ticker, the rolling-restart controller, the end of timed pauses, and the
-//! retention pass. They stop when the service is dropped.
+//! ticker (which also sets the pause gauges), the rolling-restart
+//! controller, the end of timed pauses, and the retention pass. They stop
+//! when the service is dropped; each reports its ticks to `/health`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,8 @@ impl Service {
     /// Starts the background tasks.
     pub async fn start(self: &Arc<Self>) -> ServiceResult<()> {
         if let Some(mut rx) = self.store.listen().await? {
+            // Connected: the listener sends `Reconnected` first.
+            self.vitals.listener_connected();
             let weak = Arc::downgrade(self);
             tokio::spawn(async move {
                 while let Some(notice) = rx.recv().await {
@@ -28,25 +31,52 @@ impl Service {
             });
         }
         let ms = |v: u64, min: u64| Duration::from_millis(v.max(min));
-        self.every(ms(self.config.rollout_tick_ms, 50), |svc| async move {
-            if let Err(e) = svc.advance_rollouts().await {
-                tracing::warn!(error = %e, "rolling-restart step failed");
-            }
-        });
-        self.every(ms(self.config.metrics_tick_ms, 100), |svc| async move {
-            svc.tick_metrics().await;
-        });
-        self.every(ms(self.config.pause_refresh_ms, 50), |svc| async move {
-            svc.refresh_pause_state().await;
-            svc.refresh_queue_pauses().await;
-        });
+        self.every(
+            "rollouts",
+            ms(self.config.rollout_tick_ms, 50),
+            |svc| async move {
+                if let Err(e) = svc.advance_rollouts().await {
+                    tracing::warn!(error = %e, "rolling-restart step failed");
+                }
+            },
+        );
+        self.every(
+            "metrics",
+            ms(self.config.metrics_tick_ms, 100),
+            |svc| async move {
+                svc.tick_metrics().await;
+                svc.metrics.upkeep();
+                svc.set_pause_gauges();
+                svc.metrics
+                    .set_stream_subscribers(svc.live.subscriber_count());
+                // StatsD has no scrape: push the storage gauges on the tick.
+                if svc.metrics.statsd_enabled() {
+                    if let Err(e) = svc.refresh_gauges().await {
+                        tracing::warn!(error = %e, "metrics gauges not refreshed");
+                    }
+                }
+            },
+        );
+        self.every(
+            "pause-refresh",
+            ms(self.config.pause_refresh_ms, 50),
+            |svc| async move {
+                svc.refresh_pause_state().await;
+                svc.refresh_queue_pauses().await;
+            },
+        );
         // Ends timed pauses on time. Reads the caches only; every replica
         // runs it and exactly one resume applies (see domain::timed_resume).
-        self.every(ms(TIMED_RESUME_TICK_MS, 0), |svc| async move {
-            svc.resume_if_due().await;
-            svc.resume_queues_if_due().await;
-        });
         self.every(
+            "timed-resume",
+            ms(TIMED_RESUME_TICK_MS, 0),
+            |svc| async move {
+                svc.resume_if_due().await;
+                svc.resume_queues_if_due().await;
+            },
+        );
+        self.every(
+            "retention",
             ms(self.config.retention_interval_ms, 50),
             |svc| async move {
                 if let Err(e) = svc.prune_once(super::now()).await {
@@ -54,6 +84,7 @@ impl Service {
                 }
             },
         );
+        self.vitals.set_ready();
         Ok(())
     }
 
@@ -68,7 +99,9 @@ impl Service {
             Notice::QueuePauseChanged(q, v) if v <= self.queues.version(&q) => {}
             Notice::QueuePauseChanged(..) => self.refresh_queue_pauses().await,
             // Anything may have been missed while the listener was away.
+            Notice::Disconnected => self.vitals.listener_lost(),
             Notice::Reconnected => {
+                self.vitals.listener_connected();
                 self.auth.invalidate();
                 self.jobs_available();
                 self.refresh_pause_state().await;
@@ -78,12 +111,14 @@ impl Service {
     }
 
     /// Runs `step` every `period` until the service is dropped (a missed
-    /// tick is delayed, not bunched up).
-    fn every<F, Fut>(self: &Arc<Self>, period: Duration, step: F)
+    /// tick is delayed, not bunched up). Each finished step is reported to
+    /// `/health` under `name`: a task whose step hangs shows up there.
+    fn every<F, Fut>(self: &Arc<Self>, name: &'static str, period: Duration, step: F)
     where
         F: Fn(Arc<Service>) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send,
     {
+        self.vitals.task_started(name, period);
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
@@ -91,7 +126,8 @@ impl Service {
             loop {
                 tick.tick().await;
                 let Some(svc) = weak.upgrade() else { return };
-                step(svc).await;
+                step(svc.clone()).await;
+                svc.vitals.ticked(name);
             }
         });
     }
@@ -102,6 +138,7 @@ impl Service {
             Ok(state) => {
                 let version = state.version;
                 if self.cache.observe(state) {
+                    self.set_pause_gauges();
                     tracing::info!(version, "pause state changed elsewhere; cache updated");
                 }
             }

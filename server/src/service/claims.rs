@@ -10,8 +10,24 @@ use super::{now, Service, ServiceError, ServiceResult};
 use crate::domain::{
     self, BatchComplete, BatchFail, ClaimCommand, CompleteCommand, FailCommand, HeartbeatCommand,
 };
-use crate::metrics::inc;
 use crate::storage::{ClaimOutcome, ClaimParams, StoreError, StoreResult};
+
+/// One long-polling claim, for the `lull_claim_waiters` gauge: counted
+/// from its start until it is dropped (answered, failed or cancelled).
+struct Waiting<'a>(&'a crate::metrics::Metrics);
+
+impl<'a> Waiting<'a> {
+    fn new(m: &'a crate::metrics::Metrics) -> Self {
+        m.claim_waiting(1);
+        Waiting(m)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.claim_waiting(-1);
+    }
+}
 
 impl Service {
     /// Claims a job (or up to `limit` jobs) for a worker, waiting up to
@@ -43,6 +59,8 @@ impl Service {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::from(wait_ms));
         let mut pause_rx = self.cache.subscribe();
         let mut queues_rx = self.queues.subscribe();
+        // Counted while it waits (`lull_claim_waiters`), however it ends.
+        let _waiting = Waiting::new(&self.metrics);
         loop {
             // Registered before the attempt, so an enqueue that lands between
             // the attempt and the wait is not missed.
@@ -147,7 +165,7 @@ impl Service {
             .paused_system_block(self.config.pause_poll_interval_ms)
         {
             system.paused_queues = self.queues.paused_among(claim.queues.as_deref());
-            inc(&self.metrics.claims_paused);
+            self.metrics.claim_paused();
             return Ok(ClaimResponse {
                 job: None,
                 jobs: limit.map(|_| Vec::new()),
@@ -155,7 +173,7 @@ impl Service {
             });
         }
         if self.queues_all_paused(claim) {
-            inc(&self.metrics.claims_paused);
+            self.metrics.claim_paused();
             return Ok(ClaimResponse {
                 job: None,
                 jobs: limit.map(|_| Vec::new()),
@@ -179,20 +197,18 @@ impl Service {
                 .await
                 .map(|m| (m.state, m.jobs, m.requeued)),
         };
-        let (state, jobs, requeued) = outcome.inspect_err(|_| inc(&self.metrics.claims_error))?;
+        let (state, jobs, requeued) = outcome.inspect_err(|_| self.metrics.claim_error())?;
         if requeued > 0 {
-            self.metrics
-                .requeued_expired
-                .fetch_add(requeued, std::sync::atomic::Ordering::Relaxed);
+            self.metrics.requeued(requeued);
             tracing::info!(requeued, "expired leases requeued before claim");
         }
         match jobs.first() {
             Some(j) => {
-                inc(&self.metrics.claims_claimed);
+                self.metrics.claim_claimed();
                 tracing::debug!(job_id = %j.id, jobs = jobs.len(), worker_id = %params.worker_id, "job claimed");
             }
-            None if state.workers_paused => inc(&self.metrics.claims_paused),
-            None => inc(&self.metrics.claims_empty),
+            None if state.workers_paused => self.metrics.claim_paused(),
+            None => self.metrics.claim_empty(),
         }
         let mut system = state.system_block(self.config.pause_poll_interval_ms);
         system.paused_queues = self.queues.paused_among(params.queues.as_deref());
@@ -207,7 +223,7 @@ impl Service {
     /// Counts a refusal for a lost lease.
     fn lease_lost(&self, e: ServiceError) -> ServiceError {
         if matches!(e, ServiceError::LeaseLost(_)) {
-            inc(&self.metrics.lease_conflicts);
+            self.metrics.lease_conflict();
         }
         e
     }
@@ -255,11 +271,11 @@ impl Service {
     }
 
     fn count_completed(&self, job: &Job) {
-        inc(&self.metrics.completed);
-        if let (Some(start), Some(end)) = (job.started_at, job.finished_at) {
-            self.metrics
-                .observe_latency((end - start).num_milliseconds() as f64 / 1000.0);
-        }
+        let latency = match (job.started_at, job.finished_at) {
+            (Some(start), Some(end)) => Some((end - start).num_milliseconds() as f64 / 1000.0),
+            _ => None,
+        };
+        self.metrics.completed(latency);
     }
 
     pub async fn fail(&self, cmd: FailCommand) -> ServiceResult<Job> {
@@ -270,7 +286,7 @@ impl Service {
             .await
             .map_err(no_job(id))
             .map_err(|e| self.lease_lost(e))?;
-        inc(&self.metrics.failures);
+        self.metrics.failure();
         tracing::info!(job_id = %id, status = job.status.as_str(), attempts = job.attempts, "job failed");
         Ok(domain::shown(job, now()))
     }
@@ -293,7 +309,7 @@ impl Service {
             .collect();
         let answers = self.store.fail_many(&items, now()).await?;
         let ids = items.iter().map(|(f, _, _)| f.job_id);
-        Ok(self.batch_outcome(ids, answers, |_| inc(&self.metrics.failures)))
+        Ok(self.batch_outcome(ids, answers, |_| self.metrics.failure()))
     }
 
     /// Each job's answer of a batch, counted as its single call would be.
@@ -319,7 +335,7 @@ impl Service {
                 Err(e) => {
                     let (code, message) = match e {
                         StoreError::LeaseLost(m) => {
-                            inc(&self.metrics.lease_conflicts);
+                            self.metrics.lease_conflict();
                             ("lease_lost", m)
                         }
                         // The only other refusal a batch keeps per job.

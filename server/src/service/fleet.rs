@@ -140,6 +140,7 @@ impl Service {
         {
             Ok(o) => o,
             Err(ServiceError::SafetyRefused(r)) => {
+                self.metrics.fleet_refusal(cmd.action.as_str());
                 tracing::warn!(
                     actor,
                     action = cmd.action.as_str(),
@@ -155,6 +156,7 @@ impl Service {
             Err(e) => return Err(e),
         };
         self.fleet_changed();
+        self.metrics.fleet_action(cmd.action.as_str());
         tracing::info!(
             actor,
             action = cmd.action.as_str(),

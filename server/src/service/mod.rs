@@ -13,6 +13,7 @@
 //!   rolling restarts; `results`: idempotent result submissions;
 //! - `live`: the dashboard's drain view and metrics ticks;
 //!   `runbook`: the maintenance runbook's vocabulary and `/metrics`;
+//! - `health`: `/health`'s checks and `/readyz`;
 //! - `background`: the tasks that keep this process current;
 //!   `retention`: pruning finished jobs; `tokens`: API tokens for
 //!   `lull token`.
@@ -21,6 +22,7 @@ mod background;
 mod claims;
 mod error;
 mod fleet;
+mod health;
 mod live;
 mod pause;
 mod queue;
@@ -44,7 +46,7 @@ use crate::auth::{AuthMode, Authenticator};
 use crate::cache::{PauseCache, QueueCache};
 use crate::domain::RetentionPolicy;
 use crate::live::Live;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, StatsdTarget};
 use crate::storage::Store;
 
 /// Tunables of the service (from configuration).
@@ -81,6 +83,8 @@ pub struct ServiceConfig {
     pub retention_interval_ms: u64,
     /// Rows deleted per retention batch (one short transaction each).
     pub retention_batch: u32,
+    /// Also send the metrics to this StatsD server (`LULL_STATSD`).
+    pub statsd: Option<StatsdTarget>,
 }
 
 impl Default for ServiceConfig {
@@ -101,6 +105,7 @@ impl Default for ServiceConfig {
             retention: RetentionPolicy::default(),
             retention_interval_ms: 60_000,
             retention_batch: 500,
+            statsd: None,
         }
     }
 }
@@ -128,6 +133,8 @@ pub struct Service {
     /// process last wrote it: a claim writes only when it moves, so a
     /// paused worker's polls cost no database round trip.
     applied_on_claims: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// What the background tasks and the listener report, for `/health`.
+    vitals: health::Vitals,
     config: ServiceConfig,
 }
 
@@ -144,11 +151,13 @@ impl Service {
         let state = store.pause_state().await?;
         let queues = QueueCache::default();
         queues.observe(store.queue_pauses().await?);
-        Ok(Arc::new(Service {
+        let metrics = Metrics::new(config.statsd.as_ref()).map_err(ServiceError::Internal)?;
+        store.observe_latency(metrics.storage_latency());
+        let svc = Arc::new(Service {
             store: store.clone(),
             cache: PauseCache::new(state),
             queues,
-            metrics: Metrics::default(),
+            metrics,
             live: Live::default(),
             jobs_signal: tokio::sync::Notify::new(),
             fleet_signal: tokio::sync::Notify::new(),
@@ -160,8 +169,11 @@ impl Service {
                 config.auth_failure_burst,
             ),
             applied_on_claims: Default::default(),
+            vitals: health::Vitals::default(),
             config,
-        }))
+        });
+        svc.set_pause_gauges();
+        Ok(svc)
     }
 
     /// The newest pause state this process knows of.

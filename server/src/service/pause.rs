@@ -4,8 +4,7 @@
 use wire::{AuditBlock, ControlEvent, EventsPage, WorkerPauseStatus};
 
 use super::{now, Service, ServiceError, ServiceResult};
-use crate::domain::{self, PageLimit, PauseCommand, PauseState};
-use crate::metrics::inc;
+use crate::domain::{self, EventFilter, PageLimit, PauseCommand, PauseState};
 use crate::storage::StoreError;
 
 /// How often a `waitApplied` status request re-reads the fleet.
@@ -144,10 +143,11 @@ impl Service {
             Err(e) => return Err(e.into()),
         };
         self.cache.observe(outcome.state.clone());
+        self.set_pause_gauges();
         match &outcome.event {
             Some(ev) => self.count_change(ev),
             None => {
-                inc(&self.metrics.noop_actions);
+                self.metrics.pause_action("noop");
                 tracing::info!(
                     actor,
                     action = cmd.action.name(),
@@ -164,13 +164,13 @@ impl Service {
     /// queue.
     pub(super) fn count_change(&self, ev: &ControlEvent) {
         match ev.action.as_str() {
-            "pause" => inc(&self.metrics.pauses),
-            "queue.pause" => inc(&self.metrics.queue_pauses),
-            "queue.resume" => inc(&self.metrics.queue_resumes),
+            "pause" => self.metrics.pause_action("pause"),
+            "queue.pause" => self.metrics.queue_pause_action("pause"),
+            "queue.resume" => self.metrics.queue_pause_action("resume"),
             _ => {
-                inc(&self.metrics.resumes);
+                self.metrics.pause_action("resume");
                 if ev.force_resume {
-                    inc(&self.metrics.force_resumes);
+                    self.metrics.pause_action("force_resume");
                 }
             }
         }
@@ -192,8 +192,20 @@ impl Service {
 
     /// The audit log, newest first, paged by event id.
     pub async fn events(&self, limit: PageLimit, before: Option<i64>) -> ServiceResult<EventsPage> {
+        self.search_events(&EventFilter::default(), limit, before)
+            .await
+    }
+
+    /// The audit log's events matching `filter` (action, actor), newest
+    /// first, paged by event id among the matches.
+    pub async fn search_events(
+        &self,
+        filter: &EventFilter,
+        limit: PageLimit,
+        before: Option<i64>,
+    ) -> ServiceResult<EventsPage> {
         let limit = limit.get();
-        let events: Vec<ControlEvent> = self.store.list_events(limit, before).await?;
+        let events: Vec<ControlEvent> = self.store.search_events(filter, limit, before).await?;
         let next_before = if events.len() as u32 == limit {
             events.last().map(|e| e.id)
         } else {

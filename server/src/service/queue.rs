@@ -2,10 +2,10 @@
 //! batch), read, list, cancel, retry.
 
 use uuid::Uuid;
-use wire::{BatchEnqueueResponse, Enqueued, Job};
+use wire::{BatchEnqueueResponse, BulkRetryResponse, Enqueued, Job, JobCount};
 
 use super::{now, Service, ServiceError, ServiceResult};
-use crate::domain::{self, BatchEnqueue, JobFilter, NewJob};
+use crate::domain::{self, BatchEnqueue, BulkRetryCommand, JobFilter, JobMatch, NewJob};
 
 /// `NotFound` as "no job with id …".
 pub(super) fn no_job(id: Uuid) -> impl FnOnce(crate::storage::StoreError) -> ServiceError {
@@ -71,5 +71,39 @@ impl Service {
         let t = now();
         let jobs = self.store.list_jobs(&filter, t).await?;
         Ok(jobs.into_iter().map(|j| domain::shown(j, t)).collect())
+    }
+
+    /// How many jobs match a filter: the count a bulk action's
+    /// confirmation states (`GET /api/queue/jobs/count`).
+    pub async fn count_jobs(&self, m: JobMatch) -> ServiceResult<JobCount> {
+        Ok(JobCount {
+            count: self.store.count_jobs(&m, now()).await?,
+        })
+    }
+
+    /// Queues again every failed job of a type and/or queue — exactly the
+    /// confirmed number, or nothing (409) — audited with actor and reason.
+    pub async fn retry_failed(
+        &self,
+        actor: &str,
+        cmd: BulkRetryCommand,
+    ) -> ServiceResult<BulkRetryResponse> {
+        let done = self.store.retry_failed(&cmd, actor, now()).await?;
+        if !done.ids.is_empty() {
+            self.jobs_available();
+        }
+        tracing::info!(
+            actor,
+            retried = done.ids.len(),
+            job_type = cmd.job_type.as_deref().unwrap_or("*"),
+            queue = cmd.queue.as_ref().map_or("*", |q| q.as_str()),
+            reason = cmd.reason.as_str(),
+            "failed jobs queued for retry"
+        );
+        Ok(BulkRetryResponse {
+            retried: done.ids.len() as i64,
+            ids: done.ids,
+            event: done.event,
+        })
     }
 }

@@ -96,6 +96,7 @@ impl Service {
             t,
         );
         self.store.create_rollout(&r).await?;
+        self.metrics.rolling_restart_started();
         self.audit_rollout(&r, "start", actor, cmd.reason.as_str(), Some(override_used))
             .await?;
         tracing::info!(actor, id = %r.id, workers = r.workers.len(), max_unavailable, "rolling restart started");

@@ -1,14 +1,18 @@
 //! The maintenance runbook's view of the same state: `/scheduler/*`,
 //! `/status`, `/health` and `/dispatches/*` speak snake_case and the
 //! runbook's vocabulary ("scheduler", "dispatch") over the core service;
-//! and `/metrics` for Prometheus.
+//! and `/metrics` for Prometheus (`/health` is in `health`).
 
 use chrono::{DateTime, Duration, Utc};
-use wire::runbook::{Dispatch, Health, HealthEvent, SchedulerStatus, SystemStatus};
-use wire::{Job, WorkerPauseStatus};
+use wire::runbook::{Dispatch, SchedulerStatus, SystemStatus};
+use wire::{Job, ObservedState, RolloutStatus, WorkerPauseStatus};
 
 use super::{now, Service, ServiceResult};
-use crate::domain::{PauseCommand, SchedulerCommand};
+use crate::domain::{self, PauseCommand, SchedulerCommand};
+use crate::metrics::PauseGauges;
+
+/// How many of the latest rolling restarts `lull_rolling_restarts` counts.
+const ROLLOUTS_COUNTED: u32 = 100;
 
 /// How far back `recent_dispatch_count` looks.
 const RECENT_DISPATCH_WINDOW_SECS: i64 = 60;
@@ -106,12 +110,21 @@ impl Service {
         })
     }
 
-    /// `GET /metrics`: this process's counters and the shared gauges (read
-    /// from storage now: the pause, jobs by status, each queue's pause and
-    /// live jobs), in the Prometheus text format.
+    /// `GET /metrics`: the shared gauges are set from storage now (the
+    /// pause, jobs by status, each queue, workers by state, rolling
+    /// restarts), then everything this process recorded is rendered as
+    /// Prometheus text.
     pub async fn metrics_text(&self) -> ServiceResult<String> {
+        self.refresh_gauges().await?;
+        Ok(self.metrics.render(self.store.calls()))
+    }
+
+    /// Sets the gauges that describe shared state, read from storage.
+    pub async fn refresh_gauges(&self) -> ServiceResult<()> {
         let t = now();
         let state = self.store.pause_state().await?;
+        self.cache.observe(state);
+        self.set_pause_gauges();
         let counts = self.store.job_counts(t).await?;
         let queues = self.store.list_queues(t).await?;
         let gauges: Vec<_> = queues
@@ -124,78 +137,70 @@ impl Service {
                 )
             })
             .collect();
-        Ok(self.metrics.render(
-            state.workers_paused,
-            state.mode.map(|m| m.as_str()),
-            state.version,
-            &counts,
-            &gauges,
-            self.store.calls(),
-        ))
+        self.metrics.set_jobs(&counts, &gauges);
+        let workers = self.store.list_workers().await?;
+        let states = [
+            ObservedState::Running,
+            ObservedState::Paused,
+            ObservedState::Draining,
+            ObservedState::Stopped,
+            ObservedState::Offline,
+        ];
+        let by_state: Vec<(&str, usize)> = states
+            .iter()
+            .map(|s| {
+                let n = workers
+                    .iter()
+                    .filter(|w| {
+                        domain::observed_state(
+                            w.reported_state,
+                            w.last_heartbeat_at,
+                            t,
+                            self.stale_after(),
+                        ) == *s
+                    })
+                    .count();
+                (s.as_str(), n)
+            })
+            .collect();
+        self.metrics.set_workers(&by_state);
+        let rollouts = self.store.list_rollouts(ROLLOUTS_COUNTED).await?;
+        let by_status: Vec<(&str, usize)> = [
+            RolloutStatus::Running,
+            RolloutStatus::Done,
+            RolloutStatus::Failed,
+            RolloutStatus::Cancelled,
+        ]
+        .iter()
+        .map(|s| {
+            (
+                s.as_str(),
+                rollouts.iter().filter(|r| r.status == *s).count(),
+            )
+        })
+        .collect();
+        self.metrics.set_rolling_restarts(&by_status);
+        self.metrics
+            .set_stream_subscribers(self.live.subscriber_count());
+        Ok(())
     }
 
-    /// `GET /health`: healthy when storage answers; recent control events.
-    pub async fn health(&self) -> Health {
-        let backend = self.store.backend().to_string();
-        let ping = self.store.ping().await;
-        let events = match ping {
-            Ok(()) => self.store.list_events(10, None).await,
-            Err(e) => Err(e),
-        };
-        match events {
-            Ok(events) => Health {
-                healthy: true,
-                database: backend,
-                recent_events: events
-                    .into_iter()
-                    .map(|e| HealthEvent {
-                        kind: if e.force_resume { "warning" } else { "info" }.to_string(),
-                        message: match (e.action.as_str(), e.mode) {
-                            ("pause", Some(m)) => format!(
-                                "workers paused ({}) by {}: {} [version {}]",
-                                m.as_str(),
-                                e.actor,
-                                e.reason,
-                                e.version
-                            ),
-                            ("queue.pause", Some(m)) => format!(
-                                "queue {} paused ({}) by {}: {} [queue version {}]",
-                                e.queue.as_deref().unwrap_or("?"),
-                                m.as_str(),
-                                e.actor,
-                                e.reason,
-                                e.version
-                            ),
-                            ("queue.resume", _) => format!(
-                                "queue {} resumed by {}: {} [queue version {}]",
-                                e.queue.as_deref().unwrap_or("?"),
-                                e.actor,
-                                e.reason,
-                                e.version
-                            ),
-                            ("resume", _) if e.force_resume => format!(
-                                "workers resumed before drain by {}: {} [version {}; {} running, {} stale]",
-                                e.actor, e.reason, e.version, e.metrics.running, e.metrics.stale_running
-                            ),
-                            (action, _) => format!("{action} by {}: {} [version {}]", e.actor, e.reason, e.version),
-                        },
-                        created_at: runbook_time(e.created_at),
-                    })
-                    .collect(),
-            },
-            Err(e) => {
-                tracing::error!(error = %e, "health check: storage unreachable");
-                Health {
-                    healthy: false,
-                    database: backend,
-                    recent_events: vec![HealthEvent {
-                        kind: "critical".into(),
-                        message: "database unreachable".into(),
-                        created_at: runbook_time(now()),
-                    }],
-                }
-            }
-        }
+    /// The pause gauges, from the cache (no storage call): set on every
+    /// change this process makes or learns of, and on the metrics tick (so
+    /// StatsD sees the pause duration grow).
+    pub(super) fn set_pause_gauges(&self) {
+        let t = now();
+        self.cache.read(|s| {
+            self.metrics.set_pause(PauseGauges {
+                paused: s.workers_paused,
+                mode: s.mode.map(|m| m.as_str()),
+                version: s.version,
+                paused_for_seconds: match (s.workers_paused, s.paused_at) {
+                    (true, Some(at)) => (t - at).num_milliseconds() as f64 / 1000.0,
+                    _ => 0.0,
+                },
+            })
+        });
     }
 }
 

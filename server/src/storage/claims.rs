@@ -222,10 +222,10 @@ async fn claim_many<D: Driver>(d: &D, p: &ClaimParams, limit: u32) -> StoreResul
 #[async_trait]
 impl<D: Driver> ClaimStore for Storage<D> {
     async fn claim(&self, params: &ClaimParams) -> StoreResult<ClaimOutcome> {
-        claim(self.call(), params).await
+        claim(&*self.call(), params).await
     }
 
     async fn claim_many(&self, params: &ClaimParams, limit: u32) -> StoreResult<ClaimedMany> {
-        claim_many(self.call(), params, limit).await
+        claim_many(&*self.call(), params, limit).await
     }
 }

@@ -365,7 +365,7 @@ impl<D: Driver> FleetStore for Storage<D> {
         reg: &Registration,
         now: DateTime<Utc>,
     ) -> StoreResult<WorkerRecord> {
-        register(self.call(), reg, now).await
+        register(&*self.call(), reg, now).await
     }
 
     async fn worker_heartbeat(
@@ -373,7 +373,7 @@ impl<D: Driver> FleetStore for Storage<D> {
         beat: &WorkerBeat,
         now: DateTime<Utc>,
     ) -> StoreResult<WorkerRecord> {
-        worker_heartbeat(self.call(), beat, now).await
+        worker_heartbeat(&*self.call(), beat, now).await
     }
 
     async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
@@ -396,7 +396,7 @@ impl<D: Driver> FleetStore for Storage<D> {
         now: DateTime<Utc>,
         rule: &SafetyRule,
     ) -> StoreResult<WorkerActionOutcome> {
-        worker_action(self.call(), cmd, actor, now, rule).await
+        worker_action(&*self.call(), cmd, actor, now, rule).await
     }
 
     async fn record_fleet_event(
@@ -404,6 +404,6 @@ impl<D: Driver> FleetStore for Storage<D> {
         draft: &FleetEventDraft,
         now: DateTime<Utc>,
     ) -> StoreResult<ControlEvent> {
-        record_fleet_event(self.call(), draft, now).await
+        record_fleet_event(&*self.call(), draft, now).await
     }
 }

@@ -328,7 +328,14 @@ impl<D: Driver> LeaseStore for Storage<D> {
         paused_at_checkpoint: Option<bool>,
         now: DateTime<Utc>,
     ) -> StoreResult<(Job, Option<DesiredState>)> {
-        heartbeat(self.call(), fence, lease_seconds, paused_at_checkpoint, now).await
+        heartbeat(
+            &*self.call(),
+            fence,
+            lease_seconds,
+            paused_at_checkpoint,
+            now,
+        )
+        .await
     }
 
     async fn complete(
@@ -337,7 +344,7 @@ impl<D: Driver> LeaseStore for Storage<D> {
         result: Option<serde_json::Value>,
         now: DateTime<Utc>,
     ) -> StoreResult<Job> {
-        complete(self.call(), fence, result.as_ref(), now).await
+        complete(&*self.call(), fence, result.as_ref(), now).await
     }
 
     async fn fail(
@@ -347,7 +354,7 @@ impl<D: Driver> LeaseStore for Storage<D> {
         retryable: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Job> {
-        fail(self.call(), fence, error, retryable, now).await
+        fail(&*self.call(), fence, error, retryable, now).await
     }
 
     async fn complete_many(
@@ -355,7 +362,7 @@ impl<D: Driver> LeaseStore for Storage<D> {
         jobs: &[(Fence, Option<serde_json::Value>)],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<StoreResult<Job>>> {
-        complete_many(self.call(), jobs, now).await
+        complete_many(&*self.call(), jobs, now).await
     }
 
     async fn fail_many(
@@ -363,6 +370,6 @@ impl<D: Driver> LeaseStore for Storage<D> {
         jobs: &[(Fence, String, bool)],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<StoreResult<Job>>> {
-        fail_many(self.call(), jobs, now).await
+        fail_many(&*self.call(), jobs, now).await
     }
 }

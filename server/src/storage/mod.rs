@@ -4,7 +4,7 @@
 //!
 //! - **Queries** — one documented function per SQL statement, named for what
 //!   it does (`lock_pause_state`, `requeue_expired_leases`, `claim_next_job`),
-//!   grouped by aggregate: [`pause`], [`queue`], [`queue_pause`], [`claims`],
+//!   grouped by aggregate: [`pause`], [`queue`], [`bulk`], [`queue_pause`], [`claims`],
 //!   [`leases`], [`fleet`], [`rollouts`], [`results`], [`tokens`],
 //!   [`retention`]. They run on any [`Exec`] (one
 //!   connection, in a transaction or not). Where the two dialects need
@@ -35,6 +35,19 @@ macro_rules! job_columns {
         "id, type, payload, priority, status, attempts, max_attempts, worker_id, lease_token, \
          lease_expires_at, run_after, paused_at_checkpoint, result, error, created_at, \
          updated_at, started_at, finished_at, queue, unique_key"
+    };
+}
+
+/// The `WHERE` condition of a [`crate::domain::JobMatch`], bound by
+/// `queue::match_args`: `$1` status (as stored), `$2` whether `run_after`
+/// is later than `$3` (now) — `queued` vs `scheduled` — `$4` type, `$5`
+/// queue; a NULL matches all.
+macro_rules! job_match {
+    () => {
+        "(CAST($1 AS TEXT) IS NULL OR status = $1) \
+         AND (CAST($2 AS BOOLEAN) IS NULL OR (run_after > $3) = $2) \
+         AND (CAST($4 AS TEXT) IS NULL OR type = $4) \
+         AND (CAST($5 AS TEXT) IS NULL OR queue = $5)"
     };
 }
 
@@ -91,6 +104,7 @@ mod error;
 mod notice;
 mod rows;
 
+pub mod bulk;
 pub mod claims;
 pub mod fleet;
 pub mod leases;
@@ -105,10 +119,12 @@ pub mod sqlite;
 pub mod tokens;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use async_trait::async_trait;
 
+pub use bulk::{BulkRetried, BulkStore};
 pub use claims::{ClaimOutcome, ClaimParams, ClaimStore, ClaimedMany};
 pub use driver::{Arg, Driver, Exec, RowReader, Statements};
 pub use error::{StoreError, StoreResult};
@@ -129,6 +145,7 @@ pub use tokens::TokenStore;
 pub trait Store:
     PauseStore
     + QueueStore
+    + BulkStore
     + QueuePauseStore
     + ClaimStore
     + LeaseStore
@@ -148,15 +165,21 @@ pub trait Store:
 
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Records each storage call's duration into `histogram` from now on
+    /// (the service's `lull_storage_call_duration_seconds`; set once).
+    fn observe_latency(&self, histogram: metrics::Histogram);
+
     /// PostgreSQL: starts listening for changes made by other processes.
     /// SQLite: `None` (one process: the service wakes its own waiters).
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>>;
 }
 
-/// The store over one driver: counts calls and runs the operations.
+/// The store over one driver: counts and times calls and runs the
+/// operations.
 pub struct Storage<D: Driver> {
     driver: D,
     calls: CallCounter,
+    latency: OnceLock<metrics::Histogram>,
 }
 
 impl<D: Driver> Storage<D> {
@@ -164,13 +187,42 @@ impl<D: Driver> Storage<D> {
         Storage {
             driver,
             calls: CallCounter::default(),
+            latency: OnceLock::new(),
         }
     }
 
-    /// Counts one storage call and hands out the driver.
-    fn call(&self) -> &D {
+    /// Counts one storage call and hands out the driver, timing the call
+    /// until the handle is dropped (every operation holds it to its end).
+    fn call(&self) -> Call<'_, D> {
         self.calls.0.fetch_add(1, Ordering::Relaxed);
-        &self.driver
+        Call {
+            driver: &self.driver,
+            started: Instant::now(),
+            latency: self.latency.get(),
+        }
+    }
+}
+
+/// One storage call in progress: the driver, and the clock of the call.
+struct Call<'a, D> {
+    driver: &'a D,
+    started: Instant,
+    latency: Option<&'a metrics::Histogram>,
+}
+
+impl<D> std::ops::Deref for Call<'_, D> {
+    type Target = D;
+
+    fn deref(&self) -> &D {
+        self.driver
+    }
+}
+
+impl<D> Drop for Call<'_, D> {
+    fn drop(&mut self) {
+        if let Some(h) = self.latency {
+            h.record(self.started.elapsed().as_secs_f64());
+        }
     }
 }
 
@@ -185,9 +237,14 @@ impl<D: Driver> Store for Storage<D> {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut s = self.call().read().await?;
+        let call = self.call();
+        let mut s = call.read().await?;
         s.execute("SELECT 1", &[]).await?;
         Ok(())
+    }
+
+    fn observe_latency(&self, histogram: metrics::Histogram) {
+        let _ = self.latency.set(histogram);
     }
 
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {

@@ -22,6 +22,9 @@ pub enum Notice {
     /// The notification connection was (re)established: anything may have
     /// been missed, so re-read the state.
     Reconnected,
+    /// The notification connection was lost (a reconnect is under way;
+    /// `/health` reports it until it succeeds).
+    Disconnected,
 }
 
 /// The channel of pause changes; the payload is the new version.
@@ -47,7 +50,8 @@ pub(crate) const CHANNELS: [&str; 5] = [
 
 impl Notice {
     /// The channel and payload that carry this notice (`None` for
-    /// [`Notice::Reconnected`], which only a listener produces).
+    /// [`Notice::Reconnected`] and [`Notice::Disconnected`], which only a
+    /// listener produces).
     pub(crate) fn channel(&self) -> Option<(&'static str, String)> {
         match self {
             Notice::PauseChanged(v) => Some((PAUSE_CHANNEL, v.to_string())),
@@ -55,7 +59,7 @@ impl Notice {
             Notice::JobsAvailable => Some((JOBS_CHANNEL, String::new())),
             Notice::FleetChanged => Some((FLEET_CHANNEL, String::new())),
             Notice::TokensChanged => Some((TOKENS_CHANNEL, String::new())),
-            Notice::Reconnected => None,
+            Notice::Reconnected | Notice::Disconnected => None,
         }
     }
 

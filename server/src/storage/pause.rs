@@ -10,7 +10,7 @@ use super::queue::count_live_jobs;
 use super::queue_pause::{ensure_queue, lock_queue, write_queue};
 use super::rows::{self, STATE};
 use super::{Arg, Driver, Exec, Storage, StoreError, StoreResult};
-use crate::domain::{self, Decision, NewControlEvent, PauseCommand, PauseState};
+use crate::domain::{self, Decision, EventFilter, NewControlEvent, PauseCommand, PauseState};
 
 /// What a pause/resume did.
 #[derive(Debug, Clone)]
@@ -41,7 +41,19 @@ pub trait PauseStore: Send + Sync + 'static {
     ) -> StoreResult<TransitionOutcome>;
 
     /// Newest first; `before` is an event id (exclusive) for paging.
-    async fn list_events(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<ControlEvent>>;
+    async fn list_events(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<ControlEvent>> {
+        self.search_events(&EventFilter::default(), limit, before)
+            .await
+    }
+
+    /// [`PauseStore::list_events`] of the events matching `filter`: the
+    /// database filters, then pages, so a page holds `limit` matches.
+    async fn search_events(
+        &self,
+        filter: &EventFilter,
+        limit: u32,
+        before: Option<i64>,
+    ) -> StoreResult<Vec<ControlEvent>>;
 }
 
 // ---- queries: one statement each -------------------------------------
@@ -144,9 +156,12 @@ pub(crate) async fn insert_event(
     rows::event(&row)
 }
 
-/// A page of the audit log, newest first, below event id `before`.
+/// A page of the audit log, newest first, below event id `before`, of
+/// the events matching `f` (an exact action; the actor `LIKE` a pattern,
+/// compared in lower case).
 async fn list_events(
     s: &mut impl Exec,
+    f: &EventFilter,
     limit: u32,
     before: Option<i64>,
 ) -> StoreResult<Vec<ControlEvent>> {
@@ -154,11 +169,19 @@ async fn list_events(
         "SELECT ",
         event_columns!(),
         " FROM system_control_events \
-         WHERE (CAST($1 AS BIGINT) IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
+         WHERE (CAST($1 AS BIGINT) IS NULL OR id < $1) \
+         AND (CAST($3 AS TEXT) IS NULL OR action = $3) \
+         AND (CAST($4 AS TEXT) IS NULL OR LOWER(actor) LIKE $4 ESCAPE '\\') \
+         ORDER BY id DESC LIMIT $2"
     );
-    let rows = s
-        .fetch_all(SQL, &[Arg::OptI64(before), Arg::I64(i64::from(limit))])
-        .await?;
+    let pattern = f.actor_pattern();
+    let args = [
+        Arg::OptI64(before),
+        Arg::I64(i64::from(limit)),
+        Arg::OptText(f.action.as_deref()),
+        Arg::OptText(pattern.as_deref()),
+    ];
+    let rows = s.fetch_all(SQL, &args).await?;
     rows.iter().map(rows::event).collect()
 }
 
@@ -266,10 +289,15 @@ impl<D: Driver> PauseStore for Storage<D> {
         actor: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<TransitionOutcome> {
-        transition(self.call(), PauseTarget::Fleet, cmd, actor, now).await
+        transition(&*self.call(), PauseTarget::Fleet, cmd, actor, now).await
     }
 
-    async fn list_events(&self, limit: u32, before: Option<i64>) -> StoreResult<Vec<ControlEvent>> {
-        list_events(&mut self.call().read().await?, limit, before).await
+    async fn search_events(
+        &self,
+        filter: &EventFilter,
+        limit: u32,
+        before: Option<i64>,
+    ) -> StoreResult<Vec<ControlEvent>> {
+        list_events(&mut self.call().read().await?, filter, limit, before).await
     }
 }

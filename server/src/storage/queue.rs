@@ -21,7 +21,7 @@ use super::notice::Notice;
 use super::queue_pause::ensure_queue;
 use super::rows;
 use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
-use crate::domain::{JobCounts, JobFilter, LiveCounts, NewJob};
+use crate::domain::{JobCounts, JobFilter, JobMatch, LiveCounts, NewJob};
 
 #[async_trait]
 pub trait QueueStore: Send + Sync + 'static {
@@ -62,7 +62,7 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn get_job(&self, id: Uuid) -> StoreResult<Job>;
 
     /// Newest first, filtered by status (`queued` = claimable at `now`,
-    /// `scheduled` = queued for later) and queue.
+    /// `scheduled` = queued for later), type and queue.
     async fn list_jobs(&self, filter: &JobFilter, now: DateTime<Utc>) -> StoreResult<Vec<Job>>;
 
     /// Running jobs (stale or not), oldest lease first: what blocks the drain.
@@ -193,30 +193,36 @@ pub(crate) async fn find_job(s: &mut impl Exec, id: Uuid) -> StoreResult<Option<
         .transpose()
 }
 
-/// Jobs newest first, filtered. `queued` and `scheduled` are both stored
-/// as `queued`; `$4` tells them apart by `run_after` against `$5`.
-async fn list_jobs(s: &mut impl Exec, f: &JobFilter, now: DateTime<Utc>) -> StoreResult<Vec<Job>> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        job_columns!(),
-        " FROM jobs WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
-         AND (CAST($3 AS TEXT) IS NULL OR queue = $3) \
-         AND (CAST($4 AS BOOLEAN) IS NULL OR (run_after > $5) = $4) \
-         ORDER BY created_at DESC, id LIMIT $2"
-    );
-    let (status, later) = match f.status {
+/// The arguments of [`job_match!`]: `queued` and `scheduled` are both
+/// stored as `queued`, told apart by `run_after` against `now`.
+pub(crate) fn match_args(m: &JobMatch, now: DateTime<Utc>) -> [Arg<'_>; 5] {
+    let (status, later) = match m.status {
         Some(JobStatus::Queued) => (Some("queued"), Some(false)),
         Some(JobStatus::Scheduled) => (Some("queued"), Some(true)),
         Some(other) => (Some(other.as_str()), None),
         None => (None, None),
     };
-    let args = [
+    [
         Arg::OptText(status),
-        Arg::I64(i64::from(f.limit.get())),
-        Arg::OptText(f.queue.as_ref().map(|q| q.as_str())),
         Arg::OptBool(later),
         Arg::Time(now),
-    ];
+        Arg::OptText(m.job_type.as_deref()),
+        Arg::OptText(m.queue.as_ref().map(|q| q.as_str())),
+    ]
+}
+
+/// Jobs newest first, filtered by status, type and queue.
+async fn list_jobs(s: &mut impl Exec, f: &JobFilter, now: DateTime<Utc>) -> StoreResult<Vec<Job>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM jobs WHERE ",
+        job_match!(),
+        " ORDER BY created_at DESC, id LIMIT $6"
+    );
+    let m = f.matching();
+    let [a1, a2, a3, a4, a5] = match_args(&m, now);
+    let args = [a1, a2, a3, a4, a5, Arg::I64(i64::from(f.limit.get()))];
     s.fetch_all(SQL, &args)
         .await?
         .iter()
@@ -404,7 +410,7 @@ async fn job_counts<D: Driver>(d: &D, now: DateTime<Utc>) -> StoreResult<JobCoun
 #[async_trait]
 impl<D: Driver> QueueStore for Storage<D> {
     async fn job_counts(&self, now: DateTime<Utc>) -> StoreResult<JobCounts> {
-        job_counts(self.call(), now).await
+        job_counts(&*self.call(), now).await
     }
 
     async fn live_counts(
@@ -421,7 +427,7 @@ impl<D: Driver> QueueStore for Storage<D> {
     }
 
     async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Enqueued> {
-        enqueue(self.call(), job, now).await
+        enqueue(&*self.call(), job, now).await
     }
 
     async fn enqueue_batch(
@@ -429,15 +435,15 @@ impl<D: Driver> QueueStore for Storage<D> {
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Enqueued>> {
-        enqueue_batch(self.call(), jobs, now).await
+        enqueue_batch(&*self.call(), jobs, now).await
     }
 
     async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
-        cancel(self.call(), id, now).await
+        cancel(&*self.call(), id, now).await
     }
 
     async fn retry(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {
-        retry(self.call(), id, now).await
+        retry(&*self.call(), id, now).await
     }
 
     async fn get_job(&self, id: Uuid) -> StoreResult<Job> {

@@ -197,10 +197,10 @@ impl<D: Driver> QueuePauseStore for Storage<D> {
         actor: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<TransitionOutcome> {
-        transition(self.call(), PauseTarget::Queue(queue), cmd, actor, now).await
+        transition(&*self.call(), PauseTarget::Queue(queue), cmd, actor, now).await
     }
 
     async fn list_queues(&self, now: DateTime<Utc>) -> StoreResult<Vec<QueueSummary>> {
-        list_queues(self.call(), now).await
+        list_queues(&*self.call(), now).await
     }
 }

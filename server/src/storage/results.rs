@@ -170,7 +170,7 @@ impl<D: Driver> ResultStore for Storage<D> {
         now: DateTime<Utc>,
         retake_before: DateTime<Utc>,
     ) -> StoreResult<ResultBegin> {
-        begin(self.call(), sub, now, retake_before).await
+        begin(&*self.call(), sub, now, retake_before).await
     }
 
     async fn finish_result(

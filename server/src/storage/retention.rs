@@ -108,10 +108,10 @@ impl<D: Driver> RetentionStore for Storage<D> {
         before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Option<u64>> {
-        prune(self.call(), Prune::Jobs { status }, before, limit).await
+        prune(&*self.call(), Prune::Jobs { status }, before, limit).await
     }
 
     async fn prune_events(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Option<u64>> {
-        prune(self.call(), Prune::Events, before, limit).await
+        prune(&*self.call(), Prune::Events, before, limit).await
     }
 }

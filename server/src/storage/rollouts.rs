@@ -194,7 +194,7 @@ async fn advance<D: Driver>(
 #[async_trait]
 impl<D: Driver> RolloutStore for Storage<D> {
     async fn create_rollout(&self, r: &RollingRestart) -> StoreResult<()> {
-        create(self.call(), r).await
+        create(&*self.call(), r).await
     }
 
     async fn get_rollout(&self, id: Uuid) -> StoreResult<RollingRestart> {
@@ -213,7 +213,7 @@ impl<D: Driver> RolloutStore for Storage<D> {
         message: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<RollingRestart> {
-        cancel(self.call(), id, message, now).await
+        cancel(&*self.call(), id, message, now).await
     }
 
     async fn advance_rollout(
@@ -221,6 +221,6 @@ impl<D: Driver> RolloutStore for Storage<D> {
         now: DateTime<Utc>,
         stale_after: Duration,
     ) -> StoreResult<Option<RollingRestart>> {
-        advance(self.call(), now, stale_after).await
+        advance(&*self.call(), now, stale_after).await
     }
 }

@@ -110,7 +110,7 @@ async fn revoke<D: Driver>(d: &D, name: &str, now: DateTime<Utc>) -> StoreResult
 #[async_trait]
 impl<D: Driver> TokenStore for Storage<D> {
     async fn create_token(&self, token: &TokenRecord) -> StoreResult<()> {
-        create(self.call(), token).await
+        create(&*self.call(), token).await
     }
 
     async fn find_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
@@ -122,6 +122,6 @@ impl<D: Driver> TokenStore for Storage<D> {
     }
 
     async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> StoreResult<TokenRecord> {
-        revoke(self.call(), name, now).await
+        revoke(&*self.call(), name, now).await
     }
 }

@@ -30,7 +30,8 @@ impl Api {
         let app = server::http::router(
             svc.clone(),
             &server::http::HttpOptions {
-                static_dir: "/nonexistent".into(),
+                static_dir: Some("/nonexistent".into()),
+                ..Default::default()
             },
         );
         Api { app, svc, db }

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod process;
+pub mod served;
 pub mod store;
 
 use std::sync::Arc;
@@ -30,9 +31,7 @@ pub async fn wait_for(what: &str, timeout: std::time::Duration, mut cond: impl F
 /// has made its first attempt (and registered for wake-ups) once this
 /// grows.
 pub fn empty_claims(svc: &server::service::Service) -> u64 {
-    svc.metrics()
-        .claims_empty
-        .load(std::sync::atomic::Ordering::SeqCst)
+    svc.metrics().empty_claims()
 }
 
 /// A fresh store for one test: the database comes from [`testkit`] (a

@@ -9,9 +9,9 @@ use crate::storage::{Notice, StoreResult};
 
 /// Starts listening. Connects once up front so a bad URL fails start-up,
 /// not a background task; after that a lost connection is re-made every
-/// second, and each (re)connection is announced as
-/// [`Notice::Reconnected`]: anything sent meanwhile was lost, so the
-/// service re-reads the state.
+/// second; each loss is announced as [`Notice::Disconnected`] and each
+/// (re)connection as [`Notice::Reconnected`]: anything sent meanwhile was
+/// lost, so the service re-reads the state.
 pub(super) async fn start(url: &str) -> StoreResult<mpsc::Receiver<Notice>> {
     let first = connect(url).await?;
     let (tx, rx) = mpsc::channel(64);
@@ -53,6 +53,9 @@ pub(super) async fn start(url: &str) -> StoreResult<mpsc::Receiver<Notice>> {
                         break;
                     }
                 }
+            }
+            if tx.send(Notice::Disconnected).await.is_err() {
+                return;
             }
         }
     });

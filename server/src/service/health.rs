@@ -1,0 +1,559 @@
+//! `/health` and `/readyz`: what this process checks about itself and the
+//! fleet, for the runbook's STOP/GO checks and for load balancers.
+//!
+//! Each check answers `ok`, `skipped` (does not apply here), `warning`,
+//! `error` or `critical`. Any `error` or `critical` check makes `healthy`
+//! false (and `/health` answer 503); every check that is not `ok` or
+//! `skipped` also becomes a `recent_events` line of its `type`, so the
+//! runbook's `jq '.recent_events[] | select(.type == "critical" or .type
+//! == "error")'` names the cause. The checks: database (reachable, and how
+//! fast), the PostgreSQL notification listener (connected), the background
+//! tasks (each one's last tick), workers (online vs registered), stale
+//! leases, and a rolling restart past its deadline.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, Utc};
+use wire::runbook::{Health, HealthCheck, HealthEvent, Readyz};
+use wire::{ControlEvent, ObservedState, RolloutStatus, RolloutWorkerState};
+
+use super::{now, runbook_time, Service};
+use crate::domain;
+
+/// A ping slower than this is a `warning`.
+const SLOW_PING: StdDuration = StdDuration::from_millis(500);
+/// A lost listener connection is reported (as a `warning`) this long after
+/// it came back.
+const LISTENER_REPORT_MINUTES: i64 = 15;
+/// A rolling-restart step this long past its deadline means the controller
+/// is not stepping (it fails a late worker on its next tick).
+const ROLLOUT_GRACE_SECONDS: i64 = 30;
+
+/// One background task's heartbeat.
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    period: StdDuration,
+    started: DateTime<Utc>,
+    last: Option<DateTime<Utc>>,
+}
+
+/// The notification listener's connection (PostgreSQL).
+#[derive(Debug, Clone, Copy)]
+struct ListenerState {
+    connected: bool,
+    /// When it last connected, or was last lost.
+    since: DateTime<Utc>,
+    /// When it was last lost (kept after it reconnects, for the report).
+    last_lost: Option<DateTime<Utc>>,
+}
+
+/// What the background tasks and the listener report about themselves,
+/// and whether this process is ready for traffic.
+#[derive(Debug, Default)]
+pub(super) struct Vitals {
+    ticks: Mutex<BTreeMap<&'static str, Tick>>,
+    listener: Mutex<Option<ListenerState>>,
+    ready: AtomicBool,
+}
+
+impl Vitals {
+    pub(super) fn task_started(&self, name: &'static str, period: StdDuration) {
+        if let Ok(mut t) = self.ticks.lock() {
+            t.insert(
+                name,
+                Tick {
+                    period,
+                    started: now(),
+                    last: None,
+                },
+            );
+        }
+    }
+
+    pub(super) fn ticked(&self, name: &'static str) {
+        if let Ok(mut t) = self.ticks.lock() {
+            if let Some(tick) = t.get_mut(name) {
+                tick.last = Some(now());
+            }
+        }
+    }
+
+    pub(super) fn listener_connected(&self) {
+        if let Ok(mut l) = self.listener.lock() {
+            let last_lost = l.and_then(|s| s.last_lost);
+            *l = Some(ListenerState {
+                connected: true,
+                since: now(),
+                last_lost,
+            });
+        }
+    }
+
+    pub(super) fn listener_lost(&self) {
+        if let Ok(mut l) = self.listener.lock() {
+            let t = now();
+            *l = Some(ListenerState {
+                connected: false,
+                since: t,
+                last_lost: Some(t),
+            });
+        }
+    }
+
+    pub(super) fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    fn listener_check(&self, t: DateTime<Utc>) -> (HealthCheck, Option<HealthEvent>) {
+        let state = self.listener.lock().ok().and_then(|l| *l);
+        match state {
+            None => (
+                check(
+                    "listener",
+                    "skipped",
+                    "no notification listener in this process (SQLite is one process; or not started)",
+                ),
+                None,
+            ),
+            Some(s) if !s.connected => (
+                check(
+                    "listener",
+                    "error",
+                    format!(
+                        "the PostgreSQL notification listener is disconnected since {} UTC: changes made by other replicas reach this one only through the periodic re-read",
+                        runbook_time(s.since)
+                    ),
+                ),
+                None,
+            ),
+            Some(s) => {
+                let recent_loss = s
+                    .last_lost
+                    .filter(|lost| t - *lost < Duration::minutes(LISTENER_REPORT_MINUTES));
+                match recent_loss {
+                    Some(lost) => {
+                        let message = format!(
+                            "the PostgreSQL notification listener lost its connection at {} UTC and reconnected at {} UTC (the state was re-read)",
+                            runbook_time(lost),
+                            runbook_time(s.since)
+                        );
+                        (
+                            check("listener", "warning", message.clone()),
+                            Some(HealthEvent {
+                                kind: "warning".into(),
+                                message,
+                                created_at: runbook_time(lost),
+                            }),
+                        )
+                    }
+                    None => (
+                        check(
+                            "listener",
+                            "ok",
+                            format!("connected since {} UTC", runbook_time(s.since)),
+                        ),
+                        None,
+                    ),
+                }
+            }
+        }
+    }
+
+    fn task_check(&self, t: DateTime<Utc>) -> HealthCheck {
+        let ticks = self.ticks.lock().map(|t| t.clone()).unwrap_or_default();
+        if ticks.is_empty() {
+            return check(
+                "background",
+                "skipped",
+                "the background tasks are not started in this process",
+            );
+        }
+        let mut late = Vec::new();
+        for (name, tick) in &ticks {
+            // Three missed periods (and a few seconds for a slow database)
+            // before a task counts as stuck.
+            let allowed =
+                Duration::from_std(tick.period * 3).unwrap_or(Duration::MAX) + Duration::seconds(5);
+            let last = tick.last.unwrap_or(tick.started);
+            if t - last > allowed {
+                late.push(format!(
+                    "{name} (last tick {}, every {} ms)",
+                    tick.last
+                        .map(|l| format!("{} UTC", runbook_time(l)))
+                        .unwrap_or_else(|| "never".into()),
+                    tick.period.as_millis()
+                ));
+            }
+        }
+        if late.is_empty() {
+            check(
+                "background",
+                "ok",
+                format!(
+                    "{} tasks ticking: {}",
+                    ticks.len(),
+                    ticks.keys().copied().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        } else {
+            check(
+                "background",
+                "error",
+                format!("background tasks stalled: {}", late.join("; ")),
+            )
+        }
+    }
+}
+
+fn check(name: &str, status: &str, message: impl Into<String>) -> HealthCheck {
+    HealthCheck {
+        name: name.into(),
+        status: status.into(),
+        message: message.into(),
+        latency_ms: None,
+    }
+}
+
+/// An audit event as a `/health` line.
+fn audit_line(e: ControlEvent) -> HealthEvent {
+    HealthEvent {
+        kind: if e.force_resume { "warning" } else { "info" }.to_string(),
+        message: match (e.action.as_str(), e.mode) {
+            ("pause", Some(m)) => format!(
+                "workers paused ({}) by {}: {} [version {}]",
+                m.as_str(),
+                e.actor,
+                e.reason,
+                e.version
+            ),
+            ("queue.pause", Some(m)) => format!(
+                "queue {} paused ({}) by {}: {} [queue version {}]",
+                e.queue.as_deref().unwrap_or("?"),
+                m.as_str(),
+                e.actor,
+                e.reason,
+                e.version
+            ),
+            ("queue.resume", _) => format!(
+                "queue {} resumed by {}: {} [queue version {}]",
+                e.queue.as_deref().unwrap_or("?"),
+                e.actor,
+                e.reason,
+                e.version
+            ),
+            ("resume", _) if e.force_resume => format!(
+                "workers resumed before drain by {}: {} [version {}; {} running, {} stale]",
+                e.actor, e.reason, e.version, e.metrics.running, e.metrics.stale_running
+            ),
+            (action, _) => format!(
+                "{action} by {}: {} [version {}]",
+                e.actor, e.reason, e.version
+            ),
+        },
+        created_at: runbook_time(e.created_at),
+    }
+}
+
+impl Service {
+    /// `GET /health`: every check, `healthy` when none is an error, and the
+    /// failing checks then the recent control events as `recent_events`.
+    pub async fn health(&self) -> Health {
+        let t = now();
+        let backend = self.store.backend().to_string();
+        let started = Instant::now();
+        let ping = self.store.ping().await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Err(e) = ping {
+            tracing::error!(error = %e, "health check: storage unreachable");
+            let mut db = check("database", "critical", "database unreachable");
+            db.latency_ms = Some(latency_ms);
+            return Health {
+                healthy: false,
+                database: backend,
+                recent_events: vec![HealthEvent {
+                    kind: "critical".into(),
+                    message: "database unreachable".into(),
+                    created_at: runbook_time(t),
+                }],
+                checks: vec![db],
+            };
+        }
+        let mut db = if started.elapsed() > SLOW_PING {
+            check(
+                "database",
+                "warning",
+                format!("{backend} answered slowly ({latency_ms:.0} ms)"),
+            )
+        } else {
+            check(
+                "database",
+                "ok",
+                format!("{backend} answered in {latency_ms:.1} ms"),
+            )
+        };
+        db.latency_ms = Some(latency_ms);
+        let (listener, listener_event) = self.vitals.listener_check(t);
+        let mut checks = vec![db, listener, self.vitals.task_check(t)];
+        checks.push(self.workers_check(t).await);
+        checks.push(self.leases_check(t).await);
+        checks.push(self.rollouts_check(t).await);
+        checks.push(check(
+            "acknowledgement",
+            "skipped",
+            "workers do not report the pause version they applied yet",
+        ));
+        let healthy = !checks
+            .iter()
+            .any(|c| c.status == "error" || c.status == "critical");
+        let mut recent_events: Vec<HealthEvent> = checks
+            .iter()
+            .filter(|c| matches!(c.status.as_str(), "warning" | "error" | "critical"))
+            .filter(|c| c.name != "listener" || c.status != "warning")
+            .map(|c| HealthEvent {
+                kind: c.status.clone(),
+                message: c.message.clone(),
+                created_at: runbook_time(t),
+            })
+            .collect();
+        recent_events.extend(listener_event);
+        match self.store.list_events(10, None).await {
+            Ok(events) => recent_events.extend(events.into_iter().map(audit_line)),
+            Err(e) => tracing::warn!(error = %e, "health: could not read the audit log"),
+        }
+        if !healthy {
+            tracing::warn!(
+                failing = ?checks.iter().filter(|c| c.status == "error" || c.status == "critical").map(|c| c.name.as_str()).collect::<Vec<_>>(),
+                "health check failing"
+            );
+        }
+        Health {
+            healthy,
+            database: backend,
+            recent_events,
+            checks,
+        }
+    }
+
+    /// Workers online vs registered. Every registered worker offline or
+    /// stopped while jobs wait and the fleet is not paused is an error:
+    /// nothing claims them. Otherwise (nothing waiting, or the fleet paused
+    /// on purpose) it is a warning, as is some workers being offline.
+    async fn workers_check(&self, t: DateTime<Utc>) -> HealthCheck {
+        let workers = match self.store.list_workers().await {
+            Ok(w) => w,
+            Err(e) => {
+                return check(
+                    "workers",
+                    "error",
+                    format!("could not read the workers: {e}"),
+                )
+            }
+        };
+        let registered = workers.len();
+        let online = workers
+            .iter()
+            .filter(|w| {
+                !matches!(
+                    domain::observed_state(
+                        w.reported_state,
+                        w.last_heartbeat_at,
+                        t,
+                        self.stale_after()
+                    ),
+                    ObservedState::Offline | ObservedState::Stopped
+                )
+            })
+            .count();
+        let summary = format!("{online} of {registered} registered workers online");
+        if registered == 0 {
+            return check("workers", "ok", "no workers registered");
+        }
+        if online == registered {
+            return check("workers", "ok", summary);
+        }
+        if online > 0 {
+            return check("workers", "warning", summary);
+        }
+        let waiting = match self.store.job_counts(t).await {
+            Ok(c) => c.queued,
+            Err(e) => {
+                return check(
+                    "workers",
+                    "error",
+                    format!("{summary}; could not count the jobs: {e}"),
+                )
+            }
+        };
+        if waiting > 0 && !self.cache.is_paused() {
+            check(
+                "workers",
+                "error",
+                format!("{summary}: every registered worker is offline or stopped while {waiting} job(s) wait; nothing is claiming them"),
+            )
+        } else {
+            check(
+                "workers",
+                "warning",
+                format!("{summary}: every registered worker is offline or stopped (no job is waiting for one, or the fleet is paused)"),
+            )
+        }
+    }
+
+    /// Running jobs whose lease has expired: their worker is gone; the next
+    /// claim requeues them, but until then they block every drain.
+    async fn leases_check(&self, t: DateTime<Utc>) -> HealthCheck {
+        match self.store.job_counts(t).await {
+            Ok(c) if c.stale_running > 0 => check(
+                "leases",
+                "warning",
+                format!(
+                    "{} running job(s) hold an expired lease (their worker stopped heartbeating); they block the drain until a claim requeues them",
+                    c.stale_running
+                ),
+            ),
+            Ok(c) => check(
+                "leases",
+                "ok",
+                format!("{} running, none with an expired lease", c.running),
+            ),
+            Err(e) => check("leases", "error", format!("could not count the jobs: {e}")),
+        }
+    }
+
+    /// A running rolling restart with a worker past its deadline: the
+    /// controller fails such a worker on its next tick, so one still
+    /// in flight well after that means the controller is not stepping.
+    async fn rollouts_check(&self, t: DateTime<Utc>) -> HealthCheck {
+        let rollouts = match self.store.list_rollouts(20).await {
+            Ok(r) => r,
+            Err(e) => {
+                return check(
+                    "rollouts",
+                    "error",
+                    format!("could not read the rolling restarts: {e}"),
+                )
+            }
+        };
+        let mut stuck = Vec::new();
+        let mut running = 0;
+        for r in rollouts
+            .iter()
+            .filter(|r| r.status == RolloutStatus::Running)
+        {
+            running += 1;
+            let limit = Duration::seconds(i64::from(r.deadline_seconds) + ROLLOUT_GRACE_SECONDS);
+            for w in &r.workers {
+                let in_flight = matches!(
+                    w.state,
+                    RolloutWorkerState::Draining | RolloutWorkerState::Restarting
+                );
+                if let (true, Some(s)) = (in_flight, w.started_at) {
+                    if t - s > limit {
+                        stuck.push(format!(
+                            "rolling restart {} is past its deadline: worker {} has been {} since {} UTC (deadline {} s)",
+                            r.id,
+                            w.worker_id,
+                            w.state.as_str(),
+                            runbook_time(s),
+                            r.deadline_seconds
+                        ));
+                    }
+                }
+            }
+        }
+        if !stuck.is_empty() {
+            check("rollouts", "error", stuck.join("; "))
+        } else if running > 0 {
+            check(
+                "rollouts",
+                "ok",
+                format!("{running} rolling restart(s) running within their deadline"),
+            )
+        } else {
+            check("rollouts", "ok", "no rolling restart running")
+        }
+    }
+
+    /// `GET /readyz`: ready once migrations ran, the caches are loaded and
+    /// the background tasks are started ([`Service::start`]), while the
+    /// database answers.
+    pub async fn readyz(&self) -> Readyz {
+        if !self.vitals.is_ready() {
+            return Readyz {
+                ready: false,
+                reason: Some("starting: the background tasks are not running yet".into()),
+            };
+        }
+        match self.store.ping().await {
+            Ok(()) => Readyz {
+                ready: true,
+                reason: None,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "readyz: storage unreachable");
+                Readyz {
+                    ready: false,
+                    reason: Some("the database is unreachable".into()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task that has not finished a step for three periods (plus 5 s) is
+    /// an error; one that ticks is fine; none started is `skipped`.
+    #[test]
+    fn a_task_that_stops_ticking_is_an_error() {
+        let v = Vitals::default();
+        let t = now();
+        assert_eq!(v.task_check(t).status, "skipped");
+        v.task_started("rollouts", StdDuration::from_secs(1));
+        v.task_started("metrics", StdDuration::from_secs(2));
+        v.ticked("rollouts");
+        v.ticked("metrics");
+        assert_eq!(v.task_check(now()).status, "ok");
+        // Seven seconds later: 1 s × 3 + 5 s = 8 s allowed for rollouts.
+        assert_eq!(v.task_check(now() + Duration::seconds(7)).status, "ok");
+        let late = v.task_check(now() + Duration::seconds(9));
+        assert_eq!(late.status, "error");
+        assert!(late.message.contains("rollouts"), "{}", late.message);
+        assert!(!late.message.contains("metrics"), "{}", late.message);
+        // Never ticked since it started counts from its start.
+        v.task_started("retention", StdDuration::from_secs(60));
+        let c = v.task_check(now() + Duration::seconds(186));
+        assert!(
+            c.message.contains("retention (last tick never"),
+            "{}",
+            c.message
+        );
+    }
+
+    #[test]
+    fn the_listener_is_reported_while_down_and_for_a_while_after() {
+        let v = Vitals::default();
+        assert_eq!(v.listener_check(now()).0.status, "skipped");
+        v.listener_connected();
+        assert_eq!(v.listener_check(now()).0.status, "ok");
+        v.listener_lost();
+        let (c, e) = v.listener_check(now());
+        assert_eq!(c.status, "error");
+        assert!(e.is_none(), "the check itself becomes the event");
+        v.listener_connected();
+        let (c, e) = v.listener_check(now());
+        assert_eq!(c.status, "warning");
+        assert_eq!(e.expect("an event").kind, "warning");
+        let later = now() + Duration::minutes(LISTENER_REPORT_MINUTES + 1);
+        assert_eq!(v.listener_check(later).0.status, "ok");
+    }
+}
