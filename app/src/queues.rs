@@ -414,6 +414,7 @@ mod tests {
             stale_running: 0,
             is_drained: running == 0,
             warning: None,
+            impact: None,
         }
     }
 
