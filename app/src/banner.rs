@@ -3,7 +3,7 @@
 //! it. Both are in the layout, on every route.
 
 use leptos::prelude::*;
-use wire::{ControlEvent, PauseMode, WorkerPauseStatus};
+use wire::{AcknowledgingWorker, ControlEvent, PauseAcknowledgement, PauseMode, WorkerPauseStatus};
 
 use crate::format;
 use crate::state::{Dashboard, Link};
@@ -53,6 +53,54 @@ pub fn forced_text(e: &ControlEvent) -> String {
     }
     text.push_str(" when the fleet resumed.");
     text
+}
+
+/// "Applied by 2 of 3 workers" (the online ones).
+pub fn ack_title(a: &PauseAcknowledgement) -> String {
+    format!(
+        "Applied by {} of {}",
+        a.applied,
+        format::count(a.total.into(), "worker", "workers")
+    )
+}
+
+/// "w2, w3 (worker-three)": ids, with the name when it differs.
+pub fn ack_names(list: &[AcknowledgingWorker]) -> String {
+    list.iter()
+        .map(|w| {
+            if w.name == w.worker_id {
+                w.worker_id.clone()
+            } else {
+                format!("{} ({})", w.worker_id, w.name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The banner's acknowledgement line: how many online workers have
+/// applied the version shown, who is pending, who is offline. Live: it
+/// follows [`Dashboard::ack`], which moves without a new version.
+#[component]
+fn BannerAck() -> impl IntoView {
+    let ack = expect_context::<Dashboard>().ack();
+    move || {
+        ack.get().filter(|a| a.total > 0 || !a.offline.is_empty()).map(|a| {
+            let pending = (!a.pending.is_empty()).then(|| {
+                view! { <span class="banner-pending">"Pending: " {ack_names(&a.pending)}</span> }
+            });
+            let offline = (!a.offline.is_empty()).then(|| {
+                view! { <span class="banner-offline">"Offline (not counted): " {ack_names(&a.offline)}</span> }
+            });
+            view! {
+                <p class="banner-ack" data-complete=a.complete.to_string()>
+                    <strong>{ack_title(&a)}</strong>
+                    {pending}
+                    {offline}
+                </p>
+            }
+        })
+    }
 }
 
 /// The banner: re-rendered once per version (the status signal only
@@ -110,6 +158,7 @@ fn BannerDetail(status: WorkerPauseStatus) -> impl IntoView {
             {since}
             {until}
         </p>
+        <BannerAck />
         {forced.map(|text| view! {
             <p class="banner-forced"><strong>"Resumed before full drain"</strong>{text}</p>
         })}
@@ -157,6 +206,32 @@ mod tests {
             metrics: DrainMetrics::new(0, 2, 1),
             ..crate::fixtures::event(1, action)
         }
+    }
+
+    #[test]
+    fn the_acknowledgement_counts_and_names_the_pending_workers() {
+        let w = |id: &str, name: &str| AcknowledgingWorker {
+            worker_id: id.into(),
+            name: name.into(),
+            last_heartbeat_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            applied_version: None,
+        };
+        let mut a = PauseAcknowledgement {
+            version: 4,
+            total: 6,
+            applied: 5,
+            pending: vec![w("w6", "w6")],
+            offline: vec![],
+            complete: false,
+        };
+        assert_eq!(ack_title(&a), "Applied by 5 of 6 workers");
+        assert_eq!(ack_names(&a.pending), "w6");
+        assert_eq!(ack_names(&[w("w2", "two"), w("w3", "w3")]), "w2 (two), w3");
+        a.applied = 6;
+        assert_eq!(ack_title(&a), "Applied by 6 of 6 workers");
+        a.total = 1;
+        a.applied = 1;
+        assert_eq!(ack_title(&a), "Applied by 1 of 1 worker");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::confirm::ConfirmDialog;
 use crate::error::AppError;
 use crate::focus::focus;
 use crate::force_resume::ForceResumeDetails;
+use crate::pause_impact::{PauseImpactPreview, ResumeImpact};
 use crate::state::Dashboard;
 use crate::widgets::{Notice, NoticeBox, ReasonField};
 
@@ -274,6 +275,7 @@ pub fn PauseControls() -> impl IntoView {
                             )}
                         </p>
                     </Show>
+                    <PauseImpactPreview mode=chosen />
                 </form>
                 <form aria-labelledby="resume-h" on:submit=on_resume>
                     <h3 id="resume-h">"Resume workers"</h3>
@@ -299,6 +301,7 @@ pub fn PauseControls() -> impl IntoView {
                     resume(true);
                 })
             >
+                <ResumeImpact />
                 <ForceResumeDetails />
             </ConfirmDialog>
         </section>

@@ -39,5 +39,7 @@ pub fn status(paused: bool, mode: Option<PauseMode>) -> WorkerPauseStatus {
         audit: Default::default(),
         warning: None,
         until: None,
+        acknowledgement: None,
+        impact: None,
     }
 }

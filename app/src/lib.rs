@@ -33,6 +33,7 @@ mod force_resume;
 pub mod format;
 mod jobs;
 mod overview;
+mod pause_impact;
 mod queues;
 pub mod state;
 mod until;

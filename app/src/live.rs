@@ -172,6 +172,11 @@ async fn refresh(dash: Dashboard, stream: &Stream) {
 const TURN_MS: i64 = 250;
 /// How often the relative times ("3 min ago") move.
 const CLOCK_MS: i64 = 5_000;
+/// How often the page asks again while some worker has not applied the
+/// version on screen: workers report through their heartbeats, which the
+/// stream does not carry, so the banner's "Applied by N of M" counts up
+/// from these polls.
+const ACK_MS: i64 = 1_000;
 
 /// One loop for every timer of the page: polls while the stream is down or
 /// when asked, verifies a silent stream, reopens a stream the browser gave
@@ -185,7 +190,7 @@ async fn run(dash: Dashboard, stream: Rc<Stream>) {
             (c.metrics_tick_ms as i64 * 5).max(5_000),
         )
     });
-    let (mut next_poll, mut last_poll, mut next_reopen) = (0, 0, 0);
+    let (mut next_poll, mut last_poll, mut next_reopen, mut next_ack) = (0, 0, 0, 0);
     let start = now_ms();
     let (mut next_drain, mut next_clock) = (start + drain_ms, start + CLOCK_MS);
     loop {
@@ -214,7 +219,9 @@ async fn run(dash: Dashboard, stream: Rc<Stream>) {
             }
             Link::Connecting | Link::Polling | Link::Disconnected => now >= next_poll,
         };
-        if stream.poll_now.replace(false) || due {
+        let ack_due = dash.ack_pending_untracked() && now >= next_ack;
+        if stream.poll_now.replace(false) || due || ack_due {
+            next_ack = now + ACK_MS;
             last_poll = now;
             next_poll = now + poll_ms;
             refresh(dash, &stream).await;

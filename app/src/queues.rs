@@ -298,6 +298,7 @@ fn QueueDialog(tick: RwSignal<u64>) -> impl IntoView {
                     force_resume: Some(!q.is_drained),
                     expected_version: Some(q.version),
                     request_id: None,
+                    dry_run: None,
                 },
             });
             return;
@@ -320,6 +321,7 @@ fn QueueDialog(tick: RwSignal<u64>) -> impl IntoView {
                 until,
                 expected_version: Some(q.version),
                 request_id: None,
+                dry_run: None,
             },
         });
     };
@@ -412,6 +414,7 @@ mod tests {
             stale_running: 0,
             is_drained: running == 0,
             warning: None,
+            impact: None,
         }
     }
 

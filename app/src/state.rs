@@ -9,7 +9,7 @@
 //! notify on every `set`, equal or not).
 
 use leptos::prelude::*;
-use wire::{DashboardConfig, DrainMetrics, DrainView, WorkerPauseStatus};
+use wire::{DashboardConfig, DrainMetrics, DrainView, PauseAcknowledgement, WorkerPauseStatus};
 
 /// How fresh the page's data is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub enum Link {
 pub struct Dashboard {
     status: RwSignal<Option<WorkerPauseStatus>>,
     metrics: RwSignal<Option<DrainMetrics>>,
+    /// Which workers have applied the version on screen: it moves without
+    /// a new version (as workers report), so it has its own signal.
+    ack: RwSignal<Option<PauseAcknowledgement>>,
     /// The drain card's data (blocking jobs, history, ETA), when loaded.
     pub drain: RwSignal<Option<DrainView>>,
     pub link: RwSignal<Link>,
@@ -91,6 +94,7 @@ impl Dashboard {
         Dashboard {
             status: RwSignal::new(None),
             metrics: RwSignal::new(None),
+            ack: RwSignal::new(None),
             drain: RwSignal::new(None),
             link: RwSignal::new(Link::Connecting),
             now_ms: RwSignal::new(crate::clock::now_ms()),
@@ -109,6 +113,19 @@ impl Dashboard {
         self.metrics.read_only()
     }
 
+    /// The acknowledgement of the version on screen (the banner's "Applied
+    /// by N of M workers").
+    pub fn ack(&self) -> ReadSignal<Option<PauseAcknowledgement>> {
+        self.ack.read_only()
+    }
+
+    /// Whether some online worker has not applied the version on screen
+    /// yet (the page then polls for the acknowledgement), untracked.
+    pub fn ack_pending_untracked(&self) -> bool {
+        self.ack
+            .with_untracked(|a| a.as_ref().is_some_and(|a| !a.complete))
+    }
+
     /// The version the page currently shows, without tracking.
     pub fn version_untracked(&self) -> Option<i64> {
         self.status
@@ -119,6 +136,14 @@ impl Dashboard {
     /// Returns whether it was new.
     pub fn apply_status(&self, status: WorkerPauseStatus) -> bool {
         let metrics = status.metrics;
+        // A dry run's answer describes the state as it is: nothing new.
+        if status.impact.is_some() {
+            return false;
+        }
+        let ack = status.acknowledgement.clone();
+        if ack.is_some() && self.ack.with_untracked(|a| *a != ack) {
+            self.ack.set(ack);
+        }
         let new = self
             .status
             .with_untracked(|old| is_new_version(old.as_ref(), status.version));

@@ -71,6 +71,23 @@ impl Client {
             .await
     }
 
+    /// `POST /api/workers/actions` with `dryRun`: what the action would do
+    /// (the desired states, the jobs its workers hold, the availability
+    /// before and after, the drain's ETA), refused exactly as the real
+    /// action would be (`SafetyRefused` with its phrase, unknown workers).
+    /// Changes nothing.
+    pub async fn worker_action_dry_run(
+        &self,
+        req: &WorkerActionRequest,
+    ) -> Result<wire::WorkerActionDryRun> {
+        let req = WorkerActionRequest {
+            dry_run: Some(true),
+            ..req.clone()
+        };
+        self.post(Endpoint::post(&["api", "workers", "actions"]), Some(&req))
+            .await
+    }
+
     /// `POST /api/workers/results`: a result envelope, applied once per
     /// `idempotencyKey` — a repeat with the same key is acknowledged again
     /// (`applied_now: false`), so retrying is safe. An `execution_result`

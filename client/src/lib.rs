@@ -232,6 +232,24 @@ impl Client {
         Self::decode(&endpoint, resp).await
     }
 
+    /// [`Client::get_query`] with its own timeout (long polls).
+    async fn get_query_within<Q, R>(
+        &self,
+        endpoint: Endpoint<'_>,
+        query: &Q,
+        timeout: Duration,
+    ) -> Result<R>
+    where
+        Q: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let req = self
+            .request(Method::GET, endpoint.segments, timeout)
+            .query(query);
+        let resp = self.send(&endpoint, req).await?;
+        Self::decode(&endpoint, resp).await
+    }
+
     /// `POST` a JSON body (`None`: no body at all) for a JSON answer.
     async fn post<B, R>(&self, endpoint: Endpoint<'_>, body: Option<&B>) -> Result<R>
     where

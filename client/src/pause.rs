@@ -2,12 +2,13 @@
 //! the audit log, the drain view, and the live stream of changes.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use reqwest::Method;
 use wire::{
-    DrainView, EventsPage, EventsQuery, EventsSearch, PauseRequest, StreamMessage,
+    DrainView, EventsPage, EventsQuery, EventsSearch, PauseRequest, StatusQuery, StreamMessage,
     WorkerPauseStatus,
 };
 
@@ -34,6 +35,31 @@ impl Client {
     /// A resume before the fleet has drained succeeds with `warning` set.
     pub async fn change_pause(&self, req: &PauseRequest) -> Result<WorkerPauseStatus> {
         self.post(Endpoint::post(PAUSE), Some(req)).await
+    }
+
+    /// `POST /api/system/worker-pause` with `dryRun`: what `req` would do
+    /// (`impact` on the answer; the rest is the state as it is), validated
+    /// and refused exactly as [`Client::change_pause`] would be. Changes
+    /// nothing.
+    pub async fn pause_dry_run(&self, req: &PauseRequest) -> Result<WorkerPauseStatus> {
+        let req = PauseRequest {
+            dry_run: Some(true),
+            ..req.clone()
+        };
+        self.post(Endpoint::post(PAUSE), Some(&req)).await
+    }
+
+    /// `GET /api/system/worker-pause?waitApplied=`: the status once every
+    /// online worker has applied the current version, or after `wait`
+    /// (at most 60 s) — `acknowledgement.complete` says which. The call's
+    /// timeout is `wait` plus the client's own.
+    /// Errors: `Invalid { field: waitApplied }` for a wait out of range.
+    pub async fn pause_status_applied(&self, wait: Duration) -> Result<WorkerPauseStatus> {
+        let query = StatusQuery {
+            wait_applied: Some(format!("{}ms", wait.as_millis())),
+        };
+        self.get_query_within(Endpoint::get(PAUSE), &query, self.timeout + wait)
+            .await
     }
 
     /// `GET /api/system/worker-pause/events`: the audit log, newest first,

@@ -210,6 +210,7 @@ async fn the_fleet_round_trips_as_wire_types(db: TestDb) {
             worker_ids: Some(vec!["w1".into()]),
             reason: Some("debug".into()),
             confirm: None,
+            dry_run: None,
         })
         .await
         .unwrap();
@@ -222,6 +223,7 @@ async fn the_fleet_round_trips_as_wire_types(db: TestDb) {
         worker_ids: Some(vec!["w1".into()]),
         reason: Some("done".into()),
         confirm: None,
+        dry_run: None,
     })
     .await
     .unwrap();

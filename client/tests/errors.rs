@@ -114,6 +114,7 @@ async fn refusals_arrive_as_typed_errors(db: TestDb) {
             worker_ids: Some(vec!["ghost".into()]),
             reason: Some("r".into()),
             confirm: None,
+            dry_run: None,
         })
         .await
         .unwrap_err());
@@ -135,6 +136,7 @@ async fn refusals_arrive_as_typed_errors(db: TestDb) {
         worker_ids: Some(vec!["only".into()]),
         reason: Some("r".into()),
         confirm: None,
+        dry_run: None,
     };
     let phrase = match api(c.worker_action(&drain).await.unwrap_err()) {
         ApiError::SafetyRefused {

@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::{Duration, SubsecRound, Utc};
-use common::store::reg;
+use common::store::{add, claim_job, fence, new_job, reg};
 use common::TestDb;
 use server::domain::{NewJob, ResultSubmission, WorkerBeat};
 use server::storage::{ClaimOutcome, ClaimParams, Fence, ResultBegin, StoreError};
@@ -19,6 +19,7 @@ fn beat(id: &str, boot: &str, state: ReportedState) -> WorkerBeat {
         state,
         active_jobs: vec![uuid::Uuid::nil()],
         offline_backlog: 3,
+        applied_version: None,
     }
 }
 
@@ -162,7 +163,90 @@ async fn result_keys_are_applied_once(db: TestDb) {
     );
 }
 
+/// The fleet list reads each worker's jobs from the leases, whatever the
+/// worker reports: three workers each claim a job and report none.
+async fn the_fleet_lists_the_jobs_leased_to_each_worker(db: TestDb) {
+    let t = Utc::now().trunc_subsecs(3);
+    let mut claimed = Vec::new();
+    for id in ["w1", "w2", "w3"] {
+        db.store.register_worker(&reg(id, "b1"), t).await.unwrap();
+        add(&db.store, &new_job("a", 0, 3), t).await;
+        let job = claim_job(&db.store, id, t).await.expect("a job");
+        let mut silent = beat(id, "b1", ReportedState::Running);
+        silent.active_jobs = Vec::new();
+        db.store.worker_heartbeat(&silent, t).await.unwrap();
+        claimed.push(job);
+    }
+    let fleet = db.store.list_workers().await.unwrap();
+    for (w, job) in fleet.iter().zip(&claimed) {
+        assert_eq!(w.leased_jobs.as_deref(), Some(&[job.id][..]), "{}", w.id);
+        assert_eq!(w.jobs(), &[job.id]);
+        assert_eq!(w.reported_if_different(), Some(&[][..]));
+        assert!(
+            w.lease_warning().is_some(),
+            "{}: no jobs reported, one lease",
+            w.id
+        );
+    }
+    // A finished job is no longer anyone's; a worker reporting what it
+    // holds agrees with its leases.
+    db.store
+        .complete(&fence(&claimed[0], "w1"), Some(serde_json::json!({})), t)
+        .await
+        .unwrap();
+    let mut honest = beat("w2", "b1", ReportedState::Running);
+    honest.active_jobs = vec![claimed[1].id];
+    db.store.worker_heartbeat(&honest, t).await.unwrap();
+    let fleet = db.store.list_workers().await.unwrap();
+    assert_eq!(fleet[0].leased_jobs.as_deref(), Some(&[][..]));
+    assert_eq!(fleet[0].lease_warning(), None);
+    assert_eq!(fleet[1].reported_if_different(), None);
+    assert_eq!(fleet[1].lease_warning(), None);
+    let info = fleet[2].info(t, Duration::seconds(15));
+    assert_eq!(info.active_jobs, vec![claimed[2].id]);
+    assert_eq!(info.reported_active_jobs, Some(Vec::new()));
+    assert!(info.warning.is_some());
+}
+
+/// `appliedVersion` is kept with the time it was first reported; a beat
+/// without one keeps it; a new boot has applied nothing yet.
+async fn the_applied_version_is_kept_with_its_time(db: TestDb) {
+    let t = Utc::now().trunc_subsecs(3);
+    let at = |s: i64| t + Duration::seconds(s);
+    db.store.register_worker(&reg("w1", "b1"), t).await.unwrap();
+    let mut b = beat("w1", "b1", ReportedState::Paused);
+    b.applied_version = Some(2);
+    let w = db.store.worker_heartbeat(&b, at(1)).await.unwrap();
+    assert_eq!((w.applied_version, w.applied_at), (Some(2), Some(at(1))));
+    let w = db.store.worker_heartbeat(&b, at(2)).await.unwrap();
+    assert_eq!(w.applied_at, Some(at(1)), "the same version keeps its time");
+    b.applied_version = None;
+    let w = db.store.worker_heartbeat(&b, at(3)).await.unwrap();
+    assert_eq!((w.applied_version, w.applied_at), (Some(2), Some(at(1))));
+    b.applied_version = Some(3);
+    db.store.worker_heartbeat(&b, at(4)).await.unwrap();
+    let listed = db.store.list_workers().await.unwrap();
+    assert_eq!(
+        (listed[0].applied_version, listed[0].applied_at),
+        (Some(3), Some(at(4)))
+    );
+    let same_boot = db
+        .store
+        .register_worker(&reg("w1", "b1"), at(5))
+        .await
+        .unwrap();
+    assert_eq!(same_boot.applied_version, Some(3));
+    let reboot = db
+        .store
+        .register_worker(&reg("w1", "b2"), at(6))
+        .await
+        .unwrap();
+    assert_eq!((reboot.applied_version, reboot.applied_at), (None, None));
+}
+
 on_both_stores!(
+    the_fleet_lists_the_jobs_leased_to_each_worker,
+    the_applied_version_is_kept_with_its_time,
     registration_round_trips_and_new_boots_restart,
     job_heartbeat_reports_the_workers_desired_state,
     result_keys_are_applied_once,

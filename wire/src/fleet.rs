@@ -49,6 +49,29 @@ pub struct WorkerActionRequest {
     /// The phrase a safety refusal named, typed to override it.
     #[serde(default)]
     pub confirm: Option<String>,
+    /// Validate (the same 4xx and safety refusal as the real request) and
+    /// answer what the action would do ([`WorkerActionDryRun`]), changing
+    /// nothing: no desired state written, no audit event.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+/// The answer to a `dryRun` worker action: what it would do now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerActionDryRun {
+    pub dry_run: bool,
+    pub action: WorkerActionKind,
+    /// Each targeted worker: the desired state it would get, and the jobs
+    /// it holds now (from its leases).
+    pub results: Vec<WorkerActionResult>,
+    /// For a drain: seconds until the targeted workers should be idle.
+    pub eta_seconds: Option<f64>,
+    /// Available workers before and after, the configured minimum, the
+    /// available workers it takes out of service, their running jobs.
+    pub impact: ActionImpact,
+    /// It passes the safety rule only with the typed phrase it carries.
+    pub override_used: bool,
 }
 
 /// What happened to one targeted worker.

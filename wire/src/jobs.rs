@@ -171,6 +171,10 @@ pub struct ClaimRequest {
     /// before answering `{job: null}`. A pause answers at once.
     #[serde(default)]
     pub wait_ms: Option<u32>,
+    /// The global pause version this worker has applied (as on its
+    /// heartbeats): a claim is often the first word after a pause.
+    #[serde(default)]
+    pub applied_version: Option<i64>,
 }
 
 /// `POST /api/queue/jobs/claim` as the server reads it: [`ClaimRequest`]
@@ -191,6 +195,8 @@ pub struct ClaimManyRequest {
     pub lease_seconds: Option<u32>,
     #[serde(default)]
     pub wait_ms: Option<u32>,
+    #[serde(default)]
+    pub applied_version: Option<i64>,
     /// Batch claim: hand out up to this many jobs (bounded by the server);
     /// the answer then carries them all in `jobs`.
     #[serde(default)]
@@ -207,6 +213,7 @@ impl ClaimManyRequest {
                 queues: self.queues,
                 lease_seconds: self.lease_seconds,
                 wait_ms: self.wait_ms,
+                applied_version: self.applied_version,
             },
             self.limit,
         )

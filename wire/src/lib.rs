@@ -6,6 +6,7 @@
 //! `/api/*` types are camelCase; the maintenance-runbook types in
 //! [`runbook`] are snake_case because the runbook's scripts read them so.
 
+pub mod acknowledgement;
 pub mod dashboard;
 pub mod error;
 pub mod fleet;
@@ -15,6 +16,7 @@ pub mod queues;
 pub mod runbook;
 pub mod workers;
 
+pub use acknowledgement::*;
 pub use dashboard::*;
 pub use error::ApiError;
 pub use fleet::*;

@@ -116,6 +116,14 @@ pub struct WorkerPauseStatus {
     /// A timed pause: when the fleet resumes by itself. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
+    /// Which online workers have applied this version (the status and the
+    /// answer to a change carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<crate::PauseAcknowledgement>,
+    /// Only on the answer to a `dryRun` request: what it would do. The
+    /// rest of the status is the state as it is (unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<crate::PauseImpact>,
 }
 
 /// `POST /api/system/worker-pause`. Kept loose (every field optional) so the
@@ -146,6 +154,10 @@ pub struct PauseRequest {
     /// which the fleet resumes by itself (audited with the actor `system`).
     #[serde(default)]
     pub until: Option<String>,
+    /// Validate and answer what the request would do (`impact`), changing
+    /// nothing: no write, no audit event, no new version.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
 }
 
 impl PauseRequest {

@@ -49,6 +49,10 @@ pub struct QueueInfo {
     /// queue drained).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// Only on the answer to a `dryRun` pause or resume: what it would do
+    /// (the rest is the queue as it is, unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<crate::PauseImpact>,
 }
 
 /// `GET /api/queues`: every queue that has jobs or a pause, by name.
@@ -78,6 +82,10 @@ pub struct QueuePauseRequest {
     /// Idempotency key (unique across all control actions).
     #[serde(default)]
     pub request_id: Option<String>,
+    /// Validate and answer what the request would do (`impact`), changing
+    /// nothing: no write, no audit event, no new version.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
 }
 
 /// `POST /api/queues/{name}/resume`.
@@ -93,6 +101,10 @@ pub struct QueueResumeRequest {
     pub expected_version: Option<i64>,
     #[serde(default)]
     pub request_id: Option<String>,
+    /// Validate and answer what the request would do (`impact`), changing
+    /// nothing: no write, no audit event, no new version.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
 }
 
 /// A paused queue, as the `system` block names it.

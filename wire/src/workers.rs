@@ -84,6 +84,12 @@ pub struct WorkerHeartbeatRequest {
     /// Result envelopes waiting in the worker's spool.
     #[serde(default)]
     pub offline_backlog: Option<u32>,
+    /// The global pause version this worker has applied (acted on): drain,
+    /// it has stopped claiming; quiesce, also every running job is held at
+    /// a checkpoint (or none runs); a resume, it claims again. Absent from
+    /// workers that do not report it (the server keeps what it had).
+    #[serde(default)]
+    pub applied_version: Option<i64>,
 }
 
 /// The answer to a register or worker heartbeat.
@@ -108,10 +114,28 @@ pub struct WorkerInfo {
     /// When this boot registered.
     pub started_at: DateTime<Utc>,
     pub last_heartbeat_at: DateTime<Utc>,
+    /// The running jobs leased to this worker, as the server's leases say
+    /// (in a register or heartbeat answer: what the worker reported).
     pub active_jobs: Vec<Uuid>,
+    /// What the worker itself last reported, present only when it
+    /// disagrees with its leases (a job it has not picked up yet, or one it
+    /// lost track of).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_active_jobs: Option<Vec<Uuid>>,
+    /// Something an operator should look at, e.g. a worker that reports no
+    /// jobs while it holds leases (they will block a drain until they
+    /// expire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     pub desired_state: DesiredState,
     pub observed_state: ObservedState,
     pub offline_backlog: u32,
+    /// The global pause version this worker last reported as applied, and
+    /// when it first did; absent until it reports one.
+    #[serde(default)]
+    pub applied_version: Option<i64>,
+    #[serde(default)]
+    pub applied_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/workers`.

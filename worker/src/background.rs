@@ -17,6 +17,11 @@ use crate::shutdown::StopLevel;
 /// Bound on the goodbye (final replay pass, `stopped` heartbeat): an exit
 /// must not hang on an unreachable server.
 const FAREWELL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the worker looks whether it has applied a new pause version
+/// (a local check, no request): when it has, the heartbeat goes at once, so
+/// an operator waiting for every worker to apply a pause does not wait a
+/// whole heartbeat interval.
+const APPLIED_CHECK: Duration = Duration::from_millis(200);
 
 fn register_request(shared: &Shared) -> RegisterRequest {
     let c = &shared.config;
@@ -77,6 +82,8 @@ fn heartbeat_request(shared: &Shared, state: ReportedState) -> WorkerHeartbeatRe
         state: Some(state),
         active_jobs: Some(shared.active_jobs()),
         offline_backlog: Some(shared.results.spool.backlog()),
+        // 0: no answer from the server yet, nothing to report.
+        applied_version: Some(shared.applied_version()).filter(|v| *v > 0),
     }
 }
 
@@ -84,12 +91,23 @@ fn heartbeat_request(shared: &Shared, state: ReportedState) -> WorkerHeartbeatRe
 /// worker (a reset registry): register again rather than fail forever.
 pub(crate) async fn heartbeats(shared: Arc<Shared>, mut done: watch::Receiver<bool>) {
     let mut failing = false;
+    let mut reported_applied = None;
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(shared.config.heartbeat_interval) => {}
-            _ = done.changed() => return,
+        let interval = tokio::time::sleep(shared.config.heartbeat_interval);
+        tokio::pin!(interval);
+        loop {
+            tokio::select! {
+                () = &mut interval => break,
+                _ = done.changed() => return,
+                () = tokio::time::sleep(APPLIED_CHECK) => {
+                    if Some(shared.applied_version()).filter(|v| *v > 0) != reported_applied {
+                        break;
+                    }
+                }
+            }
         }
         let req = heartbeat_request(&shared, shared.reported_state());
+        reported_applied = req.applied_version;
         match shared
             .api
             .worker_heartbeat(&shared.config.worker_id, &req)

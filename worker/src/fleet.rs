@@ -34,6 +34,28 @@ impl FleetView {
     pub fn is_quiesced(&self) -> bool {
         self.workers_paused && self.mode == Some(PauseMode::Quiesce)
     }
+
+    /// The pause version this worker has applied, reported to the server
+    /// as `appliedVersion`: this view's version once the worker has acted
+    /// on it, else `previous` (the last version it had applied).
+    ///
+    /// Acting on it means: for a drain, not claiming — which holds as soon
+    /// as the view is seen, since the claim loop reads it before every
+    /// claim and the server hands out nothing once the pause is answered;
+    /// for a quiesce, also every running job (`holding`: one flag per job)
+    /// held at a checkpoint, or none running; for a resume, claiming again,
+    /// which again holds once it is seen. Queue pauses do not enter into it:
+    /// the applied version is the global pause's.
+    pub fn applied_version(&self, holding: impl IntoIterator<Item = bool>, previous: i64) -> i64 {
+        if self.version <= previous {
+            return previous;
+        }
+        if !self.is_quiesced() || holding.into_iter().all(|h| h) {
+            self.version
+        } else {
+            previous
+        }
+    }
 }
 
 /// A log-worthy change of the pause, decided by [`PauseLog`].
@@ -251,6 +273,43 @@ mod tests {
             pause_poll_interval_ms: 200,
             paused_queues: Vec::new(),
         }
+    }
+
+    fn view(paused: bool, mode: Option<PauseMode>, version: i64) -> FleetView {
+        FleetView {
+            workers_paused: paused,
+            mode,
+            version,
+            server_poll_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_drain_is_applied_once_seen_even_with_jobs_running() {
+        let drain = view(true, Some(PauseMode::Drain), 2);
+        assert_eq!(drain.applied_version([false, false], 1), 2);
+        assert_eq!(drain.applied_version([], 1), 2);
+        // A resume is applied once seen too.
+        assert_eq!(view(false, None, 3).applied_version([false], 2), 3);
+    }
+
+    #[test]
+    fn a_quiesce_with_a_job_between_checkpoints_is_not_applied_yet() {
+        let quiesce = view(true, Some(PauseMode::Quiesce), 5);
+        assert_eq!(quiesce.applied_version([true, false], 4), 4);
+        assert_eq!(quiesce.applied_version([true, true], 4), 5);
+        assert_eq!(quiesce.applied_version([], 4), 5, "no job running");
+        // Once applied it stays applied (the view did not move).
+        assert_eq!(quiesce.applied_version([false], 5), 5);
+    }
+
+    #[test]
+    fn an_unseen_or_older_view_never_moves_the_applied_version_back() {
+        assert_eq!(FleetView::default().applied_version([], 0), 0);
+        assert_eq!(
+            view(true, Some(PauseMode::Drain), 2).applied_version([], 3),
+            3
+        );
     }
 
     #[test]

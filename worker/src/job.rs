@@ -27,14 +27,13 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// Runs a claimed job to its end and reports it.
-pub(crate) async fn run(shared: Arc<Shared>, job: Job) {
+pub(crate) async fn run(shared: Arc<Shared>, job: Job, checkpoint: Arc<CheckpointState>) {
     let Some(token) = job.lease_token else {
         tracing::error!(job_id = %job.id, "claimed job has no lease token; cannot work on it safely");
         return;
     };
     let started = Instant::now();
     tracing::info!(job_id = %job.id, job_type = %job.job_type, attempt = job.attempts, "job started");
-    let checkpoint = Arc::new(CheckpointState::default());
     let outcome = match shared.registry.get(&job.job_type) {
         None => Err(JobError::fatal(format!(
             "this worker has no handler for job type {:?}",

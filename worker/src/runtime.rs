@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use wire::{ClaimRequest, Directive, Job};
 
 use crate::config::Config;
+use crate::handler::CheckpointState;
 use crate::registry::Registry;
 use crate::results::Results;
 use crate::shared::Shared;
@@ -131,12 +132,13 @@ impl Worker {
 }
 
 fn spawn_job(shared: &Arc<Shared>, jobs: &mut JoinSet<()>, job: Job, permit: OwnedSemaphorePermit) {
-    let guard = shared.track(job.id);
+    let checkpoint = Arc::new(CheckpointState::default());
+    let guard = shared.track(job.id, checkpoint.clone());
     let s = shared.clone();
     jobs.spawn(async move {
         let _slot = permit;
         let _active = guard;
-        crate::job::run(s, job).await;
+        crate::job::run(s, job, checkpoint).await;
     });
 }
 
@@ -181,6 +183,7 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
             queues: shared.claim_queues().map(<[String]>::to_vec),
             lease_seconds: Some(shared.config.lease_seconds),
             wait_ms: Some(shared.config.wait_ms),
+            applied_version: Some(shared.applied_version()).filter(|v| *v > 0),
         };
         // "claim sent" / "claim answered" (debug) let an observer tell
         // whether a long poll is in flight.

@@ -3,7 +3,8 @@
 //! ([`crate::background`]) — and how a run ends. It sits below all three,
 //! so none of them reaches up into another.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use client::Client;
@@ -13,6 +14,7 @@ use wire::{Directive, ReportedState, WorkerDirectiveResponse};
 
 use crate::config::Config;
 use crate::fleet::Fleet;
+use crate::handler::CheckpointState;
 use crate::registry::Registry;
 use crate::results::Results;
 use crate::shutdown::{ShutdownHandle, StopLevel};
@@ -53,8 +55,12 @@ pub(crate) struct Shared {
     pub(crate) boot_id: String,
     pub(crate) directive: watch::Sender<Directive>,
     pub(crate) shutdown: ShutdownHandle,
-    /// Jobs this process is running now (reported in worker heartbeats).
-    active: Mutex<BTreeSet<Uuid>>,
+    /// Jobs this process is running now (reported in worker heartbeats),
+    /// each with its checkpoint (whether it is held: a quiesce is applied
+    /// once every one is).
+    active: Mutex<BTreeMap<Uuid, Arc<CheckpointState>>>,
+    /// The last pause version applied (see [`Shared::applied_version`]).
+    applied: Mutex<i64>,
 }
 
 impl Shared {
@@ -74,6 +80,7 @@ impl Shared {
             directive: watch::Sender::new(Directive::Run),
             shutdown,
             active: Mutex::default(),
+            applied: Mutex::new(0),
             config,
         }
     }
@@ -100,14 +107,30 @@ impl Shared {
     }
 
     pub(crate) fn active_jobs(&self) -> Vec<Uuid> {
-        lock(&self.active).iter().copied().collect()
+        lock(&self.active).keys().copied().collect()
     }
 
     /// Counts `job` as active until the returned guard is dropped — however
     /// its task ends, even aborted.
-    pub(crate) fn track(self: &Arc<Self>, job: Uuid) -> ActiveGuard {
-        lock(&self.active).insert(job);
+    pub(crate) fn track(
+        self: &Arc<Self>,
+        job: Uuid,
+        checkpoint: Arc<CheckpointState>,
+    ) -> ActiveGuard {
+        lock(&self.active).insert(job, checkpoint);
         ActiveGuard(self.clone(), job)
+    }
+
+    /// The global pause version this worker has applied, as of now
+    /// ([`crate::fleet::FleetView::applied_version`] over its running jobs'
+    /// checkpoints). It only grows.
+    pub(crate) fn applied_version(&self) -> i64 {
+        let view = self.fleet.current();
+        let mut applied = lock(&self.applied);
+        let active = lock(&self.active);
+        let holding = active.values().map(|c| c.holding.load(Ordering::SeqCst));
+        *applied = view.applied_version(holding, *applied);
+        *applied
     }
 
     /// Drain requested by the operator (directive) or the process owner.

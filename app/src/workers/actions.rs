@@ -23,6 +23,7 @@ async fn send(p: Pending) -> Result<String, AppError> {
             worker_ids: Some(p.ids),
             reason: Some(p.reason),
             confirm: p.phrase,
+            dry_run: None,
         })
         .await
         .map(|r| action_message(&r)),

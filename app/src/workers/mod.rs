@@ -176,6 +176,10 @@ pub(crate) mod tests {
             desired_state: DesiredState::Active,
             observed_state: observed,
             offline_backlog: 0,
+            reported_active_jobs: None,
+            warning: None,
+            applied_version: None,
+            applied_at: None,
         }
     }
 

@@ -142,6 +142,16 @@ pub fn FleetTable() -> impl IntoView {
 }
 
 /// One worker's row; its cells follow the worker as it changes.
+/// The Jobs cell: the running jobs leased to the worker, and what the
+/// worker itself reports beside them only when the two disagree
+/// ("1 · reports 0"); its warning is the cell's title.
+pub fn jobs_cell(w: &WorkerInfo) -> String {
+    match &w.reported_active_jobs {
+        Some(reported) => format!("{} · reports {}", w.active_jobs.len(), reported.len()),
+        None => w.active_jobs.len().to_string(),
+    }
+}
+
 #[component]
 fn Row(id: String) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
@@ -216,7 +226,24 @@ fn Row(id: String) -> impl IntoView {
             <td data-col="desired"><span class="state" data-state=desired>{desired}</span></td>
             <td data-col="observed"><span class="state" data-state=observed>{observed}</span></td>
             <td>{heartbeat}</td>
-            <td data-col="jobs">{field(|w| w.active_jobs.len().to_string())}</td>
+            <td data-col="jobs" title=move || worker.with(|w| w.as_ref().and_then(|w| w.warning.clone()))>
+                {field(jobs_cell)}
+            </td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workers::tests::w;
+    use wire::ObservedState;
+
+    #[test]
+    fn the_jobs_cell_shows_the_leases_and_a_disagreeing_report() {
+        let mut worker = w("w1", ObservedState::Running, 0, 1);
+        assert_eq!(jobs_cell(&worker), "1");
+        worker.reported_active_jobs = Some(Vec::new());
+        assert_eq!(jobs_cell(&worker), "1 · reports 0");
     }
 }

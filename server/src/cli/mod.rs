@@ -87,6 +87,17 @@ pub enum RemoteCommand {
         /// 30m, 2h), counted from this machine's clock.
         #[arg(long = "for", value_parser = parse_duration)]
         for_: Option<std::time::Duration>,
+        /// Show what the pause would do (workers, running and queued jobs)
+        /// and change nothing.
+        #[arg(long, conflicts_with = "wait_applied")]
+        dry_run: bool,
+        /// After pausing, wait until every online worker has applied the
+        /// pause (exit 4 on timeout, naming the pending workers).
+        #[arg(long)]
+        wait_applied: bool,
+        /// How long --wait-applied waits (e.g. 90s, 2m).
+        #[arg(long, default_value = "2m", value_parser = parse_duration, requires = "wait_applied")]
+        timeout: std::time::Duration,
         #[command(flatten)]
         remote: Remote,
     },
@@ -101,9 +112,15 @@ pub enum RemoteCommand {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Wait until the fleet has drained, with progress; exit 4 on timeout.
+    /// Wait until the fleet has drained (or, with --applied, until every
+    /// online worker has applied the current pause), with progress; exit 4
+    /// on timeout.
     #[command(after_help = "Example:\n  lull wait --timeout 10m --on-timeout fail")]
     Wait {
+        /// Wait for the workers to apply the current pause version instead
+        /// of for the drain (exit 4 on timeout, naming the pending ones).
+        #[arg(long, conflicts_with = "on_timeout")]
+        applied: bool,
         /// Give up after this long (e.g. 90s, 10m).
         #[arg(long, default_value = "10m", value_parser = parse_duration)]
         timeout: std::time::Duration,
@@ -214,6 +231,9 @@ async fn dispatch(command: RemoteCommand) -> CliResult<()> {
             request_id,
             until,
             for_,
+            dry_run,
+            wait_applied,
+            timeout,
             remote,
         } => {
             let c = Ctx::new(remote)?;
@@ -229,8 +249,16 @@ async fn dispatch(command: RemoteCommand) -> CliResult<()> {
                 request_id,
                 until,
                 force_resume: None,
+                dry_run: None,
             };
-            pause::pause(&c, &req).await
+            if dry_run {
+                return pause::dry_run(&c, &req).await;
+            }
+            pause::pause(&c, &req).await?;
+            if wait_applied {
+                pause::wait_applied(&c, timeout, std::time::Duration::from_secs(2)).await?;
+            }
+            Ok(())
         }
         Resume {
             reason,
@@ -238,10 +266,18 @@ async fn dispatch(command: RemoteCommand) -> CliResult<()> {
             remote,
         } => pause::resume(&Ctx::new(remote)?, &reason, force).await,
         Wait {
+            applied: true,
+            timeout,
+            interval,
+            remote,
+            ..
+        } => pause::wait_applied(&Ctx::new(remote)?, timeout, interval).await,
+        Wait {
             timeout,
             interval,
             on_timeout,
             remote,
+            ..
         } => pause::wait(&Ctx::new(remote)?, timeout, interval, on_timeout).await,
         Workers { command, remote } => workers::run(&Ctx::new(remote)?, command).await,
         RollingRestart {

@@ -31,6 +31,88 @@ pub async fn pause(c: &Ctx, req: &PauseRequest) -> CliResult<()> {
     Ok(())
 }
 
+/// `lull pause --dry-run`: what the pause would do; nothing changes.
+pub async fn dry_run(c: &Ctx, req: &PauseRequest) -> CliResult<()> {
+    let s = c.call(c.api.pause_dry_run(req)).await?;
+    let summary = s
+        .impact
+        .as_ref()
+        .map(|i| format!("dry run (nothing changed): {}", i.summary))
+        .unwrap_or_else(|| status_line(&s));
+    c.print(&s, summary);
+    Ok(())
+}
+
+/// The longest single long poll `wait --applied` makes: progress is
+/// printed at least this often.
+const APPLIED_POLL_MAX: Duration = Duration::from_secs(10);
+
+/// Waits until every online worker has applied the current pause version
+/// (long polls on `?waitApplied=`), printing progress when it moves; exit
+/// 4 on timeout, naming the pending workers.
+pub async fn wait_applied(c: &Ctx, timeout: Duration, interval: Duration) -> CliResult<()> {
+    let started = Instant::now();
+    let mut last = None;
+    loop {
+        let left = timeout.saturating_sub(started.elapsed());
+        let poll = interval
+            .clamp(Duration::from_millis(100), APPLIED_POLL_MAX)
+            .min(left);
+        let s = c.call(c.api.pause_status_applied(poll)).await?;
+        let Some(ack) = s.acknowledgement else {
+            return Err(Failure(
+                1,
+                "the server does not report acknowledgements".into(),
+            ));
+        };
+        let names = |list: &[wire::AcknowledgingWorker]| {
+            list.iter()
+                .map(|w| match w.name == w.worker_id {
+                    true => w.worker_id.clone(),
+                    false => format!("{} ({})", w.worker_id, w.name),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if ack.complete {
+            let offline = match ack.offline.is_empty() {
+                true => String::new(),
+                false => format!("; offline, not counted: {}", names(&ack.offline)),
+            };
+            println!(
+                "applied by all {} online workers (version {}) after {:.1?}{offline}",
+                ack.total,
+                ack.version,
+                started.elapsed()
+            );
+            return Ok(());
+        }
+        let line = format!(
+            "waiting: applied by {} of {} workers (version {}); pending: {}",
+            ack.applied,
+            ack.total,
+            ack.version,
+            names(&ack.pending)
+        );
+        if last.as_ref() != Some(&line) {
+            println!("{line}");
+            last = Some(line);
+        }
+        if started.elapsed() >= timeout {
+            return Err(Failure(
+                4,
+                format!(
+                    "not applied after {timeout:?}: applied by {} of {} workers (version {}); pending: {}",
+                    ack.applied,
+                    ack.total,
+                    ack.version,
+                    names(&ack.pending)
+                ),
+            ));
+        }
+    }
+}
+
 /// Resumes; without `force` it refuses (exit 3) while jobs still run.
 pub async fn resume(c: &Ctx, reason: &str, force: bool) -> CliResult<()> {
     if !force {

@@ -104,6 +104,7 @@ pub async fn run(c: &Ctx, cmd: Option<QueuesCommand>) -> CliResult<()> {
                 until,
                 expected_version,
                 request_id,
+                dry_run: None,
             };
             let q = c.call(c.api.pause_queue(&name, &req)).await?;
             c.print(&q, queue_line(&q));

@@ -52,6 +52,7 @@ pub async fn run(c: &Ctx, cmd: WorkersCommand) -> CliResult<()> {
         worker_ids: Some(t.ids),
         reason: Some(t.reason),
         confirm: t.confirm,
+        dry_run: None,
     };
     let r = c.call(c.api.worker_action(&req)).await?;
     c.print(&r, action_summary(&r));

@@ -118,6 +118,43 @@ pub fn confirm_phrase(action: WorkerActionKind, count: usize) -> String {
     )
 }
 
+/// What `cmd` does to the fleet's availability: the available workers
+/// before and after (a resume takes none out of service), the available
+/// ones it takes out, and the jobs its targets hold. The safety rule and a
+/// dry run read the same figures.
+pub fn action_impact(
+    workers: &[WorkerRecord],
+    cmd: &WorkerActionCommand,
+    minimum: usize,
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> wire::ActionImpact {
+    let targets: BTreeSet<&str> = cmd.worker_ids.iter().map(String::as_str).collect();
+    let available: Vec<&WorkerRecord> = workers
+        .iter()
+        .filter(|w| is_available(w, now, stale_after))
+        .collect();
+    let affected: Vec<String> = match cmd.action {
+        WorkerActionKind::Resume => Vec::new(),
+        _ => available
+            .iter()
+            .filter(|w| targets.contains(w.id.as_str()))
+            .map(|w| w.id.clone())
+            .collect(),
+    };
+    wire::ActionImpact {
+        available_before: available.len(),
+        available_after: available.len() - affected.len(),
+        minimum,
+        affected_workers: affected,
+        running_jobs: workers
+            .iter()
+            .filter(|w| targets.contains(w.id.as_str()))
+            .map(|w| w.jobs().len())
+            .sum(),
+    }
+}
+
 /// The safety rule: taking `targets` out of service must leave at least
 /// `minimum` available workers, unless `confirm` is the phrase. Resuming is
 /// always safe. Returns whether an override was used.
@@ -131,18 +168,8 @@ pub fn check_safety(
     if cmd.action == WorkerActionKind::Resume {
         return Ok(false);
     }
-    let targets: BTreeSet<&str> = cmd.worker_ids.iter().map(String::as_str).collect();
-    let available: Vec<&WorkerRecord> = workers
-        .iter()
-        .filter(|w| is_available(w, now, stale_after))
-        .collect();
-    let affected: Vec<String> = available
-        .iter()
-        .filter(|w| targets.contains(w.id.as_str()))
-        .map(|w| w.id.clone())
-        .collect();
-    let after = available.len() - affected.len();
-    if affected.is_empty() || after >= minimum {
+    let i = action_impact(workers, cmd, minimum, now, stale_after);
+    if i.affected_workers.is_empty() || i.available_after >= minimum {
         return Ok(false);
     }
     let phrase = confirm_phrase(cmd.action, cmd.worker_ids.len());
@@ -150,15 +177,11 @@ pub fn check_safety(
         return Ok(true);
     }
     Err(SafetyRefusal {
-        available_before: available.len(),
-        available_after: after,
+        available_before: i.available_before,
+        available_after: i.available_after,
         minimum,
-        running_jobs: workers
-            .iter()
-            .filter(|w| targets.contains(w.id.as_str()))
-            .map(|w| w.active_jobs.len())
-            .sum(),
-        affected_workers: affected,
+        running_jobs: i.running_jobs,
+        affected_workers: i.affected_workers,
         confirm_phrase: phrase,
     })
 }
@@ -172,6 +195,16 @@ pub struct SafetyRule {
 }
 
 impl SafetyRule {
+    /// [`action_impact`] with these settings.
+    pub fn impact(
+        &self,
+        workers: &[WorkerRecord],
+        cmd: &WorkerActionCommand,
+        now: DateTime<Utc>,
+    ) -> wire::ActionImpact {
+        action_impact(workers, cmd, self.minimum, now, self.stale_after)
+    }
+
     /// [`check_safety`] with these settings.
     pub fn check(
         &self,
@@ -239,7 +272,7 @@ pub fn action_event(
             ok: true,
             previous_desired_state: w.desired_state,
             desired_state: desired_for(cmd.action),
-            running_jobs: w.active_jobs.len(),
+            running_jobs: w.jobs().len(),
         })
         .collect();
     super::NewControlEvent {
@@ -288,8 +321,11 @@ mod tests {
             last_heartbeat_at: t(),
             reported_state: reported,
             active_jobs: (0..jobs).map(|_| uuid::Uuid::new_v4()).collect(),
+            leased_jobs: None,
             offline_backlog: 0,
             desired_state: desired,
+            applied_version: None,
+            applied_at: None,
         }
     }
 
@@ -414,6 +450,7 @@ mod tests {
             worker_ids: Some(vec!["a".into(), "a".into(), "b".into()]),
             reason: Some("x".into()),
             confirm: None,
+            dry_run: None,
         })
         .unwrap();
         assert_eq!(ok.worker_ids, vec!["a", "b"]);
@@ -422,6 +459,7 @@ mod tests {
             worker_ids: Some(vec!["a".into()]),
             reason: Some("x".into()),
             confirm: None,
+            dry_run: None,
         });
         assert_eq!(bad.unwrap_err().field, "action");
         let empty = WorkerActionCommand::parse(wire::WorkerActionRequest {
@@ -429,6 +467,7 @@ mod tests {
             worker_ids: Some(vec![]),
             reason: Some("x".into()),
             confirm: None,
+            dry_run: None,
         });
         assert_eq!(empty.unwrap_err().field, "workerIds");
     }

@@ -22,12 +22,50 @@ pub struct WorkerRecord {
     pub started_at: DateTime<Utc>,
     pub last_heartbeat_at: DateTime<Utc>,
     pub reported_state: ReportedState,
+    /// The jobs the worker last reported running.
     pub active_jobs: Vec<Uuid>,
+    /// The running jobs leased to it, when the query that read this record
+    /// read the leases too (the fleet list and the fleet lock do; a
+    /// heartbeat's answer does not, to keep the hot path one statement).
+    pub leased_jobs: Option<Vec<Uuid>>,
     pub offline_backlog: u32,
     pub desired_state: DesiredState,
+    /// The global pause version it last reported as applied, and since when.
+    pub applied_version: Option<i64>,
+    pub applied_at: Option<DateTime<Utc>>,
 }
 
 impl WorkerRecord {
+    /// The jobs it is running: its leases when known (the server's truth),
+    /// else what it reported.
+    pub fn jobs(&self) -> &[Uuid] {
+        self.leased_jobs.as_deref().unwrap_or(&self.active_jobs)
+    }
+
+    /// What it reported, when that disagrees with its leases (order aside).
+    pub fn reported_if_different(&self) -> Option<&[Uuid]> {
+        let leased = self.leased_jobs.as_ref()?;
+        let mut a = leased.clone();
+        let mut b = self.active_jobs.clone();
+        a.sort_unstable();
+        b.sort_unstable();
+        (a != b).then_some(self.active_jobs.as_slice())
+    }
+
+    /// A worker that reports no jobs while it holds leases: either it lost
+    /// track of them (they block a drain until their leases expire) or an
+    /// older runtime that does not report its jobs.
+    pub fn lease_warning(&self) -> Option<String> {
+        let leased = self.leased_jobs.as_ref()?;
+        (self.active_jobs.is_empty() && !leased.is_empty()).then(|| {
+            format!(
+                "reports no active jobs but holds {} lease{}",
+                leased.len(),
+                if leased.len() == 1 { "" } else { "s" }
+            )
+        })
+    }
+
     pub fn info(&self, now: DateTime<Utc>, stale_after: Duration) -> WorkerInfo {
         WorkerInfo {
             id: self.id.clone(),
@@ -38,7 +76,9 @@ impl WorkerRecord {
             boot_id: self.boot_id.clone(),
             started_at: self.started_at,
             last_heartbeat_at: self.last_heartbeat_at,
-            active_jobs: self.active_jobs.clone(),
+            active_jobs: self.jobs().to_vec(),
+            reported_active_jobs: self.reported_if_different().map(<[Uuid]>::to_vec),
+            warning: self.lease_warning(),
             desired_state: self.desired_state,
             observed_state: observed_state(
                 self.reported_state,
@@ -47,6 +87,8 @@ impl WorkerRecord {
                 stale_after,
             ),
             offline_backlog: self.offline_backlog,
+            applied_version: self.applied_version,
+            applied_at: self.applied_at,
         }
     }
 }
@@ -154,6 +196,8 @@ pub struct WorkerBeat {
     pub state: ReportedState,
     pub active_jobs: Vec<Uuid>,
     pub offline_backlog: u32,
+    /// The pause version it has applied; `None` keeps the stored one.
+    pub applied_version: Option<i64>,
 }
 
 impl WorkerBeat {
@@ -175,6 +219,15 @@ impl WorkerBeat {
             })?,
             active_jobs,
             offline_backlog: req.offline_backlog.unwrap_or(0),
+            applied_version: match req.applied_version {
+                Some(v) if v < 0 => {
+                    return Err(FieldError::new(
+                        "appliedVersion",
+                        "appliedVersion is a pause version: 0 or more",
+                    ))
+                }
+                v => v,
+            },
         })
     }
 }

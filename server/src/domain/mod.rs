@@ -1,6 +1,7 @@
 //! Pure domain rules: no I/O, no clock (callers pass `now`), unit-tested
 //! beside the code. Storage and HTTP call into these; never the reverse.
 
+pub mod acknowledgement;
 pub mod actions;
 pub mod batch;
 pub mod drain;
@@ -19,6 +20,7 @@ pub mod rollout;
 pub mod runbook;
 pub mod tokens;
 
+pub use acknowledgement::{acknowledgement, parse_wait_applied, pause_impact};
 pub use actions::*;
 pub use batch::*;
 pub use drain::{JobCounts, LiveCounts};

@@ -22,6 +22,8 @@ pub struct ClaimCommand {
     pub wait: WaitMs,
     /// A batch claim: the most jobs to hand out (the answer lists them).
     pub limit: Option<ClaimLimit>,
+    /// The pause version the worker says it has applied.
+    pub applied_version: Option<i64>,
 }
 
 impl ClaimCommand {
@@ -33,6 +35,15 @@ impl ClaimCommand {
             lease_seconds: parse_lease_seconds(req.lease_seconds)?,
             types: JobTypes::parse(req.types.as_deref())?,
             queues: QueueNames::parse(req.queues.as_deref())?,
+            applied_version: match req.applied_version {
+                Some(v) if v < 0 => {
+                    return Err(FieldError::new(
+                        "appliedVersion",
+                        "appliedVersion is a pause version: 0 or more",
+                    ))
+                }
+                v => v,
+            },
         })
     }
 }

@@ -132,6 +132,7 @@ impl QueuePauseCommand {
             expected_version: req.expected_version,
             request_id: req.request_id,
             until: req.until,
+            dry_run: None,
         })?;
         Ok(QueuePauseCommand { queue, cmd })
     }
@@ -150,6 +151,7 @@ impl QueuePauseCommand {
             expected_version: req.expected_version,
             request_id: req.request_id,
             until: None,
+            dry_run: None,
         })?;
         Ok(QueuePauseCommand { queue, cmd })
     }

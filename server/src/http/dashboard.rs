@@ -56,7 +56,15 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: PauseRequest,
     ) -> Result<WorkerPauseStatus, wire::ApiError> {
+        let dry_run = request.dry_run.unwrap_or(false);
         let cmd = PauseCommand::parse(request).map_err(|e| refused(e.into()))?;
+        if dry_run {
+            return self
+                .service
+                .pause_dry_run(&self.actor, cmd)
+                .await
+                .map_err(refused);
+        }
         self.service
             .change_pause(&self.actor, cmd)
             .await
@@ -85,6 +93,17 @@ impl DashboardBackend for ServiceBackend {
         &self,
         request: WorkerActionRequest,
     ) -> Result<WorkerActionResponse, wire::ApiError> {
+        // This function answers what was done; a dry run has its own answer
+        // (`POST /api/workers/actions`). Refused rather than ignored: a
+        // "dry run" that acted would be the worst outcome.
+        if request.dry_run == Some(true) {
+            return Err(refused(ServiceError::Validation(
+                crate::domain::FieldError::new(
+                    "dryRun",
+                    "a dry run of a worker action is answered by POST /api/workers/actions",
+                ),
+            )));
+        }
         let cmd = WorkerActionCommand::parse(request).map_err(|e| refused(e.into()))?;
         self.service
             .worker_action(&self.actor, cmd)
@@ -150,7 +169,15 @@ impl DashboardBackend for ServiceBackend {
         name: String,
         request: QueuePauseRequest,
     ) -> Result<QueueInfo, wire::ApiError> {
+        let dry_run = request.dry_run.unwrap_or(false);
         let cmd = QueuePauseCommand::pause(&name, request).map_err(|e| refused(e.into()))?;
+        if dry_run {
+            return self
+                .service
+                .queue_pause_dry_run(&self.actor, cmd)
+                .await
+                .map_err(refused);
+        }
         self.service
             .change_queue_pause(&self.actor, cmd)
             .await
@@ -162,7 +189,15 @@ impl DashboardBackend for ServiceBackend {
         name: String,
         request: QueueResumeRequest,
     ) -> Result<QueueInfo, wire::ApiError> {
+        let dry_run = request.dry_run.unwrap_or(false);
         let cmd = QueuePauseCommand::resume(&name, request).map_err(|e| refused(e.into()))?;
+        if dry_run {
+            return self
+                .service
+                .queue_pause_dry_run(&self.actor, cmd)
+                .await
+                .map_err(refused);
+        }
         self.service
             .change_queue_pause(&self.actor, cmd)
             .await

@@ -4,15 +4,20 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::{Stream, StreamExt};
-use wire::{EventsPage, EventsSearch, PauseRequest, StreamMessage, WorkerPauseStatus};
+use wire::{EventsPage, EventsSearch, PauseRequest, StatusQuery, StreamMessage, WorkerPauseStatus};
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery};
 use super::AppState;
-use crate::domain::{EventFilter, PageLimit, PauseCommand};
+use crate::domain::{parse_wait_applied, EventFilter, PageLimit, PauseCommand};
 
-pub async fn get_status(State(s): State<AppState>) -> ApiResult<Json<WorkerPauseStatus>> {
-    Ok(Json(s.service.pause_status().await?))
+/// `GET /api/system/worker-pause[?waitApplied=10s]`.
+pub async fn get_status(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<StatusQuery>,
+) -> ApiResult<Json<WorkerPauseStatus>> {
+    let wait = parse_wait_applied(q.wait_applied.as_deref())?;
+    Ok(Json(s.service.pause_status_applied(wait).await?))
 }
 
 /// `GET /api/system/worker-pause/drain`: what still blocks the drain
@@ -27,7 +32,11 @@ pub async fn post_action(
     Actor(actor, _): Actor,
     ApiJson(req): ApiJson<PauseRequest>,
 ) -> ApiResult<Json<WorkerPauseStatus>> {
+    let dry_run = req.dry_run.unwrap_or(false);
     let cmd = PauseCommand::parse(req)?;
+    if dry_run {
+        return Ok(Json(s.service.pause_dry_run(&actor, cmd).await?));
+    }
     Ok(Json(s.service.change_pause(&actor, cmd).await?))
 }
 

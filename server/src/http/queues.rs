@@ -28,7 +28,11 @@ pub async fn pause(
     PathName(name): PathName,
     ApiJson(req): ApiJson<QueuePauseRequest>,
 ) -> ApiResult<Json<QueueInfo>> {
+    let dry_run = req.dry_run.unwrap_or(false);
     let cmd = QueuePauseCommand::pause(&name, req)?;
+    if dry_run {
+        return Ok(Json(s.service.queue_pause_dry_run(&actor, cmd).await?));
+    }
     Ok(Json(s.service.change_queue_pause(&actor, cmd).await?))
 }
 
@@ -38,6 +42,10 @@ pub async fn resume(
     PathName(name): PathName,
     ApiJson(req): ApiJson<QueueResumeRequest>,
 ) -> ApiResult<Json<QueueInfo>> {
+    let dry_run = req.dry_run.unwrap_or(false);
     let cmd = QueuePauseCommand::resume(&name, req)?;
+    if dry_run {
+        return Ok(Json(s.service.queue_pause_dry_run(&actor, cmd).await?));
+    }
     Ok(Json(s.service.change_queue_pause(&actor, cmd).await?))
 }

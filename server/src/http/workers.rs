@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use wire::{
     FleetHealth, FleetMetrics, RegisterRequest, ResultAck, ResultEnvelope, RollingRestart,
-    RollingRestartCancelRequest, RollingRestartRequest, WorkerActionRequest, WorkerActionResponse,
+    RollingRestartCancelRequest, RollingRestartRequest, WorkerActionRequest,
     WorkerDirectiveResponse, WorkerHeartbeatRequest, WorkerList,
 };
 
@@ -61,9 +61,14 @@ pub async fn action(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
     ApiJson(req): ApiJson<WorkerActionRequest>,
-) -> ApiResult<Json<WorkerActionResponse>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let dry_run = req.dry_run.unwrap_or(false);
     let cmd = WorkerActionCommand::parse(req)?;
-    Ok(Json(s.service.worker_action(&actor, cmd).await?))
+    if dry_run {
+        return Ok(Json(s.service.worker_action_dry_run(cmd).await?).into_response());
+    }
+    Ok(Json(s.service.worker_action(&actor, cmd).await?).into_response())
 }
 
 pub async fn start_rolling_restart(

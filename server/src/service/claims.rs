@@ -36,6 +36,9 @@ impl Service {
     /// queues), which is answered with `{job: null}` and the new `system`
     /// block; a queue's resume wakes it to claim again.
     pub async fn claim(&self, cmd: ClaimCommand) -> ServiceResult<ClaimResponse> {
+        if let Some(v) = cmd.applied_version {
+            self.note_applied(cmd.worker_id.as_str(), v).await;
+        }
         let limit = cmd.limit.map(|l| l.get());
         let wait_ms = cmd.wait.get();
         // Storage parameters, built once; each attempt sets its own `now`.
@@ -105,6 +108,40 @@ impl Service {
 
     /// The `system` block for a claimer: the fleet's state and the paused
     /// queues among the claim's (every queue when it named none).
+    /// Records the pause version a claiming worker has applied, once per
+    /// new version (this process remembers what it wrote). A failure is
+    /// logged, not returned: the claim itself must not fail for it, and the
+    /// worker's heartbeats carry the version too — they are the channel
+    /// that always writes (e.g. after a new boot reset the stored version
+    /// while this process still remembers the old one); claims only make
+    /// the news arrive sooner.
+    async fn note_applied(&self, worker_id: &str, version: i64) {
+        let known = self
+            .applied_on_claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(worker_id)
+            .copied();
+        if known.is_some_and(|k| k >= version) {
+            return;
+        }
+        match self
+            .store
+            .record_applied_version(worker_id, version, now())
+            .await
+        {
+            Ok(_) => {
+                self.applied_on_claims
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(worker_id.to_string(), version);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, worker_id, version, "could not record the applied version")
+            }
+        }
+    }
+
     fn claim_system_block(&self, claim: &ClaimParams) -> wire::SystemBlock {
         let mut system = self
             .cache

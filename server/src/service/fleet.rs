@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 use wire::{
-    FleetHealth, FleetMetrics, WorkerActionKind, WorkerActionResponse, WorkerActionResult,
-    WorkerDirectiveResponse, WorkerHealth, WorkerList, WorkerMetrics,
+    FleetHealth, FleetMetrics, WorkerActionDryRun, WorkerActionKind, WorkerActionResponse,
+    WorkerActionResult, WorkerDirectiveResponse, WorkerHealth, WorkerList, WorkerMetrics,
 };
 
 use super::{now, Service, ServiceError, ServiceResult};
@@ -180,12 +180,52 @@ impl Service {
                     ok: true,
                     previous_desired_state: w.desired_state,
                     desired_state: domain::desired_for(cmd.action),
-                    running_jobs: w.active_jobs.len(),
+                    running_jobs: w.jobs().len(),
                 })
                 .collect(),
             eta_seconds,
             override_used: outcome.override_used,
             event: outcome.event,
+        })
+    }
+
+    /// What a worker action would do (`dryRun`), refused exactly as the
+    /// real one would be (unknown workers 404/422 as the API maps them, the
+    /// safety rule's 409 with its phrase) but without writing anything —
+    /// not even the audit event a real refusal leaves.
+    pub async fn worker_action_dry_run(
+        &self,
+        cmd: WorkerActionCommand,
+    ) -> ServiceResult<WorkerActionDryRun> {
+        let t = now();
+        let fleet = self.store.list_workers().await?;
+        let before =
+            domain::targeted(&fleet, &cmd.worker_ids).map_err(ServiceError::UnknownWorkers)?;
+        let rule = self.safety_rule();
+        let override_used = rule
+            .check(&fleet, &cmd, t)
+            .map_err(|r| ServiceError::SafetyRefused(Box::new(r)))?;
+        let eta_seconds = if cmd.action == WorkerActionKind::Drain {
+            self.workers_idle_in(&cmd.worker_ids, t).await?
+        } else {
+            None
+        };
+        Ok(WorkerActionDryRun {
+            dry_run: true,
+            action: cmd.action,
+            results: before
+                .iter()
+                .map(|w| WorkerActionResult {
+                    worker_id: w.id.clone(),
+                    ok: true,
+                    previous_desired_state: w.desired_state,
+                    desired_state: domain::desired_for(cmd.action),
+                    running_jobs: w.jobs().len(),
+                })
+                .collect(),
+            eta_seconds,
+            impact: rule.impact(&fleet, &cmd, t),
+            override_used,
         })
     }
 

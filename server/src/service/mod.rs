@@ -129,6 +129,10 @@ pub struct Service {
     /// its directive without waiting out its long poll.
     fleet_signal: tokio::sync::Notify,
     auth: Authenticator,
+    /// The applied version each worker last reported on a claim, as this
+    /// process last wrote it: a claim writes only when it moves, so a
+    /// paused worker's polls cost no database round trip.
+    applied_on_claims: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// What the background tasks and the listener report, for `/health`.
     vitals: health::Vitals,
     config: ServiceConfig,
@@ -164,6 +168,7 @@ impl Service {
                 config.metrics_public,
                 config.auth_failure_burst,
             ),
+            applied_on_claims: Default::default(),
             vitals: health::Vitals::default(),
             config,
         });

@@ -7,6 +7,9 @@ use super::{now, Service, ServiceError, ServiceResult};
 use crate::domain::{self, EventFilter, PageLimit, PauseCommand, PauseState};
 use crate::storage::StoreError;
 
+/// How often a `waitApplied` status request re-reads the fleet.
+const ACK_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl Service {
     /// The full status: state read from storage (authoritative), drain
     /// metrics and the latest audit events.
@@ -16,12 +19,73 @@ impl Service {
         self.status_of(state, None).await
     }
 
+    /// The status, held until every online worker has applied the current
+    /// version or `wait` has passed (`GET …?waitApplied=`): the answer is
+    /// the status at that moment, its `acknowledgement.complete` saying
+    /// which. Re-read every [`ACK_POLL`] (workers report through their
+    /// heartbeats, which wake nothing here) and at once on a new version.
+    pub async fn pause_status_applied(
+        &self,
+        wait: Option<std::time::Duration>,
+    ) -> ServiceResult<WorkerPauseStatus> {
+        let Some(wait) = wait else {
+            return self.pause_status().await;
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut versions = self.cache.subscribe();
+        loop {
+            versions.mark_unchanged();
+            let status = self.pause_status().await?;
+            let complete = status.acknowledgement.as_ref().is_none_or(|a| a.complete);
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if complete || left.is_zero() {
+                return Ok(status);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(left.min(ACK_POLL)) => {}
+                _ = versions.changed() => {}
+            }
+        }
+    }
+
+    /// What a pause or resume would do (`dryRun`), validated as the real
+    /// request is (a timed pause in the past, a version conflict: the same
+    /// refusal). Nothing is written: no event, no new version.
+    pub async fn pause_dry_run(
+        &self,
+        actor: &str,
+        cmd: PauseCommand,
+    ) -> ServiceResult<WorkerPauseStatus> {
+        let t = now();
+        domain::check_until(&cmd, t)?;
+        let state = self.store.pause_state().await?;
+        let metrics = self.store.live_counts(t, None).await?.drain_metrics();
+        let fleet = self.store.list_workers().await?;
+        let stale = self.stale_after();
+        match domain::pause_impact(&state, metrics, &fleet, &cmd, actor, t, stale) {
+            Ok(impact) => {
+                let mut status = self.status_of(state, None).await?;
+                status.impact = Some(impact);
+                Ok(status)
+            }
+            Err(domain::DecideError::VersionConflict { expected, .. }) => {
+                Err(ServiceError::VersionConflict {
+                    expected,
+                    current: Box::new(self.status_of(state, None).await?),
+                })
+            }
+        }
+    }
+
     async fn status_of(
         &self,
         state: PauseState,
         warning: Option<String>,
     ) -> ServiceResult<WorkerPauseStatus> {
-        let metrics = self.store.live_counts(now(), None).await?.drain_metrics();
+        let t = now();
+        let fleet = self.store.list_workers().await?;
+        let acknowledgement = domain::acknowledgement(state.version, &fleet, t, self.stale_after());
+        let metrics = self.store.live_counts(t, None).await?.drain_metrics();
         let latest = self
             .store
             .list_events(self.config.audit_latest, None)
@@ -38,6 +102,8 @@ impl Service {
             audit: AuditBlock { latest },
             warning,
             until: state.until,
+            acknowledgement: Some(acknowledgement),
+            impact: None,
         })
     }
 

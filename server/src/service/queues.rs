@@ -35,6 +35,7 @@ pub(super) fn queue_info(
         stale_running: counts.stale_running,
         is_drained: counts.running == 0 && counts.stale_running == 0,
         warning,
+        impact: None,
     }
 }
 
@@ -75,6 +76,45 @@ impl Service {
         domain::check_until(&cmd.cmd, now())?;
         self.apply_queue_pause(actor, cmd.queue.as_str(), &cmd.cmd)
             .await
+    }
+
+    /// What a queue's pause or resume would do (`dryRun`), validated as the
+    /// real request (a timed end in the past, a stale `expectedVersion`:
+    /// the same refusal). Nothing is written: no event, no new version.
+    pub async fn queue_pause_dry_run(
+        &self,
+        actor: &str,
+        cmd: QueuePauseCommand,
+    ) -> ServiceResult<QueueInfo> {
+        let t = now();
+        domain::check_until(&cmd.cmd, t)?;
+        let queue = cmd.queue.as_str();
+        let state = self.store.queue_pause(queue, t).await?;
+        let counts = self.store.live_counts(t, Some(queue)).await?;
+        let fleet = self.store.list_workers().await?;
+        let metrics = counts.drain_metrics();
+        let impact = domain::acknowledgement::queue_pause_impact(
+            queue,
+            &state,
+            metrics,
+            &fleet,
+            &cmd.cmd,
+            actor,
+            t,
+            self.stale_after(),
+        )
+        .map_err(
+            |domain::DecideError::VersionConflict { expected, current }| {
+                ServiceError::QueueVersionConflict {
+                    queue: queue.to_string(),
+                    expected,
+                    current,
+                }
+            },
+        )?;
+        let mut info = queue_info(queue, &state, counts, None);
+        info.impact = Some(impact);
+        Ok(info)
     }
 
     /// Applies a queue pause command (an operator's, or the end of a timed

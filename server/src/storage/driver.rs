@@ -61,6 +61,7 @@ pub trait RowReader {
     fn opt_text(&self, col: &str) -> StoreResult<Option<String>>;
     fn i32(&self, col: &str) -> StoreResult<i32>;
     fn i64(&self, col: &str) -> StoreResult<i64>;
+    fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>>;
     fn opt_f64(&self, col: &str) -> StoreResult<Option<f64>>;
     fn bool(&self, col: &str) -> StoreResult<bool>;
     fn opt_time(&self, col: &str) -> StoreResult<Option<DateTime<Utc>>>;
@@ -321,6 +322,10 @@ where
     }
 
     fn i64(&self, col: &str) -> StoreResult<i64> {
+        Ok(self.try_get(col)?)
+    }
+
+    fn opt_i64(&self, col: &str) -> StoreResult<Option<i64>> {
         Ok(self.try_get(col)?)
     }
 

@@ -45,6 +45,17 @@ pub trait FleetStore: Send + Sync + 'static {
     /// All registered workers, by id.
     async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>>;
 
+    /// Records the pause version a worker says (on a claim) it has applied,
+    /// when it is newer than the one stored (the version only grows within
+    /// a boot; an unknown worker is ignored: it registers first). Whether
+    /// anything was written.
+    async fn record_applied_version(
+        &self,
+        id: &str,
+        version: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// Applies a per-worker action atomically: checks the ids
     /// (`UnknownWorkers`), runs the safety `rule` over the whole fleet
     /// (`SafetyRefused`), writes the desired states and the audit event.
@@ -94,7 +105,9 @@ async fn upsert_worker(
            version = excluded.version, labels = excluded.labels, boot_id = excluded.boot_id, \
            started_at = CASE WHEN $9 THEN workers.started_at ELSE excluded.started_at END, \
            last_heartbeat_at = excluded.last_heartbeat_at, reported_state = 'running', \
-           desired_state = excluded.desired_state \
+           desired_state = excluded.desired_state, \
+           applied_version = CASE WHEN $9 THEN workers.applied_version ELSE NULL END, \
+           applied_at = CASE WHEN $9 THEN workers.applied_at ELSE NULL END \
          RETURNING ",
         worker_columns!()
     );
@@ -122,7 +135,10 @@ pub(crate) async fn update_worker_beat(
 ) -> StoreResult<Option<WorkerRecord>> {
     const SQL: &str = concat!(
         "UPDATE workers SET last_heartbeat_at = $3, reported_state = $4, active_jobs = $5, \
-           offline_backlog = $6 WHERE id = $1 AND boot_id = $2 RETURNING ",
+           offline_backlog = $6, \
+           applied_at = CASE WHEN $7 IS NULL OR $7 = applied_version THEN applied_at ELSE $3 END, \
+           applied_version = COALESCE($7, applied_version) \
+         WHERE id = $1 AND boot_id = $2 RETURNING ",
         worker_columns!()
     );
     let jobs = serde_json::to_value(&beat.active_jobs)
@@ -134,9 +150,25 @@ pub(crate) async fn update_worker_beat(
         Arg::Text(beat.state.as_str()),
         Arg::Json(&jobs),
         Arg::I32(beat.offline_backlog.min(i32::MAX as u32) as i32),
+        Arg::OptI64(beat.applied_version),
     ];
     let row = s.fetch_optional(SQL, &args).await?;
     row.as_ref().map(rows::worker).transpose()
+}
+
+/// Sets a worker's applied version (and since when) if it is newer.
+async fn update_applied_version(
+    s: &mut impl Exec,
+    id: &str,
+    version: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    const SQL: &str = "UPDATE workers SET applied_version = $2, applied_at = $3 \
+         WHERE id = $1 AND (applied_version IS NULL OR applied_version < $2)";
+    let n = s
+        .execute(SQL, &[Arg::Text(id), Arg::I64(version), Arg::Time(now)])
+        .await?;
+    Ok(n > 0)
 }
 
 /// The registered boot of a worker id.
@@ -148,24 +180,60 @@ async fn find_worker_boot(s: &mut impl Exec, id: &str) -> StoreResult<Option<Str
     }
 }
 
-/// Every registered worker, by id.
+/// Every registered worker, by id, with the jobs leased to each.
 pub(crate) async fn read_fleet(s: &mut impl Exec) -> StoreResult<Vec<WorkerRecord>> {
     const SQL: &str = concat!("SELECT ", worker_columns!(), " FROM workers ORDER BY id");
+    let fleet = s
+        .fetch_all(SQL, &[])
+        .await?
+        .iter()
+        .map(rows::worker)
+        .collect::<StoreResult<Vec<_>>>()?;
+    with_leases(s, fleet).await
+}
+
+/// Every registered worker, locked until the transaction ends, with the
+/// jobs leased to each (the safety rule counts the jobs an action stops).
+async fn lock_fleet(s: &mut impl Exec) -> StoreResult<Vec<WorkerRecord>> {
+    let sql = s.sql().lock_fleet;
+    let fleet = s
+        .fetch_all(sql, &[])
+        .await?
+        .iter()
+        .map(rows::worker)
+        .collect::<StoreResult<Vec<_>>>()?;
+    with_leases(s, fleet).await
+}
+
+/// The running jobs leased to a worker, as `(worker_id, job_id)`, oldest
+/// claim first. A running job whose lease has expired is still listed
+/// under its worker until it is requeued: it is that worker's until then,
+/// and it blocks a drain (as `staleRunning`).
+pub(crate) async fn read_leases(s: &mut impl Exec) -> StoreResult<Vec<(String, uuid::Uuid)>> {
+    const SQL: &str = "SELECT worker_id, id FROM jobs \
+         WHERE status = 'running' AND worker_id IS NOT NULL ORDER BY started_at, id";
     s.fetch_all(SQL, &[])
         .await?
         .iter()
-        .map(rows::worker)
+        .map(|r| Ok((r.text("worker_id")?, r.id("id")?)))
         .collect()
 }
 
-/// Every registered worker, locked until the transaction ends.
-async fn lock_fleet(s: &mut impl Exec) -> StoreResult<Vec<WorkerRecord>> {
-    let sql = s.sql().lock_fleet;
-    s.fetch_all(sql, &[])
-        .await?
-        .iter()
-        .map(rows::worker)
-        .collect()
+/// Fills each worker's `leased_jobs` from [`read_leases`] (on the same
+/// connection, so inside a transaction both reads see one state).
+async fn with_leases(
+    s: &mut impl Exec,
+    mut fleet: Vec<WorkerRecord>,
+) -> StoreResult<Vec<WorkerRecord>> {
+    let mut by_worker: std::collections::HashMap<String, Vec<uuid::Uuid>> =
+        std::collections::HashMap::new();
+    for (worker, job) in read_leases(s).await? {
+        by_worker.entry(worker).or_default().push(job);
+    }
+    for w in &mut fleet {
+        w.leased_jobs = Some(by_worker.remove(&w.id).unwrap_or_default());
+    }
+    Ok(fleet)
 }
 
 /// Sets the desired state of the listed workers.
@@ -310,6 +378,15 @@ impl<D: Driver> FleetStore for Storage<D> {
 
     async fn list_workers(&self) -> StoreResult<Vec<WorkerRecord>> {
         read_fleet(&mut self.call().read().await?).await
+    }
+
+    async fn record_applied_version(
+        &self,
+        id: &str,
+        version: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        update_applied_version(&mut self.call().write().await?, id, version, now).await
     }
 
     async fn worker_action(

@@ -80,7 +80,7 @@ macro_rules! event_columns {
 macro_rules! worker_columns {
     () => {
         "id, name, hostname, version, labels, boot_id, started_at, last_heartbeat_at, \
-         reported_state, active_jobs, offline_backlog, desired_state"
+         reported_state, active_jobs, offline_backlog, desired_state, applied_version, applied_at"
     };
 }
 

@@ -139,12 +139,15 @@ pub(crate) fn worker(r: &impl RowReader) -> StoreResult<WorkerRecord> {
             ReportedState::parse,
         )?,
         active_jobs: r.json("active_jobs")?,
+        leased_jobs: None,
         offline_backlog: r.i32("offline_backlog")?.max(0) as u32,
         desired_state: parse(
             "desired_state",
             r.text("desired_state")?,
             DesiredState::parse,
         )?,
+        applied_version: r.opt_i64("applied_version")?,
+        applied_at: r.opt_time("applied_at")?,
     })
 }
 

@@ -22,7 +22,7 @@ use wire::{
 };
 
 #[allow(unused_imports)] // not every test binary starts workers
-pub use procs::{Server, WorkerProc};
+pub use procs::{lull_cli, Server, WorkerProc};
 #[allow(unused_imports)] // only the fleet tests supervise workers
 pub use supervisor::Supervisor;
 
@@ -101,6 +101,7 @@ impl Api {
             worker_ids: Some(worker_ids.iter().map(|w| w.to_string()).collect()),
             reason: Some(reason.into()),
             confirm: confirm.map(str::to_string),
+            dry_run: None,
         };
         self.client.worker_action(&req).await.map_err(|e| match e {
             client::Error::Api(api) => api,

@@ -34,6 +34,18 @@ fn lull_binary() -> PathBuf {
     p
 }
 
+/// Runs the `lull` CLI against the server at `base` (no token, no other
+/// `LULL_*` settings from the test's environment).
+pub fn lull_cli(base: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(lull_binary());
+    clean_env(&mut cmd);
+    cmd.args(args)
+        .env("LULL_SERVER", base)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run lull")
+}
+
 /// A free loopback port (for a server that must come back on the same one).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -53,6 +65,11 @@ impl Server {
     /// Starts on `port` (0: any); the server tells workers to poll every
     /// 300 ms while paused, so pause tests run quickly.
     pub fn start(database_url: &str, port: u16) -> Server {
+        Self::start_with(database_url, port, &[])
+    }
+
+    /// [`Server::start`] with extra environment (`LULL_*` settings).
+    pub fn start_with(database_url: &str, port: u16, env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(lull_binary());
         clean_env(&mut cmd);
         let mut child = cmd
@@ -66,6 +83,7 @@ impl Server {
             .env("NO_COLOR", "1")
             .env("LULL_LOG", "info")
             .env("LULL_PAUSE_POLL_INTERVAL_MS", "300")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

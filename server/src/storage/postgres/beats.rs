@@ -106,6 +106,7 @@ async fn gather(pool: PgPool, mut rx: mpsc::Receiver<Pending>) {
 /// Writes one group and answers every heartbeat in it.
 async fn write_group(pool: &PgPool, group: Vec<Pending>) {
     let n = group.len();
+    let mut applied: Vec<Option<i64>> = Vec::with_capacity(n);
     let (mut ids, mut boots, mut ats, mut states, mut jobs, mut backlogs) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -121,6 +122,7 @@ async fn write_group(pool: &PgPool, group: Vec<Pending>) {
         states.push(p.beat.state.as_str());
         jobs.push(serde_json::to_value(&p.beat.active_jobs).unwrap_or_default());
         backlogs.push(p.beat.offline_backlog as i32);
+        applied.push(p.beat.applied_version);
     }
     let columns = worker_columns!()
         .split(',')
@@ -134,10 +136,14 @@ async fn write_group(pool: &PgPool, group: Vec<Pending>) {
     // again); every other write keeps synchronous commits.
     let result = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE workers AS w SET last_heartbeat_at = b.at, reported_state = b.state, \
-           active_jobs = b.jobs, offline_backlog = b.backlog \
+           active_jobs = b.jobs, offline_backlog = b.backlog, \
+           applied_at = CASE WHEN b.applied IS NULL OR b.applied = w.applied_version \
+             THEN w.applied_at ELSE b.at END, \
+           applied_version = COALESCE(b.applied, w.applied_version) \
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit, \
-           unnest($1::TEXT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[], $5::JSONB[], $6::INT4[]) \
-             AS b(id, boot_id, at, state, jobs, backlog) \
+           unnest($1::TEXT[], $2::TEXT[], $3::TIMESTAMPTZ[], $4::TEXT[], $5::JSONB[], $6::INT4[], \
+             $7::INT8[]) \
+             AS b(id, boot_id, at, state, jobs, backlog, applied) \
          WHERE w.id = b.id AND w.boot_id = b.boot_id \
          RETURNING {columns}"
     )))
@@ -147,6 +153,7 @@ async fn write_group(pool: &PgPool, group: Vec<Pending>) {
     .bind(&states)
     .bind(&jobs)
     .bind(&backlogs)
+    .bind(&applied)
     .fetch_all(pool)
     .await;
     let rows = match result {

@@ -200,6 +200,7 @@ impl Dialog {
                 worker_ids: Some(ids.clone()),
                 reason: Some(reason),
                 confirm,
+                dry_run: None,
             }),
             DialogKind::Rollout { ids } => {
                 let max = self

@@ -33,6 +33,10 @@ pub fn worker(id: &str, heartbeat: i64) -> WorkerInfo {
         desired_state: DesiredState::Active,
         observed_state: ObservedState::Running,
         offline_backlog: 0,
+        reported_active_jobs: None,
+        warning: None,
+        applied_version: None,
+        applied_at: None,
     }
 }
 
@@ -50,6 +54,8 @@ pub fn status(mode: Option<PauseMode>, running: i64, version: i64) -> WorkerPaus
         audit: AuditBlock::default(),
         warning: None,
         until: None,
+        acknowledgement: None,
+        impact: None,
     }
 }
 
@@ -116,5 +122,6 @@ pub fn queue(name: &str, mode: Option<PauseMode>, queued: i64, running: i64) -> 
         stale_running: 0,
         is_drained: running == 0,
         warning: None,
+        impact: None,
     }
 }

@@ -11,7 +11,8 @@ use ratatui::style::Color;
 use testkit::TestDb;
 use tokio::time::timeout;
 use wire::{
-    ClaimRequest, DesiredState, EnqueueRequest, EventsQuery, PauseMode, PauseRequest, RolloutStatus,
+    ClaimRequest, DesiredState, EnqueueRequest, EventsQuery, PauseMode, PauseRequest,
+    ReportedState, RolloutStatus, WorkerHeartbeatRequest,
 };
 
 use super::{register, Server, Tui};
@@ -154,6 +155,34 @@ async fn a_global_pause_shows_in_the_banner_and_an_early_resume_needs_force(db: 
     assert_eq!(events[0].action, "resume");
     assert!(events[0].force_resume);
     assert_eq!(events[0].reason, "cannot wait");
+}
+
+async fn the_banner_counts_the_workers_that_applied_the_pause(db: TestDb) {
+    let server = Server::start(&db).await;
+    let api = server.client();
+    register(&api, &["w-a", "w-b"]).await;
+    let v = api
+        .change_pause(&PauseRequest::pause(PauseMode::Drain, "deploy"))
+        .await
+        .unwrap()
+        .version;
+    let mut tui = Tui::open(&server).await;
+    tui.expect(&["Workers: Paused (Drain)", "· applied 0/2"]);
+    for (id, expected) in [("w-a", "· applied 1/2"), ("w-b", "· applied 2/2")] {
+        api.worker_heartbeat(
+            id,
+            &WorkerHeartbeatRequest {
+                boot_id: Some(format!("{id}-boot-1")),
+                state: Some(ReportedState::Paused),
+                applied_version: Some(v),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        tui.refresh().await;
+        tui.expect(&[expected]);
+    }
 }
 
 async fn a_rolling_restart_shows_its_progress_and_c_cancels_it(db: TestDb) {
@@ -374,6 +403,7 @@ async fn with_a_viewer_token_it_watches_and_an_action_says_why_it_was_refused(db
 }
 
 testkit::on_both_stores!(
+    the_banner_counts_the_workers_that_applied_the_pause,
     with_a_viewer_token_it_watches_and_an_action_says_why_it_was_refused,
     a_drain_from_the_workers_screen_reaches_the_api_with_its_reason,
     draining_every_worker_asks_for_the_typed_phrase_and_overrides_with_it,

@@ -99,9 +99,6 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
     if let Some(at) = p.requested_at {
         first.push(Span::raw(format!(" · since {}", clock(at))));
     }
-    // SLOT: acknowledgement — how many online workers have applied this
-    // version goes here once workers report it (SPEC §8); nothing
-    // reports it yet.
     let m = p.metrics;
     let mut second = Vec::new();
     if p.workers_paused {
@@ -136,6 +133,22 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &State, theme: Theme) {
             " · ⚠ resumed before full drain",
             theme.level(super::state::Level::Warn),
         ));
+    }
+    // How many online workers have applied this version (the operator's
+    // "has every worker stopped taking work?"), last on the line and only
+    // when it fits: the state and the drain come first. The pending workers
+    // are named on the Workers screen and by `lull wait --applied`.
+    if let Some(a) = p.acknowledgement.as_ref().filter(|a| a.total > 0) {
+        let text = format!(" · applied {}/{}", a.applied, a.total);
+        let used: usize = second.iter().map(|s| s.content.chars().count()).sum();
+        if used + text.chars().count() <= usize::from(area.width) {
+            let level = if a.complete {
+                super::state::Level::Info
+            } else {
+                super::state::Level::Warn
+            };
+            second.push(Span::styled(text, theme.level(level)));
+        }
     }
     frame.render_widget(Line::from(first), left);
     frame.render_widget(Line::from(second), second_row);
