@@ -47,6 +47,11 @@ pub struct ConfigArgs {
     /// [default: 15].
     #[arg(long, env = "LULL_WORKER_STALE_SECONDS")]
     pub worker_stale_seconds: Option<u64>,
+    /// `/health` warns when a pause has not been applied by some online
+    /// worker after this long [default: 2 × the pause poll interval + the
+    /// workers' default heartbeat interval, 2 s].
+    #[arg(long, env = "LULL_ACK_WARN_AFTER_MS")]
+    pub ack_warn_after_ms: Option<u64>,
     /// `disabled` (local use, loopback only) or `token` [default: disabled].
     #[arg(long, env = "LULL_AUTH")]
     pub auth: Option<String>,
@@ -100,6 +105,7 @@ struct FileConfig {
     database_url: Option<String>,
     static_dir: Option<PathBuf>,
     pause_poll_interval_ms: Option<u64>,
+    ack_warn_after_ms: Option<u64>,
     pause_refresh_ms: Option<u64>,
     worker_stale_seconds: Option<u64>,
     auth: Option<String>,
@@ -126,6 +132,9 @@ pub struct Config {
     pub pause_poll_interval_ms: u64,
     pub pause_refresh_ms: u64,
     pub worker_stale_seconds: u64,
+    /// How long a pause may stay unapplied by an online worker before
+    /// `/health` warns.
+    pub ack_warn_after_ms: u64,
     pub auth: crate::auth::AuthMode,
     pub allow_insecure_bind: bool,
     pub metrics_public: bool,
@@ -190,6 +199,15 @@ impl ConfigArgs {
         if !(50..=60_000).contains(&pause_refresh_ms) {
             return Err(ConfigError(format!(
                 "pause_refresh_ms is {pause_refresh_ms}: it must be between 50 and 60000"
+            )));
+        }
+        let ack_warn_after_ms = self
+            .ack_warn_after_ms
+            .or(file.ack_warn_after_ms)
+            .unwrap_or_else(|| default_ack_warn_after_ms(pause_poll_interval_ms));
+        if !(100..=3_600_000).contains(&ack_warn_after_ms) {
+            return Err(ConfigError(format!(
+                "ack_warn_after_ms is {ack_warn_after_ms}: it must be between 100 and 3600000"
             )));
         }
         let worker_stale_seconds = self
@@ -311,6 +329,7 @@ impl ConfigArgs {
             allow_insecure_bind,
             metrics_public: !(self.protect_metrics || file.protect_metrics.unwrap_or(false)),
             worker_stale_seconds,
+            ack_warn_after_ms,
             listen,
             database_url,
             static_dir: self.static_dir.clone().or(file.static_dir),
@@ -318,6 +337,13 @@ impl ConfigArgs {
             pause_refresh_ms,
         })
     }
+}
+
+/// A worker that polls while paused notices a pause within one pause poll
+/// interval and reports it with its next heartbeat (the runtime's default
+/// interval is 2 s); twice the poll interval plus that is late.
+pub fn default_ack_warn_after_ms(pause_poll_interval_ms: u64) -> u64 {
+    2 * pause_poll_interval_ms + 2000
 }
 
 fn validate_database_url(url: &str) -> Result<(), ConfigError> {

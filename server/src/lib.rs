@@ -60,6 +60,7 @@ pub async fn start_with(
         store,
         service::ServiceConfig {
             pause_poll_interval_ms: cfg.pause_poll_interval_ms,
+            ack_warn_after_ms: cfg.ack_warn_after_ms,
             pause_refresh_ms: cfg.pause_refresh_ms,
             worker_stale_seconds: cfg.worker_stale_seconds,
             auth_mode: cfg.auth,

@@ -212,6 +212,7 @@ async fn main() -> std::process::ExitCode {
                 println!("  pause_poll_interval_ms: {}", cfg.pause_poll_interval_ms);
                 println!("  pause_refresh_ms:       {}", cfg.pause_refresh_ms);
                 println!("  worker_stale_seconds:   {}", cfg.worker_stale_seconds);
+                println!("  ack_warn_after_ms:      {}", cfg.ack_warn_after_ms);
                 println!("  auth:                   {:?}", cfg.auth);
                 println!("  min_available_workers:  {}", cfg.min_available_workers);
                 let age = |a: Option<chrono::Duration>| {

@@ -77,7 +77,7 @@ const COUNTERS: [(&str, &str); 11] = [
     ),
 ];
 
-const GAUGES: [(&str, &str); 11] = [
+const GAUGES: [(&str, &str); 13] = [
     ("lull_workers_paused", "1 while the fleet is paused."),
     ("lull_pause_version", "Version of the global pause state."),
     ("lull_pause_mode", "1 for the current pause mode."),
@@ -96,6 +96,14 @@ const GAUGES: [(&str, &str); 11] = [
         "Registered workers by observed state (running, paused, draining, stopped, offline).",
     ),
     ("lull_rolling_restarts", "Rolling restarts by status."),
+    (
+        "lull_pause_applied_workers",
+        "Online workers that have applied the current pause version.",
+    ),
+    (
+        "lull_pause_pending_workers",
+        "Online workers that have not applied the current pause version yet.",
+    ),
     (
         "lull_stream_subscribers",
         "Open live event streams (dashboards, lull tui) on this process.",
@@ -497,6 +505,15 @@ impl Metrics {
             self.gauge("lull_fleet_workers", &[("state", state)])
                 .set(*n as f64);
         }
+    }
+
+    /// How many online workers have applied the current pause version, and
+    /// how many have not yet (offline and stopped workers are in neither).
+    pub fn set_acknowledgement(&self, applied: usize, pending: usize) {
+        self.gauge("lull_pause_applied_workers", &[])
+            .set(applied as f64);
+        self.gauge("lull_pause_pending_workers", &[])
+            .set(pending as f64);
     }
 
     /// Rolling restarts by status.

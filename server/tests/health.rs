@@ -1,7 +1,8 @@
 //! `/health` turns unhealthy or warns for each condition it checks, made
 //! true here for real (workers stopped, a lease left to expire, a rolling
 //! restart past its deadline, the LISTEN connection killed with
-//! `pg_terminate_backend`), and `/readyz` waits for the start-up.
+//! `pg_terminate_backend`, a pause some worker does not apply), and
+//! `/readyz` waits for the start-up.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -151,6 +152,94 @@ async fn all_workers_stopped_is_unhealthy(db: TestDb) {
     );
 }
 
+/// A pause some online worker has not applied after `ack_warn_after_ms`
+/// is a warning naming it (not an error: the drain goes on); applied by
+/// all, it is ok again.
+async fn a_pause_not_applied_in_time_warns(db: TestDb) {
+    let a = started(
+        db,
+        ServiceConfig {
+            ack_warn_after_ms: 2000,
+            ..Default::default()
+        },
+    )
+    .await;
+    for w in ["w1", "w2"] {
+        a.post(
+            "/api/workers/register",
+            json!({"workerId": w, "bootId": format!("{w}-b")}),
+        )
+        .await;
+    }
+    let (_, h) = health(&a).await;
+    assert_eq!(check(&h, "acknowledgement")["status"], "ok", "{h}");
+    assert_eq!(
+        check(&h, "acknowledgement")["message"],
+        "the fleet is running"
+    );
+    let p = a
+        .post(
+            "/api/system/worker-pause",
+            json!({"action": "pause", "mode": "drain", "reason": "migration"}),
+        )
+        .await;
+    let version = p["version"].as_i64().unwrap();
+    let (_, h) = health(&a).await;
+    assert_eq!(
+        check(&h, "acknowledgement")["status"],
+        "ok",
+        "not yet late: {h}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (s, h) = health(&a).await;
+    assert_eq!(s, StatusCode::OK, "a late acknowledgement warns only: {h}");
+    let c = check(&h, "acknowledgement");
+    assert_eq!(c["status"], "warning", "{h}");
+    let msg = c["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("pause version {version} not applied")),
+        "{msg}"
+    );
+    assert!(msg.contains("2 of 2 online workers: w1, w2"), "{msg}");
+    let e = events(&h, "warning", "not applied");
+    assert_eq!(e.len(), 1, "{h}");
+    assert!(runbook_time(e[0]["created_at"].as_str().unwrap()));
+
+    let beat = |w: &'static str| json!({"bootId": format!("{w}-b"), "state": "paused", "appliedVersion": version});
+    a.post("/api/workers/w1/heartbeat", beat("w1")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, h) = health(&a).await;
+        let msg = check(&h, "acknowledgement")["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if msg.contains("1 of 2 online workers: w2") {
+            assert_eq!(check(&h, "acknowledgement")["status"], "warning");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{msg}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.post("/api/workers/w2/heartbeat", beat("w2")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, h) = health(&a).await;
+        let c = check(&h, "acknowledgement");
+        if c["status"] == "ok" {
+            assert_eq!(
+                c["message"],
+                format!("pause version {version} applied by 2 of 2 online workers")
+            );
+            assert!(events(&h, "warning", "not applied").is_empty());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{h}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A lease left to expire is a warning naming the stale jobs; requeued by
 /// the next claim, it is gone.
 async fn a_stale_lease_warns(db: TestDb) {
@@ -295,6 +384,7 @@ on_both_stores!(
     healthy_when_all_is_well,
     all_workers_stopped_is_unhealthy,
     a_stale_lease_warns,
+    a_pause_not_applied_in_time_warns,
     a_stalled_rollout_is_unhealthy,
     readyz_waits_for_start
 );

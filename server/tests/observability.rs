@@ -299,7 +299,50 @@ async fn receive_until(udp: &tokio::net::UdpSocket, want: &[&str]) -> Vec<String
     seen
 }
 
+/// The acknowledgement gauges: online workers that have applied the
+/// current pause version, and those that have not yet.
+async fn scrape_counts_the_workers_that_applied_the_pause(db: TestDb) {
+    let s = Served::start(db, cfg()).await;
+    for w in ["w1", "w2"] {
+        register(&s, w).await;
+    }
+    let (st, p) = post(
+        &s,
+        "/api/system/worker-pause",
+        json!({"action": "pause", "mode": "drain", "reason": "db migration"}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let version = p["version"].as_i64().unwrap();
+    let m = scrape(&s).await;
+    expect(&m, "lull_pause_applied_workers", &[], 0.0);
+    expect(&m, "lull_pause_pending_workers", &[], 2.0);
+
+    let (st, _) = post(
+        &s,
+        "/api/workers/w1/heartbeat",
+        json!({"bootId": "w1-boot", "state": "paused", "appliedVersion": version}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    // PostgreSQL coalesces heartbeats: the write may land a moment later.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let m = scrape(&s).await;
+        if value(&m, "lull_pause_applied_workers", &[]) == Some(1.0) {
+            expect(&m, "lull_pause_pending_workers", &[], 1.0);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "w1's applied version never counted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 on_both_stores!(
+    scrape_counts_the_workers_that_applied_the_pause,
     scrape_shows_each_new_series,
     statsd_receives_pause_gauge_and_counters
 );

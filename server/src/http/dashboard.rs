@@ -39,6 +39,22 @@ struct ServiceBackend {
     actor: String,
 }
 
+impl ServiceBackend {
+    /// A queue pause or resume, or its dry run.
+    async fn queue_change(
+        &self,
+        cmd: QueuePauseCommand,
+        dry_run: bool,
+    ) -> Result<QueueInfo, wire::ApiError> {
+        let answer = if dry_run {
+            self.service.queue_pause_dry_run(&self.actor, cmd).await
+        } else {
+            self.service.change_queue_pause(&self.actor, cmd).await
+        };
+        answer.map_err(refused)
+    }
+}
+
 /// A service error as the REST API answers it, decoded once into the
 /// `wire` error the dashboard matches on.
 fn refused(e: ServiceError) -> wire::ApiError {
@@ -171,17 +187,7 @@ impl DashboardBackend for ServiceBackend {
     ) -> Result<QueueInfo, wire::ApiError> {
         let dry_run = request.dry_run.unwrap_or(false);
         let cmd = QueuePauseCommand::pause(&name, request).map_err(|e| refused(e.into()))?;
-        if dry_run {
-            return self
-                .service
-                .queue_pause_dry_run(&self.actor, cmd)
-                .await
-                .map_err(refused);
-        }
-        self.service
-            .change_queue_pause(&self.actor, cmd)
-            .await
-            .map_err(refused)
+        self.queue_change(cmd, dry_run).await
     }
 
     async fn resume_queue(
@@ -191,17 +197,7 @@ impl DashboardBackend for ServiceBackend {
     ) -> Result<QueueInfo, wire::ApiError> {
         let dry_run = request.dry_run.unwrap_or(false);
         let cmd = QueuePauseCommand::resume(&name, request).map_err(|e| refused(e.into()))?;
-        if dry_run {
-            return self
-                .service
-                .queue_pause_dry_run(&self.actor, cmd)
-                .await
-                .map_err(refused);
-        }
-        self.service
-            .change_queue_pause(&self.actor, cmd)
-            .await
-            .map_err(refused)
+        self.queue_change(cmd, dry_run).await
     }
 
     async fn job(&self, id: Uuid) -> Result<Job, wire::ApiError> {

@@ -172,17 +172,7 @@ impl Service {
         };
         Ok(WorkerActionResponse {
             action: cmd.action,
-            results: outcome
-                .before
-                .iter()
-                .map(|w| WorkerActionResult {
-                    worker_id: w.id.clone(),
-                    ok: true,
-                    previous_desired_state: w.desired_state,
-                    desired_state: domain::desired_for(cmd.action),
-                    running_jobs: w.jobs().len(),
-                })
-                .collect(),
+            results: action_results(&outcome.before, cmd.action),
             eta_seconds,
             override_used: outcome.override_used,
             event: outcome.event,
@@ -213,16 +203,7 @@ impl Service {
         Ok(WorkerActionDryRun {
             dry_run: true,
             action: cmd.action,
-            results: before
-                .iter()
-                .map(|w| WorkerActionResult {
-                    worker_id: w.id.clone(),
-                    ok: true,
-                    previous_desired_state: w.desired_state,
-                    desired_state: domain::desired_for(cmd.action),
-                    running_jobs: w.jobs().len(),
-                })
-                .collect(),
+            results: action_results(&before, cmd.action),
             eta_seconds,
             impact: rule.impact(&fleet, &cmd, t),
             override_used,
@@ -292,4 +273,19 @@ impl Service {
             tracing::warn!(error = %e, action, actor, "could not audit a refused action");
         }
     }
+}
+
+/// Each targeted worker's line in a worker action's answer (applied or
+/// dry run): its desired state before and after, and its running jobs.
+fn action_results(before: &[WorkerRecord], action: WorkerActionKind) -> Vec<WorkerActionResult> {
+    before
+        .iter()
+        .map(|w| WorkerActionResult {
+            worker_id: w.id.clone(),
+            ok: true,
+            previous_desired_state: w.desired_state,
+            desired_state: domain::desired_for(action),
+            running_jobs: w.jobs().len(),
+        })
+        .collect()
 }

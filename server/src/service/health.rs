@@ -9,7 +9,8 @@
 //! == "error")'` names the cause. The checks: database (reachable, and how
 //! fast), the PostgreSQL notification listener (connected), the background
 //! tasks (each one's last tick), workers (online vs registered), stale
-//! leases, and a rolling restart past its deadline.
+//! leases, a rolling restart past its deadline, and a pause some online
+//! worker has not applied after `ack_warn_after_ms` (acknowledgement).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -304,11 +305,7 @@ impl Service {
         checks.push(self.workers_check(t).await);
         checks.push(self.leases_check(t).await);
         checks.push(self.rollouts_check(t).await);
-        checks.push(check(
-            "acknowledgement",
-            "skipped",
-            "workers do not report the pause version they applied yet",
-        ));
+        checks.push(self.acknowledgement_check(t).await);
         let healthy = !checks
             .iter()
             .any(|c| c.status == "error" || c.status == "critical");
@@ -404,6 +401,67 @@ impl Service {
                 format!("{summary}: every registered worker is offline or stopped (no job is waiting for one, or the fleet is paused)"),
             )
         }
+    }
+
+    /// While the fleet is paused: has every online worker applied the
+    /// current version? One still pending `ack_warn_after_ms` after the
+    /// version began is a warning naming it (it may keep claiming: a stuck
+    /// or old runtime); offline workers are the workers check's business.
+    async fn acknowledgement_check(&self, t: DateTime<Utc>) -> HealthCheck {
+        let (paused, version, since) = self
+            .cache
+            .read(|s| (s.workers_paused, s.version, s.updated_at));
+        if !paused {
+            return check("acknowledgement", "ok", "the fleet is running");
+        }
+        let workers = match self.store.list_workers().await {
+            Ok(w) => w,
+            Err(e) => {
+                return check(
+                    "acknowledgement",
+                    "error",
+                    format!("could not read the workers: {e}"),
+                )
+            }
+        };
+        let ack = domain::acknowledgement(version, &workers, t, self.stale_after());
+        let waited_ms = (t - since).num_milliseconds().max(0);
+        if ack.pending.is_empty() {
+            return check(
+                "acknowledgement",
+                "ok",
+                format!(
+                    "pause version {version} applied by {} of {} online workers",
+                    ack.applied, ack.total
+                ),
+            );
+        }
+        const NAMED: usize = 5;
+        let mut names: Vec<&str> = ack
+            .pending
+            .iter()
+            .take(NAMED)
+            .map(|w| w.worker_id.as_str())
+            .collect();
+        if ack.pending.len() > NAMED {
+            names.push("…");
+        }
+        let status = if waited_ms as u64 > self.config.ack_warn_after_ms {
+            "warning"
+        } else {
+            "ok"
+        };
+        check(
+            "acknowledgement",
+            status,
+            format!(
+                "pause version {version} not applied after {:.1} s by {} of {} online workers: {}",
+                waited_ms as f64 / 1000.0,
+                ack.pending.len(),
+                ack.total,
+                names.join(", ")
+            ),
+        )
     }
 
     /// Running jobs whose lease has expired: their worker is gone; the next

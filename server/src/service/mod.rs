@@ -54,6 +54,9 @@ use crate::storage::Store;
 pub struct ServiceConfig {
     /// Told to workers: how long to sleep between claims while paused.
     pub pause_poll_interval_ms: u64,
+    /// `/health` warns when the current pause has not been applied by some
+    /// online worker after this long.
+    pub ack_warn_after_ms: u64,
     /// Fallback re-read of the pause state, in case a notification is lost.
     pub pause_refresh_ms: u64,
     /// How many events `audit.latest` carries.
@@ -91,6 +94,7 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             pause_poll_interval_ms: 5000,
+            ack_warn_after_ms: crate::config::default_ack_warn_after_ms(5000),
             pause_refresh_ms: 1000,
             audit_latest: 10,
             metrics_tick_ms: 2000,

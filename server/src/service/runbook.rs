@@ -164,6 +164,10 @@ impl Service {
             })
             .collect();
         self.metrics.set_workers(&by_state);
+        let version = self.cache.read(|s| s.version);
+        let ack = domain::acknowledgement(version, &workers, t, self.stale_after());
+        self.metrics
+            .set_acknowledgement(ack.applied as usize, ack.pending.len());
         let rollouts = self.store.list_rollouts(ROLLOUTS_COUNTED).await?;
         let by_status: Vec<(&str, usize)> = [
             RolloutStatus::Running,
