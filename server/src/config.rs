@@ -95,6 +95,12 @@ pub struct ConfigArgs {
     /// any other name are refused with 421: DNS-rebinding defence).
     #[arg(long, env = "LULL_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// Proxies (CIDRs or addresses, comma-separated) whose
+    /// `X-Forwarded-For` names the client address for the limit on failed
+    /// authentications; from any other peer the header is ignored
+    /// [default: none].
+    #[arg(long, env = "LULL_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -120,6 +126,7 @@ struct FileConfig {
     statsd: Option<String>,
     public_url: Option<String>,
     allowed_hosts: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The resolved, validated configuration.
@@ -147,6 +154,8 @@ pub struct Config {
     /// Host names accepted in `Host` besides loopback names and IP
     /// addresses (from `public_url` and `allowed_hosts`).
     pub allowed_hosts: Vec<String>,
+    /// Whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::auth::TrustedProxies,
 }
 
 /// A configuration error, worded for the operator.
@@ -319,7 +328,15 @@ impl ConfigArgs {
                 })?;
             allowed_hosts.push(host.to_string());
         }
+        let trusted_proxies = if self.trusted_proxies.is_empty() {
+            file.trusted_proxies.unwrap_or_default()
+        } else {
+            self.trusted_proxies.clone()
+        };
+        let trusted_proxies =
+            crate::auth::TrustedProxies::parse(&trusted_proxies).map_err(ConfigError)?;
         Ok(Config {
+            trusted_proxies,
             statsd,
             allowed_hosts,
             retention,
@@ -402,6 +419,25 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.resolve().unwrap_err().0.contains("retain_succeeded"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_none_by_default_and_bad_ones_are_named() {
+        assert!(ConfigArgs::default()
+            .resolve()
+            .unwrap()
+            .trusted_proxies
+            .is_empty());
+        let c = ConfigArgs {
+            trusted_proxies: vec!["10.0.0.0/8".into(), "192.0.2.1".into()],
+            ..Default::default()
+        };
+        assert!(!c.resolve().unwrap().trusted_proxies.is_empty());
+        let bad = ConfigArgs {
+            trusted_proxies: vec!["10.0.0.0/40".into()],
+            ..Default::default()
+        };
+        assert!(bad.resolve().unwrap_err().0.contains("10.0.0.0/40"));
     }
 
     #[test]
