@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use common::token_api::{api, api_with, Api, Req};
 use common::TestDb;
 use serde_json::{json, Value};
-use server::auth::{hash_secret, SessionPolicy};
+use server::auth::{hash_secret, parse_token, Caller, SessionPolicy};
 use server::domain::Role;
 use server::service::{now, ServiceConfig};
 
@@ -78,6 +78,19 @@ async fn sign_in_sets_an_opaque_session_that_acts_as_its_token(db: TestDb) {
         .await
         .unwrap()
         .is_none());
+
+    // The session's caller is the token's: name, role and token id (what
+    // the audit log and the per-token stream caps key on).
+    let caller = a.svc.auth().resume_session(&id, now()).await.unwrap();
+    let (token_id, _) = parse_token(&op).unwrap();
+    assert_eq!(
+        caller,
+        Caller {
+            name: "op".into(),
+            role: Some(Role::Operator),
+            token_id: Some(token_id.into()),
+        }
+    );
 
     let me = me(&a, &id).await;
     assert_eq!(
