@@ -217,12 +217,24 @@ mod tests {
                 assert!(!e.is_final() && !e.is_transient());
             }
         }
-        for (status, code) in [(503, "unavailable"), (500, "internal"), (409, "result_in_flight")] {
-            assert_eq!(kind(status, lull(code).as_bytes()), ErrorKind::Transient, "{code}");
+        for (status, code) in [
+            (503, "unavailable"),
+            (500, "internal"),
+            (409, "result_in_flight"),
+        ] {
+            assert_eq!(
+                kind(status, lull(code).as_bytes()),
+                ErrorKind::Transient,
+                "{code}"
+            );
         }
         assert_eq!(kind(429, b""), ErrorKind::Transient);
         // Lull refusing the request itself is final.
-        for (status, code) in [(422, "validation_failed"), (409, "conflict"), (400, "invalid_json")] {
+        for (status, code) in [
+            (422, "validation_failed"),
+            (409, "conflict"),
+            (400, "invalid_json"),
+        ] {
             let e = Error::Api(from_answer(status, lull(code).as_bytes()));
             assert_eq!(e.kind(), ErrorKind::Final, "{code}");
             assert!(e.is_final());
