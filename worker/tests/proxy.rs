@@ -67,7 +67,7 @@ async fn a_proxys_error_pages_neither_abort_the_job_nor_lose_its_result(db: Db) 
     assert_eq!(proxy.intercepted("/api/workers/results"), 3);
     // The heartbeat failures were retried, the job never abandoned.
     assert!(!w.logs("lease heartbeat failed; retrying").is_empty());
-    assert!(w.logs("lease heartbeat going again").len() >= 1);
+    assert!(!w.logs("lease heartbeat going again").is_empty());
     assert!(
         w.logs("lease lost").is_empty(),
         "{:?}",
