@@ -30,8 +30,13 @@ pub enum AuthMode {
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Access {
-    /// Anyone, signed in or not (`/health`, static assets, sign-in).
+    /// Anyone, signed in or not (`/livez`, static assets, sign-in).
     Public,
+    /// Anyone, but a credential that is sent is verified like on any other
+    /// route (401 when it is bad) and its caller handed to the handler,
+    /// which shows more to readers: `/health` answers everyone with its
+    /// verdict and check names, and readers with the details.
+    Open,
     /// Viewers and operators.
     Read,
     /// Reading jobs: viewers, operators and producers.
@@ -53,6 +58,9 @@ pub struct Caller {
     pub name: String,
     /// `None` in disabled mode: the local user may do everything.
     pub role: Option<Role>,
+    /// The token this caller presented (`None` in disabled mode): open
+    /// event streams are counted and ended per token.
+    pub token_id: Option<String>,
 }
 
 impl Caller {
@@ -60,6 +68,7 @@ impl Caller {
         Caller {
             name: "local".into(),
             role: None,
+            token_id: None,
         }
     }
 
@@ -67,7 +76,7 @@ impl Caller {
         matches!(
             (self.role, access),
             (None, _)
-                | (_, Access::Public)
+                | (_, Access::Public | Access::Open)
                 | (Some(_), Access::SignedIn)
                 | (Some(Role::Viewer), Access::Read | Access::ReadJobs)
                 | (
@@ -271,6 +280,7 @@ impl Authenticator {
         Ok(Caller {
             name: record.name,
             role: Some(record.role),
+            token_id: Some(record.id),
         })
     }
 }
@@ -284,6 +294,7 @@ mod tests {
         let c = |role| Caller {
             name: "n".into(),
             role: Some(role),
+            token_id: Some("t".into()),
         };
         // Public, Read, ReadJobs, Enqueue, Work, Operate.
         let table = [
@@ -313,6 +324,7 @@ mod tests {
         let w = Caller {
             name: "w1".into(),
             role: Some(Role::Worker),
+            token_id: Some("t".into()),
         };
         assert!(w.may_act_as_worker("w1"));
         assert!(!w.may_act_as_worker("w2"));

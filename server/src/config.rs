@@ -95,6 +95,13 @@ pub struct ConfigArgs {
     /// any other name are refused with 421: DNS-rebinding defence).
     #[arg(long, env = "LULL_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// Event streams (the dashboard's live updates) open at once; more are
+    /// refused with 429 [default: 512].
+    #[arg(long, env = "LULL_MAX_STREAMS")]
+    pub max_streams: Option<usize>,
+    /// Event streams open at once with one token [default: 16].
+    #[arg(long, env = "LULL_MAX_STREAMS_PER_TOKEN")]
+    pub max_streams_per_token: Option<usize>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -120,6 +127,8 @@ struct FileConfig {
     statsd: Option<String>,
     public_url: Option<String>,
     allowed_hosts: Option<Vec<String>>,
+    max_streams: Option<usize>,
+    max_streams_per_token: Option<usize>,
 }
 
 /// The resolved, validated configuration.
@@ -147,6 +156,8 @@ pub struct Config {
     /// Host names accepted in `Host` besides loopback names and IP
     /// addresses (from `public_url` and `allowed_hosts`).
     pub allowed_hosts: Vec<String>,
+    /// Caps on open event streams.
+    pub streams: crate::streams::StreamLimits,
 }
 
 /// A configuration error, worded for the operator.
@@ -249,6 +260,22 @@ impl ConfigArgs {
                 "min_available_workers is {min_available_workers}: at most 10000"
             )));
         }
+        let defaults = crate::streams::StreamLimits::default();
+        let streams = crate::streams::StreamLimits {
+            total: self
+                .max_streams
+                .or(file.max_streams)
+                .unwrap_or(defaults.total),
+            per_token: self
+                .max_streams_per_token
+                .or(file.max_streams_per_token)
+                .unwrap_or(defaults.per_token),
+        };
+        if streams.total == 0 || streams.per_token == 0 {
+            return Err(ConfigError(
+                "max_streams and max_streams_per_token must be at least 1 (the dashboard needs a stream)".into(),
+            ));
+        }
         let age = |field: &str, flag: &Option<String>, file: Option<String>, default: &str| {
             let raw = flag.clone().or(file).unwrap_or_else(|| default.to_string());
             parse_age(field, &raw).map_err(ConfigError)
@@ -322,6 +349,7 @@ impl ConfigArgs {
         Ok(Config {
             statsd,
             allowed_hosts,
+            streams,
             retention,
             retention_interval_ms,
             min_available_workers,
@@ -477,6 +505,25 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.resolve().unwrap_err().0.contains("auth is"));
+    }
+
+    #[test]
+    fn stream_caps_default_and_refuse_zero() {
+        let c = ConfigArgs::default().resolve().unwrap();
+        assert_eq!(c.streams, crate::streams::StreamLimits::default());
+        let c = ConfigArgs {
+            max_streams: Some(40),
+            max_streams_per_token: Some(4),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!((c.streams.total, c.streams.per_token), (40, 4));
+        let zero = ConfigArgs {
+            max_streams_per_token: Some(0),
+            ..Default::default()
+        };
+        assert!(zero.resolve().unwrap_err().0.contains("max_streams"));
     }
 
     #[test]

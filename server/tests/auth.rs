@@ -150,22 +150,25 @@ async fn role_matrix(db: TestDb) {
         ("operator", Some(&operator), Some(Role::Operator)),
         ("producer", Some(&producer), Some(Role::Producer)),
     ];
-    let expect_allowed = |access: Access, role: Option<Role>| match (access, role) {
-        (Access::Public, _) => true,
-        (_, None) => false,
-        (Access::Read, Some(r)) => matches!(r, Role::Viewer | Role::Operator),
-        (Access::ReadJobs, Some(r)) => r != Role::Worker,
-        (Access::Enqueue, Some(r)) => matches!(r, Role::Producer | Role::Operator),
-        (Access::Work, Some(r)) => r == Role::Worker,
-        (Access::Operate, Some(r)) => r == Role::Operator,
-        (Access::SignedIn, Some(_)) => true,
-    };
+    let expect_allowed =
+        |access: Access, token: Option<&str>, role: Option<Role>| match (access, role) {
+            (Access::Public, _) => true,
+            // Open to everyone, but a credential that is sent must be good.
+            (Access::Open, _) => token.is_none() || role.is_some(),
+            (_, None) => false,
+            (Access::Read, Some(r)) => matches!(r, Role::Viewer | Role::Operator),
+            (Access::ReadJobs, Some(r)) => r != Role::Worker,
+            (Access::Enqueue, Some(r)) => matches!(r, Role::Producer | Role::Operator),
+            (Access::Work, Some(r)) => r == Role::Worker,
+            (Access::Operate, Some(r)) => r == Role::Operator,
+            (Access::SignedIn, Some(_)) => true,
+        };
     let before = a.state_fingerprint().await;
     // Phase 1: everything that must be refused, then the state is checked.
     let mut refused = 0;
     for spec in &routes {
         for (label, token, role) in &creds {
-            if expect_allowed(spec.access, *role) {
+            if expect_allowed(spec.access, *token, *role) {
                 continue;
             }
             let (s, v, _) = a
@@ -205,7 +208,7 @@ async fn role_matrix(db: TestDb) {
         for (label, token, role) in &creds {
             // The stream never ends; sign-in with `{}` is a failed sign-in
             // (401 naming the token field), covered by its own test.
-            if !expect_allowed(spec.access, *role)
+            if !expect_allowed(spec.access, *token, *role)
                 || spec.path.ends_with("/stream")
                 || spec.path == "/auth/login"
             {

@@ -66,6 +66,9 @@ pub struct Job {
     /// The queue it belongs to (`default` unless enqueued into another).
     #[serde(default = "crate::queues::default_queue")]
     pub queue: String,
+    /// Left out of listings unless asked for (`include=payload`): `null`
+    /// then. A stored payload is never `null` (no payload is `{}`).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub payload: serde_json::Value,
     pub priority: i32,
     pub status: JobStatus,
@@ -87,6 +90,8 @@ pub struct Job {
     pub unique_key: Option<String>,
     /// The worker reported it is holding at a quiesce checkpoint.
     pub paused_at_checkpoint: bool,
+    /// Left out of listings unless asked for, like `payload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -302,6 +307,10 @@ pub struct JobListQuery {
     /// Only jobs of this queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// `payload`: list each job's payload and result too (see
+    /// [`JobSearch::include`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
 }
 
 /// The query of `GET /api/queue/jobs` with every filter: [`JobListQuery`]
@@ -320,8 +329,14 @@ pub struct JobSearch {
     /// Only jobs of this queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// 1 to 500 (default 100); more is refused with 422.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// `payload`: list each job's `payload` and `result` too. Without it
+    /// they are left out (each up to 256 KiB: a page of 500 could carry
+    /// over 100 MB); `GET /api/queue/jobs/{id}` has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
 }
 
 /// The query of `GET /api/queue/jobs/count`: the filters of [`JobSearch`],

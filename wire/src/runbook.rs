@@ -48,10 +48,19 @@ pub struct SystemStatus {
 /// `GET /health`: `healthy` is false when any check is an `error` or
 /// `critical` (the answer is then 503); every check that is not `ok` or
 /// `skipped` is also in `recent_events`, before the control events.
+///
+/// Only callers with read access get the details (`database`, each
+/// check's `message` and `latency_ms`, and `recent_events`, which name
+/// actors and reasons): anyone else gets `healthy`, `recent_events: []`
+/// and each check's `name` and `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub healthy: bool,
-    pub database: String,
+    /// `sqlite` or `postgres` (readers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Empty for callers without read access.
+    #[serde(default)]
     pub recent_events: Vec<HealthEvent>,
     /// Each check's outcome (`database`, `listener`, `background`,
     /// `workers`, `leases`, `rollouts`, `acknowledgement`).
@@ -65,7 +74,9 @@ pub struct HealthCheck {
     pub name: String,
     /// `ok`, `skipped` (does not apply), `warning`, `error` or `critical`.
     pub status: String,
-    pub message: String,
+    /// What was found (readers only: it may name workers and jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// The database check: how long the ping took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,

@@ -91,7 +91,10 @@ pub async fn require(
         req.extensions_mut().insert(Caller::local());
         return next.run(req).await;
     }
-    if access == Access::Public {
+    // An `Open` route without a credential is public; one that is sent is
+    // checked below like anywhere else (a bad one is 401, not a silent
+    // downgrade to the public answer).
+    if access == Access::Public || (access == Access::Open && credential(req.headers()).is_none()) {
         return next.run(req).await;
     }
     let ip = client_ip(&req);

@@ -275,7 +275,7 @@ fn table(metrics_public: bool, mcp: Option<Handler>) -> Vec<(RouteSpec, Handler)
         ),
         r(Method::GET, "/scheduler/status", Read, get(runbook::status)),
         r(Method::GET, "/status", Read, get(runbook::system_status)),
-        r(Method::GET, "/health", Public, get(runbook::health)),
+        r(Method::GET, "/health", Open, get(runbook::health)),
         r(Method::GET, "/livez", Public, get(livez)),
         r(Method::GET, "/readyz", Public, get(runbook::readyz)),
         r(

@@ -56,10 +56,15 @@ pub async fn get_events(
 /// event with the full status on connect and whenever the version changes
 /// (pushed the moment this process learns of it), and `metrics` events when
 /// the drain metrics change (sampled once per tick for all subscribers).
+/// Counted against the stream caps (429 `too_many_streams` over one) while
+/// open; ends when the server stops or the caller's token is revoked.
 pub async fn stream(
     State(s): State<AppState>,
+    Actor(_, caller): Actor,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>> {
     let svc = s.service.clone();
+    // Held by the stream: dropped (and uncounted) when the client goes.
+    let permit = svc.open_stream(&caller)?;
     let first = svc.pause_status().await?;
     let mut versions = svc.cache().subscribe();
     versions.mark_unchanged();
@@ -69,8 +74,8 @@ pub async fn stream(
     let initial = state_event(first);
     let readiness = s.readiness.clone();
     let rest = futures::stream::unfold(
-        (svc, versions, ticks, last_version),
-        move |(svc, mut versions, mut ticks, mut last_version)| {
+        (svc, versions, ticks, last_version, permit),
+        move |(svc, mut versions, mut ticks, mut last_version, mut permit)| {
             let readiness = readiness.clone();
             async move {
                 loop {
@@ -79,6 +84,9 @@ pub async fn stream(
                         // stop does not wait for the dashboard to go away (the
                         // page reconnects to the next server).
                         _ = readiness.stopping() => return None,
+                        // The token was revoked: a stream authenticates once,
+                        // so it is ended here rather than outliving its token.
+                        _ = permit.revoked() => return None,
                         changed = versions.changed() => {
                             changed.ok()?;
                             let v = versions.borrow_and_update().version;
@@ -88,7 +96,7 @@ pub async fn stream(
                             match svc.pause_status().await {
                                 Ok(status) => {
                                     last_version = status.version;
-                                    return Some((state_event(status), (svc, versions, ticks, last_version)));
+                                    return Some((state_event(status), (svc, versions, ticks, last_version, permit)));
                                 }
                                 Err(e) => tracing::warn!(error = %e, "stream: could not read the status"),
                             }
@@ -98,7 +106,7 @@ pub async fn stream(
                             let tick = *ticks.borrow_and_update();
                             if let Some(t) = tick {
                                 let msg = StreamMessage::Metrics { version: t.version, metrics: t.metrics, at: t.at };
-                                return Some((event("metrics", &msg), (svc, versions, ticks, last_version)));
+                                return Some((event("metrics", &msg), (svc, versions, ticks, last_version, permit)));
                             }
                         }
                     }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 use wire::runbook::{
     Dispatch, Health, Readyz, SchedulerActionRequest, SchedulerStatus, SystemStatus,
 };
@@ -11,6 +11,7 @@ use wire::runbook::{
 use super::error::ApiResult;
 use super::extract::{Actor, OptionalJson, PathId};
 use super::AppState;
+use crate::auth::{Access, Caller};
 use crate::domain::SchedulerCommand;
 use crate::service::dispatch_of;
 
@@ -40,9 +41,16 @@ pub async fn system_status(State(s): State<AppState>) -> ApiResult<Json<SystemSt
     Ok(Json(s.service.system_status().await?))
 }
 
-/// 200 when healthy, 503 otherwise; the body says which either way.
-pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
-    let h = s.service.health().await;
+/// 200 when healthy, 503 otherwise; the body says which either way. The
+/// details are for callers with read access (see [`Health`]); the auth
+/// middleware hands over the caller only when a good credential was sent
+/// (or in disabled mode, where everyone is the local operator).
+pub async fn health(
+    State(s): State<AppState>,
+    caller: Option<Extension<Caller>>,
+) -> (StatusCode, Json<Health>) {
+    let detail = caller.is_some_and(|Extension(c)| c.allows(Access::Read));
+    let h = s.service.health(detail).await;
     let code = if h.healthy {
         StatusCode::OK
     } else {
