@@ -189,6 +189,77 @@ async fn every_rest_route_is_documented(db: TestDb) {
     }
 }
 
+/// The answers the fuzzer found outside the document, kept as a sweep over
+/// every documented operation in local mode (where nothing stops a request
+/// before its handler's extractors): malformed path text (invalid UTF-8),
+/// a broken JSON body and an unknown query parameter each get an answer
+/// the document lists for that operation, as the one JSON error shape.
+/// (Before: `/api/workers/{id}/heartbeat` answered invalid UTF-8 in its id
+/// with axum's plain-text 400.)
+async fn malformed_requests_get_documented_json_errors(db: TestDb) {
+    let s = Served::start(db, ServiceConfig::default()).await;
+    let doc: Value = reqwest::get(s.url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut tried = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if path.ends_with("/stream") {
+                continue; // answers 200 and never ends
+            }
+            let has_body = op.get("requestBody").is_some();
+            let has_query = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            let mut cases = Vec::new();
+            if path.contains('{') {
+                let bad = path
+                    .split('/')
+                    .map(|seg| if seg.starts_with('{') { "%FF" } else { seg })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                cases.push((bad, Some("{}")));
+            }
+            let concrete = path
+                .replace("{id}", "00000000-0000-0000-0000-000000000000")
+                .replace("{name}", "default");
+            if has_body {
+                cases.push((concrete.clone(), Some("{")));
+            }
+            if has_query {
+                cases.push((format!("{concrete}?noSuchParameter=1"), None));
+            }
+            for (url, body) in cases {
+                let mut req = http.request(method.to_uppercase().parse().unwrap(), s.url(&url));
+                if let Some(b) = body.filter(|_| method == "post") {
+                    req = req.header("content-type", "application/json").body(b);
+                }
+                let resp = req.send().await.unwrap();
+                let status = resp.status().as_u16().to_string();
+                let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+                let text = resp.text().await.unwrap();
+                let label = format!("{method} {url} {body:?} -> {status} {text}");
+                assert!(
+                    op["responses"].get(&status).is_some(),
+                    "{label}: status not in the document"
+                );
+                assert!(ct.starts_with("application/json"), "{label}: {ct}");
+                let v: Value = serde_json::from_str(&text).unwrap();
+                // (Local mode's sign-in answers without reading a body.)
+                if !status.starts_with('2') {
+                    assert!(v["error"]["code"].is_string(), "{label}");
+                }
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 30, "{tried} malformed requests");
+}
+
 /// A second fresh database of the same kind (each served document gets
 /// its own server).
 async fn db_again(db: &TestDb) -> TestDb {
@@ -202,4 +273,5 @@ async fn db_again(db: &TestDb) -> TestDb {
 on_both_stores!(
     document_is_openapi_3_1_and_resolves,
     every_rest_route_is_documented,
+    malformed_requests_get_documented_json_errors,
 );

@@ -1,6 +1,6 @@
 //! `/api/workers`: the worker registry, fleet views and result submission.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use wire::{
     FleetHealth, FleetMetrics, RegisterRequest, ResultAck, ResultEnvelope, RollingRestart,
@@ -9,7 +9,7 @@ use wire::{
 };
 
 use super::error::ApiResult;
-use super::extract::{Actor, ApiJson, OptionalJson, PathId};
+use super::extract::{Actor, ApiJson, OptionalJson, PathId, PathWorkerId};
 use super::AppState;
 use crate::domain::rollout::RolloutCommand;
 use crate::domain::{Reason, Registration, ResultSubmission, WorkerActionCommand, WorkerBeat};
@@ -32,7 +32,7 @@ pub async fn register(
 pub async fn heartbeat(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
+    PathWorkerId(id): PathWorkerId,
     ApiJson(req): ApiJson<WorkerHeartbeatRequest>,
 ) -> ApiResult<Json<WorkerDirectiveResponse>> {
     actor.check_worker(Some(&id))?;
