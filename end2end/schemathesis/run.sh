@@ -27,6 +27,7 @@ EXAMPLES="${LULL_FUZZ_EXAMPLES:-25}"
 [ -x "$BIN" ] || { echo "fuzz-api: no lull binary at $BIN" >&2; exit 2; }
 [ -x "$ST" ] || { echo "fuzz-api: no schemathesis at $ST: run scripts/setup.sh --schemathesis" >&2; exit 2; }
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+ST="$(cd "$(dirname "$ST")" && pwd)/$(basename "$ST")"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/lull-fuzz.XXXXXX")"
 PID=""
@@ -95,7 +96,8 @@ fuzz() {
   # request/response fuzzer can check (its headers are covered by
   # server/tests). One worker: with two, Hypothesis' shared lambda-source
   # cache races and schemathesis reports spurious runtime errors.
-  "$ST" --no-color run "$BASE/api/openapi.json" \
+  # Run from the temp directory: schemathesis keeps a cache where it runs.
+  (cd "$TMP" && "$ST" --no-color run "$BASE/api/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --exclude-path /api/system/worker-pause/stream \
     --phases examples,coverage,fuzzing \
@@ -105,7 +107,7 @@ fuzz() {
     --request-timeout 15 \
     --generation-database none \
     --generation-with-security-parameters false \
-    "$@"
+    "$@")
 }
 
 rc=0
