@@ -11,6 +11,7 @@ use crate::SystemBlock;
 /// `runAt`/`delaySeconds`, or waiting out a retry's backoff) is shown as
 /// `scheduled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -58,6 +59,7 @@ impl JobStatus {
 
 /// A unit of work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     pub id: Uuid,
@@ -105,6 +107,7 @@ pub struct Job {
 /// `POST /api/queue/jobs`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnqueueRequest {
     #[serde(rename = "type", default)]
@@ -134,6 +137,7 @@ pub struct EnqueueRequest {
 /// The answer to an enqueue: the job, and whether it already existed (a
 /// `uniqueKey` matched a live job: nothing was created).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Enqueued {
     #[serde(flatten)]
@@ -144,6 +148,7 @@ pub struct Enqueued {
 
 /// `POST /api/queue/jobs/batch`: up to 1,000 jobs, enqueued all or none.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchEnqueueRequest {
     #[serde(default)]
@@ -152,6 +157,7 @@ pub struct BatchEnqueueRequest {
 
 /// The answer to a batch enqueue: each job in the order sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchEnqueueResponse {
     pub jobs: Vec<Enqueued>,
@@ -159,6 +165,7 @@ pub struct BatchEnqueueResponse {
 
 /// `POST /api/queue/jobs/claim`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimRequest {
     #[serde(default)]
@@ -188,6 +195,7 @@ pub struct ClaimRequest {
 /// struct literal; convert with [`ClaimManyRequest::split`].
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimManyRequest {
     #[serde(default)]
@@ -227,6 +235,7 @@ impl ClaimManyRequest {
 
 /// The answer to a claim: a job or `null`, and always the `system` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimResponse {
     /// The claimed job (with `limit`: the first of `jobs`).
@@ -241,6 +250,7 @@ pub struct ClaimResponse {
 /// `POST /api/queue/jobs/{id}/heartbeat`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeartbeatRequest {
     #[serde(default)]
@@ -257,6 +267,7 @@ pub struct HeartbeatRequest {
 /// The answer to a heartbeat: the job's lease as it now stands, and the
 /// `system` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatResponse {
     pub job: Job,
@@ -269,6 +280,7 @@ pub struct HeartbeatResponse {
 /// `POST /api/queue/jobs/{id}/complete`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteRequest {
     #[serde(default)]
@@ -282,6 +294,7 @@ pub struct CompleteRequest {
 /// `POST /api/queue/jobs/{id}/fail`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FailRequest {
     #[serde(default)]
@@ -298,6 +311,7 @@ pub struct FailRequest {
 /// The query of `GET /api/queue/jobs`. `status` stays a string so the
 /// server can answer an unknown one with a clear 422.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -317,6 +331,11 @@ pub struct JobListQuery {
 /// plus the job's `type`. The server reads this one; [`JobListQuery`]
 /// stays for the callers that never filter by type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct JobSearch {
     /// `queued`, `scheduled`, `running`, `succeeded`, `failed` or
@@ -342,6 +361,11 @@ pub struct JobSearch {
 /// The query of `GET /api/queue/jobs/count`: the filters of [`JobSearch`],
 /// without a page size.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct JobCountQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -354,6 +378,7 @@ pub struct JobCountQuery {
 
 /// `GET /api/queue/jobs/count`: how many jobs match the filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobCount {
     pub count: i64,
 }
@@ -362,6 +387,7 @@ pub struct JobCount {
 /// type and/or queue (both optional: absent matches all). Loose, so the
 /// server names the missing or wrong field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkRetryRequest {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
@@ -381,6 +407,7 @@ pub struct BulkRetryRequest {
 /// The answer of a bulk retry: how many failed jobs were queued again,
 /// which, and the audit event that records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BulkRetryResponse {
     pub retried: i64,
@@ -390,6 +417,7 @@ pub struct BulkRetryResponse {
 
 /// `GET /api/queue/jobs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobList {
     pub jobs: Vec<Job>,
@@ -397,6 +425,7 @@ pub struct JobList {
 
 /// One job of a batch complete: its lease, and its result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchCompleteItem {
     #[serde(default)]
@@ -410,6 +439,7 @@ pub struct BatchCompleteItem {
 /// `POST /api/queue/jobs/batch-complete`: many leased jobs of one worker
 /// completed in one request, each fenced by its own lease token.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchCompleteRequest {
     #[serde(default)]
@@ -420,6 +450,7 @@ pub struct BatchCompleteRequest {
 
 /// One job of a batch fail: its lease, what went wrong, and whether to retry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchFailItem {
     #[serde(default)]
@@ -436,6 +467,7 @@ pub struct BatchFailItem {
 /// `POST /api/queue/jobs/batch-fail`: like a batch complete, with each
 /// job's `error` and `retryable`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchFailRequest {
     #[serde(default)]
@@ -446,6 +478,7 @@ pub struct BatchFailRequest {
 
 /// What happened to one job of a batch complete or fail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobOutcome {
     pub id: Uuid,
@@ -461,6 +494,7 @@ pub struct JobOutcome {
 /// The answer to a batch complete or fail (200 even when some jobs were
 /// refused): one outcome per job, in the order sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchOutcome {
     pub results: Vec<JobOutcome>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /scheduler/status` and the answer to `/scheduler/pause|resume`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SchedulerStatus {
     /// `running`, `paused` or `transitioning`.
     pub state: String,
@@ -22,6 +23,7 @@ pub struct SchedulerStatus {
 /// Optional body of `POST /scheduler/pause` and `/scheduler/resume`; the
 /// runbook sends none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SchedulerActionRequest {
     #[serde(default)]
@@ -32,6 +34,7 @@ pub struct SchedulerActionRequest {
 
 /// `GET /status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SystemStatus {
     pub state: String,
     pub version: i64,
@@ -54,6 +57,7 @@ pub struct SystemStatus {
 /// actors and reasons): anyone else gets `healthy`, `recent_events: []`
 /// and each check's `name` and `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub healthy: bool,
     /// `sqlite` or `postgres` (readers only).
@@ -70,6 +74,7 @@ pub struct Health {
 
 /// One check of `/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthCheck {
     pub name: String,
     /// `ok`, `skipped` (does not apply), `warning`, `error` or `critical`.
@@ -86,6 +91,7 @@ pub struct HealthCheck {
 /// migrations ran, its caches are loaded, its background tasks run, the
 /// database answers); 503 with the reason otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Readyz {
     pub ready: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +100,7 @@ pub struct Readyz {
 
 /// One line of `/health`'s `recent_events`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthEvent {
     /// `info`, `warning`, `error` or `critical`.
     #[serde(rename = "type")]
@@ -106,6 +113,7 @@ pub struct HealthEvent {
 
 /// `GET /dispatches/{id}`: a job under the runbook's name, snake_case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dispatch {
     pub id: String,
     #[serde(rename = "type")]
@@ -124,6 +132,7 @@ pub struct Dispatch {
 
 /// `GET /livez`: the process answers (no storage is touched).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Livez {
     pub ok: bool,
 }

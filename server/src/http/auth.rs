@@ -157,7 +157,7 @@ pub async fn require(
     next.run(req).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     token: Option<String>,
@@ -177,10 +177,16 @@ fn session_of(mode: AuthMode, caller: Option<&Caller>) -> Session {
     }
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, description = "Signed in: the session (and its cookie)", body = Session),
+        (status = 401, description = "`unauthorized`: invalid or revoked token", body = wire::ErrorBody),
+        (status = 429, description = "`rate_limited`: too many failed attempts", body = wire::ErrorBody)))]
 pub async fn login_route(State(s): State<super::AppState>, req: Request) -> Response {
     login(s.service, req).await
 }
 
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    responses((status = 200, description = "Who the caller is (never an error)", body = Session)))]
 pub async fn me_route(State(s): State<super::AppState>, headers: HeaderMap) -> Json<Session> {
     me(s.service, headers).await
 }
@@ -252,6 +258,8 @@ pub async fn login(svc: Arc<Service>, req: Request) -> Response {
 }
 
 /// `POST /auth/logout`: clears the session cookie.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out: the session cookie is cleared")))]
 pub async fn logout() -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(

@@ -12,6 +12,8 @@ use super::AppState;
 use crate::domain::{parse_wait_applied, EventFilter, PageLimit, PauseCommand};
 
 /// `GET /api/system/worker-pause[?waitApplied=10s]`.
+#[utoipa::path(get, path = "/api/system/worker-pause", tag = "pause", params(StatusQuery),
+    responses((status = 200, description = "The global pause and its acknowledgement", body = WorkerPauseStatus)))]
 pub async fn get_status(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<StatusQuery>,
@@ -23,10 +25,17 @@ pub async fn get_status(
 /// `GET /api/system/worker-pause/drain`: what still blocks the drain
 /// (running and stale jobs with worker, start and expected end), the
 /// running-jobs history and the ETA.
+#[utoipa::path(get, path = "/api/system/worker-pause/drain", tag = "pause",
+    responses((status = 200, description = "What still blocks the drain", body = wire::DrainView)))]
 pub async fn get_drain(State(s): State<AppState>) -> ApiResult<Json<wire::DrainView>> {
     Ok(Json(s.service.drain_view().await?))
 }
 
+/// `POST /api/system/worker-pause`: pause (drain or quiesce) or resume the
+/// fleet, or with `dryRun` say what that would do.
+#[utoipa::path(post, path = "/api/system/worker-pause", tag = "pause", request_body = PauseRequest,
+    responses((status = 200, description = "The new (or, with `dryRun`, the predicted) status", body = WorkerPauseStatus),
+        (status = 409, description = "`version_conflict` (`current` holds the state now) or `request_id_reused`", body = wire::ErrorBody)))]
 pub async fn post_action(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
@@ -41,6 +50,8 @@ pub async fn post_action(
 }
 
 /// `GET /api/system/worker-pause/events?limit=&before=&action=&actor=`.
+#[utoipa::path(get, path = "/api/system/worker-pause/events", tag = "pause", params(EventsSearch),
+    responses((status = 200, description = "A page of the audit log, newest first", body = EventsPage)))]
 pub async fn get_events(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<EventsSearch>,
@@ -58,6 +69,8 @@ pub async fn get_events(
 /// the drain metrics change (sampled once per tick for all subscribers).
 /// Counted against the stream caps (429 `too_many_streams` over one) while
 /// open; ends when the server stops or the caller's token is revoked.
+#[utoipa::path(get, path = "/api/system/worker-pause/stream", tag = "pause",
+    responses((status = 200, description = "Server-sent events: `state` (a `StreamMessage` with the full status) on connect and on every change, `metrics` when the drain metrics change", content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     State(s): State<AppState>,
     Actor(_, caller): Actor,
