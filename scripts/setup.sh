@@ -16,6 +16,8 @@
 #   --postgres     PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres
 #   --mcp-client   the official Python MCP SDK and pytest in a venv, tools/venv
 #                  (pip from PyPI; the MCP end-to-end test in end2end/mcp/)
+#   --schemathesis the API fuzzer schemathesis in a venv, tools/schemathesis-venv
+#                  (pip from PyPI; end2end/schemathesis/run.sh)
 #   --service-tools systemd-analyze, zsh, fish, groff (apt; the packaging tests:
 #                  unit verification, completion syntax, man page rendering)
 #
@@ -35,6 +37,8 @@ LULL_PG_PORT="5432"
 # The Python MCP client the end-to-end test drives /mcp with.
 LULL_MCP_SDK_VERSION="2.3.0"
 LULL_PYTEST_VERSION="8.4.2"
+# The API fuzzer run over /api/openapi.json (end2end/schemathesis/).
+LULL_SCHEMATHESIS_VERSION="4.32.5"
 export LULL_ROOT
 
 # cargo-installed tools and the npm-installed wasm-opt (binaryen 132 must win
@@ -358,6 +362,28 @@ lull_setup_mcp_client() {
     "mcp==$LULL_MCP_SDK_VERSION" "pytest==$LULL_PYTEST_VERSION"
 }
 
+# --- schemathesis (end2end/schemathesis/): its own venv in
+# tools/schemathesis-venv, so its pins never meet the MCP client's
+lull_setup_schemathesis() {
+  local venv="$LULL_ROOT/tools/schemathesis-venv" py="$LULL_ROOT/tools/schemathesis-venv/bin/python"
+  if [ -x "$py" ] &&
+    [ "$("$py" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$LULL_SCHEMATHESIS_VERSION" ]; then
+    _lull_step "schemathesis" "present ($LULL_SCHEMATHESIS_VERSION in tools/schemathesis-venv)"
+    return 0
+  fi
+  _lull_step "schemathesis" "installing ($LULL_SCHEMATHESIS_VERSION in tools/schemathesis-venv, pip)"
+  if ! command -v python3 >/dev/null 2>&1; then
+    _lull_apt_install python3 python3-venv
+  fi
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    _lull_apt_install python3-venv
+  fi
+  if [ ! -x "$py" ]; then
+    python3 -m venv "$venv"
+  fi
+  "$py" -m pip install --quiet --disable-pip-version-check "schemathesis==$LULL_SCHEMATHESIS_VERSION"
+}
+
 # ---------------------------------------------------------------- groups
 lull_setup_build() {
   lull_setup_wasm_target
@@ -378,6 +404,7 @@ lull_setup_all() {
   lull_setup_service_tools
   lull_setup_postgres
   lull_setup_mcp_client
+  lull_setup_schemathesis
 }
 
 # ---------------------------------------------------------------- main
@@ -398,6 +425,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       --playwright) lull_setup_playwright ;;
       --postgres) lull_setup_postgres ;;
       --mcp-client) lull_setup_mcp_client ;;
+      --schemathesis) lull_setup_schemathesis ;;
       --service-tools) lull_setup_service_tools ;;
       -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) echo "setup.sh: unknown step '$arg' (try --help)" >&2; exit 2 ;;

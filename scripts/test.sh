@@ -9,8 +9,8 @@
 # server/tests/tui_tmux.rs) -> release builds (trunk + server; the release
 # server embeds the dashboard, so trunk goes first) -> Playwright on the
 # release binary alone in an empty directory -> docs -> the MCP end-to-end
-# test (Python SDK) on both stores -> Playwright on SQLite -> Playwright on
-# PostgreSQL.
+# test (Python SDK) on both stores -> schemathesis over /api/openapi.json on
+# both stores -> Playwright on SQLite -> Playwright on PostgreSQL.
 #
 # PostgreSQL: postgres://postgres@127.0.0.1:5432 with trust auth. Under CI=true
 # it is mandatory; elsewhere, when it cannot be had, the PostgreSQL tests are
@@ -199,6 +199,21 @@ if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
   stage_done
 else
   stage_skip "MCP end-to-end (PostgreSQL)" "PostgreSQL unavailable"
+fi
+
+# ------------------------------------------------------------------ API fuzzing
+# schemathesis (tools/schemathesis-venv, from setup) over the server's own
+# /api/openapi.json against a fresh release `lull serve` in token mode, on
+# each store: 0 server errors, every answer conforming to the document.
+stage "schemathesis over /api/openapi.json (SQLite)"
+bash end2end/schemathesis/run.sh ./target/release/lull sqlite
+stage_done
+if [ "${LULL_PG_AVAILABLE:-0}" = "1" ]; then
+  stage "schemathesis over /api/openapi.json (PostgreSQL)"
+  bash end2end/schemathesis/run.sh ./target/release/lull postgres
+  stage_done
+else
+  stage_skip "schemathesis (PostgreSQL)" "PostgreSQL unavailable"
 fi
 
 # ------------------------------------------------------------------ end-to-end

@@ -67,6 +67,11 @@ impl Database {
         }
     }
 
+    /// Scratch space that lives as long as the database (a worker's spool).
+    pub fn scratch_dir(&self) -> &std::path::Path {
+        &self.db.dir.0
+    }
+
     /// The PostgreSQL database's name.
     pub fn pg_name(&self) -> Option<&str> {
         self.db.postgres_name()
@@ -222,6 +227,19 @@ impl Pool {
                 .filter_map(|(id, s)| Uuid::parse_str(&id).ok().map(|id| (id, s)))
                 .collect(),
         })
+    }
+
+    /// How many jobs are in each status.
+    pub async fn status_counts(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let sql = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
+        let rows: Vec<(String, i64)> = match self {
+            Pool::Pg(p) => sqlx::query_as(sql).fetch_all(p).await?,
+            Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 
     /// The pause row: (workers_paused, version).

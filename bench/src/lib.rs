@@ -10,7 +10,10 @@
 //!   heartbeats, pause propagation, memory).
 //! - [`faults`]: the crash-safety scenarios, in a short "smoke" size (run by
 //!   `cargo test`) and a full size (run by `lull-bench`).
-//! - [`report`]: renders `BENCHMARKS.md`.
+//! - [`peer`]: graphile-worker, the peer scenario 8 measures Lull against
+//!   (installed from npm into `target/bench-peer`, run by a Node script).
+//! - [`report`]: renders `BENCHMARKS.md`; [`sections`]: the parts of it a
+//!   scenario owns between markers.
 //!
 //! The binary `lull-bench` ties them together; `tests/faults.rs` runs the
 //! smoke faults.
@@ -19,9 +22,11 @@ pub mod db;
 pub mod faults;
 pub mod http;
 pub mod ledger;
+pub mod peer;
 pub mod proc;
 pub mod report;
 pub mod scenarios;
+pub mod sections;
 pub mod stats;
 
 /// The default admin URL of the benchmark PostgreSQL (trust auth on

@@ -1,6 +1,7 @@
 //! `lull-bench`: runs every performance scenario of issue 7 against freshly
-//! started release servers on SQLite and PostgreSQL, then the full fault
-//! scenarios, and writes `BENCHMARKS.md`.
+//! started release servers on SQLite and PostgreSQL, scenario 7 (pause time
+//! against history) and scenario 8 (Lull against graphile-worker), then the
+//! full fault scenarios, and writes `BENCHMARKS.md`.
 //!
 //! ```text
 //! cargo run --release -p bench -- --out BENCHMARKS.md
@@ -41,8 +42,8 @@ struct Args {
     /// Shorter windows: a trial run, not for the record.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,faults).
-    /// `--only 7` rewrites only scenario 7's section of the file.
+    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,faults).
+    /// `--only 7` (or 8, or 7,8) rewrites only those scenarios' sections.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run only this store (sqlite or postgres).
@@ -212,6 +213,44 @@ fn skipped(name: &'static str, why: &str) -> FaultOutcome {
     }
 }
 
+/// Scenario 8: installs the peer (skipping, as a scenario that could not
+/// run, when node or npm is missing), then measures.
+async fn peer(env: &Env) -> Result<scenarios::peer::PeerComparison> {
+    let graphile = bench::peer::Graphile::install()?
+        .map_err(|missing| anyhow::anyhow!("graphile-worker cannot run here: {missing}"))?;
+    let size = if env.quick {
+        scenarios::peer::Size::quick()
+    } else {
+        scenarios::peer::Size::full()
+    };
+    scenarios::peer::run(env, &graphile, size).await
+}
+
+/// `previous` with the sections of the scenarios this run measured
+/// replaced.
+fn sections_only(r: &Results, previous: &str) -> String {
+    use bench::scenarios::{pause_history, peer_report};
+    let mut text = previous.to_string();
+    if let Some(h) = &r.pause_history {
+        text = pause_history::splice(
+            &text,
+            &pause_history::section(h, &r.date, &r.machine.commit),
+        );
+    }
+    if let Some(p) = &r.peer {
+        text = bench::sections::splice(
+            &text,
+            peer_report::SECTION_BEGIN,
+            peer_report::SECTION_END,
+            &format!(
+                "{}\n",
+                peer_report::section(p, &r.machine, &r.command, &r.date)
+            ),
+        );
+    }
+    text
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -281,6 +320,10 @@ async fn main() -> Result<()> {
         let name = "7. pause time with 0 and 1,000,000 finished jobs (PostgreSQL)".to_string();
         r.pause_history = step(name, &mut errors, scenarios::pause_history::run(&env)).await;
     }
+    if args.wants("8") && stores.contains(&Backend::Postgres) {
+        let name = "8. Lull vs graphile-worker (PostgreSQL)".to_string();
+        r.peer = step(name, &mut errors, peer(&env)).await;
+    }
     if args.wants("faults") {
         let fenv = FaultEnv {
             lull,
@@ -293,13 +336,13 @@ async fn main() -> Result<()> {
     r.took = started.elapsed();
     r.load_at_end = report::load_average();
     let previous = std::fs::read_to_string(&args.out).ok();
-    let text = match (&r.pause_history, previous.as_deref()) {
-        // Scenario 7 alone: only its section changes; the rest of the file
-        // stays as the last full run wrote it.
-        (Some(h), Some(prev)) if args.only == ["7"] => bench::scenarios::pause_history::splice(
-            prev,
-            &bench::scenarios::pause_history::section(h, &r.date, &r.machine.commit),
-        ),
+    let text = match previous.as_deref() {
+        // Only scenarios with their own sections (7, 8): only those
+        // sections change; the rest of the file stays as the last full run
+        // wrote it.
+        Some(prev) if !args.only.is_empty() && args.only.iter().all(|o| o == "7" || o == "8") => {
+            sections_only(&r, prev)
+        }
         _ => report::render(&r, previous.as_deref()),
     };
     std::fs::write(&args.out, text).with_context(|| format!("writing {}", args.out.display()))?;

@@ -15,6 +15,8 @@ use crate::scenarios::heartbeats::Heartbeats;
 use crate::scenarios::latency::StartLatency;
 use crate::scenarios::pause_history::{self, PauseHistory};
 use crate::scenarios::paused_claim::PausedClaim;
+use crate::scenarios::peer::PeerComparison;
+use crate::scenarios::peer_report;
 use crate::scenarios::propagation::Propagation;
 use crate::scenarios::throughput::Throughput;
 use crate::stats::{ms, per_sec};
@@ -116,6 +118,8 @@ pub struct Results {
     pub propagation: Vec<Propagation>,
     /// Scenario 7 (issue 13), PostgreSQL only.
     pub pause_history: Option<PauseHistory>,
+    /// Scenario 8 (issue 18), PostgreSQL only.
+    pub peer: Option<PeerComparison>,
     pub faults: Vec<FaultOutcome>,
     /// Scenarios that failed to run at all: (name, error).
     pub errors: Vec<(String, String)>,
@@ -125,7 +129,7 @@ pub struct Results {
 }
 
 /// "met", or "**not met**" with the gap.
-fn verdict(met: bool, gap: impl FnOnce() -> String) -> String {
+pub(crate) fn verdict(met: bool, gap: impl FnOnce() -> String) -> String {
     if met {
         "met".into()
     } else {
@@ -133,9 +137,16 @@ fn verdict(met: bool, gap: impl FnOnce() -> String) -> String {
     }
 }
 
-fn at_least(value: f64, target: f64) -> String {
+pub(crate) fn at_least(value: f64, target: f64) -> String {
     verdict(value >= target, || {
         format!("{:.0}% short", (1.0 - value / target) * 100.0)
+    })
+}
+
+/// For a figure where lower is better (a time, or a ratio of times).
+pub(crate) fn at_most(value: f64, target: f64) -> String {
+    verdict(value <= target, || {
+        format!("{:.0}% over", (value / target - 1.0) * 100.0)
     })
 }
 
@@ -484,6 +495,18 @@ pub fn render(r: &Results, previous: Option<&str>) -> String {
     if let Some(h) = history {
         let _ = writeln!(out, "{h}");
     }
+    // Scenario 8's own section, likewise.
+    let peer = match &r.peer {
+        Some(p) => Some(peer_report::section(p, &r.machine, &r.command, &r.date)),
+        None => previous
+            .and_then(|prev| {
+                crate::sections::carried(prev, peer_report::SECTION_BEGIN, peer_report::SECTION_END)
+            })
+            .map(str::to_string),
+    };
+    if let Some(p) = peer {
+        let _ = writeln!(out, "{p}\n");
+    }
     let notes = previous
         .and_then(|p| {
             let b = p.find(NOTES_BEGIN)?;
@@ -516,5 +539,7 @@ mod tests {
     fn gaps_are_stated() {
         assert_eq!(at_least(1.0, 0.95), "met");
         assert_eq!(at_least(0.4, 0.5), "**not met** (20% short)");
+        assert_eq!(at_most(2.0, 2.0), "met");
+        assert_eq!(at_most(3.0, 2.0), "**not met** (50% over)");
     }
 }

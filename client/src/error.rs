@@ -25,6 +25,36 @@ pub enum Error {
     Setup(String),
 }
 
+/// What a failed call means for the caller, decided from the JSON error
+/// `code` Lull sends, never from the bare status: a proxy or load balancer
+/// in front of the server answers with statuses too (a 404 page during a
+/// deploy, a 401 from a misconfigured auth layer), and those say nothing
+/// about the job or the request. The worker runtime acts on this alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Sending the same request again later may succeed: nothing answered,
+    /// something in front of Lull answered (any status, with a body that is
+    /// not Lull's JSON error), or Lull itself is failing or busy (5xx, 408,
+    /// 429, `result_in_flight`).
+    Transient,
+    /// The credential was refused (401) or lacks the role (403). The request
+    /// itself is fine: keep the work and retry once an operator fixes the
+    /// token.
+    Credential,
+    /// Lull says the job is no longer the caller's: `409 lease_lost` (the
+    /// lease expired and the job was requeued, or it was cancelled) or
+    /// `404 not_found` with Lull's own error body (the job is gone).
+    Gone,
+    /// Lull looked at the request and refused it for good (validation, a
+    /// conflict, too large), or the call could not be made or its 2xx
+    /// answer not read: sending it again unchanged cannot help.
+    Final,
+}
+
+/// The code this client gives an error answer whose body is not Lull's
+/// JSON error (`http_404` for a proxy's HTML 404): see [`from_answer`].
+const FOREIGN_CODE_PREFIX: &str = "http_";
+
 impl Error {
     /// The API's error answer, when there was one (or nobody answered).
     pub fn api(&self) -> Option<&ApiError> {
@@ -34,12 +64,39 @@ impl Error {
         }
     }
 
+    /// What this failure means for the caller (see [`ErrorKind`]): the one
+    /// place a status and code are turned into "retry", "fix the token",
+    /// "the job is gone" or "give up".
+    pub fn kind(&self) -> ErrorKind {
+        let Some(e) = self.api() else {
+            return ErrorKind::Final;
+        };
+        match e {
+            ApiError::LeaseLost { .. } | ApiError::NotFound { .. } => ErrorKind::Gone,
+            ApiError::Unauthorized { .. } | ApiError::Forbidden { .. } => ErrorKind::Credential,
+            // Not Lull's answer: a proxy's page says nothing about the job.
+            ApiError::Other { code, .. } if code.starts_with(FOREIGN_CODE_PREFIX) => {
+                ErrorKind::Transient
+            }
+            e if e.is_transient() => ErrorKind::Transient,
+            _ => ErrorKind::Final,
+        }
+    }
+
     /// Whether sending the same request again later may succeed: the server
-    /// or something in front of it failed, not the request (see
-    /// [`ApiError::is_transient`]). A [`Error::Decode`] is not: the server
+    /// or something in front of it failed, not the request
+    /// ([`ErrorKind::Transient`]). A [`Error::Decode`] is not: the server
     /// did answer 2xx.
     pub fn is_transient(&self) -> bool {
-        self.api().is_some_and(ApiError::is_transient)
+        self.kind() == ErrorKind::Transient
+    }
+
+    /// Whether the request can never succeed as sent: Lull refused it for
+    /// good, or says the job is no longer the caller's. A refused
+    /// credential is not final (the token can be fixed), nor is anything
+    /// transient.
+    pub fn is_final(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Gone | ErrorKind::Final)
     }
 
     /// The HTTP status of an error answer (`None` when nobody answered, or
@@ -56,7 +113,7 @@ impl Error {
 pub(crate) fn from_answer(status: u16, body: &[u8]) -> ApiError {
     let body = serde_json::from_slice::<ErrorBody>(body).unwrap_or_else(|_| ErrorBody {
         error: ErrorDetail {
-            code: format!("http_{status}"),
+            code: format!("{FOREIGN_CODE_PREFIX}{status}"),
             message: String::from_utf8_lossy(body).chars().take(200).collect(),
             field: None,
         },
@@ -134,5 +191,58 @@ mod tests {
         assert_eq!(gone.status(), None);
         assert!(gone.is_transient());
         assert_eq!(Error::Api(from_answer(404, b"")).status(), Some(404));
+    }
+
+    fn kind(status: u16, body: &[u8]) -> ErrorKind {
+        Error::Api(from_answer(status, body)).kind()
+    }
+
+    #[test]
+    fn the_kind_comes_from_lulls_code_not_the_bare_status() {
+        let lull = |code: &str| format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
+        // Lull's own word that the job is no longer ours.
+        assert_eq!(kind(409, lull("lease_lost").as_bytes()), ErrorKind::Gone);
+        assert_eq!(kind(404, lull("not_found").as_bytes()), ErrorKind::Gone);
+        // A 404 that is not Lull's (a proxy's page, an empty body) is not.
+        for page in [&b"<html><h1>404 Not Found</h1></html>"[..], b"", b"{}"] {
+            let e = Error::Api(from_answer(404, page));
+            assert_eq!(e.kind(), ErrorKind::Transient, "{e:?}");
+            assert!(e.is_transient() && !e.is_final());
+        }
+        // A refused credential keeps the work: neither final nor transient.
+        for status in [401, 403] {
+            for body in [lull("unauthorized"), lull("forbidden"), "denied".into()] {
+                let e = Error::Api(from_answer(status, body.as_bytes()));
+                assert_eq!(e.kind(), ErrorKind::Credential, "{status} {body}");
+                assert!(!e.is_final() && !e.is_transient());
+            }
+        }
+        for (status, code) in [
+            (503, "unavailable"),
+            (500, "internal"),
+            (409, "result_in_flight"),
+        ] {
+            assert_eq!(
+                kind(status, lull(code).as_bytes()),
+                ErrorKind::Transient,
+                "{code}"
+            );
+        }
+        assert_eq!(kind(429, b""), ErrorKind::Transient);
+        // Lull refusing the request itself is final.
+        for (status, code) in [
+            (422, "validation_failed"),
+            (409, "conflict"),
+            (400, "invalid_json"),
+        ] {
+            let e = Error::Api(from_answer(status, lull(code).as_bytes()));
+            assert_eq!(e.kind(), ErrorKind::Final, "{code}");
+            assert!(e.is_final());
+        }
+        let decode = Error::Decode {
+            endpoint: "POST /api/workers/results".into(),
+            message: "missing field".into(),
+        };
+        assert_eq!(decode.kind(), ErrorKind::Final);
     }
 }

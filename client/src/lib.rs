@@ -42,7 +42,7 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use pause::PauseStream;
 pub use wire::ApiError;
 

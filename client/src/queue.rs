@@ -121,7 +121,9 @@ impl Client {
     }
 
     /// `GET /api/queue/jobs?status=&limit=`: newest first, at most `limit`
-    /// (default 100). Errors: `Invalid { field: limit }`.
+    /// (default 100, at most 500), without their payloads and results
+    /// ([`Client::jobs`] with `include: payload` lists those too; or get
+    /// the one job). Errors: `Invalid { field: limit }`.
     pub async fn list_jobs(
         &self,
         status: Option<JobStatus>,
@@ -131,6 +133,7 @@ impl Client {
             status: status.map(|s| s.as_str().to_string()),
             limit,
             queue: None,
+            include: None,
         };
         self.get_query(Endpoint::get(JOBS), &query).await
     }

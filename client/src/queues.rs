@@ -52,14 +52,17 @@ impl Client {
     }
 
     /// `GET /api/queue/jobs` with every filter: `status` (incl.
-    /// `scheduled`), `queue`, `limit`. Errors: `Invalid { field }`.
+    /// `scheduled`), `queue`, `limit` (at most 500), and `include:
+    /// payload` for payloads and results (left out otherwise). Errors:
+    /// `Invalid { field }`.
     pub async fn jobs(&self, query: &JobListQuery) -> Result<JobList> {
         self.get_query(Endpoint::get(&["api", "queue", "jobs"]), query)
             .await
     }
 
     /// `GET /api/queue/jobs` with the `type` filter too ([`JobSearch`]).
-    /// Errors: `Invalid { field }` (`status`, `type`, `queue`, `limit`).
+    /// Errors: `Invalid { field }` (`status`, `type`, `queue`, `limit`,
+    /// `include`).
     pub async fn search_jobs(&self, query: &JobSearch) -> Result<JobList> {
         self.get_query(Endpoint::get(&["api", "queue", "jobs"]), query)
             .await

@@ -41,7 +41,10 @@ impl Client {
 
     /// `GET /health`: whether the server is healthy and its recent events.
     /// An unhealthy server answers 503 with the same body, which this
-    /// returns as `Ok` with `healthy: false`. Needs no credential.
+    /// returns as `Ok` with `healthy: false`. Needs no credential; without
+    /// read access (no token, a worker's) the answer has only `healthy`
+    /// and each check's name and status (no `database`, messages or
+    /// events). A bad token is `Unauthorized`.
     pub async fn health(&self) -> Result<Health> {
         let endpoint = Endpoint {
             also_ok: &[503],

@@ -166,7 +166,14 @@ async fn token_mode_refuses_without_a_valid_token(db: TestDb) {
     assert!(matches!(e, ApiError::Unauthorized { .. }), "{e:?}");
     // The public routes answer anyone.
     assert!(anonymous.livez().await.unwrap().ok);
-    assert!(anonymous.health().await.unwrap().healthy);
+    let health = anonymous.health().await.unwrap();
+    assert!(health.healthy);
+    // Anyone sees the verdict and the checks' names, not the details.
+    assert!(health.database.is_none() && health.recent_events.is_empty());
+    assert!(health
+        .checks
+        .iter()
+        .all(|c| !c.name.is_empty() && c.message.is_none()));
     assert!(!anonymous.me().await.unwrap().signed_in);
 
     let e = api(server

@@ -40,8 +40,13 @@ pub enum AuthMode {
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Access {
-    /// Anyone, signed in or not (`/health`, static assets, sign-in).
+    /// Anyone, signed in or not (`/livez`, static assets, sign-in).
     Public,
+    /// Anyone, but a credential that is sent is verified like on any other
+    /// route (401 when it is bad) and its caller handed to the handler,
+    /// which shows more to readers: `/health` answers everyone with its
+    /// verdict and check names, and readers with the details.
+    Open,
     /// Viewers and operators.
     Read,
     /// Reading jobs: viewers, operators and producers.
@@ -81,7 +86,7 @@ impl Caller {
         matches!(
             (self.role, access),
             (None, _)
-                | (_, Access::Public)
+                | (_, Access::Public | Access::Open)
                 | (Some(_), Access::SignedIn)
                 | (Some(Role::Viewer), Access::Read | Access::ReadJobs)
                 | (

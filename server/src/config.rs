@@ -101,6 +101,13 @@ pub struct ConfigArgs {
     /// [default: none].
     #[arg(long, env = "LULL_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Event streams (the dashboard's live updates) open at once; more are
+    /// refused with 429 [default: 512].
+    #[arg(long, env = "LULL_MAX_STREAMS")]
+    pub max_streams: Option<usize>,
+    /// Event streams open at once with one token [default: 16].
+    #[arg(long, env = "LULL_MAX_STREAMS_PER_TOKEN")]
+    pub max_streams_per_token: Option<usize>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -127,6 +134,8 @@ struct FileConfig {
     public_url: Option<String>,
     allowed_hosts: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
+    max_streams: Option<usize>,
+    max_streams_per_token: Option<usize>,
 }
 
 /// The resolved, validated configuration.
@@ -156,6 +165,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Whose `X-Forwarded-For` is believed.
     pub trusted_proxies: crate::auth::TrustedProxies,
+    /// Caps on open event streams.
+    pub streams: crate::streams::StreamLimits,
 }
 
 /// A configuration error, worded for the operator.
@@ -258,6 +269,22 @@ impl ConfigArgs {
                 "min_available_workers is {min_available_workers}: at most 10000"
             )));
         }
+        let defaults = crate::streams::StreamLimits::default();
+        let streams = crate::streams::StreamLimits {
+            total: self
+                .max_streams
+                .or(file.max_streams)
+                .unwrap_or(defaults.total),
+            per_token: self
+                .max_streams_per_token
+                .or(file.max_streams_per_token)
+                .unwrap_or(defaults.per_token),
+        };
+        if streams.total == 0 || streams.per_token == 0 {
+            return Err(ConfigError(
+                "max_streams and max_streams_per_token must be at least 1 (the dashboard needs a stream)".into(),
+            ));
+        }
         let age = |field: &str, flag: &Option<String>, file: Option<String>, default: &str| {
             let raw = flag.clone().or(file).unwrap_or_else(|| default.to_string());
             parse_age(field, &raw).map_err(ConfigError)
@@ -339,6 +366,7 @@ impl ConfigArgs {
             trusted_proxies,
             statsd,
             allowed_hosts,
+            streams,
             retention,
             retention_interval_ms,
             min_available_workers,
@@ -389,178 +417,4 @@ fn validate_database_url(url: &str) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_resolve() {
-        let c = ConfigArgs::default().resolve().unwrap();
-        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
-        assert_eq!(c.pause_poll_interval_ms, 5000);
-        assert_eq!(c.retention, RetentionPolicy::default());
-        assert_eq!(c.retention_interval_ms, 60_000);
-    }
-
-    #[test]
-    fn retention_ages_resolve_with_zero_for_forever() {
-        let c = ConfigArgs {
-            retain_failed: Some("0".into()),
-            retain_events: Some("90d".into()),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap();
-        assert_eq!(c.retention.failed, None);
-        assert_eq!(c.retention.events, Some(chrono::Duration::days(90)));
-        assert_eq!(c.retention.succeeded, Some(chrono::Duration::days(7)));
-        let bad = ConfigArgs {
-            retain_succeeded: Some("a week".into()),
-            ..Default::default()
-        };
-        assert!(bad.resolve().unwrap_err().0.contains("retain_succeeded"));
-    }
-
-    #[test]
-    fn trusted_proxies_are_none_by_default_and_bad_ones_are_named() {
-        assert!(ConfigArgs::default()
-            .resolve()
-            .unwrap()
-            .trusted_proxies
-            .is_empty());
-        let c = ConfigArgs {
-            trusted_proxies: vec!["10.0.0.0/8".into(), "192.0.2.1".into()],
-            ..Default::default()
-        };
-        assert!(!c.resolve().unwrap().trusted_proxies.is_empty());
-        let bad = ConfigArgs {
-            trusted_proxies: vec!["10.0.0.0/40".into()],
-            ..Default::default()
-        };
-        assert!(bad.resolve().unwrap_err().0.contains("10.0.0.0/40"));
-    }
-
-    #[test]
-    fn statsd_is_off_by_default_and_parsed_when_set() {
-        assert_eq!(ConfigArgs::default().resolve().unwrap().statsd, None);
-        let c = ConfigArgs {
-            statsd: Some("127.0.0.1:8125".into()),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap();
-        assert_eq!(
-            c.statsd.map(|t| t.to_string()).as_deref(),
-            Some("127.0.0.1:8125")
-        );
-        let bad = ConfigArgs {
-            statsd: Some("statsd.local".into()),
-            ..Default::default()
-        };
-        assert!(bad.resolve().unwrap_err().0.contains("LULL_STATSD"));
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        let bad_listen = ConfigArgs {
-            listen: Some("localhost".into()),
-            ..Default::default()
-        };
-        assert!(bad_listen
-            .resolve()
-            .unwrap_err()
-            .0
-            .contains("listen address"));
-        let bad_db = ConfigArgs {
-            database_url: Some("mysql://x".into()),
-            ..Default::default()
-        };
-        assert!(bad_db.resolve().unwrap_err().0.contains("not supported"));
-        let bad_poll = ConfigArgs {
-            pause_poll_interval_ms: Some(1),
-            ..Default::default()
-        };
-        assert!(bad_poll
-            .resolve()
-            .unwrap_err()
-            .0
-            .contains("pause_poll_interval_ms"));
-    }
-
-    #[test]
-    fn disabled_auth_refuses_a_public_bind_without_the_flag() {
-        let public = ConfigArgs {
-            listen: Some("0.0.0.0:8080".into()),
-            ..Default::default()
-        };
-        assert!(public
-            .resolve()
-            .unwrap_err()
-            .0
-            .contains("refusing to listen"));
-        let allowed = ConfigArgs {
-            allow_insecure_bind: true,
-            ..public.clone()
-        };
-        assert!(allowed.resolve().is_ok());
-        let token = ConfigArgs {
-            auth: Some("token".into()),
-            ..public
-        };
-        assert!(token.resolve().is_ok());
-        let bad = ConfigArgs {
-            auth: Some("ldap".into()),
-            ..Default::default()
-        };
-        assert!(bad.resolve().unwrap_err().0.contains("auth is"));
-    }
-
-    #[test]
-    fn allowed_hosts_come_from_the_list_and_the_public_url() {
-        let c = ConfigArgs {
-            allowed_hosts: vec!["a.example".into(), "b.example".into()],
-            public_url: Some("https://user@lull.example.com:8443/base".into()),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap();
-        assert_eq!(
-            c.allowed_hosts,
-            ["a.example", "b.example", "lull.example.com"]
-        );
-        let bad = ConfigArgs {
-            public_url: Some("lull.example.com".into()),
-            ..Default::default()
-        };
-        assert!(bad.resolve().unwrap_err().0.contains("public_url"));
-    }
-
-    #[test]
-    fn file_fills_in_and_flags_win() {
-        let dir = std::env::temp_dir().join(format!("lull-cfg-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("lull.toml");
-        std::fs::write(
-            &path,
-            "listen = \"127.0.0.1:9999\"\npause_poll_interval_ms = 2000\n",
-        )
-        .unwrap();
-        let c = ConfigArgs {
-            config: Some(path.clone()),
-            pause_poll_interval_ms: Some(3000),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap();
-        assert_eq!(c.listen.port(), 9999);
-        assert_eq!(c.pause_poll_interval_ms, 3000);
-        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
-        let err = ConfigArgs {
-            config: Some(path),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap_err();
-        assert!(err.0.contains("invalid"), "{err}");
-    }
-}
+mod tests;

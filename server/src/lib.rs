@@ -8,7 +8,8 @@
 //! [`storage`] (all SQL: queries and operations written once, a driver per
 //! dialect for SQLite and PostgreSQL). [`domain`] holds the pure rules and
 //! the request parsing; [`auth`] the tokens and roles; [`live`] the
-//! dashboard's in-memory metrics history; [`metrics`](crate::metrics) the recorder behind
+//! dashboard's in-memory metrics history; [`streams`] the caps on open
+//! event streams; [`metrics`](crate::metrics) the recorder behind
 //! `/metrics` and StatsD.
 
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod live;
 pub mod metrics;
 pub mod service;
 pub mod storage;
+pub mod streams;
 
 use std::sync::Arc;
 
@@ -70,6 +72,7 @@ pub async fn start_with(
             retention_interval_ms: cfg.retention_interval_ms,
             statsd: cfg.statsd.clone(),
             trusted_proxies: cfg.trusted_proxies.clone(),
+            streams: cfg.streams,
             ..Default::default()
         },
     )

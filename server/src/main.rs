@@ -215,6 +215,10 @@ async fn main() -> std::process::ExitCode {
                 println!("  ack_warn_after_ms:      {}", cfg.ack_warn_after_ms);
                 println!("  auth:                   {:?}", cfg.auth);
                 println!("  min_available_workers:  {}", cfg.min_available_workers);
+                println!(
+                    "  max_streams:            {} ({} per token)",
+                    cfg.streams.total, cfg.streams.per_token
+                );
                 let age = |a: Option<chrono::Duration>| {
                     a.map_or("keep forever".to_string(), |d| {
                         format!("{}s", d.num_seconds())

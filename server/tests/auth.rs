@@ -86,8 +86,10 @@ async fn role_matrix(db: TestDb) {
             Some(Role::Operator),
         ),
     ];
-    let expect_allowed = |access: Access, role: Option<Role>| match (access, role) {
+    let expect_allowed = |access: Access, req: &Req, role: Option<Role>| match (access, role) {
         (Access::Public, _) => true,
+        // Open to everyone, but a credential that is sent must be good.
+        (Access::Open, _) => (req.bearer.is_none() && req.cookie.is_none()) || role.is_some(),
         (_, None) => false,
         (Access::Read, Some(r)) => matches!(r, Role::Viewer | Role::Operator),
         (Access::ReadJobs, Some(r)) => r != Role::Worker,
@@ -101,7 +103,7 @@ async fn role_matrix(db: TestDb) {
     let mut refused = 0;
     for spec in &routes {
         for (label, req, role) in &creds {
-            if expect_allowed(spec.access, *role) {
+            if expect_allowed(spec.access, req, *role) {
                 continue;
             }
             let (s, v, _) = a
@@ -139,7 +141,7 @@ async fn role_matrix(db: TestDb) {
             // The stream never ends; sign-in with `{}` is a failed sign-in
             // (401 naming the token field), covered by its own test; a
             // session's sign-out would end it for the routes after.
-            if !expect_allowed(spec.access, *role)
+            if !expect_allowed(spec.access, req, *role)
                 || spec.path.ends_with("/stream")
                 || spec.path == "/auth/login"
                 || (spec.path == "/auth/logout" && req.cookie.is_some())

@@ -95,6 +95,7 @@ async fn counts_and_lists_match_status_type_and_queue(db: TestDb) {
         job_type: Some("email".into()),
         queue: None,
         limit: Some(10),
+        include: None,
     })
     .unwrap();
     let listed = s.list_jobs(&filter, now).await.unwrap();

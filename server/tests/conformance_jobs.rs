@@ -408,6 +408,37 @@ async fn listing_filters_by_status_and_counts_dispatches(db: TestDb) {
     );
 }
 
+/// A listing reads payloads and results only when asked for; every other
+/// column is the same either way.
+async fn listing_reads_payloads_only_when_asked(db: TestDb) {
+    let now = t0();
+    db.store.enqueue(&new_job("a", 0, 3), now).await.unwrap();
+    let claimed = claim_job(&db.store, "w", now).await.unwrap();
+    let result = serde_json::json!({"ok": true});
+    let done = db
+        .store
+        .complete(&fence(&claimed, "w"), Some(result.clone()), now)
+        .await
+        .unwrap();
+    let mut with = jobs_filter(None, None, 10);
+    with.include_payload = true;
+    let full = db.store.list_jobs(&with, now).await.unwrap();
+    assert_eq!(full, std::slice::from_ref(&done));
+    assert_eq!(full[0].payload, serde_json::json!({"n": 1, "s": "x"}));
+    assert_eq!(full[0].result, Some(result));
+    let lean = db
+        .store
+        .list_jobs(&jobs_filter(None, None, 10), now)
+        .await
+        .unwrap();
+    let without = wire::Job {
+        payload: serde_json::Value::Null,
+        result: None,
+        ..done
+    };
+    assert_eq!(lean, [without]);
+}
+
 /// Many claimers at once: every job is handed out exactly once.
 async fn concurrent_claims_never_hand_out_a_job_twice(db: TestDb) {
     let now = t0();
@@ -529,6 +560,7 @@ on_both_stores!(
     cancel_and_retry_follow_the_job_state,
     unknown_jobs_are_not_found,
     listing_filters_by_status_and_counts_dispatches,
+    listing_reads_payloads_only_when_asked,
     concurrent_claims_never_hand_out_a_job_twice,
     a_claim_that_requeues_first_still_respects_the_types,
     finished_jobs_are_counted_and_timed_since_a_time,

@@ -13,6 +13,7 @@ use crate::PauseMode;
 /// threshold) are listed apart and not counted: they cannot apply anything
 /// until they come back, and then they apply the version they find.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PauseAcknowledgement {
     /// The global pause version being acknowledged (the status's).
@@ -31,6 +32,7 @@ pub struct PauseAcknowledgement {
 
 /// One worker in [`PauseAcknowledgement`]'s `pending` or `offline`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AcknowledgingWorker {
     pub worker_id: String,
@@ -44,6 +46,11 @@ pub struct AcknowledgingWorker {
 /// answer until every online worker has applied the current version, or
 /// that long has passed (bounded by the server; the answer says which).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +60,7 @@ pub struct StatusQuery {
 /// `impact` on the answer to a `dryRun` pause or resume: what the request
 /// would do, read from the state it describes. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PauseImpact {
     /// `pause` or `resume`.

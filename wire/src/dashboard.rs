@@ -11,6 +11,7 @@ use crate::{DrainMetrics, WorkerPauseStatus};
 /// Injected by the server into `index.html` as
 /// `<script id="lull-config" type="application/json">…</script>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DashboardConfig {
     /// `GET`/`POST` the pause status.
@@ -35,6 +36,7 @@ pub struct DashboardConfig {
 /// `GET /auth/me` (and the answer to a sign-in): who the credential is.
 /// With authentication disabled everyone is the local operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     /// `disabled` or `token`.
@@ -47,6 +49,7 @@ pub struct Session {
 
 /// A running (or stale) job that keeps `isDrained` false.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BlockingJob {
     pub id: Uuid,
@@ -67,6 +70,7 @@ pub struct BlockingJob {
 
 /// One sample of the running-jobs chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunningSample {
     pub at: DateTime<Utc>,
@@ -76,6 +80,7 @@ pub struct RunningSample {
 
 /// The drain card's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DrainView {
     pub metrics: DrainMetrics,
@@ -96,6 +101,7 @@ pub struct DrainView {
 
 /// Progress toward drained since the pause began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DrainProgress {
     /// Jobs still in flight (running + stale).
@@ -109,6 +115,7 @@ pub struct DrainProgress {
 
 /// A message on the live stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum StreamMessage {
     /// The full status; sent on connect and on every version change.

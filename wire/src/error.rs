@@ -19,6 +19,7 @@ use crate::{ActionImpact, ErrorBody, ErrorDetail, WorkerPauseStatus};
 /// is 400, a failed validation 422), so [`ApiError::into_parts`] gives back
 /// exactly what the server sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum ApiError {
     /// The request was malformed or failed validation (400/422): `code` is

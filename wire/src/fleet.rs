@@ -8,6 +8,7 @@ use crate::{ControlEvent, DesiredState};
 
 /// `pause`, `resume` or `drain` one or many workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerActionKind {
     Pause,
@@ -38,6 +39,7 @@ impl WorkerActionKind {
 /// `POST /api/workers/actions`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkerActionRequest {
     #[serde(default)]
@@ -58,6 +60,7 @@ pub struct WorkerActionRequest {
 
 /// The answer to a `dryRun` worker action: what it would do now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerActionDryRun {
     pub dry_run: bool,
@@ -76,6 +79,7 @@ pub struct WorkerActionDryRun {
 
 /// What happened to one targeted worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerActionResult {
     pub worker_id: String,
@@ -88,6 +92,7 @@ pub struct WorkerActionResult {
 
 /// The answer to a worker action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerActionResponse {
     pub action: WorkerActionKind,
@@ -102,6 +107,7 @@ pub struct WorkerActionResponse {
 
 /// What a refused action would have done (409 body, beside `error`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ActionImpact {
     pub available_before: usize,
@@ -113,6 +119,7 @@ pub struct ActionImpact {
 
 /// `POST /api/workers/rolling-restarts`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RollingRestartRequest {
     #[serde(default)]
@@ -132,6 +139,7 @@ pub struct RollingRestartRequest {
 
 /// Optional body of `POST /api/workers/rolling-restarts/{id}/cancel`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RollingRestartCancelRequest {
     /// Recorded in the audit log.
@@ -140,6 +148,7 @@ pub struct RollingRestartCancelRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RolloutStatus {
     Running,
@@ -171,6 +180,7 @@ impl RolloutStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RolloutWorkerState {
     Pending,
@@ -194,6 +204,7 @@ impl RolloutWorkerState {
 
 /// One worker of a rolling restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutWorker {
     pub worker_id: String,
@@ -210,6 +221,7 @@ pub struct RolloutWorker {
 
 /// `GET /api/workers/rolling-restarts/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RollingRestart {
     pub id: Uuid,

@@ -11,6 +11,7 @@ use crate::SystemBlock;
 /// `runAt`/`delaySeconds`, or waiting out a retry's backoff) is shown as
 /// `scheduled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -58,6 +59,7 @@ impl JobStatus {
 
 /// A unit of work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     pub id: Uuid,
@@ -66,6 +68,9 @@ pub struct Job {
     /// The queue it belongs to (`default` unless enqueued into another).
     #[serde(default = "crate::queues::default_queue")]
     pub queue: String,
+    /// Left out of listings unless asked for (`include=payload`): `null`
+    /// then. A stored payload is never `null` (no payload is `{}`).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub payload: serde_json::Value,
     pub priority: i32,
     pub status: JobStatus,
@@ -87,6 +92,8 @@ pub struct Job {
     pub unique_key: Option<String>,
     /// The worker reported it is holding at a quiesce checkpoint.
     pub paused_at_checkpoint: bool,
+    /// Left out of listings unless asked for, like `payload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -100,6 +107,7 @@ pub struct Job {
 /// `POST /api/queue/jobs`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnqueueRequest {
     #[serde(rename = "type", default)]
@@ -129,6 +137,7 @@ pub struct EnqueueRequest {
 /// The answer to an enqueue: the job, and whether it already existed (a
 /// `uniqueKey` matched a live job: nothing was created).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Enqueued {
     #[serde(flatten)]
@@ -139,6 +148,7 @@ pub struct Enqueued {
 
 /// `POST /api/queue/jobs/batch`: up to 1,000 jobs, enqueued all or none.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchEnqueueRequest {
     #[serde(default)]
@@ -147,6 +157,7 @@ pub struct BatchEnqueueRequest {
 
 /// The answer to a batch enqueue: each job in the order sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchEnqueueResponse {
     pub jobs: Vec<Enqueued>,
@@ -154,6 +165,7 @@ pub struct BatchEnqueueResponse {
 
 /// `POST /api/queue/jobs/claim`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimRequest {
     #[serde(default)]
@@ -183,6 +195,7 @@ pub struct ClaimRequest {
 /// struct literal; convert with [`ClaimManyRequest::split`].
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimManyRequest {
     #[serde(default)]
@@ -222,6 +235,7 @@ impl ClaimManyRequest {
 
 /// The answer to a claim: a job or `null`, and always the `system` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimResponse {
     /// The claimed job (with `limit`: the first of `jobs`).
@@ -236,6 +250,7 @@ pub struct ClaimResponse {
 /// `POST /api/queue/jobs/{id}/heartbeat`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeartbeatRequest {
     #[serde(default)]
@@ -252,6 +267,7 @@ pub struct HeartbeatRequest {
 /// The answer to a heartbeat: the job's lease as it now stands, and the
 /// `system` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatResponse {
     pub job: Job,
@@ -264,6 +280,7 @@ pub struct HeartbeatResponse {
 /// `POST /api/queue/jobs/{id}/complete`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteRequest {
     #[serde(default)]
@@ -277,6 +294,7 @@ pub struct CompleteRequest {
 /// `POST /api/queue/jobs/{id}/fail`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FailRequest {
     #[serde(default)]
@@ -293,6 +311,7 @@ pub struct FailRequest {
 /// The query of `GET /api/queue/jobs`. `status` stays a string so the
 /// server can answer an unknown one with a clear 422.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,12 +321,21 @@ pub struct JobListQuery {
     /// Only jobs of this queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// `payload`: list each job's payload and result too (see
+    /// [`JobSearch::include`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
 }
 
 /// The query of `GET /api/queue/jobs` with every filter: [`JobListQuery`]
 /// plus the job's `type`. The server reads this one; [`JobListQuery`]
 /// stays for the callers that never filter by type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct JobSearch {
     /// `queued`, `scheduled`, `running`, `succeeded`, `failed` or
@@ -320,13 +348,24 @@ pub struct JobSearch {
     /// Only jobs of this queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// 1 to 500 (default 100); more is refused with 422.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// `payload`: list each job's `payload` and `result` too. Without it
+    /// they are left out (each up to 256 KiB: a page of 500 could carry
+    /// over 100 MB); `GET /api/queue/jobs/{id}` has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
 }
 
 /// The query of `GET /api/queue/jobs/count`: the filters of [`JobSearch`],
 /// without a page size.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct JobCountQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,6 +378,7 @@ pub struct JobCountQuery {
 
 /// `GET /api/queue/jobs/count`: how many jobs match the filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobCount {
     pub count: i64,
 }
@@ -347,6 +387,7 @@ pub struct JobCount {
 /// type and/or queue (both optional: absent matches all). Loose, so the
 /// server names the missing or wrong field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkRetryRequest {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
@@ -366,6 +407,7 @@ pub struct BulkRetryRequest {
 /// The answer of a bulk retry: how many failed jobs were queued again,
 /// which, and the audit event that records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BulkRetryResponse {
     pub retried: i64,
@@ -375,6 +417,7 @@ pub struct BulkRetryResponse {
 
 /// `GET /api/queue/jobs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobList {
     pub jobs: Vec<Job>,
@@ -382,6 +425,7 @@ pub struct JobList {
 
 /// One job of a batch complete: its lease, and its result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchCompleteItem {
     #[serde(default)]
@@ -395,6 +439,7 @@ pub struct BatchCompleteItem {
 /// `POST /api/queue/jobs/batch-complete`: many leased jobs of one worker
 /// completed in one request, each fenced by its own lease token.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchCompleteRequest {
     #[serde(default)]
@@ -405,6 +450,7 @@ pub struct BatchCompleteRequest {
 
 /// One job of a batch fail: its lease, what went wrong, and whether to retry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchFailItem {
     #[serde(default)]
@@ -421,6 +467,7 @@ pub struct BatchFailItem {
 /// `POST /api/queue/jobs/batch-fail`: like a batch complete, with each
 /// job's `error` and `retryable`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchFailRequest {
     #[serde(default)]
@@ -431,6 +478,7 @@ pub struct BatchFailRequest {
 
 /// What happened to one job of a batch complete or fail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobOutcome {
     pub id: Uuid,
@@ -446,6 +494,7 @@ pub struct JobOutcome {
 /// The answer to a batch complete or fail (200 even when some jobs were
 /// refused): one outcome per job, in the order sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchOutcome {
     pub results: Vec<JobOutcome>,

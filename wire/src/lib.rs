@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 /// The body of every error response: `{"error": {"code", "message", "field"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -46,6 +47,7 @@ pub struct ErrorBody {
 
 /// What went wrong, machine-readable (`code`) and human-readable (`message`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, snake_case: `validation_failed`, `invalid_json`, `not_found`,
     /// `version_conflict`, `lease_lost`, `payload_too_large`, `internal`, …

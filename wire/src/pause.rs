@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// How the fleet is paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PauseMode {
     /// No new claims; running jobs finish naturally.
@@ -35,6 +36,7 @@ impl PauseMode {
 /// `queued`, `running`, `staleRunning` (running with an expired lease) and
 /// `isDrained` = nothing running and nothing stale.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DrainMetrics {
     pub queued: i64,
@@ -56,6 +58,7 @@ impl DrainMetrics {
 
 /// One entry of the append-only control log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ControlEvent {
     pub id: i64,
@@ -90,12 +93,14 @@ pub struct ControlEvent {
 
 /// `audit: {latest: [...]}` on the status, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditBlock {
     pub latest: Vec<ControlEvent>,
 }
 
 /// `GET /api/system/worker-pause` and the answer to a `POST` to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerPauseStatus {
     pub workers_paused: bool,
@@ -130,6 +135,7 @@ pub struct WorkerPauseStatus {
 /// server can say precisely which field is missing or wrong.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PauseRequest {
     /// `pause` or `resume`.
@@ -187,6 +193,7 @@ impl PauseRequest {
 /// `limit` events (the server bounds it), older than the event id `before`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +207,11 @@ pub struct EventsQuery {
 /// contains (any case). The server filters before it pages, so a page is
 /// `limit` matching events and `nextBefore` continues among the matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct EventsSearch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +226,7 @@ pub struct EventsSearch {
 
 /// `GET /api/system/worker-pause/events?limit=&before=`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventsPage {
     pub events: Vec<ControlEvent>,
@@ -224,6 +237,7 @@ pub struct EventsPage {
 /// The `system` block on claim and heartbeat answers: what a worker needs to
 /// know about the global pause, and how long to sleep while it lasts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SystemBlock {
     pub workers_paused: bool,

@@ -17,6 +17,7 @@ pub fn default_queue() -> String {
 
 /// One queue: its pause state and its live jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueInfo {
     pub name: String,
@@ -57,6 +58,7 @@ pub struct QueueInfo {
 
 /// `GET /api/queues`: every queue that has jobs or a pause, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueList {
     pub queues: Vec<QueueInfo>,
 }
@@ -64,6 +66,7 @@ pub struct QueueList {
 /// `POST /api/queues/{name}/pause`. Loose, like [`crate::PauseRequest`], so
 /// the server names the missing or wrong field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QueuePauseRequest {
     /// `drain` or `quiesce` (required).
@@ -90,6 +93,7 @@ pub struct QueuePauseRequest {
 
 /// `POST /api/queues/{name}/resume`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QueueResumeRequest {
     #[serde(default)]
@@ -109,6 +113,7 @@ pub struct QueueResumeRequest {
 
 /// A paused queue, as the `system` block names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PausedQueue {
     pub name: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /scheduler/status` and the answer to `/scheduler/pause|resume`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SchedulerStatus {
     /// `running`, `paused` or `transitioning`.
     pub state: String,
@@ -22,6 +23,7 @@ pub struct SchedulerStatus {
 /// Optional body of `POST /scheduler/pause` and `/scheduler/resume`; the
 /// runbook sends none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SchedulerActionRequest {
     #[serde(default)]
@@ -32,6 +34,7 @@ pub struct SchedulerActionRequest {
 
 /// `GET /status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SystemStatus {
     pub state: String,
     pub version: i64,
@@ -48,10 +51,20 @@ pub struct SystemStatus {
 /// `GET /health`: `healthy` is false when any check is an `error` or
 /// `critical` (the answer is then 503); every check that is not `ok` or
 /// `skipped` is also in `recent_events`, before the control events.
+///
+/// Only callers with read access get the details (`database`, each
+/// check's `message` and `latency_ms`, and `recent_events`, which name
+/// actors and reasons): anyone else gets `healthy`, `recent_events: []`
+/// and each check's `name` and `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub healthy: bool,
-    pub database: String,
+    /// `sqlite` or `postgres` (readers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Empty for callers without read access.
+    #[serde(default)]
     pub recent_events: Vec<HealthEvent>,
     /// Each check's outcome (`database`, `listener`, `background`,
     /// `workers`, `leases`, `rollouts`, `acknowledgement`).
@@ -61,11 +74,14 @@ pub struct Health {
 
 /// One check of `/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthCheck {
     pub name: String,
     /// `ok`, `skipped` (does not apply), `warning`, `error` or `critical`.
     pub status: String,
-    pub message: String,
+    /// What was found (readers only: it may name workers and jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// The database check: how long the ping took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
@@ -75,6 +91,7 @@ pub struct HealthCheck {
 /// migrations ran, its caches are loaded, its background tasks run, the
 /// database answers); 503 with the reason otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Readyz {
     pub ready: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +100,7 @@ pub struct Readyz {
 
 /// One line of `/health`'s `recent_events`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthEvent {
     /// `info`, `warning`, `error` or `critical`.
     #[serde(rename = "type")]
@@ -95,6 +113,7 @@ pub struct HealthEvent {
 
 /// `GET /dispatches/{id}`: a job under the runbook's name, snake_case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dispatch {
     pub id: String,
     #[serde(rename = "type")]
@@ -113,6 +132,7 @@ pub struct Dispatch {
 
 /// `GET /livez`: the process answers (no storage is touched).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Livez {
     pub ok: bool,
 }

@@ -11,6 +11,7 @@ use crate::SystemBlock;
 
 /// What the operator wants a worker to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DesiredState {
     Active,
@@ -20,6 +21,7 @@ pub enum DesiredState {
 
 /// What a worker is seen doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ObservedState {
     Running,
@@ -32,6 +34,7 @@ pub enum ObservedState {
 
 /// What a worker reports about itself in heartbeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ReportedState {
     Running,
@@ -42,6 +45,7 @@ pub enum ReportedState {
 
 /// The instruction a worker gets in every heartbeat answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Directive {
     /// Claim and run jobs (subject to the global pause in `system`).
@@ -55,6 +59,7 @@ pub enum Directive {
 /// `POST /api/workers/register`. A worker keeps its `workerId` across
 /// restarts; `bootId` changes on every process start.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
     #[serde(default)]
@@ -73,6 +78,7 @@ pub struct RegisterRequest {
 
 /// `POST /api/workers/{id}/heartbeat`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkerHeartbeatRequest {
     #[serde(default)]
@@ -94,6 +100,7 @@ pub struct WorkerHeartbeatRequest {
 
 /// The answer to a register or worker heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerDirectiveResponse {
     pub worker: WorkerInfo,
@@ -103,6 +110,7 @@ pub struct WorkerDirectiveResponse {
 
 /// One worker in `GET /api/workers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerInfo {
     pub id: String,
@@ -140,12 +148,14 @@ pub struct WorkerInfo {
 
 /// `GET /api/workers`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerList {
     pub workers: Vec<WorkerInfo>,
 }
 
 /// `GET /api/workers/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FleetHealth {
     pub online: u32,
@@ -157,6 +167,7 @@ pub struct FleetHealth {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerHealth {
     pub id: String,
@@ -169,6 +180,7 @@ pub struct WorkerHealth {
 
 /// `GET /api/workers/metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FleetMetrics {
     pub queue_depth: i64,
@@ -179,6 +191,7 @@ pub struct FleetMetrics {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerMetrics {
     pub id: String,
@@ -188,6 +201,7 @@ pub struct WorkerMetrics {
 
 /// `payloadType` of a result envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadType {
     Facts,
@@ -220,6 +234,7 @@ impl PayloadType {
 
 /// `POST /api/workers/results`: applied once per `idempotencyKey`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResultEnvelope {
     #[serde(default)]
@@ -239,6 +254,7 @@ pub struct ResultEnvelope {
 /// The payload of an `execution_result`: a job's outcome, fenced by its
 /// lease token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecutionResult {
     pub lease_token: Uuid,
@@ -254,6 +270,7 @@ pub struct ExecutionResult {
 
 /// The answer to a result submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResultAck {
     pub idempotency_key: String,

@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use worker::{Config, Exit, Handler, JobContext, JobError, Registry, Worker};
+use worker::{Checkpoint, Config, Exit, Handler, JobContext, JobError, Registry, Worker};
 
 /// Counts the words of `payload.text`, one checkpoint per line so a quiesce
 /// can hold it between lines.
@@ -22,7 +22,10 @@ impl Handler for WordCount {
             .ok_or_else(|| JobError::fatal("payload.text must be a string"))?;
         let mut words = 0;
         for line in text.lines() {
-            ctx.checkpoint().await;
+            if ctx.checkpoint().await == Checkpoint::Stop {
+                // The worker is going away: the job is handed back.
+                return Err(JobError::retryable("stopped at a checkpoint"));
+            }
             words += line.split_whitespace().count();
         }
         Ok(json!({ "words": words }))

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::handler::{Handler, JobContext, JobError};
+use crate::handler::{Checkpoint, Handler, JobContext, JobError};
 
 /// Kept of each of stdout and stderr, so a result stays well under the
 /// server's 256 KiB bound.
@@ -196,7 +196,9 @@ impl Handler for Sleep {
             tokio::time::sleep(Duration::from_millis(chunk)).await;
             slept += chunk;
             if p.checkpoint_every_ms.is_some() && slept < p.ms {
-                ctx.checkpoint().await;
+                if ctx.checkpoint().await == Checkpoint::Stop {
+                    return Err(JobError::retryable("stopped at a checkpoint"));
+                }
                 checkpoints += 1;
             }
         }

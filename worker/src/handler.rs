@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 use crate::fleet::{FleetView, PausedQueues};
+use crate::shutdown::StopLevel;
 
 /// What a job type does. Cancellation is by drop: when the lease is lost or
 /// the worker stops at once, the future is dropped at its next `.await`, so
@@ -78,6 +79,23 @@ pub(crate) struct CheckpointState {
     /// Wakes the lease heartbeat so the server learns of a hold (or its end)
     /// at once rather than a third of a lease later.
     pub(crate) changed: Notify,
+    /// [`JobContext::checkpoint`] answered [`Checkpoint::Stop`]: the job is
+    /// handed back, whatever its handler returns is not reported.
+    pub(crate) stopped: AtomicBool,
+}
+
+/// What [`JobContext::checkpoint`] tells the handler.
+#[must_use = "on `Stop` the handler should return at once"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Go on with the work.
+    Continue,
+    /// The worker is going away (SIGTERM, its `drain` directive, a rolling
+    /// restart) while this job is held by a quiesce: return now, with any
+    /// value. The job is handed back — its outcome is not reported, its
+    /// lease expires and the server requeues it — so the worker can exit
+    /// instead of holding until its supervisor's deadline.
+    Stop,
 }
 
 /// The running job as its handler sees it.
@@ -92,6 +110,11 @@ pub struct JobContext {
     /// The paused queues: a quiesce of this job's queue holds it too.
     pub(crate) queues: watch::Receiver<PausedQueues>,
     pub(crate) checkpoint: Arc<CheckpointState>,
+    /// The worker's own stop level (SIGTERM, an embedding program's drain).
+    pub(crate) shutdown: watch::Receiver<StopLevel>,
+    /// The control plane's directive for this worker (`drain`: a drain
+    /// action or a rolling restart).
+    pub(crate) directive: watch::Receiver<wire::Directive>,
 }
 
 impl JobContext {
@@ -117,13 +140,22 @@ impl JobContext {
         &self.worker_id
     }
 
-    /// A safe stopping point. Returns at once unless the fleet, or this
-    /// job's queue, is quiesced; then it holds (the lease heartbeats go on,
-    /// reporting `pausedAtCheckpoint: true`) until the pause clears or
-    /// turns into a drain. Call it between steps of long work.
-    pub async fn checkpoint(&self) {
+    /// A safe stopping point. Returns [`Checkpoint::Continue`] at once
+    /// unless the fleet, or this job's queue, is quiesced; then it holds
+    /// (the lease heartbeats go on, reporting `pausedAtCheckpoint: true`)
+    /// until the pause clears or turns into a drain. Call it between steps
+    /// of long work.
+    ///
+    /// A worker told to drain while a job holds here could never finish
+    /// that job before the quiesce ends, so a drain (SIGTERM, the worker's
+    /// `drain` directive, a rolling restart) ends the hold with
+    /// [`Checkpoint::Stop`]: return at once. Outside a quiesce a drain does
+    /// not stop the job; it runs to its end, as a drain promises.
+    pub async fn checkpoint(&self) -> Checkpoint {
         let (mut fleet, mut queues) = (self.fleet.clone(), self.queues.clone());
+        let (mut shutdown, mut directive) = (self.shutdown.clone(), self.directive.clone());
         let (mut fleet_open, mut queues_open) = (true, true);
+        let (mut shutdown_open, mut directive_open) = (true, true);
         loop {
             let view = *fleet.borrow_and_update();
             let queue_version = queues
@@ -136,7 +168,16 @@ impl JobContext {
                     self.checkpoint.changed.notify_one();
                     tracing::info!(job_id = %self.job_id, version = view.version, queue = %self.queue, "leaving checkpoint: no longer quiesced");
                 }
-                return;
+                return Checkpoint::Continue;
+            }
+            let draining = *shutdown.borrow_and_update() >= StopLevel::Drain
+                || *directive.borrow_and_update() == wire::Directive::Drain;
+            if draining {
+                // `holding` stays set: the job did stop at a safe point, and
+                // its last heartbeats say so until the worker exits.
+                self.checkpoint.stopped.store(true, Ordering::SeqCst);
+                tracing::info!(job_id = %self.job_id, queue = %self.queue, "stopping at checkpoint: the worker is draining while the job is quiesced; the job is handed back (its lease expires and the server requeues it)");
+                return Checkpoint::Stop;
             }
             if !self.checkpoint.holding.swap(true, Ordering::SeqCst) {
                 self.checkpoint.changed.notify_one();
@@ -152,8 +193,10 @@ impl JobContext {
             tokio::select! {
                 r = fleet.changed(), if fleet_open => fleet_open = r.is_ok(),
                 r = queues.changed(), if queues_open => queues_open = r.is_ok(),
+                r = shutdown.changed(), if shutdown_open => shutdown_open = r.is_ok(),
+                r = directive.changed(), if directive_open => directive_open = r.is_ok(),
                 // The runtime is gone; nothing will ever clear the pause.
-                else => return,
+                else => return Checkpoint::Continue,
             }
         }
     }
@@ -162,6 +205,8 @@ impl JobContext {
     pub fn detached(job_type: &str) -> JobContext {
         let (_tx, fleet) = watch::channel(FleetView::default());
         let (_tx, queues) = watch::channel(PausedQueues::new());
+        let (_tx, shutdown) = watch::channel(StopLevel::Run);
+        let (_tx, directive) = watch::channel(wire::Directive::Run);
         JobContext {
             job_id: Uuid::nil(),
             job_type: job_type.to_string(),
@@ -171,6 +216,8 @@ impl JobContext {
             worker_id: "detached".into(),
             fleet,
             checkpoint: Arc::default(),
+            shutdown,
+            directive,
         }
     }
 }
@@ -185,7 +232,7 @@ mod tests {
         let (tx, rx) = watch::channel(FleetView::default());
         let mut ctx = JobContext::detached("t");
         ctx.fleet = rx;
-        ctx.checkpoint().await; // running: returns at once
+        assert_eq!(ctx.checkpoint().await, Checkpoint::Continue); // running
         tx.send_replace(FleetView {
             workers_paused: true,
             mode: Some(wire::PauseMode::Quiesce),
@@ -204,10 +251,11 @@ mod tests {
             version: 3,
             ..FleetView::default()
         });
-        tokio::time::timeout(Duration::from_secs(5), held)
+        let said = tokio::time::timeout(Duration::from_secs(5), held)
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(said, Checkpoint::Continue);
         assert!(!state.holding.load(Ordering::SeqCst));
     }
 
@@ -231,7 +279,7 @@ mod tests {
             ]
             .into(),
         );
-        ctx.checkpoint().await;
+        assert_eq!(ctx.checkpoint().await, Checkpoint::Continue);
         tx.send_replace([("a".to_string(), pause("a", wire::PauseMode::Quiesce))].into());
         let state = ctx.checkpoint.clone();
         let held = tokio::spawn(async move { ctx.checkpoint().await });
@@ -241,10 +289,86 @@ mod tests {
         assert!(state.holding.load(Ordering::SeqCst));
         assert!(!held.is_finished());
         tx.send_replace(PausedQueues::new());
-        tokio::time::timeout(Duration::from_secs(5), held)
+        let said = tokio::time::timeout(Duration::from_secs(5), held)
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(said, Checkpoint::Continue);
         assert!(!state.holding.load(Ordering::SeqCst));
+    }
+
+    fn quiesced() -> FleetView {
+        FleetView {
+            workers_paused: true,
+            mode: Some(wire::PauseMode::Quiesce),
+            version: 2,
+            server_poll_ms: 100,
+        }
+    }
+
+    /// A job held under a quiesce, with the worker's stop level and
+    /// directive under the test's control.
+    fn held_context() -> (
+        JobContext,
+        watch::Sender<FleetView>,
+        watch::Sender<StopLevel>,
+        watch::Sender<wire::Directive>,
+    ) {
+        let mut ctx = JobContext::detached("t");
+        let (fleet, rx) = watch::channel(quiesced());
+        ctx.fleet = rx;
+        let (stop, rx) = watch::channel(StopLevel::Run);
+        ctx.shutdown = rx;
+        let (directive, rx) = watch::channel(wire::Directive::Run);
+        ctx.directive = rx;
+        (ctx, fleet, stop, directive)
+    }
+
+    async fn wait_held(state: &CheckpointState) {
+        tokio::time::timeout(Duration::from_secs(5), state.changed.notified())
+            .await
+            .unwrap();
+        assert!(state.holding.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn a_drain_ends_a_hold_with_stop() {
+        // SIGTERM (the worker's own drain) and the control plane's drain
+        // directive each release a held job with `Stop`.
+        for by_directive in [false, true] {
+            let (ctx, _fleet, stop, directive) = held_context();
+            let state = ctx.checkpoint.clone();
+            let held = tokio::spawn(async move { ctx.checkpoint().await });
+            wait_held(&state).await;
+            assert!(!held.is_finished());
+            if by_directive {
+                directive.send_replace(wire::Directive::Drain);
+            } else {
+                stop.send_replace(StopLevel::Drain);
+            }
+            let said = tokio::time::timeout(Duration::from_secs(5), held)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(said, Checkpoint::Stop, "by directive: {by_directive}");
+            assert!(state.stopped.load(Ordering::SeqCst));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_draining_worker_stops_at_a_quiesced_checkpoint_at_once() {
+        let (ctx, _fleet, stop, _directive) = held_context();
+        stop.send_replace(StopLevel::Drain);
+        assert_eq!(ctx.checkpoint().await, Checkpoint::Stop);
+    }
+
+    #[tokio::test]
+    async fn outside_a_quiesce_a_drain_lets_the_job_go_on() {
+        let (ctx, fleet, stop, directive) = held_context();
+        fleet.send_replace(FleetView::default());
+        stop.send_replace(StopLevel::Drain);
+        directive.send_replace(wire::Directive::Drain);
+        assert_eq!(ctx.checkpoint().await, Checkpoint::Continue);
+        assert!(!ctx.checkpoint.stopped.load(Ordering::SeqCst));
     }
 }

@@ -1,13 +1,15 @@
 //! One claimed job: run its handler while a lease heartbeat keeps the lease,
 //! then report the outcome. If the lease is lost (the job was requeued
 //! elsewhere or cancelled) the handler is cancelled and nothing is reported:
-//! the job now belongs to someone else.
+//! the job now belongs to someone else. Nor is anything reported for a job
+//! its handler stopped at a checkpoint ([`crate::Checkpoint::Stop`]): it is
+//! handed back.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use client::ApiError;
+use client::ErrorKind;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -15,6 +17,10 @@ use wire::{ExecutionResult, HeartbeatRequest, Job, PayloadType, ResultEnvelope};
 
 use crate::handler::{CheckpointState, JobContext, JobError};
 use crate::shared::Shared;
+
+/// The first retry of a failed lease heartbeat; it doubles up to the usual
+/// interval.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
 
 /// Aborts the handler task when the job is dropped (lease lost, or the
 /// worker stopping at once): a spawned task would otherwise run on.
@@ -49,6 +55,8 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job, checkpoint: Arc<Checkpoin
                 fleet: shared.fleet.subscribe(),
                 queues: shared.fleet.subscribe_queues(),
                 checkpoint: checkpoint.clone(),
+                shutdown: shared.shutdown.subscribe(),
+                directive: shared.directive.subscribe(),
             };
             let payload = job.payload.clone();
             let mut task =
@@ -64,6 +72,12 @@ pub(crate) async fn run(shared: Arc<Shared>, job: Job, checkpoint: Arc<Checkpoin
             }
         }
     };
+    if checkpoint.stopped.load(Ordering::SeqCst) {
+        // Reporting it would fail the attempt (or, with none left, the
+        // job) for the worker's restart; an expired lease requeues it.
+        tracing::warn!(job_id = %job.id, "job stopped at a checkpoint: handed back, no result reported; its lease expires and the server requeues it");
+        return;
+    }
     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match &outcome {
         Ok(_) => tracing::info!(job_id = %job.id, elapsed_ms = ms, "job succeeded"),
@@ -115,16 +129,21 @@ pub(crate) fn envelope(
 /// or leaves a checkpoint hold) and feeds the `system` block to the fleet
 /// state (its `pausedQueues` speak for the job's queue: a quiesce of that
 /// queue reaches the job through here). Returns only when the lease is
-/// lost; an unreachable server is retried, since the lease may well outlive
-/// a short outage.
+/// lost — Lull's own `lease_lost` or `not_found` ([`ErrorKind::Gone`]).
+/// Anything else is retried: an outage, a proxy's error page (even a 404)
+/// or a refused credential may pass while the lease still holds — sooner
+/// than a third of a lease (with backoff), so a short blip does not eat up
+/// the lease's margin.
 async fn keep_lease(shared: &Shared, job: &Job, token: Uuid, checkpoint: &CheckpointState) {
     let job_id = job.id;
     let scope = std::slice::from_ref(&job.queue);
     let every = shared.config.lease_heartbeat_interval();
     let mut failing = false;
+    // After a failure the next try comes sooner, doubling up to `every`.
+    let mut retry: Option<Duration> = None;
     loop {
         tokio::select! {
-            () = tokio::time::sleep(every) => {}
+            () = tokio::time::sleep(retry.unwrap_or(every).min(every)) => {}
             () = checkpoint.changed.notified() => {}
         }
         let req = HeartbeatRequest {
@@ -133,7 +152,7 @@ async fn keep_lease(shared: &Shared, job: &Job, token: Uuid, checkpoint: &Checkp
             paused_at_checkpoint: Some(checkpoint.holding.load(Ordering::SeqCst)),
             lease_seconds: Some(shared.config.lease_seconds),
         };
-        match shared.api.job_heartbeat(job_id, &req).await {
+        let e = match shared.api.job_heartbeat(job_id, &req).await {
             Ok(resp) => {
                 shared.fleet.observe(&resp.system);
                 shared
@@ -145,29 +164,27 @@ async fn keep_lease(shared: &Shared, job: &Job, token: Uuid, checkpoint: &Checkp
                 if std::mem::take(&mut failing) {
                     tracing::info!(%job_id, "lease heartbeat going again");
                 }
+                retry = None;
+                continue;
             }
-            Err(e) if lease_is_lost(&e) => {
+            Err(e) => e,
+        };
+        retry = Some(retry.map_or(FIRST_RETRY, |r| (r * 2).min(every)));
+        match e.kind() {
+            ErrorKind::Gone => {
                 tracing::warn!(%job_id, error = %e, "lease heartbeat refused");
                 return;
             }
-            Err(e) => {
-                if !std::mem::replace(&mut failing, true) {
-                    tracing::warn!(%job_id, error = %e, "lease heartbeat failed; retrying");
-                }
+            // The lease may still hold: keep trying, say why once.
+            ErrorKind::Credential if !std::mem::replace(&mut failing, true) => {
+                tracing::error!(%job_id, error = %e, "lease heartbeat: the server refuses this worker's credential (fix LULL_TOKEN); retrying, the job keeps running");
             }
+            _ if !std::mem::replace(&mut failing, true) => {
+                tracing::warn!(%job_id, error = %e, "lease heartbeat failed; retrying");
+            }
+            _ => {}
         }
     }
-}
-
-/// The server says the lease is no longer ours: it expired and the job
-/// was requeued, or it was cancelled (`lease_lost`), or the job is gone
-/// (`not_found`). Anything else — an outage, a proxy's error page — may
-/// pass while the lease still holds, so the heartbeat goes on.
-fn lease_is_lost(e: &client::Error) -> bool {
-    matches!(
-        e.api(),
-        Some(ApiError::LeaseLost { .. } | ApiError::NotFound { .. })
-    )
 }
 
 #[cfg(test)]
@@ -194,27 +211,5 @@ mod tests {
         assert_eq!(p.retryable, Some(false));
         assert_eq!(p.error.as_deref(), Some("bad"));
         assert_eq!(p.result, Some(json!({"exitCode": 2})));
-    }
-
-    #[test]
-    fn only_the_servers_word_ends_a_lease() {
-        let api = |e: ApiError| client::Error::Api(e);
-        assert!(lease_is_lost(&api(ApiError::LeaseLost {
-            message: "requeued".into()
-        })));
-        assert!(lease_is_lost(&api(ApiError::NotFound {
-            message: "gone".into(),
-            field: None
-        })));
-        // An outage, or a proxy's 404 page, does not: the lease may hold.
-        assert!(!lease_is_lost(&api(ApiError::Unreachable {
-            message: "refused".into()
-        })));
-        assert!(!lease_is_lost(&api(ApiError::Other {
-            status: 404,
-            code: "http_404".into(),
-            message: "<html>".into(),
-            field: None
-        })));
     }
 }

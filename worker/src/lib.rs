@@ -7,7 +7,9 @@
 //!   `version`; claiming resumes by itself when the pause clears.
 //! - **Quiesce**: a running job's [`JobContext::checkpoint`] blocks while the
 //!   fleet is quiesced, with lease heartbeats going on (reporting
-//!   `pausedAtCheckpoint`), so no lease expires.
+//!   `pausedAtCheckpoint`), so no lease expires; a drain (SIGTERM, the
+//!   `drain` directive, a rolling restart) ends the hold with
+//!   [`Checkpoint::Stop`] and hands the job back, so the worker can exit.
 //! - **Directives** (`run` | `pause` | `drain` on worker heartbeats) and
 //!   SIGTERM: drain finishes the running jobs, then the worker exits 0.
 //! - **Results** go to `/api/workers/results` with an idempotency key; when
@@ -38,7 +40,7 @@ pub mod shutdown;
 pub mod spool;
 
 pub use config::{Cli, Config, ConfigError, LogFormat};
-pub use handler::{Handler, JobContext, JobError};
+pub use handler::{Checkpoint, Handler, JobContext, JobError};
 pub use registry::Registry;
 pub use runtime::Worker;
 pub use shared::{Exit, WorkerError};

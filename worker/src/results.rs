@@ -1,12 +1,15 @@
 //! Getting results to the server exactly once: submit with an idempotency
 //! key; if the server cannot take it now, spool it; replay the spool
 //! newest-first until each file is acknowledged (then delete it) or finally
-//! refused (then move it to `rejected/`, with a warning). Nothing is retried
-//! forever and nothing is dropped silently.
+//! refused (then move it to `rejected/`, with a warning). Which failures
+//! are final is [`client::Error::is_final`]'s call: a proxy's error page or
+//! a refused credential (401/403) is not — the result stays spooled until
+//! the proxy recovers or an operator fixes the token. Nothing is dropped
+//! silently.
 
 use std::path::Path;
 
-use client::Client;
+use client::{Client, ErrorKind};
 use wire::{ResultAck, ResultEnvelope};
 
 use crate::spool::Spool;
@@ -23,9 +26,10 @@ pub(crate) struct Results {
 pub(crate) struct ReplayPass {
     pub(crate) acknowledged: usize,
     pub(crate) rejected: usize,
-    /// The server could not be reached (or was overloaded): the pass stopped
-    /// early, the rest waits for the next one.
-    pub(crate) interrupted: bool,
+    /// Why the pass stopped early, the rest waiting for the next one: the
+    /// server could not take results now ([`ErrorKind::Transient`]), or it
+    /// refuses this worker's credential ([`ErrorKind::Credential`]).
+    pub(crate) interrupted: Option<ErrorKind>,
 }
 
 impl Results {
@@ -38,7 +42,13 @@ impl Results {
                 applied_now = ack.map(|a| a.applied_now),
                 "result acknowledged"
             ),
-            Err(e) if e.is_transient() => match self.spool.write(&env, chrono::Utc::now()).await {
+            Err(e) if !e.is_final() => match self.spool.write(&env, chrono::Utc::now()).await {
+                Ok(path) if e.kind() == ErrorKind::Credential => tracing::error!(
+                    idempotency_key = %key,
+                    file = %path.display(),
+                    error = %e,
+                    "result not delivered: the server refuses this worker's credential (fix LULL_TOKEN); spooled for replay"
+                ),
                 Ok(path) => tracing::warn!(
                     idempotency_key = %key,
                     file = %path.display(),
@@ -83,7 +93,7 @@ impl Results {
             Ok(f) => f,
             Err(e) => {
                 tracing::error!(dir = %self.spool.dir().display(), error = %e, "cannot read the spool");
-                pass.interrupted = true;
+                pass.interrupted = Some(ErrorKind::Transient);
                 return pass;
             }
         };
@@ -91,8 +101,8 @@ impl Results {
             match self.replay_file(&path).await {
                 Replayed::Acknowledged => pass.acknowledged += 1,
                 Replayed::Rejected => pass.rejected += 1,
-                Replayed::Later => {
-                    pass.interrupted = true;
+                Replayed::Later(why) => {
+                    pass.interrupted = Some(why);
                     break;
                 }
             }
@@ -116,7 +126,7 @@ impl Results {
             Ok(ack) => {
                 if let Err(e) = Spool::remove(path).await {
                     tracing::error!(file = %path.display(), error = %e, "acknowledged but cannot delete the spool file");
-                    return Replayed::Later;
+                    return Replayed::Later(ErrorKind::Transient);
                 }
                 tracing::info!(
                     idempotency_key = %key,
@@ -126,9 +136,9 @@ impl Results {
                 );
                 Replayed::Acknowledged
             }
-            Err(e) if e.is_transient() => {
+            Err(e) if !e.is_final() => {
                 tracing::debug!(file = %path.display(), error = %e, "spool replay deferred");
-                Replayed::Later
+                Replayed::Later(e.kind())
             }
             Err(e) => {
                 self.reject(path, &e.to_string()).await;
@@ -152,26 +162,38 @@ impl Results {
 enum Replayed {
     Acknowledged,
     Rejected,
-    Later,
+    /// Not now, and why (transient, or a refused credential).
+    Later(ErrorKind),
 }
 
-/// Logs a replay outage once, not every second.
+/// Logs a replay outage once, not every second (and again when its cause
+/// changes: a refused credential needs an operator, an outage does not).
 #[derive(Debug, Default)]
 pub(crate) struct OutageLog {
-    down: bool,
+    down: Option<ErrorKind>,
 }
 
 impl OutageLog {
     pub(crate) fn pass(&mut self, pass: &ReplayPass, backlog: u32) {
-        if pass.interrupted && !self.down {
-            self.down = true;
-            tracing::warn!(
-                backlog,
-                "spool replay paused: the server is not taking results; retrying"
-            );
-        } else if !pass.interrupted && self.down {
-            self.down = false;
-            tracing::info!(backlog, "spool replay going again");
+        match pass.interrupted {
+            Some(why) if self.down != Some(why) => {
+                self.down = Some(why);
+                if why == ErrorKind::Credential {
+                    tracing::error!(
+                        backlog,
+                        "spool replay paused: the server refuses this worker's credential (fix LULL_TOKEN); the results stay spooled and are retried"
+                    );
+                } else {
+                    tracing::warn!(
+                        backlog,
+                        "spool replay paused: the server is not taking results; retrying"
+                    );
+                }
+            }
+            None if self.down.take().is_some() => {
+                tracing::info!(backlog, "spool replay going again");
+            }
+            _ => {}
         }
     }
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use common::{Api, Db, Server};
 use serde_json::{json, Value};
 use wire::JobStatus;
-use worker::{Config, Exit, Handler, JobContext, JobError, Registry, Worker};
+use worker::{Checkpoint, Config, Exit, Handler, JobContext, JobError, Registry, Worker};
 
 struct WordCount;
 
@@ -22,7 +22,9 @@ impl Handler for WordCount {
         let text = payload["text"]
             .as_str()
             .ok_or_else(|| JobError::fatal("payload.text must be a string"))?;
-        ctx.checkpoint().await;
+        if ctx.checkpoint().await == Checkpoint::Stop {
+            return Err(JobError::retryable("stopped at a checkpoint"));
+        }
         Ok(json!({"words": text.split_whitespace().count(), "attempt": ctx.attempt()}))
     }
 }

@@ -90,6 +90,8 @@ impl JobsQuery {
             job_type: self.job_type.clone(),
             queue: self.queue.clone(),
             limit: Some(self.limit),
+            // The table shows no payloads: the job's own page fetches them.
+            include: None,
         }
     }
 

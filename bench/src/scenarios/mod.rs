@@ -1,5 +1,6 @@
 //! The performance scenarios of issue 7 (and scenario 7, the pause time
-//! against the finished-job history, of issue 13). Each runs against freshly started
+//! against the finished-job history, of issue 13; scenario 8, Lull against
+//! graphile-worker, of issue 18). Each runs against freshly started
 //! servers on a fresh database and returns plain figures; [`crate::report`]
 //! turns them into `BENCHMARKS.md`. Comparisons are ratios measured in the
 //! same run (same server, same connections), because the machine is noisy.
@@ -8,6 +9,8 @@ pub mod heartbeats;
 pub mod latency;
 pub mod pause_history;
 pub mod paused_claim;
+pub mod peer;
+pub mod peer_report;
 pub mod propagation;
 pub mod throughput;
 

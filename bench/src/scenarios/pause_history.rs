@@ -220,36 +220,16 @@ pub fn section(r: &PauseHistory, date: &str, commit: &str) -> String {
     out
 }
 
-/// `previous` with its scenario 7 section replaced by `section` (or the
-/// section added before the hand-written notes when it had none — outside
-/// their markers, which a full run carries over as they are).
+/// `previous` with its scenario 7 section replaced by `section` (see
+/// [`crate::sections::splice`]).
 pub fn splice(previous: &str, section: &str) -> String {
-    if let (Some(b), Some(e)) = (previous.find(SECTION_BEGIN), previous.find(SECTION_END)) {
-        if b < e {
-            let after = &previous[e + SECTION_END.len()..];
-            return format!(
-                "{}{}{}",
-                &previous[..b],
-                section.trim_end_matches('\n'),
-                after
-            );
-        }
-    }
-    let notes = previous
-        .find(crate::report::NOTES_BEGIN)
-        .or_else(|| previous.find("\n## Notes").map(|at| at + 1));
-    match notes {
-        Some(at) => format!("{}{section}\n{}", &previous[..at], &previous[at..]),
-        None => format!("{}\n\n{section}", previous.trim_end()),
-    }
+    crate::sections::splice(previous, SECTION_BEGIN, SECTION_END, section)
 }
 
 /// The scenario 7 section of a previous file, to carry over a run that did
 /// not measure it.
 pub fn carried(previous: &str) -> Option<&str> {
-    let b = previous.find(SECTION_BEGIN)?;
-    let e = previous.find(SECTION_END)? + SECTION_END.len();
-    (b < e).then(|| &previous[b..e])
+    crate::sections::carried(previous, SECTION_BEGIN, SECTION_END)
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use super::{CliResult, Ctx, Failure};
 pub enum OnTimeout {
     /// Exit 4, leaving everything as it is.
     Fail,
-    /// Cancel the jobs that still block the drain, then exit 0.
+    /// Cancel the jobs that still block the drain, round after round, until
+    /// drained (exit 0) or the cancel bound passes (exit 4).
     Cancel,
     /// Resume the fleet (force), then exit 4.
     Resume,
@@ -138,6 +139,64 @@ pub async fn resume(c: &Ctx, reason: &str, force: bool) -> CliResult<()> {
     Ok(())
 }
 
+/// How long `wait --on-timeout cancel` goes on cancelling after the
+/// deadline: jobs claimed meanwhile (the fleet is not paused, or a worker
+/// ignores the pause) keep the drain from ending, and the command must end.
+const CANCEL_BOUND: Duration = Duration::from_secs(60);
+
+/// Cancels what blocks the drain until it is drained. The drain view names
+/// at most 50 blocking jobs (oldest lease first), so one pass is not
+/// enough: cancel them, look again, repeat. "drained" is printed only when
+/// the server says so; otherwise exit 4 with what still runs.
+async fn cancel_until_drained(c: &Ctx, timeout: Duration, interval: Duration) -> CliResult<()> {
+    let started = Instant::now();
+    let mut cancelled = std::collections::HashSet::new();
+    loop {
+        let d = c.call(c.api.drain_view()).await?;
+        if d.metrics.is_drained {
+            println!("drained by cancelling {} job(s)", cancelled.len());
+            return Ok(());
+        }
+        let mut this_round = 0;
+        for job in &d.blocking {
+            if cancelled.contains(&job.id) {
+                continue;
+            }
+            match c.api.cancel_job(job.id).await {
+                Ok(_) => {
+                    println!("cancelled job {}", job.id);
+                    cancelled.insert(job.id);
+                    this_round += 1;
+                }
+                // It finished (or was cancelled by someone else) since the
+                // view was read: it no longer blocks the drain.
+                Err(e)
+                    if matches!(
+                        e.api(),
+                        Some(client::ApiError::Conflict { .. } | client::ApiError::NotFound { .. })
+                    ) => {}
+                Err(e) => return Err(super::failure(&c.server, e)),
+            }
+        }
+        if started.elapsed() >= CANCEL_BOUND {
+            return Err(Failure(
+                4,
+                format!(
+                    "not drained after {timeout:?} and {CANCEL_BOUND:?} of cancelling: cancelled {} job(s), {} running and {} stale still block it",
+                    cancelled.len(),
+                    d.metrics.running,
+                    d.metrics.stale_running
+                ),
+            ));
+        }
+        if this_round == 0 {
+            // Nothing new to cancel: what blocks it is not in the view yet
+            // (or is finishing); look again after the interval.
+            tokio::time::sleep(interval.max(Duration::from_millis(50))).await;
+        }
+    }
+}
+
 /// Waits until drained, printing progress; on timeout does `on_timeout`.
 pub async fn wait(
     c: &Ctx,
@@ -172,14 +231,7 @@ pub async fn wait(
                         d.blocking.len()
                     ),
                 )),
-                OnTimeout::Cancel => {
-                    for job in &d.blocking {
-                        c.call(c.api.cancel_job(job.id)).await?;
-                        println!("cancelled job {}", job.id);
-                    }
-                    println!("drained by cancelling {} job(s)", d.blocking.len());
-                    Ok(())
-                }
+                OnTimeout::Cancel => cancel_until_drained(c, timeout, interval).await,
                 OnTimeout::Resume => {
                     let req =
                         PauseRequest::resume(format!("drain deadline of {timeout:?} passed"), true);

@@ -226,6 +226,22 @@ pub struct JobFilter {
     pub limit: PageLimit,
     /// Only jobs of this type.
     pub job_type: Option<String>,
+    /// List payloads and results too (`include=payload`); without it they
+    /// are not even read from storage, so a page stays small whatever the
+    /// jobs carry.
+    pub include_payload: bool,
+}
+
+/// `include` of a listing: absent or empty, or `payload`.
+fn parse_include(raw: Option<&str>) -> Result<bool, FieldError> {
+    match raw {
+        None | Some("") => Ok(false),
+        Some("payload") => Ok(true),
+        Some(other) => Err(FieldError::new(
+            "include",
+            format!("unknown include {other:?}: use include=payload (payloads and results)"),
+        )),
+    }
 }
 
 impl JobFilter {
@@ -235,6 +251,7 @@ impl JobFilter {
             job_type: None,
             queue: q.queue.clone(),
             limit: q.limit,
+            include: q.include.clone(),
         })
     }
 
@@ -250,6 +267,7 @@ impl JobFilter {
             queue: m.queue,
             job_type: m.job_type,
             limit: PageLimit::parse(q.limit, 100)?,
+            include_payload: parse_include(q.include.as_deref())?,
         })
     }
 
@@ -415,6 +433,7 @@ mod tests {
                 status: status.map(str::to_string),
                 limit,
                 queue: queue.map(str::to_string),
+                include: None,
             })
         };
         let f = q(Some("queued"), None, None).unwrap();
@@ -434,6 +453,26 @@ mod tests {
             Some("emails".into())
         );
         assert_eq!(q(None, None, Some("e mails")).unwrap_err().field, "queue");
+        assert_eq!(
+            q(None, Some(crate::domain::MAX_PAGE + 1), None)
+                .unwrap_err()
+                .field,
+            "limit"
+        );
+    }
+
+    #[test]
+    fn payloads_are_listed_only_when_asked_for() {
+        let q = |include: Option<&str>| {
+            JobFilter::search(&wire::JobSearch {
+                include: include.map(str::to_string),
+                ..Default::default()
+            })
+        };
+        assert!(!q(None).unwrap().include_payload);
+        assert!(!q(Some("")).unwrap().include_payload);
+        assert!(q(Some("payload")).unwrap().include_payload);
+        assert_eq!(q(Some("secrets")).unwrap_err().field, "include");
     }
 
     #[test]

@@ -161,7 +161,10 @@ pub async fn require(
         req.extensions_mut().insert(Caller::local());
         return next.run(req).await;
     }
-    if access == Access::Public {
+    // An `Open` route without a credential is public; one that is sent is
+    // checked below like anywhere else (a bad one is 401, not a silent
+    // downgrade to the public answer).
+    if access == Access::Public || (access == Access::Open && credential(req.headers()).is_none()) {
         return next.run(req).await;
     }
     let path = req.uri().path().to_string();
@@ -218,7 +221,7 @@ pub async fn require(
     next.run(req).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     token: Option<String>,
@@ -238,10 +241,16 @@ fn session_of(mode: AuthMode, caller: Option<&Caller>) -> Session {
     }
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, description = "Signed in: the session (and its cookie)", body = Session),
+        (status = 401, description = "`unauthorized`: invalid or revoked token", body = wire::ErrorBody),
+        (status = 429, description = "`rate_limited`: too many failed attempts", body = wire::ErrorBody)))]
 pub async fn login_route(State(s): State<super::AppState>, req: Request) -> Response {
     login(s.service, req).await
 }
 
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    responses((status = 200, description = "Who the caller is (never an error)", body = Session)))]
 pub async fn me_route(State(s): State<super::AppState>, headers: HeaderMap) -> Json<Session> {
     me(s.service, headers).await
 }
@@ -303,6 +312,8 @@ pub async fn login(svc: Arc<Service>, req: Request) -> Response {
     }
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out: the session ended and its cookie cleared")))]
 pub async fn logout_route(State(s): State<super::AppState>, headers: HeaderMap) -> Response {
     logout(s.service, headers).await
 }

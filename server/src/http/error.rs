@@ -2,7 +2,7 @@
 //! field}}` with the right status, mapped here once. A 5xx body never
 //! carries internal detail; the cause goes to the log.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use wire::{ErrorBody, ErrorDetail};
@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Boxed: errors travel through every `Result`, keep them small.
     pub body: Box<ErrorBody>,
+    /// Sent as `Retry-After` (seconds) with a 429 or 503.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
                 impact: None,
                 confirm_phrase: None,
             }),
+            retry_after: None,
         }
     }
 
@@ -119,6 +122,17 @@ impl From<ServiceError> for ApiError {
                 err.body.confirm_phrase = Some(r.confirm_phrase.clone());
                 err
             }
+            ServiceError::TooManyStreams(full) => {
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_streams",
+                    format!("{full}; close one (another dashboard tab?) or retry later"),
+                    None,
+                );
+                // The dashboard falls back to polling meanwhile.
+                err.retry_after = Some(STREAM_RETRY_AFTER_SECONDS);
+                err
+            }
             ServiceError::Unavailable(cause) => {
                 tracing::error!(%cause, "storage unavailable");
                 ApiError::new(
@@ -149,9 +163,17 @@ impl From<FieldError> for ApiError {
     }
 }
 
+/// When a client refused an event stream may try again.
+const STREAM_RETRY_AFTER_SECONDS: u32 = 10;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(*self.body)).into_response()
+        let mut r = (self.status, Json(*self.body)).into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 

@@ -201,25 +201,46 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
-/// A name from the path (a queue), as text; malformed percent-encoding is
-/// a JSON 400 like every other bad request (the handler parses the name).
+/// Text from the path, with malformed percent-encoding (invalid UTF-8) a
+/// JSON 400 naming `field` like every other bad request, instead of axum's
+/// plain-text rejection.
+async fn path_text<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    field: &str,
+) -> Result<String, ApiError> {
+    axum::extract::Path::<String>::from_request_parts(parts, state)
+        .await
+        .map(|axum::extract::Path(raw)| raw)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                e.body_text(),
+                Some(field),
+            )
+        })
+}
+
+/// A name from the path (a queue), as text (the handler parses the name).
 pub struct PathName(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathName {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(raw)| PathName(raw))
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_path",
-                    e.body_text(),
-                    Some("name"),
-                )
-            })
+        path_text(parts, state, "name").await.map(PathName)
+    }
+}
+
+/// A worker's id from the path, as text (the handler parses it).
+pub struct PathWorkerId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathWorkerId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_text(parts, state, "id").await.map(PathWorkerId)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod error;
 mod extract;
 pub mod guard;
 pub mod mcp;
+pub mod openapi;
 mod pause;
 mod queue;
 mod queues;
@@ -275,8 +276,14 @@ fn table(metrics_public: bool, mcp: Option<Handler>) -> Vec<(RouteSpec, Handler)
         ),
         r(Method::GET, "/scheduler/status", Read, get(runbook::status)),
         r(Method::GET, "/status", Read, get(runbook::system_status)),
-        r(Method::GET, "/health", Public, get(runbook::health)),
+        r(Method::GET, "/health", Open, get(runbook::health)),
         r(Method::GET, "/livez", Public, get(livez)),
+        r(
+            Method::GET,
+            "/api/openapi.json",
+            Public,
+            get(openapi::serve),
+        ),
         r(Method::GET, "/readyz", Public, get(runbook::readyz)),
         r(
             Method::GET,
@@ -390,6 +397,8 @@ pub fn router(service: Arc<Service>, opts: &HttpOptions) -> Router {
 
 /// Liveness: answers without touching storage (load balancers, and the
 /// baseline of the paused-claim benchmark).
+#[utoipa::path(get, path = "/livez", tag = "probes",
+    responses((status = 200, description = "The process is up", body = wire::runbook::Livez)))]
 async fn livez() -> axum::Json<wire::runbook::Livez> {
     axum::Json(wire::runbook::Livez { ok: true })
 }

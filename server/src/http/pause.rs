@@ -12,6 +12,8 @@ use super::AppState;
 use crate::domain::{parse_wait_applied, EventFilter, PageLimit, PauseCommand};
 
 /// `GET /api/system/worker-pause[?waitApplied=10s]`.
+#[utoipa::path(get, path = "/api/system/worker-pause", tag = "pause", params(StatusQuery),
+    responses((status = 200, description = "The global pause and its acknowledgement", body = WorkerPauseStatus)))]
 pub async fn get_status(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<StatusQuery>,
@@ -23,10 +25,17 @@ pub async fn get_status(
 /// `GET /api/system/worker-pause/drain`: what still blocks the drain
 /// (running and stale jobs with worker, start and expected end), the
 /// running-jobs history and the ETA.
+#[utoipa::path(get, path = "/api/system/worker-pause/drain", tag = "pause",
+    responses((status = 200, description = "What still blocks the drain", body = wire::DrainView)))]
 pub async fn get_drain(State(s): State<AppState>) -> ApiResult<Json<wire::DrainView>> {
     Ok(Json(s.service.drain_view().await?))
 }
 
+/// `POST /api/system/worker-pause`: pause (drain or quiesce) or resume the
+/// fleet, or with `dryRun` say what that would do.
+#[utoipa::path(post, path = "/api/system/worker-pause", tag = "pause", request_body = PauseRequest,
+    responses((status = 200, description = "The new (or, with `dryRun`, the predicted) status", body = WorkerPauseStatus),
+        (status = 409, description = "`version_conflict` (`current` holds the state now) or `request_id_reused`", body = wire::ErrorBody)))]
 pub async fn post_action(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
@@ -41,6 +50,8 @@ pub async fn post_action(
 }
 
 /// `GET /api/system/worker-pause/events?limit=&before=&action=&actor=`.
+#[utoipa::path(get, path = "/api/system/worker-pause/events", tag = "pause", params(EventsSearch),
+    responses((status = 200, description = "A page of the audit log, newest first", body = EventsPage)))]
 pub async fn get_events(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<EventsSearch>,
@@ -56,10 +67,17 @@ pub async fn get_events(
 /// event with the full status on connect and whenever the version changes
 /// (pushed the moment this process learns of it), and `metrics` events when
 /// the drain metrics change (sampled once per tick for all subscribers).
+/// Counted against the stream caps (429 `too_many_streams` over one) while
+/// open; ends when the server stops or the caller's token is revoked.
+#[utoipa::path(get, path = "/api/system/worker-pause/stream", tag = "pause",
+    responses((status = 200, description = "Server-sent events: `state` (a `StreamMessage` with the full status) on connect and on every change, `metrics` when the drain metrics change", content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     State(s): State<AppState>,
+    Actor(_, caller): Actor,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>> {
     let svc = s.service.clone();
+    // Held by the stream: dropped (and uncounted) when the client goes.
+    let permit = svc.open_stream(&caller)?;
     let first = svc.pause_status().await?;
     let mut versions = svc.cache().subscribe();
     versions.mark_unchanged();
@@ -69,8 +87,8 @@ pub async fn stream(
     let initial = state_event(first);
     let readiness = s.readiness.clone();
     let rest = futures::stream::unfold(
-        (svc, versions, ticks, last_version),
-        move |(svc, mut versions, mut ticks, mut last_version)| {
+        (svc, versions, ticks, last_version, permit),
+        move |(svc, mut versions, mut ticks, mut last_version, mut permit)| {
             let readiness = readiness.clone();
             async move {
                 loop {
@@ -79,6 +97,9 @@ pub async fn stream(
                         // stop does not wait for the dashboard to go away (the
                         // page reconnects to the next server).
                         _ = readiness.stopping() => return None,
+                        // The token was revoked: a stream authenticates once,
+                        // so it is ended here rather than outliving its token.
+                        _ = permit.revoked() => return None,
                         changed = versions.changed() => {
                             changed.ok()?;
                             let v = versions.borrow_and_update().version;
@@ -88,7 +109,7 @@ pub async fn stream(
                             match svc.pause_status().await {
                                 Ok(status) => {
                                     last_version = status.version;
-                                    return Some((state_event(status), (svc, versions, ticks, last_version)));
+                                    return Some((state_event(status), (svc, versions, ticks, last_version, permit)));
                                 }
                                 Err(e) => tracing::warn!(error = %e, "stream: could not read the status"),
                             }
@@ -98,7 +119,7 @@ pub async fn stream(
                             let tick = *ticks.borrow_and_update();
                             if let Some(t) = tick {
                                 let msg = StreamMessage::Metrics { version: t.version, metrics: t.metrics, at: t.at };
-                                return Some((event("metrics", &msg), (svc, versions, ticks, last_version)));
+                                return Some((event("metrics", &msg), (svc, versions, ticks, last_version, permit)));
                             }
                         }
                     }

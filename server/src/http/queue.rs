@@ -23,6 +23,9 @@ use crate::domain::{
 
 /// 201 with the new job; 200 with the existing one when its `uniqueKey`
 /// is held by a live job (`duplicate: true`).
+#[utoipa::path(post, path = "/api/queue/jobs", tag = "jobs", request_body = EnqueueRequest,
+    responses((status = 201, description = "Enqueued", body = Enqueued),
+        (status = 200, description = "A live job holds the `uniqueKey`: that job, `duplicate: true`", body = Enqueued)))]
 pub async fn enqueue(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<EnqueueRequest>,
@@ -38,6 +41,9 @@ pub async fn enqueue(
 }
 
 /// 201 when any job was created, 200 when every one was a duplicate.
+#[utoipa::path(post, path = "/api/queue/jobs/batch", tag = "jobs", request_body = BatchEnqueueRequest,
+    responses((status = 201, description = "At least one job was created", body = BatchEnqueueResponse),
+        (status = 200, description = "Every job was a duplicate", body = BatchEnqueueResponse)))]
 pub async fn enqueue_batch(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<BatchEnqueueRequest>,
@@ -52,6 +58,8 @@ pub async fn enqueue_batch(
     Ok((status, Json(r)))
 }
 
+#[utoipa::path(post, path = "/api/queue/jobs/batch-complete", tag = "jobs", request_body = BatchCompleteRequest,
+    responses((status = 200, description = "One outcome per job", body = BatchOutcome)))]
 pub async fn complete_batch(
     State(s): State<AppState>,
     actor: Actor,
@@ -62,6 +70,8 @@ pub async fn complete_batch(
     Ok(Json(s.service.complete_batch(cmd).await?))
 }
 
+#[utoipa::path(post, path = "/api/queue/jobs/batch-fail", tag = "jobs", request_body = BatchFailRequest,
+    responses((status = 200, description = "One outcome per job", body = BatchOutcome)))]
 pub async fn fail_batch(
     State(s): State<AppState>,
     actor: Actor,
@@ -72,6 +82,8 @@ pub async fn fail_batch(
     Ok(Json(s.service.fail_batch(cmd).await?))
 }
 
+#[utoipa::path(post, path = "/api/queue/jobs/claim", tag = "jobs", request_body = ClaimManyRequest,
+    responses((status = 200, description = "The claimed jobs (none while paused) and the pause block", body = ClaimResponse)))]
 pub async fn claim(
     State(s): State<AppState>,
     actor: Actor,
@@ -83,6 +95,8 @@ pub async fn claim(
     Ok(Json(s.service.claim(cmd).await?))
 }
 
+#[utoipa::path(post, path = "/api/queue/jobs/{id}/heartbeat", tag = "jobs", request_body = HeartbeatRequest, params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),
+    responses((status = 200, description = "The lease, extended", body = HeartbeatResponse), (status = 409, description = "`lease_lost`: the lease expired or is another worker's; `result_in_flight`", body = wire::ErrorBody)))]
 pub async fn heartbeat(
     State(s): State<AppState>,
     PathId(id): PathId,
@@ -94,6 +108,8 @@ pub async fn heartbeat(
     Ok(Json(s.service.heartbeat(cmd).await?))
 }
 
+#[utoipa::path(post, path = "/api/queue/jobs/{id}/complete", tag = "jobs", request_body = CompleteRequest, params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),
+    responses((status = 200, description = "The job, succeeded", body = Job), (status = 409, description = "`lease_lost`: the lease expired or is another worker's; `result_in_flight`", body = wire::ErrorBody)))]
 pub async fn complete(
     State(s): State<AppState>,
     PathId(id): PathId,
@@ -105,6 +121,8 @@ pub async fn complete(
     Ok(Json(s.service.complete(cmd).await?))
 }
 
+#[utoipa::path(post, path = "/api/queue/jobs/{id}/fail", tag = "jobs", request_body = FailRequest, params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),
+    responses((status = 200, description = "The job, failed or scheduled for a retry", body = Job), (status = 409, description = "`lease_lost`: the lease expired or is another worker's; `result_in_flight`", body = wire::ErrorBody)))]
 pub async fn fail(
     State(s): State<AppState>,
     PathId(id): PathId,
@@ -116,6 +134,8 @@ pub async fn fail(
     Ok(Json(s.service.fail(cmd).await?))
 }
 
+#[utoipa::path(post, path = "/api/queue/jobs/{id}/cancel", tag = "jobs", params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),
+    responses((status = 200, description = "The job, cancelled", body = Job), (status = 409, description = "`conflict`: not possible in the current state", body = wire::ErrorBody)))]
 pub async fn cancel(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
@@ -124,6 +144,8 @@ pub async fn cancel(
     Ok(Json(s.service.cancel(&actor, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/queue/jobs/{id}/retry", tag = "jobs", params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),
+    responses((status = 200, description = "The job, queued again", body = Job), (status = 409, description = "`conflict`: not possible in the current state", body = wire::ErrorBody)))]
 pub async fn retry(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
@@ -132,11 +154,15 @@ pub async fn retry(
     Ok(Json(s.service.retry(&actor, id).await?))
 }
 
+#[utoipa::path(get, path = "/api/queue/jobs/{id}", tag = "jobs", params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),
+    responses((status = 200, description = "The job", body = Job)))]
 pub async fn get(State(s): State<AppState>, PathId(id): PathId) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.get_job(id).await?))
 }
 
 /// `GET /api/queue/jobs?status=&type=&queue=&limit=`.
+#[utoipa::path(get, path = "/api/queue/jobs", tag = "jobs", params(JobSearch),
+    responses((status = 200, description = "The matching jobs, newest first", body = JobList)))]
 pub async fn list(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<JobSearch>,
@@ -147,6 +173,8 @@ pub async fn list(
 }
 
 /// `GET /api/queue/jobs/count?status=&type=&queue=`.
+#[utoipa::path(get, path = "/api/queue/jobs/count", tag = "jobs", params(JobCountQuery),
+    responses((status = 200, description = "How many jobs match", body = JobCount)))]
 pub async fn count(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<JobCountQuery>,
@@ -161,6 +189,9 @@ pub async fn count(
 
 /// `POST /api/queue/jobs/retry-failed`: 200 with the jobs queued again;
 /// 409 (nothing retried) when the matching set is not `expectedCount`.
+#[utoipa::path(post, path = "/api/queue/jobs/retry-failed", tag = "jobs", request_body = BulkRetryRequest,
+    responses((status = 200, description = "The jobs queued again", body = BulkRetryResponse),
+        (status = 409, description = "`conflict`: the matching set is not `expectedCount`; nothing was retried", body = wire::ErrorBody)))]
 pub async fn retry_failed(
     State(s): State<AppState>,
     Actor(actor, _): Actor,

@@ -10,10 +10,14 @@ use super::extract::{Actor, ApiJson, PathName};
 use super::AppState;
 use crate::domain::{QueueName, QueuePauseCommand};
 
+#[utoipa::path(get, path = "/api/queues", tag = "queues",
+    responses((status = 200, description = "Every named queue", body = QueueList)))]
 pub async fn list(State(s): State<AppState>) -> ApiResult<Json<QueueList>> {
     Ok(Json(s.service.list_queues().await?))
 }
 
+#[utoipa::path(get, path = "/api/queues/{name}", tag = "queues", params(("name" = String, Path, description = "The queue's name")),
+    responses((status = 200, description = "The queue", body = QueueInfo)))]
 pub async fn get(
     State(s): State<AppState>,
     PathName(name): PathName,
@@ -22,6 +26,8 @@ pub async fn get(
     Ok(Json(s.service.queue_status(&name).await?))
 }
 
+#[utoipa::path(post, path = "/api/queues/{name}/pause", tag = "queues", request_body = QueuePauseRequest, params(("name" = String, Path, description = "The queue's name")),
+    responses((status = 200, description = "The queue, paused (or, with `dryRun`, as it would be)", body = QueueInfo), (status = 409, description = "`version_conflict`: `expectedVersion` did not match", body = wire::ErrorBody)))]
 pub async fn pause(
     State(s): State<AppState>,
     Actor(actor, _): Actor,
@@ -36,6 +42,8 @@ pub async fn pause(
     Ok(Json(s.service.change_queue_pause(&actor, cmd).await?))
 }
 
+#[utoipa::path(post, path = "/api/queues/{name}/resume", tag = "queues", request_body = QueueResumeRequest, params(("name" = String, Path, description = "The queue's name")),
+    responses((status = 200, description = "The queue, resumed (or, with `dryRun`, as it would be)", body = QueueInfo), (status = 409, description = "`version_conflict`: `expectedVersion` did not match", body = wire::ErrorBody)))]
 pub async fn resume(
     State(s): State<AppState>,
     Actor(actor, _): Actor,

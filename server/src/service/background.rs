@@ -2,7 +2,8 @@
 //! (PostgreSQL), the periodic re-read of the pause states — the fleet's and
 //! the queues' (the fallback when a notification is lost) —, the metrics
 //! ticker (which also sets the pause gauges), the rolling-restart
-//! controller, the end of timed pauses, and the retention pass. They stop
+//! controller, the end of timed pauses, the retention pass, and the end
+//! of event streams whose token was revoked. They stop
 //! when the service is dropped; each reports its ticks to `/health`.
 
 use std::sync::Arc;
@@ -84,6 +85,13 @@ impl Service {
                 }
             },
         );
+        // A revoked token's streams end within one token-cache lifetime,
+        // as its requests do (at once on PostgreSQL: the notice above).
+        self.every(
+            "streams",
+            ms(self.config.auth_cache_ms, 50),
+            |svc| async move { svc.end_revoked_streams().await },
+        );
         self.vitals.set_ready();
         Ok(())
     }
@@ -93,7 +101,10 @@ impl Service {
         match notice {
             Notice::JobsAvailable => self.jobs_available(),
             Notice::FleetChanged => self.fleet_changed(),
-            Notice::TokensChanged => self.auth.invalidate(),
+            Notice::TokensChanged => {
+                self.auth.invalidate();
+                self.end_revoked_streams().await;
+            }
             Notice::PauseChanged(v) if v <= self.cache.version() => {}
             Notice::PauseChanged(_) => self.refresh_pause_state().await,
             Notice::QueuePauseChanged(q, v) if v <= self.queues.version(&q) => {}
@@ -103,6 +114,7 @@ impl Service {
             Notice::Reconnected => {
                 self.vitals.listener_connected();
                 self.auth.invalidate();
+                self.end_revoked_streams().await;
                 self.jobs_available();
                 self.refresh_pause_state().await;
                 self.refresh_queue_pauses().await;

@@ -38,6 +38,9 @@ pub enum ServiceError {
     UnknownWorkers(Vec<String>),
     #[error("refused by the safety rule")]
     SafetyRefused(Box<SafetyRefusal>),
+    /// An event stream over a cap ([`crate::streams`]).
+    #[error("{0}")]
+    TooManyStreams(#[from] crate::streams::StreamsFull),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]

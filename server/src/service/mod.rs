@@ -13,7 +13,8 @@
 //!   rolling restarts; `results`: idempotent result submissions;
 //! - `live`: the dashboard's drain view and metrics ticks;
 //!   `runbook`: the maintenance runbook's vocabulary and `/metrics`;
-//! - `health`: `/health`'s checks and `/readyz`;
+//! - `health`: `/health`'s checks and `/readyz`; `streams`: the caps on
+//!   event streams and their end on token revocation;
 //! - `background`: the tasks that keep this process current;
 //!   `retention`: pruning finished jobs; `tokens`: API tokens for
 //!   `lull token`.
@@ -31,6 +32,7 @@ mod results;
 mod retention;
 mod rollouts;
 mod runbook;
+mod streams;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -48,6 +50,7 @@ use crate::domain::RetentionPolicy;
 use crate::live::Live;
 use crate::metrics::{Metrics, StatsdTarget};
 use crate::storage::Store;
+use crate::streams::{StreamLimits, Streams};
 
 /// Tunables of the service (from configuration).
 #[derive(Debug, Clone)]
@@ -93,6 +96,8 @@ pub struct ServiceConfig {
     pub retention_batch: u32,
     /// Also send the metrics to this StatsD server (`LULL_STATSD`).
     pub statsd: Option<StatsdTarget>,
+    /// Caps on open event streams (in all, and per token).
+    pub streams: StreamLimits,
 }
 
 impl Default for ServiceConfig {
@@ -117,6 +122,7 @@ impl Default for ServiceConfig {
             retention_interval_ms: 60_000,
             retention_batch: 500,
             statsd: None,
+            streams: StreamLimits::default(),
         }
     }
 }
@@ -132,6 +138,8 @@ pub struct Service {
     queues: QueueCache,
     metrics: Metrics,
     live: Live,
+    /// The open event streams, counted against their caps.
+    streams: Arc<Streams>,
     /// Woken on every enqueue (here, or elsewhere via NOTIFY): long-polling
     /// claimers try again at once.
     jobs_signal: tokio::sync::Notify,
@@ -170,6 +178,7 @@ impl Service {
             queues,
             metrics,
             live: Live::default(),
+            streams: Streams::new(config.streams),
             jobs_signal: tokio::sync::Notify::new(),
             fleet_signal: tokio::sync::Notify::new(),
             auth: Authenticator::new(

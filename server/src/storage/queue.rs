@@ -211,18 +211,30 @@ pub(crate) fn match_args(m: &JobMatch, now: DateTime<Utc>) -> [Arg<'_>; 5] {
     ]
 }
 
-/// Jobs newest first, filtered by status, type and queue.
+/// Jobs newest first, filtered by status, type and queue. Payloads and
+/// results are read only when asked for (`$7`): a page of 500 jobs with
+/// 256 KiB payloads would otherwise be over 100 MB in memory.
 async fn list_jobs(s: &mut impl Exec, f: &JobFilter, now: DateTime<Utc>) -> StoreResult<Vec<Job>> {
+    // `job_columns!` with payload and result only when `$7`.
     const SQL: &str = concat!(
-        "SELECT ",
-        job_columns!(),
-        " FROM jobs WHERE ",
+        "SELECT id, type, CASE WHEN $7 THEN payload END AS payload, priority, status, \
+         attempts, max_attempts, worker_id, lease_token, lease_expires_at, run_after, \
+         paused_at_checkpoint, CASE WHEN $7 THEN result END AS result, error, created_at, \
+         updated_at, started_at, finished_at, queue, unique_key FROM jobs WHERE ",
         job_match!(),
         " ORDER BY created_at DESC, id LIMIT $6"
     );
     let m = f.matching();
     let [a1, a2, a3, a4, a5] = match_args(&m, now);
-    let args = [a1, a2, a3, a4, a5, Arg::I64(i64::from(f.limit.get()))];
+    let args = [
+        a1,
+        a2,
+        a3,
+        a4,
+        a5,
+        Arg::I64(i64::from(f.limit.get())),
+        Arg::Bool(f.include_payload),
+    ];
     s.fetch_all(SQL, &args)
         .await?
         .iter()

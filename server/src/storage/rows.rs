@@ -20,7 +20,8 @@ pub(crate) fn job(r: &impl RowReader) -> StoreResult<Job> {
         id: r.id("id")?,
         job_type: r.text("type")?,
         queue: r.text("queue")?,
-        payload: r.json("payload")?,
+        // NULL only where a listing left it out (the column is NOT NULL).
+        payload: r.opt_json("payload")?.unwrap_or_default(),
         priority: r.i32("priority")?,
         status: parse("job status", r.text("status")?, JobStatus::parse)?,
         attempts: r.i32("attempts")?,

@@ -42,12 +42,13 @@ pub fn queued_in(queue: &str, job_type: &str) -> NewJob {
 }
 
 /// The job listing's filter: `status` (as the API spells it), `queue`,
-/// at most `limit`.
+/// at most `limit`; payloads and results left out, as by default.
 pub fn jobs_filter(status: Option<&str>, queue: Option<&str>, limit: u32) -> JobFilter {
     JobFilter::parse(&wire::JobListQuery {
         status: status.map(str::to_string),
         limit: Some(limit),
         queue: queue.map(str::to_string),
+        include: None,
     })
     .unwrap()
 }

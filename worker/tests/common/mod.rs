@@ -9,6 +9,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod procs;
+pub mod proxy;
 pub mod supervisor;
 
 use std::time::Duration;
@@ -42,6 +43,18 @@ impl Api {
         Api {
             base: base.to_string(),
             client: Client::builder(base)
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// [`Api::new`] sending `token` (a server in token mode).
+    pub fn with_token(base: &str, token: &str) -> Api {
+        Api {
+            base: base.to_string(),
+            client: Client::builder(base)
+                .token(token)
                 .timeout(Duration::from_secs(20))
                 .build()
                 .unwrap(),

@@ -141,6 +141,17 @@ impl WorkerProc {
     /// Starts a worker with a spool under `dir`, fast heartbeats and replay,
     /// debug logs as JSON; `extra` flags replace the defaults they name.
     pub fn start(server: &str, id: &str, dir: &Path, extra: &[&str]) -> WorkerProc {
+        Self::start_with_env(server, id, dir, extra, &[])
+    }
+
+    /// [`WorkerProc::start`] with extra environment (`LULL_TOKEN`).
+    pub fn start_with_env(
+        server: &str,
+        id: &str,
+        dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> WorkerProc {
         let spool = dir.join(format!("spool-{id}"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lull-worker"));
         clean_env(&mut cmd);
@@ -166,6 +177,7 @@ impl WorkerProc {
         let mut child = cmd
             .args(extra)
             .env("LULL_LOG", "info,worker=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

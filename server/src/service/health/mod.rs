@@ -35,8 +35,29 @@ fn check(name: &str, status: &str, message: impl Into<String>) -> HealthCheck {
     HealthCheck {
         name: name.into(),
         status: status.into(),
-        message: message.into(),
+        message: Some(message.into()),
         latency_ms: None,
+    }
+}
+
+/// What a caller without read access sees: the verdict and each check's
+/// name and status. Not the messages (they name workers, jobs and rolling
+/// restarts), the latency or the backend, nor the events (they name the
+/// actors of control changes and their reasons).
+fn public_view(h: Health) -> Health {
+    Health {
+        healthy: h.healthy,
+        database: None,
+        recent_events: Vec::new(),
+        checks: h
+            .checks
+            .into_iter()
+            .map(|c| HealthCheck {
+                message: None,
+                latency_ms: None,
+                ..c
+            })
+            .collect(),
     }
 }
 
@@ -82,8 +103,19 @@ fn audit_line(e: ControlEvent) -> HealthEvent {
 
 impl Service {
     /// `GET /health`: every check, `healthy` when none is an error, and the
-    /// failing checks then the recent control events as `recent_events`.
-    pub async fn health(&self) -> Health {
+    /// failing checks then the recent control events as `recent_events` —
+    /// for a caller with read access (`detail`); anyone else gets the
+    /// [`public_view`], and the audit log is not read for them.
+    pub async fn health(&self, detail: bool) -> Health {
+        let h = self.full_health(detail).await;
+        if detail {
+            h
+        } else {
+            public_view(h)
+        }
+    }
+
+    async fn full_health(&self, with_events: bool) -> Health {
         let t = now();
         let backend = self.store.backend().to_string();
         let started = Instant::now();
@@ -95,7 +127,7 @@ impl Service {
             db.latency_ms = Some(latency_ms);
             return Health {
                 healthy: false,
-                database: backend,
+                database: Some(backend),
                 recent_events: vec![HealthEvent {
                     kind: "critical".into(),
                     message: "database unreachable".into(),
@@ -133,14 +165,16 @@ impl Service {
             .filter(|c| c.name != "listener" || c.status != "warning")
             .map(|c| HealthEvent {
                 kind: c.status.clone(),
-                message: c.message.clone(),
+                message: c.message.clone().unwrap_or_default(),
                 created_at: runbook_time(t),
             })
             .collect();
         recent_events.extend(listener_event);
-        match self.store.list_events(10, None).await {
-            Ok(events) => recent_events.extend(events.into_iter().map(audit_line)),
-            Err(e) => tracing::warn!(error = %e, "health: could not read the audit log"),
+        if with_events {
+            match self.store.list_events(10, None).await {
+                Ok(events) => recent_events.extend(events.into_iter().map(audit_line)),
+                Err(e) => tracing::warn!(error = %e, "health: could not read the audit log"),
+            }
         }
         if !healthy {
             tracing::warn!(
@@ -150,7 +184,7 @@ impl Service {
         }
         Health {
             healthy,
-            database: backend,
+            database: Some(backend),
             recent_events,
             checks,
         }

@@ -217,16 +217,14 @@ mod tests {
         assert_eq!(v.task_check(now() + Duration::seconds(7)).status, "ok");
         let late = v.task_check(now() + Duration::seconds(9));
         assert_eq!(late.status, "error");
-        assert!(late.message.contains("rollouts"), "{}", late.message);
-        assert!(!late.message.contains("metrics"), "{}", late.message);
+        let message = late.message.unwrap_or_default();
+        assert!(message.contains("rollouts"), "{message}");
+        assert!(!message.contains("metrics"), "{message}");
         // Never ticked since it started counts from its start.
         v.task_started("retention", StdDuration::from_secs(60));
         let c = v.task_check(now() + Duration::seconds(186));
-        assert!(
-            c.message.contains("retention (last tick never"),
-            "{}",
-            c.message
-        );
+        let message = c.message.unwrap_or_default();
+        assert!(message.contains("retention (last tick never"), "{message}");
     }
 
     #[test]
