@@ -146,6 +146,8 @@ test('a cross-site POST with the session cookie is refused', async ({ page, play
   expect(cookie, 'the session cookie').toBeTruthy();
   expect(cookie!.httpOnly).toBe(true);
   expect(cookie!.sameSite).toBe('Strict');
+  // An opaque session id, not the token (issue 15).
+  expect(cookie!.value).not.toContain(tokens[OPERATOR].split('_').pop()!);
   const api = await playwright.request.newContext();
   try {
     const res = await api.post(`${base}/api/system/worker-pause`, {
@@ -212,14 +214,23 @@ test('a viewer sees no Pause button and no worker actions', async ({ page }) => 
   await expectAccessible(page, 'workers tab as a viewer');
 });
 
-test('sign out returns to the form, and so does a call refused for want of a session', async ({ page, consoleErrors }) => {
+test('sign out returns to the form, and so does a call refused for want of a session', async ({ page, consoleErrors, playwright }) => {
   allow401(consoleErrors);
   await signIn(page, OPERATOR);
+  const session = (await page.context().cookies()).find((c) => c.name === 'lull_session')!.value;
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await expect(tokenField(page)).toBeFocused();
   await expect(pauseButton(page)).toHaveCount(0);
   expect((await page.context().cookies()).find((c) => c.name === 'lull_session')).toBeUndefined();
+  // Sign-out ended the session on the server: the old cookie, replayed, is refused.
+  const api = await playwright.request.newContext();
+  try {
+    const replay = await api.get(`${base}/status`, { headers: { cookie: `lull_session=${session}` } });
+    expect(replay.status()).toBe(401);
+  } finally {
+    await api.dispose();
+  }
 
   // Signed in again, then the cookie disappears behind the page's back:
   // the next call answers 401 and the page shows the form, not "unreachable".

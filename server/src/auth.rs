@@ -6,17 +6,27 @@
 //! hot paths (a paused claim) stay free of database round trips; revocation
 //! clears every process's cache at once on PostgreSQL (NOTIFY) and takes
 //! effect within the cache lifetime elsewhere.
+//!
+//! The dashboard signs in once with a token and then holds an opaque
+//! session id (see [`Authenticator::start_session`]); failed credentials
+//! are rate-limited per client address ([`limiter`], [`proxies`]).
+
+mod limiter;
+mod proxies;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::domain::{Role, TokenRecord};
-use crate::storage::{StoreError, TokenStore};
+pub use limiter::FailureLimiter;
+pub use proxies::TrustedProxies;
+
+use crate::domain::{Role, SessionRecord, TokenRecord};
+use crate::storage::{SessionStore, Store, StoreError, TokenStore};
 
 /// `LULL_AUTH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,53 +154,6 @@ pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
         .into()
 }
 
-/// A token bucket per client address for authentication failures: a burst,
-/// then one more attempt per `refill`.
-pub struct FailureLimiter {
-    burst: u32,
-    refill: Duration,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-impl FailureLimiter {
-    pub fn new(burst: u32, refill: Duration) -> Self {
-        FailureLimiter {
-            burst,
-            refill,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn level(&self, tokens: f64, since: Instant, now: Instant) -> f64 {
-        let refilled =
-            now.saturating_duration_since(since).as_secs_f64() / self.refill.as_secs_f64();
-        (tokens + refilled).min(f64::from(self.burst))
-    }
-
-    /// `Some(retry_after)` when this address has used up its failures.
-    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let buckets = self.buckets.lock().ok()?;
-        let (tokens, since) = *buckets.get(&ip)?;
-        let level = self.level(tokens, since, now);
-        (level < 1.0).then(|| self.refill.mul_f64(1.0 - level))
-    }
-
-    /// Records one failure.
-    pub fn fail(&self, ip: IpAddr, now: Instant) {
-        if let Ok(mut buckets) = self.buckets.lock() {
-            if buckets.len() > 100_000 {
-                buckets.clear(); // bounded memory under an address-spraying attack
-            }
-            let (tokens, since) = buckets
-                .get(&ip)
-                .copied()
-                .unwrap_or((f64::from(self.burst), now));
-            let level = self.level(tokens, since, now);
-            buckets.insert(ip, ((level - 1.0).max(0.0), now));
-        }
-    }
-}
-
 /// Why a credential was refused (logged; never the credential itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
@@ -198,6 +161,9 @@ pub enum AuthFailure {
     Unknown,
     WrongSecret,
     Revoked,
+    /// A session cookie that is not (or no longer) a live session: signed
+    /// out, expired, idle too long, or its token revoked.
+    NoSession,
 }
 
 impl AuthFailure {
@@ -207,36 +173,102 @@ impl AuthFailure {
             AuthFailure::Unknown => "unknown token",
             AuthFailure::WrongSecret => "wrong secret",
             AuthFailure::Revoked => "revoked token",
+            AuthFailure::NoSession => "unknown or ended session",
         }
     }
+}
+
+/// How long a dashboard session lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Ended after this long without a request.
+    pub idle: Duration,
+    /// Ended this long after sign-in, however active (the cookie's
+    /// `Max-Age`).
+    pub lifetime: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy {
+            idle: Duration::from_secs(60 * 60),
+            lifetime: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+}
+
+/// A signed-in dashboard session, as handed to the browser.
+pub struct NewSession {
+    /// The cookie value: the only copy of the session id.
+    pub id: String,
+    /// The cookie's `Max-Age`.
+    pub lifetime: Duration,
+}
+
+/// Session ids: 244 random bits (two v4 UUIDs), hex.
+fn mint_session_id() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// A presented session id, if it has the shape of one (anything else is
+/// refused without a lookup, including a raw token from an old cookie).
+fn session_id_hash(id: &str) -> Option<String> {
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash_secret(id))
+}
+
+/// `now` minus `d` (the epoch for a span too long to subtract).
+fn before(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 /// Verifies credentials, with a short per-process cache.
 pub struct Authenticator {
     pub mode: AuthMode,
-    store: Arc<dyn TokenStore>,
+    store: Arc<dyn Store>,
     cache_for: Duration,
     cache: Mutex<HashMap<String, (TokenRecord, Instant)>>,
+    /// Failed credentials per client address (charged only after a
+    /// failure: a valid credential never meets it).
     pub limiter: FailureLimiter,
+    /// Whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: TrustedProxies,
+    pub sessions: SessionPolicy,
     /// `/metrics` without a token.
     pub metrics_public: bool,
 }
 
+/// The tunables of an [`Authenticator`].
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub mode: AuthMode,
+    /// How long a verified token is trusted before it is read again.
+    pub cache_for: Duration,
+    pub metrics_public: bool,
+    /// Failed authentications allowed per client address before 429 (one
+    /// more per second after that).
+    pub failure_burst: u32,
+    pub trusted_proxies: TrustedProxies,
+    pub sessions: SessionPolicy,
+}
+
 impl Authenticator {
-    pub fn new(
-        mode: AuthMode,
-        store: Arc<dyn TokenStore>,
-        cache_for: Duration,
-        metrics_public: bool,
-        failure_burst: u32,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, settings: AuthSettings) -> Self {
         Authenticator {
-            mode,
+            mode: settings.mode,
             store,
-            cache_for,
+            cache_for: settings.cache_for,
             cache: Mutex::new(HashMap::new()),
-            limiter: FailureLimiter::new(failure_burst, Duration::from_secs(1)),
-            metrics_public,
+            limiter: FailureLimiter::new(settings.failure_burst, Duration::from_secs(1)),
+            trusted_proxies: settings.trusted_proxies,
+            sessions: settings.sessions,
+            metrics_public: settings.metrics_public,
         }
     }
 
@@ -250,8 +282,18 @@ impl Authenticator {
     /// Checks a presented token. `Err(Ok(reason))` is a refusal,
     /// `Err(Err(_))` a storage failure.
     pub async fn verify(&self, token: &str) -> Result<Caller, Result<AuthFailure, StoreError>> {
+        self.verify_record(token, true).await.map(caller_of)
+    }
+
+    /// The token's record once its secret is checked and it is not
+    /// revoked; `cached`: a record read within the cache lifetime will do.
+    async fn verify_record(
+        &self,
+        token: &str,
+        cached: bool,
+    ) -> Result<TokenRecord, Result<AuthFailure, StoreError>> {
         let (id, secret) = parse_token(token).ok_or(Ok(AuthFailure::Malformed))?;
-        let cached = self.cache.lock().ok().and_then(|c| {
+        let cached = self.cache.lock().ok().filter(|_| cached).and_then(|c| {
             c.get(id)
                 .filter(|(_, at)| at.elapsed() < self.cache_for)
                 .map(|(r, _)| r.clone())
@@ -259,9 +301,7 @@ impl Authenticator {
         let record = match cached {
             Some(r) => r,
             None => {
-                let r = self
-                    .store
-                    .find_token(id)
+                let r = TokenStore::find_token(&*self.store, id)
                     .await
                     .map_err(Err)?
                     .ok_or(Ok(AuthFailure::Unknown))?;
@@ -277,11 +317,82 @@ impl Authenticator {
         if record.revoked_at.is_some() {
             return Err(Ok(AuthFailure::Revoked));
         }
-        Ok(Caller {
-            name: record.name,
-            role: Some(record.role),
-            token_id: Some(record.id),
-        })
+        Ok(record)
+    }
+
+    /// Signs in to the dashboard: verifies the token and starts a session
+    /// for it. The session id is returned once, for the cookie; only its
+    /// hash is stored.
+    pub async fn sign_in(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Caller, NewSession), Result<AuthFailure, StoreError>> {
+        // Read afresh: a session must not outlive a revocation this
+        // process has not heard of yet (SQLite's cache lifetime).
+        let record = self.verify_record(token, false).await?;
+        let id = mint_session_id();
+        let session = SessionRecord {
+            id_hash: hash_secret(&id),
+            token_id: record.id.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: chrono::Duration::from_std(self.sessions.lifetime)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(now),
+        };
+        let idle_since = before(now, self.sessions.idle);
+        SessionStore::create_session(&*self.store, &session, now, idle_since)
+            .await
+            .map_err(Err)?;
+        let new = NewSession {
+            id,
+            lifetime: self.sessions.lifetime,
+        };
+        Ok((caller_of(record), new))
+    }
+
+    /// The caller of a session cookie: its token's name, role and id, so
+    /// the audit actor is the token's as with a bearer token. Read from the
+    /// database on every request (no cache): a sign-out or a revocation
+    /// ends the session on the very next request, on every replica.
+    pub async fn resume_session(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Caller, Result<AuthFailure, StoreError>> {
+        let id_hash = session_id_hash(id).ok_or(Ok(AuthFailure::NoSession))?;
+        let idle_since = before(now, self.sessions.idle);
+        let (token, last_seen) =
+            SessionStore::find_session(&*self.store, &id_hash, now, idle_since)
+                .await
+                .map_err(Err)?
+                .ok_or(Ok(AuthFailure::NoSession))?;
+        // Record the use at most ten times per idle period, not on every
+        // request: the idle limit is kept to within a tenth.
+        if last_seen <= before(now, self.sessions.idle / 10) {
+            SessionStore::touch_session(&*self.store, &id_hash, now)
+                .await
+                .map_err(Err)?;
+        }
+        Ok(caller_of(token))
+    }
+
+    /// Signs a session out; false when it was not a live session.
+    pub async fn end_session(&self, id: &str) -> Result<bool, StoreError> {
+        match session_id_hash(id) {
+            Some(h) => SessionStore::delete_session(&*self.store, &h).await,
+            None => Ok(false),
+        }
+    }
+}
+
+fn caller_of(record: TokenRecord) -> Caller {
+    Caller {
+        name: record.name,
+        role: Some(record.role),
+        token_id: Some(record.id),
     }
 }
 
@@ -353,21 +464,16 @@ mod tests {
     }
 
     #[test]
-    fn limiter_allows_a_burst_then_blocks_then_refills() {
-        let l = FailureLimiter::new(3, Duration::from_secs(1));
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let other: IpAddr = "10.0.0.2".parse().unwrap();
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            assert!(l.blocked(ip, t0).is_none());
-            l.fail(ip, t0);
-        }
-        let wait = l.blocked(ip, t0).expect("blocked after the burst");
-        assert!(wait <= Duration::from_secs(1));
-        assert!(l.blocked(other, t0).is_none(), "per address");
-        assert!(
-            l.blocked(ip, t0 + Duration::from_millis(1100)).is_none(),
-            "refilled"
+    fn session_ids_are_random_hex_and_only_their_shape_is_looked_up() {
+        let a = mint_session_id();
+        assert_ne!(a, mint_session_id());
+        assert_eq!(session_id_hash(&a), Some(hash_secret(&a)));
+        let token = mint_token().token;
+        assert_eq!(
+            session_id_hash(&token),
+            None,
+            "a raw token is no session id"
         );
+        assert_eq!(session_id_hash(""), None);
     }
 }

@@ -71,6 +71,7 @@ pub async fn start_with(
             retention: cfg.retention,
             retention_interval_ms: cfg.retention_interval_ms,
             statsd: cfg.statsd.clone(),
+            trusted_proxies: cfg.trusted_proxies.clone(),
             streams: cfg.streams,
             ..Default::default()
         },

@@ -46,3 +46,16 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// A dashboard session as stored: the browser holds only a random id, the
+/// database only its SHA-256. It acts as its token (name, role) until it
+/// ends: signed out, its token revoked, idle too long, or too old.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub token_id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The absolute end, however active the session is.
+    pub expires_at: DateTime<Utc>,
+}

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -16,28 +16,46 @@ use wire::Session;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
-use crate::auth::{Access, AuthMode, Caller};
-use crate::service::Service;
+use crate::auth::{Access, AuthFailure, AuthMode, Authenticator, Caller};
+use crate::service::{now, Service, ServiceError};
+use crate::storage::StoreError;
 
-/// The dashboard's session cookie: holds the bearer token, HttpOnly.
+/// The dashboard's session cookie: an opaque session id (never the token),
+/// HttpOnly.
 pub const SESSION_COOKIE: &str = "lull_session";
 
-fn client_ip(req: &Request) -> IpAddr {
-    req.extensions()
+/// The client's address for the failure limiter: the socket peer, or what
+/// trusted proxies say it is (see [`crate::auth::TrustedProxies`]).
+fn client_ip(auth: &Authenticator, req: &Request) -> IpAddr {
+    let peer = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    auth.trusted_proxies.client_addr(peer, req.headers())
+}
+
+/// A presented credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Credential {
+    Bearer(String),
+    /// The dashboard's session id, from its cookie.
+    Session(String),
 }
 
 /// The presented credential: the bearer token, else the session cookie.
-fn credential(headers: &HeaderMap) -> Option<(String, bool)> {
+fn credential(headers: &HeaderMap) -> Option<Credential> {
     if let Some(v) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         let token = v.strip_prefix("Bearer ").unwrap_or("").trim();
-        return Some((token.to_string(), false));
+        return Some(Credential::Bearer(token.to_string()));
     }
+    session_cookie(headers).map(Credential::Session)
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -45,8 +63,60 @@ fn credential(headers: &HeaderMap) -> Option<(String, bool)> {
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| (v.to_string(), true))
-        .filter(|(v, _)| !v.is_empty())
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The caller a credential stands for.
+async fn resolve(
+    auth: &Authenticator,
+    credential: &Credential,
+) -> Result<Caller, Result<AuthFailure, StoreError>> {
+    match credential {
+        Credential::Bearer(token) => auth.verify(token).await,
+        Credential::Session(id) => auth.resume_session(id, now()).await,
+    }
+}
+
+/// A failed credential: charged to the client's address, and 429 instead
+/// of `refusal` once the address has used up its failures. Only failures
+/// get here, so a valid credential is never limited, however many
+/// failures its address (or its proxy) has had.
+fn failed(
+    auth: &Authenticator,
+    ip: IpAddr,
+    path: &str,
+    reason: AuthFailure,
+    refusal: Response,
+) -> Response {
+    match auth.limiter.fail(ip) {
+        Ok(()) => {
+            tracing::warn!(%ip, %path, reason = reason.as_str(), "authentication failed");
+            refusal
+        }
+        Err(wait) => {
+            tracing::warn!(%ip, %path, reason = reason.as_str(), "authentication failures rate-limited");
+            rate_limited(wait)
+        }
+    }
+}
+
+fn rate_limited(wait: Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut r = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many failed authentication attempts; retry in {secs} s"),
+        None,
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+fn storage_failure(e: StoreError) -> Response {
+    ApiError::from(ServiceError::from(e)).into_response()
 }
 
 fn is_write(method: &Method) -> bool {
@@ -97,38 +167,32 @@ pub async fn require(
     if access == Access::Public || (access == Access::Open && credential(req.headers()).is_none()) {
         return next.run(req).await;
     }
-    let ip = client_ip(&req);
     let path = req.uri().path().to_string();
-    if let Some(wait) = auth.limiter.blocked(ip, Instant::now()) {
-        tracing::warn!(%ip, %path, "authentication failures rate-limited");
-        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut r = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many failed authentication attempts; retry in {secs} s"),
-            None,
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
-    }
-    let Some((token, from_cookie)) = credential(req.headers()) else {
-        auth.limiter.fail(ip, Instant::now());
-        tracing::info!(%ip, %path, "request without credentials refused");
+    let Some(credential) = credential(req.headers()) else {
+        // Not charged to the limiter: a missing credential guesses nothing
+        // and costs no lookup, and anonymous requests from behind a shared
+        // address must not slow down anyone else there.
+        tracing::info!(%path, "request without credentials refused");
         return unauthorized("authentication required: send Authorization: Bearer <token>");
     };
-    let caller = match auth.verify(&token).await {
+    let from_cookie = matches!(credential, Credential::Session(_));
+    let caller = match resolve(auth, &credential).await {
         Ok(c) => c,
         Err(Ok(reason)) => {
-            auth.limiter.fail(ip, Instant::now());
-            tracing::warn!(%ip, %path, reason = reason.as_str(), "authentication failed");
-            return unauthorized("invalid or revoked token");
+            let message = if from_cookie {
+                "your dashboard session has ended: sign in again"
+            } else {
+                "invalid or revoked token"
+            };
+            return failed(
+                auth,
+                client_ip(auth, &req),
+                &path,
+                reason,
+                unauthorized(message),
+            );
         }
-        Err(Err(e)) => {
-            return ApiError::from(crate::service::ServiceError::from(e)).into_response()
-        }
+        Err(Err(e)) => return storage_failure(e),
     };
     if !caller.allows(access) {
         tracing::warn!(actor = %caller.name, role = caller.role.map(|r| r.as_str()).unwrap_or(""), %path, "forbidden by role");
@@ -206,16 +270,7 @@ pub async fn login(svc: Arc<Service>, req: Request) -> Response {
         )
         .into_response();
     }
-    let ip = client_ip(&req);
-    if auth.limiter.blocked(ip, Instant::now()).is_some() {
-        return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed attempts",
-            None,
-        )
-        .into_response();
-    }
+    let ip = client_ip(auth, &req);
     let secure = req
         .headers()
         .get("x-forwarded-proto")
@@ -228,12 +283,13 @@ pub async fn login(svc: Arc<Service>, req: Request) -> Response {
             Err(e) => return e.into_response(),
         };
     let token = body.token.unwrap_or_default();
-    match auth.verify(token.trim()).await {
-        Ok(caller) => {
+    match auth.sign_in(token.trim(), now()).await {
+        Ok((caller, session)) => {
             tracing::info!(actor = %caller.name, "dashboard sign-in");
             let cookie = format!(
-                "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200{}",
-                token.trim(),
+                "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+                session.id,
+                session.lifetime.as_secs_f64().ceil() as u64,
                 if secure { "; Secure" } else { "" }
             );
             let mut r = Json(session_of(auth.mode, Some(&caller))).into_response();
@@ -243,24 +299,35 @@ pub async fn login(svc: Arc<Service>, req: Request) -> Response {
             r
         }
         Err(Ok(reason)) => {
-            auth.limiter.fail(ip, Instant::now());
-            tracing::warn!(%ip, reason = reason.as_str(), "dashboard sign-in failed");
-            ApiError::new(
+            let refusal = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "invalid or revoked token",
                 Some("token"),
             )
-            .into_response()
+            .into_response();
+            failed(auth, ip, "/auth/login", reason, refusal)
         }
-        Err(Err(e)) => ApiError::from(crate::service::ServiceError::from(e)).into_response(),
+        Err(Err(e)) => storage_failure(e),
     }
 }
 
-/// `POST /auth/logout`: clears the session cookie.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
-    responses((status = 204, description = "Signed out: the session cookie is cleared")))]
-pub async fn logout() -> Response {
+    responses((status = 204, description = "Signed out: the session ended and its cookie cleared")))]
+pub async fn logout_route(State(s): State<super::AppState>, headers: HeaderMap) -> Response {
+    logout(s.service, headers).await
+}
+
+/// `POST /auth/logout`: ends the session (a replayed cookie is refused
+/// from now on, on every server) and clears the cookie.
+pub async fn logout(svc: Arc<Service>, headers: HeaderMap) -> Response {
+    if let Some(id) = session_cookie(&headers) {
+        match svc.auth().end_session(&id).await {
+            Ok(true) => tracing::info!("dashboard sign-out"),
+            Ok(false) => {}
+            Err(e) => return storage_failure(e),
+        }
+    }
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -276,7 +343,7 @@ pub async fn me(svc: Arc<Service>, headers: HeaderMap) -> Json<Session> {
         return Json(session_of(auth.mode, Some(&Caller::local())));
     }
     let caller = match credential(&headers) {
-        Some((token, _)) => auth.verify(&token).await.ok(),
+        Some(c) => resolve(auth, &c).await.ok(),
         None => None,
     };
     Json(session_of(auth.mode, caller.as_ref()))
@@ -322,9 +389,9 @@ mod tests {
             ("authorization", "Bearer abc"),
             ("cookie", "lull_session=def"),
         ]);
-        assert_eq!(credential(&h), Some(("abc".into(), false)));
+        assert_eq!(credential(&h), Some(Credential::Bearer("abc".into())));
         let h = headers(&[("cookie", "x=1; lull_session=def; y=2")]);
-        assert_eq!(credential(&h), Some(("def".into(), true)));
+        assert_eq!(credential(&h), Some(Credential::Session("def".into())));
         assert_eq!(credential(&headers(&[("cookie", "x=1")])), None);
     }
 }

@@ -310,7 +310,12 @@ fn table(metrics_public: bool, mcp: Option<Handler>) -> Vec<(RouteSpec, Handler)
             post(runbook::retry_dispatch),
         ),
         r(Method::POST, "/auth/login", Public, post(auth::login_route)),
-        r(Method::POST, "/auth/logout", Public, post(auth::logout)),
+        r(
+            Method::POST,
+            "/auth/logout",
+            Public,
+            post(auth::logout_route),
+        ),
         r(Method::GET, "/auth/me", Public, get(auth::me_route)),
         r(Method::POST, "/sfn/get_pause_state", Read, dashboard::sfn()),
         r(Method::POST, "/sfn/get_events", Read, dashboard::sfn()),

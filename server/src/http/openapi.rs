@@ -79,7 +79,7 @@ use crate::auth::Access;
         super::runbook::cancel_dispatch,
         super::runbook::retry_dispatch,
         super::auth::login_route,
-        super::auth::logout,
+        super::auth::logout_route,
         super::auth::me_route,
         serve,
     ),

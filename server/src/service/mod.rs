@@ -44,7 +44,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use retention::PruneReport;
 pub use runbook::{dispatch_of, runbook_time};
 
-use crate::auth::{AuthMode, Authenticator};
+use crate::auth::{AuthMode, AuthSettings, Authenticator, SessionPolicy, TrustedProxies};
 use crate::cache::{PauseCache, QueueCache};
 use crate::domain::RetentionPolicy;
 use crate::live::Live;
@@ -79,6 +79,11 @@ pub struct ServiceConfig {
     /// Failed authentications allowed per client address before 429 (one
     /// more per second after that).
     pub auth_failure_burst: u32,
+    /// Proxies whose `X-Forwarded-For` names the client address (for the
+    /// failure limiter).
+    pub trusted_proxies: TrustedProxies,
+    /// How long a dashboard session lasts (idle and absolute).
+    pub sessions: SessionPolicy,
     /// Fleet actions must leave at least this many available workers.
     pub min_available_workers: usize,
     /// How often the rolling-restart controller steps.
@@ -109,6 +114,8 @@ impl Default for ServiceConfig {
             auth_cache_ms: 1000,
             metrics_public: true,
             auth_failure_burst: 10,
+            trusted_proxies: TrustedProxies::default(),
+            sessions: SessionPolicy::default(),
             min_available_workers: 1,
             rollout_tick_ms: 1000,
             retention: RetentionPolicy::default(),
@@ -175,11 +182,15 @@ impl Service {
             jobs_signal: tokio::sync::Notify::new(),
             fleet_signal: tokio::sync::Notify::new(),
             auth: Authenticator::new(
-                config.auth_mode,
                 store,
-                Duration::from_millis(config.auth_cache_ms),
-                config.metrics_public,
-                config.auth_failure_burst,
+                AuthSettings {
+                    mode: config.auth_mode,
+                    cache_for: Duration::from_millis(config.auth_cache_ms),
+                    metrics_public: config.metrics_public,
+                    failure_burst: config.auth_failure_burst,
+                    trusted_proxies: config.trusted_proxies.clone(),
+                    sessions: config.sessions,
+                },
             ),
             applied_on_claims: Default::default(),
             vitals: health::Vitals::default(),

@@ -5,7 +5,7 @@
 //! - **Queries** — one documented function per SQL statement, named for what
 //!   it does (`lock_pause_state`, `requeue_expired_leases`, `claim_next_job`),
 //!   grouped by aggregate: [`pause`], [`queue`], [`bulk`], [`queue_pause`], [`claims`],
-//!   [`leases`], [`fleet`], [`rollouts`], [`results`], [`tokens`],
+//!   [`leases`], [`fleet`], [`rollouts`], [`results`], [`tokens`], [`sessions`],
 //!   [`retention`]. They run on any [`Exec`] (one
 //!   connection, in a transaction or not). Where the two dialects need
 //!   different SQL, the text comes from the dialect's [`Statements`] table;
@@ -115,6 +115,7 @@ pub mod queue_pause;
 pub mod results;
 pub mod retention;
 pub mod rollouts;
+pub mod sessions;
 pub mod sqlite;
 pub mod tokens;
 
@@ -137,6 +138,7 @@ pub use queue_pause::{QueuePauseStore, QueueSummary};
 pub use results::{ResultBegin, ResultStore};
 pub use retention::RetentionStore;
 pub use rollouts::RolloutStore;
+pub use sessions::SessionStore;
 pub use tokens::TokenStore;
 
 /// Everything the service needs from storage: one trait per aggregate, and
@@ -153,6 +155,7 @@ pub trait Store:
     + RolloutStore
     + ResultStore
     + TokenStore
+    + SessionStore
     + RetentionStore
 {
     /// `sqlite` or `postgres`.

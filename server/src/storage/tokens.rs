@@ -20,8 +20,9 @@ pub trait TokenStore: Send + Sync + 'static {
     /// All tokens, by name.
     async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
 
-    /// Revokes the token called `name`. `NotFound` when there is none;
-    /// revoking twice is fine (the first time is kept).
+    /// Revokes the token called `name` and ends its dashboard sessions.
+    /// `NotFound` when there is none; revoking twice is fine (the first
+    /// time is kept).
     async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> StoreResult<TokenRecord>;
 }
 
@@ -102,6 +103,9 @@ async fn revoke<D: Driver>(d: &D, name: &str, now: DateTime<Utc>) -> StoreResult
     let t = revoke_token_named(&mut tx, name, now)
         .await?
         .ok_or(StoreError::NotFound)?;
+    // Its dashboard sessions end with it (they are also never matched once
+    // the token is revoked: see `sessions::find_live_session`).
+    super::sessions::delete_sessions_of_token(&mut tx, &t.id).await?;
     tx.notify(&Notice::TokensChanged).await?;
     tx.commit().await?;
     Ok(t)

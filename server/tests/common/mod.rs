@@ -14,6 +14,7 @@ pub mod api;
 pub mod process;
 pub mod served;
 pub mod store;
+pub mod token_api;
 
 use std::sync::Arc;
 
@@ -39,7 +40,8 @@ pub fn empty_claims(svc: &server::service::Service) -> u64 {
 pub struct TestDb {
     pub url: String,
     pub store: Arc<dyn Store>,
-    _db: testkit::TestDb,
+    /// `None` for a store [`TestDb::beside`] another: that one owns it.
+    _db: Option<testkit::TestDb>,
 }
 
 impl TestDb {
@@ -50,7 +52,19 @@ impl TestDb {
         TestDb {
             url: db.url.clone(),
             store,
-            _db: db,
+            _db: Some(db),
+        }
+    }
+
+    /// Another store on the same database, as another server process
+    /// would open it. Drop it before `self`, which owns the database.
+    pub async fn beside(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            store: storage::connect(&self.url)
+                .await
+                .expect("open the store again"),
+            _db: None,
         }
     }
 }
