@@ -244,7 +244,69 @@ async fn the_applied_version_is_kept_with_its_time(db: TestDb) {
     assert_eq!((reboot.applied_version, reboot.applied_at), (None, None));
 }
 
+/// Retention: finished result records (applied or refused) older than the
+/// cutoff go, oldest first in batches; younger ones and a submission still
+/// being applied (however old) stay. A pruned key is unknown again.
+async fn finished_result_records_are_pruned(db: TestDb) {
+    let now = Utc::now().trunc_subsecs(3);
+    let old = now - Duration::days(40);
+    let young = now - Duration::days(1);
+    let long_ago = old - Duration::days(1);
+    let record = |key: &'static str, at, refused: Option<&'static str>| {
+        let store = db.store.clone();
+        async move {
+            let s = submission(key, serde_json::json!({ "k": key }));
+            assert_eq!(
+                store.begin_result(&s, at, long_ago).await.unwrap(),
+                ResultBegin::Fresh
+            );
+            store.finish_result(key, refused, at).await.unwrap();
+            s
+        }
+    };
+    let old_applied = record("old-applied", old, None).await;
+    let old_refused = record("old-refused", old, Some("lease lost")).await;
+    let young_applied = record("young-applied", young, None).await;
+    let in_flight = submission("in-flight", serde_json::json!({}));
+    assert_eq!(
+        db.store
+            .begin_result(&in_flight, old, long_ago)
+            .await
+            .unwrap(),
+        ResultBegin::Fresh
+    );
+
+    let cutoff = now - Duration::days(30);
+    assert_eq!(db.store.prune_results(cutoff, 1).await.unwrap(), Some(1));
+    assert_eq!(db.store.prune_results(cutoff, 1).await.unwrap(), Some(1));
+    assert_eq!(db.store.prune_results(cutoff, 1).await.unwrap(), Some(0));
+
+    // The pruned keys are unknown again; the others answer as before.
+    for gone in [&old_applied, &old_refused] {
+        assert_eq!(
+            db.store.begin_result(gone, now, long_ago).await.unwrap(),
+            ResultBegin::Fresh
+        );
+    }
+    assert_eq!(
+        db.store
+            .begin_result(&young_applied, now, long_ago)
+            .await
+            .unwrap(),
+        ResultBegin::Applied
+    );
+    assert_eq!(
+        db.store
+            .begin_result(&in_flight, now, long_ago)
+            .await
+            .unwrap(),
+        ResultBegin::InFlight,
+        "a submission being applied is never pruned"
+    );
+}
+
 on_both_stores!(
+    finished_result_records_are_pruned,
     the_fleet_lists_the_jobs_leased_to_each_worker,
     the_applied_version_is_kept_with_its_time,
     registration_round_trips_and_new_boots_restart,

@@ -64,6 +64,20 @@ impl RetentionPolicy {
         .collect()
     }
 
+    /// Worker result records (the idempotency record of each submitted
+    /// result) that finished before this go: they are kept as long as the
+    /// longest-kept finished job, so a replayed submission of any job still
+    /// on record is answered from its record; kept forever when any
+    /// finished status is.
+    pub fn results_cutoff(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let longest = [self.succeeded, self.cancelled, self.failed]
+            .into_iter()
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()?;
+        Some(now - longest)
+    }
+
     /// Control events created before this go, when configured.
     pub fn events_cutoff(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.events.map(|age| now - age)
@@ -97,12 +111,22 @@ mod tests {
             ]
         );
         assert_eq!(p.events_cutoff(now), None, "events kept unless configured");
+        assert_eq!(
+            p.results_cutoff(now),
+            Some(now - Duration::days(30)),
+            "result records live as long as the longest-kept finished job"
+        );
         let keep_failed = RetentionPolicy {
             failed: None,
             events: Some(Duration::days(90)),
             ..p
         };
         assert_eq!(keep_failed.job_cutoffs(now).len(), 2);
+        assert_eq!(
+            keep_failed.results_cutoff(now),
+            None,
+            "a status kept forever keeps the result records too"
+        );
         assert_eq!(
             keep_failed.events_cutoff(now),
             Some(now - Duration::days(90))

@@ -1,5 +1,6 @@
-//! Retention: deleting finished jobs (and, when configured, old control
-//! events) in small batches, one server process at a time.
+//! Retention: deleting finished jobs, finished worker result records (and,
+//! when configured, old control events) in small batches, one server
+//! process at a time.
 //!
 //! Each batch is its own short transaction, so the pruner never holds many
 //! row locks or a long transaction next to the claims. On PostgreSQL each
@@ -24,6 +25,12 @@ pub trait RetentionStore: Send + Sync + 'static {
         before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Option<u64>>;
+
+    /// Deletes up to `limit` finished (applied or rejected) worker result
+    /// records that finished before `before`, oldest first; a submission
+    /// still `applying` is never deleted. `None` as for
+    /// [`RetentionStore::prune_jobs`].
+    async fn prune_results(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Option<u64>>;
 
     /// Deletes up to `limit` control events created before `before`,
     /// oldest first; `None` as for [`RetentionStore::prune_jobs`].
@@ -60,6 +67,20 @@ async fn delete_finished_jobs(
     s.execute(SQL, &args).await
 }
 
+/// One batch of old finished result records (the `worker_results_finished`
+/// index).
+async fn delete_finished_results(
+    s: &mut impl Exec,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64> {
+    const SQL: &str = "DELETE FROM worker_results WHERE idempotency_key IN \
+        (SELECT idempotency_key FROM worker_results \
+         WHERE state <> 'applying' AND finished_at < $1 ORDER BY finished_at LIMIT $2)";
+    s.execute(SQL, &[Arg::Time(before), Arg::I64(i64::from(limit))])
+        .await
+}
+
 /// One batch of old control events.
 async fn delete_old_events(
     s: &mut impl Exec,
@@ -77,6 +98,7 @@ async fn delete_old_events(
 /// What one pruning batch deletes.
 enum Prune<'a> {
     Jobs { status: &'a str },
+    Results,
     Events,
 }
 
@@ -94,6 +116,7 @@ async fn prune<D: Driver>(
     }
     let n = match what {
         Prune::Jobs { status } => delete_finished_jobs(&mut tx, status, before, limit).await?,
+        Prune::Results => delete_finished_results(&mut tx, before, limit).await?,
         Prune::Events => delete_old_events(&mut tx, before, limit).await?,
     };
     tx.commit().await?;
@@ -109,6 +132,10 @@ impl<D: Driver> RetentionStore for Storage<D> {
         limit: u32,
     ) -> StoreResult<Option<u64>> {
         prune(&*self.call(), Prune::Jobs { status }, before, limit).await
+    }
+
+    async fn prune_results(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Option<u64>> {
+        prune(&*self.call(), Prune::Results, before, limit).await
     }
 
     async fn prune_events(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Option<u64>> {
