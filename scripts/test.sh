@@ -86,6 +86,9 @@ count_tests() {
 
 summary() {
   local rc=$?
+  # A stage still open here did not finish: never report that as a pass,
+  # whatever status the shell was left with.
+  if [ -n "$CURRENT_STAGE" ] && [ "$rc" -eq 0 ]; then rc=1; fi
   if [ -n "$CURRENT_STAGE" ]; then
     STAGE_NAMES+=("$CURRENT_STAGE")
     STAGE_RESULTS+=("FAILED (exit $rc, after $((SECONDS - CURRENT_STAGE_START))s)")
@@ -109,6 +112,10 @@ summary() {
   printf 'tests: %s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
 }
 trap summary EXIT
+# Stopped by a signal: exit with its status so the summary says FAILED (the
+# EXIT trap alone saw status 0 and printed "all stages passed").
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # ------------------------------------------------------------------ setup
 stage "setup"
