@@ -394,7 +394,65 @@ async fn claims_and_queue_pauses_wait_for_each_other(db: TestDb) {
     assert!(pause.await.unwrap().unwrap().state.workers_paused);
 }
 
+/// Types and queues together: one type (an equality on PostgreSQL, read
+/// through `jobs_claimable_type`) or several (`= ANY`), with and without a
+/// queue list, in single and batch claims — each claim takes exactly the
+/// jobs of its types in its queues, in claim order.
+async fn claims_filter_by_one_or_several_types_and_queues(db: TestDb) {
+    let now = t0();
+    let mut ids = std::collections::HashMap::new();
+    for (i, (queue, ty)) in [
+        ("q1", "a"),
+        ("q1", "b"),
+        ("q1", "c"),
+        ("q2", "a"),
+        ("q2", "b"),
+        ("q1", "a"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = now + Duration::milliseconds(i as i64);
+        let job = db
+            .store
+            .enqueue(&queued_in(queue, ty), at)
+            .await
+            .unwrap()
+            .job;
+        ids.insert(job.id, format!("{queue}/{ty}/{i}"));
+    }
+    let later = now + Duration::seconds(1);
+    let typed = |types: &[&str], queues: Option<&[&str]>| ClaimParams {
+        types: Some(types.iter().map(|t| t.to_string()).collect()),
+        queues: queues.map(|q| q.iter().map(|q| q.to_string()).collect()),
+        ..params("w", later)
+    };
+    let names =
+        |jobs: Vec<wire::Job>| -> Vec<String> { jobs.iter().map(|j| ids[&j.id].clone()).collect() };
+    let batch = |p: ClaimParams, n: u32| {
+        let store = db.store.clone();
+        async move { store.claim_many(&p, n).await.unwrap().jobs }
+    };
+    // One type, one queue: the oldest `a` of q1 only.
+    let one = claimed(&db, &typed(&["a"], Some(&["q1"]))).await.unwrap();
+    assert_eq!(ids[&one.id], "q1/a/0");
+    // One type, any queue, a batch: the remaining `a`s in claim order.
+    assert_eq!(
+        names(batch(typed(&["a"], None), 10).await),
+        ["q2/a/3", "q1/a/5"]
+    );
+    // Several types in one queue.
+    assert_eq!(
+        names(batch(typed(&["b", "c"], Some(&["q1"])), 10).await),
+        ["q1/b/1", "q1/c/2"]
+    );
+    // Several types, any queue: what is left of them.
+    assert_eq!(names(batch(typed(&["a", "b"], None), 10).await), ["q2/b/4"]);
+    assert!(claimed(&db, &typed(&["a"], None)).await.is_none());
+}
+
 on_both_stores!(
+    claims_filter_by_one_or_several_types_and_queues,
     claims_and_queue_pauses_wait_for_each_other,
     a_claim_takes_only_from_the_queues_it_names,
     a_paused_queue_hands_out_nothing_until_resumed,
