@@ -93,9 +93,8 @@ pub fn section(r: &PeerComparison, m: &Machine, command: &str, date: &str) -> St
          (pinned in `bench/peer/package-lock.json`, installed into `target/bench-peer/`), on \
          Node.js {}, with its defaults (no local queue, no batched completion). \
          **Load average** (1, 5, 15 min): {} before the first run, {} after the last — this \
-         machine is shared and was busy (builds and tests of other work ran at the same time), \
-         so read the ratios, which come from alternating runs, rather than the absolute \
-         figures. Took {:.0} s.\n",
+         machine is shared and other work may run beside the bench, so read the ratios, which \
+         come from alternating runs, rather than the absolute figures. Took {:.0} s.\n",
         m.commit,
         m.cores,
         m.cpu,
