@@ -339,25 +339,37 @@ lull_setup_postgres() {
   _lull_step "postgresql login" "ok (postgres@$LULL_PG_HOST:$LULL_PG_PORT, trust)"
 }
 
-# --- the Python MCP client (end2end/mcp/): a venv in tools/venv
-lull_setup_mcp_client() {
-  local venv="$LULL_ROOT/tools/venv" py="$LULL_ROOT/tools/venv/bin/python"
-  if [ -x "$py" ] &&
-    [ "$("$py" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null)" = "$LULL_MCP_SDK_VERSION" ] &&
-    "$py" -c 'import pytest' >/dev/null 2>&1; then
-    _lull_step "python mcp client" "present (mcp $LULL_MCP_SDK_VERSION in tools/venv)"
-    return 0
-  fi
-  _lull_step "python mcp client" "installing (mcp $LULL_MCP_SDK_VERSION + pytest in tools/venv, pip)"
+# --- Python venvs under tools/: python3 with venv and ensurepip (apt if
+# missing), then the venv itself if it is not there yet.
+_lull_python_venv() {
+  local venv="$1"
   if ! command -v python3 >/dev/null 2>&1; then
     _lull_apt_install python3 python3-venv
   fi
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     _lull_apt_install python3-venv
   fi
-  if [ ! -x "$py" ]; then
+  if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
   fi
+}
+
+# The version of a package installed in a venv's python (empty if none).
+_lull_pip_version() {
+  "$1" -c "import importlib.metadata as m; print(m.version('$2'))" 2>/dev/null
+}
+
+# --- the Python MCP client (end2end/mcp/): a venv in tools/venv
+lull_setup_mcp_client() {
+  local venv="$LULL_ROOT/tools/venv" py="$LULL_ROOT/tools/venv/bin/python"
+  if [ -x "$py" ] &&
+    [ "$(_lull_pip_version "$py" mcp)" = "$LULL_MCP_SDK_VERSION" ] &&
+    "$py" -c 'import pytest' >/dev/null 2>&1; then
+    _lull_step "python mcp client" "present (mcp $LULL_MCP_SDK_VERSION in tools/venv)"
+    return 0
+  fi
+  _lull_step "python mcp client" "installing (mcp $LULL_MCP_SDK_VERSION + pytest in tools/venv, pip)"
+  _lull_python_venv "$venv"
   "$py" -m pip install --quiet --disable-pip-version-check \
     "mcp==$LULL_MCP_SDK_VERSION" "pytest==$LULL_PYTEST_VERSION"
 }
@@ -366,21 +378,12 @@ lull_setup_mcp_client() {
 # tools/schemathesis-venv, so its pins never meet the MCP client's
 lull_setup_schemathesis() {
   local venv="$LULL_ROOT/tools/schemathesis-venv" py="$LULL_ROOT/tools/schemathesis-venv/bin/python"
-  if [ -x "$py" ] &&
-    [ "$("$py" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$LULL_SCHEMATHESIS_VERSION" ]; then
+  if [ -x "$py" ] && [ "$(_lull_pip_version "$py" schemathesis)" = "$LULL_SCHEMATHESIS_VERSION" ]; then
     _lull_step "schemathesis" "present ($LULL_SCHEMATHESIS_VERSION in tools/schemathesis-venv)"
     return 0
   fi
   _lull_step "schemathesis" "installing ($LULL_SCHEMATHESIS_VERSION in tools/schemathesis-venv, pip)"
-  if ! command -v python3 >/dev/null 2>&1; then
-    _lull_apt_install python3 python3-venv
-  fi
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
-    _lull_apt_install python3-venv
-  fi
-  if [ ! -x "$py" ]; then
-    python3 -m venv "$venv"
-  fi
+  _lull_python_venv "$venv"
   "$py" -m pip install --quiet --disable-pip-version-check "schemathesis==$LULL_SCHEMATHESIS_VERSION"
 }
 
