@@ -185,13 +185,7 @@ async fn role_matrix_request_guard(db: TestDb) {
         ..Default::default()
     };
     let local = Service::new(a.db.store.clone(), local).await.unwrap();
-    let local = server::http::router(
-        local,
-        &server::http::HttpOptions {
-            static_dir: Some("/nonexistent".into()),
-            ..Default::default()
-        },
-    );
+    let local = common::router(local);
     let routes = server::http::route_specs(true);
     let before = a.state_fingerprint().await;
     let mut writes = 0;

@@ -27,13 +27,7 @@ impl Api {
         if start {
             svc.start().await.unwrap();
         }
-        let app = server::http::router(
-            svc.clone(),
-            &server::http::HttpOptions {
-                static_dir: Some("/nonexistent".into()),
-                ..Default::default()
-            },
-        );
+        let app = super::router(svc.clone());
         Api { app, svc, db }
     }
 

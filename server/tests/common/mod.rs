@@ -20,6 +20,18 @@ use std::sync::Arc;
 
 use server::storage::{self, Store};
 
+/// The real router over `svc`, as `lull serve` builds it, with no
+/// dashboard files (the tests speak to the API).
+pub fn router(svc: Arc<server::service::Service>) -> axum::Router {
+    server::http::router(
+        svc,
+        &server::http::HttpOptions {
+            static_dir: Some("/nonexistent".into()),
+            ..Default::default()
+        },
+    )
+}
+
 /// Waits until `cond` holds, checking every few tens of milliseconds;
 /// fails the test with `what` after `timeout`. For conditions no event
 /// announces (a counter, another process's state); where a watch channel

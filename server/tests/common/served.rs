@@ -21,13 +21,7 @@ impl Served {
     pub async fn start(db: TestDb, cfg: ServiceConfig) -> Served {
         let svc = Service::new(db.store.clone(), cfg).await.unwrap();
         svc.start().await.unwrap();
-        let app = server::http::router(
-            svc.clone(),
-            &server::http::HttpOptions {
-                static_dir: Some("/nonexistent".into()),
-                ..Default::default()
-            },
-        );
+        let app = super::router(svc.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {

@@ -45,13 +45,7 @@ pub async fn api_with(db: TestDb, cfg: ServiceConfig) -> Api {
     };
     let svc = Service::new(db.store.clone(), cfg).await.unwrap();
     svc.start().await.unwrap();
-    let app = server::http::router(
-        svc.clone(),
-        &server::http::HttpOptions {
-            static_dir: Some("/nonexistent".into()),
-            ..Default::default()
-        },
-    );
+    let app = super::router(svc.clone());
     Api { app, svc, db }
 }
 
