@@ -22,33 +22,31 @@ fn set_cookie(h: &HeaderMap) -> String {
     h.get("set-cookie").unwrap().to_str().unwrap().to_string()
 }
 
+/// A request carrying only the session cookie (or none).
+async fn with_cookie(
+    a: &Api,
+    method: Method,
+    path: &str,
+    session: Option<&str>,
+) -> (StatusCode, Value, HeaderMap) {
+    let req = Req {
+        cookie: session,
+        ..Default::default()
+    };
+    a.send(method, path, None, req).await
+}
+
 /// A cookie-authenticated read's status.
 async fn read_with(a: &Api, session: &str) -> StatusCode {
-    a.send(
-        Method::GET,
-        "/status",
-        None,
-        Req {
-            cookie: Some(session),
-            ..Default::default()
-        },
-    )
-    .await
-    .0
+    with_cookie(a, Method::GET, "/status", Some(session))
+        .await
+        .0
 }
 
 async fn me(a: &Api, session: &str) -> Value {
-    a.send(
-        Method::GET,
-        "/auth/me",
-        None,
-        Req {
-            cookie: Some(session),
-            ..Default::default()
-        },
-    )
-    .await
-    .1
+    with_cookie(a, Method::GET, "/auth/me", Some(session))
+        .await
+        .1
 }
 
 async fn sign_in_sets_an_opaque_session_that_acts_as_its_token(db: TestDb) {
@@ -201,30 +199,10 @@ async fn sign_out_ends_the_session_and_a_replayed_cookie_is_refused(db: TestDb) 
     let id = a.sign_in(&op).await;
     let other = a.sign_in(&op).await;
     assert_eq!(read_with(&a, &id).await, StatusCode::OK);
-    let (s, _, h) = a
-        .send(
-            Method::POST,
-            "/auth/logout",
-            None,
-            Req {
-                cookie: Some(&id),
-                ..Default::default()
-            },
-        )
-        .await;
+    let (s, _, h) = with_cookie(&a, Method::POST, "/auth/logout", Some(&id)).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert!(set_cookie(&h).contains("Max-Age=0"));
-    let (s, v, _) = a
-        .send(
-            Method::GET,
-            "/status",
-            None,
-            Req {
-                cookie: Some(&id),
-                ..Default::default()
-            },
-        )
-        .await;
+    let (s, v, _) = with_cookie(&a, Method::GET, "/status", Some(&id)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "replayed cookie: {v}");
     assert_eq!(v["error"]["code"], "unauthorized");
     assert_eq!(me(&a, &id).await["signedIn"], json!(false));
@@ -235,17 +213,7 @@ async fn sign_out_ends_the_session_and_a_replayed_cookie_is_refused(db: TestDb) 
     );
     // Signing out again, or without a session, is harmless.
     for cookie in [Some(id.as_str()), None] {
-        let (s, _, _) = a
-            .send(
-                Method::POST,
-                "/auth/logout",
-                None,
-                Req {
-                    cookie,
-                    ..Default::default()
-                },
-            )
-            .await;
+        let (s, _, _) = with_cookie(&a, Method::POST, "/auth/logout", cookie).await;
         assert_eq!(s, StatusCode::NO_CONTENT);
     }
 }
@@ -342,17 +310,7 @@ async fn sessions_work_across_servers(db: TestDb) {
     let op = a.token("op", Role::Operator).await;
     let id = a.sign_in(&op).await;
     assert_eq!(read_with(&b, &id).await, StatusCode::OK);
-    let (s, _, _) = b
-        .send(
-            Method::POST,
-            "/auth/logout",
-            None,
-            Req {
-                cookie: Some(&id),
-                ..Default::default()
-            },
-        )
-        .await;
+    let (s, _, _) = with_cookie(&b, Method::POST, "/auth/logout", Some(&id)).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(read_with(&a, &id).await, StatusCode::UNAUTHORIZED);
 }

@@ -33,6 +33,23 @@ fn session(id_hash: &str, token_id: &str, now: DateTime<Utc>) -> SessionRecord {
     }
 }
 
+/// Stores a session as sign-in does at `now` (its prune of ended sessions
+/// with a one-hour idle limit).
+async fn add_session(db: &TestDb, record: &SessionRecord, now: DateTime<Utc>) {
+    db.store
+        .create_session(record, now, now - Duration::hours(1))
+        .await
+        .unwrap();
+}
+
+/// Stores the operator token `tok1` ("alice").
+async fn add_alice(db: &TestDb, now: DateTime<Utc>) {
+    db.store
+        .create_token(&token("tok1", "alice", now))
+        .await
+        .unwrap();
+}
+
 /// The name of the token a session finds at `now` with this idle limit.
 async fn found(db: &TestDb, id_hash: &str, now: DateTime<Utc>, idle: Duration) -> Option<String> {
     db.store
@@ -45,14 +62,8 @@ async fn found(db: &TestDb, id_hash: &str, now: DateTime<Utc>, idle: Duration) -
 async fn sessions_live_until_signed_out_idle_or_expired(db: TestDb) {
     let t = t0();
     let hour = Duration::hours(1);
-    db.store
-        .create_token(&token("tok1", "alice", t))
-        .await
-        .unwrap();
-    db.store
-        .create_session(&session("s1", "tok1", t), t, t - hour)
-        .await
-        .unwrap();
+    add_alice(&db, t).await;
+    add_session(&db, &session("s1", "tok1", t), t).await;
     let (record, last_seen) = db
         .store
         .find_session("s1", t, t - hour)
@@ -107,10 +118,7 @@ async fn revoking_a_token_ends_its_sessions_only(db: TestDb) {
         db.store.create_token(&token(id, name, t)).await.unwrap();
     }
     for (s, tok) in [("a1", "tok1"), ("a2", "tok1"), ("b1", "tok2")] {
-        db.store
-            .create_session(&session(s, tok, t), t, t - hour)
-            .await
-            .unwrap();
+        add_session(&db, &session(s, tok, t), t).await;
     }
     db.store.revoke_token("alice", t).await.unwrap();
     for s in ["a1", "a2"] {
@@ -128,46 +136,27 @@ async fn revoking_a_token_ends_its_sessions_only(db: TestDb) {
 async fn a_revoked_tokens_session_never_matches(db: TestDb) {
     let t = t0();
     let hour = Duration::hours(1);
-    db.store
-        .create_token(&token("tok1", "alice", t))
-        .await
-        .unwrap();
+    add_alice(&db, t).await;
     db.store.revoke_token("alice", t).await.unwrap();
-    db.store
-        .create_session(&session("late", "tok1", t), t, t - hour)
-        .await
-        .unwrap();
+    add_session(&db, &session("late", "tok1", t), t).await;
     assert_eq!(found(&db, "late", t, hour).await, None);
 }
 
 async fn sign_in_prunes_the_sessions_that_have_ended(db: TestDb) {
     let t = t0();
-    let hour = Duration::hours(1);
-    db.store
-        .create_token(&token("tok1", "alice", t))
-        .await
-        .unwrap();
-    db.store
-        .create_session(&session("idle", "tok1", t), t, t - hour)
-        .await
-        .unwrap();
+    add_alice(&db, t).await;
+    add_session(&db, &session("idle", "tok1", t), t).await;
     let mut expired = session("expired", "tok1", t + Duration::minutes(30));
     expired.expires_at = t + Duration::minutes(90);
     expired.last_seen_at = t + Duration::minutes(100);
-    db.store
-        .create_session(&expired, t, t - hour)
-        .await
-        .unwrap();
+    add_session(&db, &expired, t).await;
     let mut live = session("live", "tok1", t + Duration::minutes(90));
     live.created_at = t;
-    db.store.create_session(&live, t, t - hour).await.unwrap();
+    add_session(&db, &live, t).await;
     // At t + 2 h: "idle" was last seen 2 h ago, "expired" expired at
     // t + 90 min, "live" was seen 30 min ago.
     let now = t + Duration::hours(2);
-    db.store
-        .create_session(&session("new", "tok1", now), now, now - hour)
-        .await
-        .unwrap();
+    add_session(&db, &session("new", "tok1", now), now).await;
     for (s, kept) in [
         ("idle", false),
         ("expired", false),

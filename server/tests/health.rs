@@ -30,6 +30,17 @@ async fn health(a: &Api) -> (StatusCode, Value) {
     (s, h)
 }
 
+/// Registers these workers (each with boot id `<id>-b`).
+async fn register(a: &Api, workers: &[&str]) {
+    for w in workers {
+        a.post(
+            "/api/workers/register",
+            json!({"workerId": w, "bootId": format!("{w}-b")}),
+        )
+        .await;
+    }
+}
+
 fn check<'a>(h: &'a Value, name: &str) -> &'a Value {
     h["checks"]
         .as_array()
@@ -93,13 +104,7 @@ async fn healthy_when_all_is_well(db: TestDb) {
 /// worker back online: healthy, a warning while the other is offline.
 async fn all_workers_stopped_is_unhealthy(db: TestDb) {
     let a = started(db, ServiceConfig::default()).await;
-    for w in ["w1", "w2"] {
-        a.post(
-            "/api/workers/register",
-            json!({"workerId": w, "bootId": format!("{w}-b")}),
-        )
-        .await;
-    }
+    register(&a, &["w1", "w2"]).await;
     let (_, h) = health(&a).await;
     assert_eq!(check(&h, "workers")["status"], "ok", "{h}");
     for w in ["w1", "w2"] {
@@ -164,13 +169,7 @@ async fn a_pause_not_applied_in_time_warns(db: TestDb) {
         },
     )
     .await;
-    for w in ["w1", "w2"] {
-        a.post(
-            "/api/workers/register",
-            json!({"workerId": w, "bootId": format!("{w}-b")}),
-        )
-        .await;
-    }
+    register(&a, &["w1", "w2"]).await;
     let (_, h) = health(&a).await;
     assert_eq!(check(&h, "acknowledgement")["status"], "ok", "{h}");
     assert_eq!(

@@ -54,33 +54,65 @@ fn is_spool_name(name: &str, job: Uuid) -> bool {
             .all(|c| c.is_ascii_digit())
 }
 
+/// Two jobs running on one worker when the server is killed: both results
+/// wait in the worker's spool (`names`), for a server restarted on `port`.
+struct Spooled {
+    w: WorkerProc,
+    port: u16,
+    older: Uuid,
+    newer: Uuid,
+    names: Vec<String>,
+}
+
+impl Spooled {
+    async fn start(db: &Db, worker: &str) -> Spooled {
+        let port = free_port();
+        let server = Server::start(&db.url, port);
+        let api = Api::new(&server.base);
+        let w = WorkerProc::start(&server.base, worker, &db.dir.0, &["--concurrency", "2"]);
+        let older = api.enqueue("sleep", json!({"ms": 1200})).await;
+        let newer = api.enqueue("sleep", json!({"ms": 2400})).await;
+        api.wait_status(older, Running, secs(15)).await;
+        api.wait_status(newer, Running, secs(15)).await;
+        server.kill();
+        let names = common::eventually("two spooled results", secs(20), || {
+            let n = spooled(&w.spool);
+            std::future::ready((n.len() == 2).then_some(n))
+        })
+        .await;
+        Spooled {
+            w,
+            port,
+            older,
+            newer,
+            names,
+        }
+    }
+
+    /// The spool file holding this job's result.
+    fn file_of(&self, job: Uuid) -> std::path::PathBuf {
+        let name = self
+            .names
+            .iter()
+            .find(|n| n.ends_with(&format!("{job}.json")));
+        self.w.spool.join(name.unwrap())
+    }
+}
+
 async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
-    let port = free_port();
-    let server = Server::start(&db.url, port);
-    let api = Api::new(&server.base);
-    let w = WorkerProc::start(&server.base, "spooler", &db.dir.0, &["--concurrency", "2"]);
-    let older = api.enqueue("sleep", json!({"ms": 1200})).await;
-    let newer = api.enqueue("sleep", json!({"ms": 2400})).await;
-    api.wait_status(older, Running, secs(15)).await;
-    api.wait_status(newer, Running, secs(15)).await;
-    server.kill();
+    let sp = Spooled::start(&db, "spooler").await;
+    let Spooled {
+        ref w,
+        port,
+        older,
+        newer,
+        ref names,
+    } = sp;
 
     // Both results land in the spool, named as the runbook says.
-    let names = common::eventually("two spooled results", secs(20), || {
-        let n = spooled(&w.spool);
-        std::future::ready((n.len() == 2).then_some(n))
-    })
-    .await;
     assert!(names.iter().any(|n| is_spool_name(n, older)), "{names:?}");
     assert!(names.iter().any(|n| is_spool_name(n, newer)), "{names:?}");
-    let file_of = |job: Uuid| {
-        w.spool.join(
-            names
-                .iter()
-                .find(|n| n.ends_with(&format!("{job}.json")))
-                .unwrap(),
-        )
-    };
+    let file_of = |job: Uuid| sp.file_of(job);
     let older_env: ResultEnvelope =
         serde_json::from_slice(&std::fs::read(file_of(older)).unwrap()).unwrap();
     assert!(
@@ -129,27 +161,16 @@ async fn results_wait_in_the_spool_while_the_server_is_down(db: Db) {
 /// `rejected/`, and the replay goes on with the older files — it used to be
 /// a 500 on PostgreSQL, "temporary", and the replay stalled behind it.
 async fn a_refused_spool_file_does_not_stall_the_replay(db: Db) {
-    let port = free_port();
-    let server = Server::start(&db.url, port);
-    let api = Api::new(&server.base);
-    let w = WorkerProc::start(&server.base, "nul", &db.dir.0, &["--concurrency", "2"]);
-    let older = api.enqueue("sleep", json!({"ms": 1200})).await;
-    let newer = api.enqueue("sleep", json!({"ms": 2400})).await;
-    api.wait_status(older, Running, secs(15)).await;
-    api.wait_status(newer, Running, secs(15)).await;
-    server.kill();
-    let names = common::eventually("two spooled results", secs(20), || {
-        let n = spooled(&w.spool);
-        std::future::ready((n.len() == 2).then_some(n))
-    })
-    .await;
+    let sp = Spooled::start(&db, "nul").await;
+    let Spooled {
+        ref w,
+        port,
+        older,
+        newer,
+        ..
+    } = sp;
     // The newest file (replayed first) now carries a NUL in its result.
-    let newer_file = w.spool.join(
-        names
-            .iter()
-            .find(|n| n.ends_with(&format!("{newer}.json")))
-            .unwrap(),
-    );
+    let newer_file = sp.file_of(newer);
     let mut env: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&newer_file).unwrap()).unwrap();
     env["payload"]["result"] = json!({"note": "a\u{0}b"});
