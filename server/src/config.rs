@@ -108,6 +108,10 @@ pub struct ConfigArgs {
     /// Event streams open at once with one token [default: 16].
     #[arg(long, env = "LULL_MAX_STREAMS_PER_TOKEN")]
     pub max_streams_per_token: Option<usize>,
+    /// SQLite: `group` (concurrent writes share a commit and its fsync) or
+    /// `each` (a commit per write) [default: group].
+    #[arg(long, env = "LULL_SQLITE_COMMIT")]
+    pub sqlite_commit: Option<String>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -136,6 +140,7 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     max_streams: Option<usize>,
     max_streams_per_token: Option<usize>,
+    sqlite_commit: Option<String>,
 }
 
 /// The resolved, validated configuration.
@@ -167,6 +172,8 @@ pub struct Config {
     pub trusted_proxies: crate::auth::TrustedProxies,
     /// Caps on open event streams.
     pub streams: crate::streams::StreamLimits,
+    /// How the store is opened (SQLite's commit mode).
+    pub store: crate::storage::StoreOptions,
 }
 
 /// A configuration error, worded for the operator.
@@ -203,6 +210,10 @@ impl ConfigArgs {
             .or(file.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
         validate_database_url(&database_url)?;
+        let sqlite_commit = match self.sqlite_commit.clone().or(file.sqlite_commit) {
+            Some(mode) => mode.parse().map_err(ConfigError)?,
+            None => crate::storage::sqlite::CommitMode::default(),
+        };
         let pause_poll_interval_ms = self
             .pause_poll_interval_ms
             .or(file.pause_poll_interval_ms)
@@ -363,6 +374,7 @@ impl ConfigArgs {
         let trusted_proxies =
             crate::auth::TrustedProxies::parse(&trusted_proxies).map_err(ConfigError)?;
         Ok(Config {
+            store: crate::storage::StoreOptions { sqlite_commit },
             trusted_proxies,
             statsd,
             allowed_hosts,

@@ -192,3 +192,23 @@ fn file_fills_in_and_flags_win() {
     .unwrap_err();
     assert!(err.0.contains("invalid"), "{err}");
 }
+
+#[test]
+fn sqlite_commit_is_group_by_default_and_each_on_request() {
+    use crate::storage::sqlite::CommitMode;
+    let c = ConfigArgs::default().resolve().unwrap();
+    assert_eq!(c.store.sqlite_commit, CommitMode::Group);
+    let c = ConfigArgs {
+        sqlite_commit: Some("each".into()),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(c.store.sqlite_commit, CommitMode::Each);
+    let bad = ConfigArgs {
+        sqlite_commit: Some("batch".into()),
+        ..Default::default()
+    };
+    let e = bad.resolve().unwrap_err().0;
+    assert!(e.contains("\"batch\"") && e.contains("group"), "{e}");
+}
