@@ -42,8 +42,8 @@ struct Args {
     /// Shorter windows: a trial run, not for the record.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,9,faults).
-    /// `--only 7` (or 8, 9, or several of them) rewrites only those
+    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,10,faults).
+    /// `--only 7` (or 8, 10, or several of them) rewrites only those
     /// scenarios' sections.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -333,8 +333,8 @@ async fn main() -> Result<()> {
         let name = "8. Lull vs graphile-worker (PostgreSQL)".to_string();
         r.peer = step(name, &mut errors, peer(&env)).await;
     }
-    if args.wants("9") && stores.contains(&Backend::Sqlite) {
-        let name = "9. SQLite group commit vs a commit per write".to_string();
+    if args.wants("10") && stores.contains(&Backend::Sqlite) {
+        let name = "10. SQLite group commit vs a commit per write".to_string();
         r.group_commit = step(name, &mut errors, scenarios::group_commit::run(&env)).await;
     }
     if args.wants("faults") {
@@ -350,7 +350,7 @@ async fn main() -> Result<()> {
     r.load_at_end = report::load_average();
     let previous = std::fs::read_to_string(&args.out).ok();
     let text = match previous.as_deref() {
-        // Only scenarios with their own sections (7, 8, 9): only those
+        // Only scenarios with their own sections (7, 8, 10): only those
         // sections change; the rest of the file stays as the last full run
         // wrote it.
         Some(prev)
@@ -358,7 +358,7 @@ async fn main() -> Result<()> {
                 && args
                     .only
                     .iter()
-                    .all(|o| ["7", "8", "9"].contains(&o.as_str())) =>
+                    .all(|o| ["7", "8", "10"].contains(&o.as_str())) =>
         {
             sections_only(&r, prev)
         }

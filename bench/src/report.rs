@@ -121,7 +121,7 @@ pub struct Results {
     pub pause_history: Option<PauseHistory>,
     /// Scenario 8 (issue 18), PostgreSQL only.
     pub peer: Option<PeerComparison>,
-    /// Scenario 9 (issue 18), SQLite only.
+    /// Scenario 10 (issue 18), SQLite only.
     pub group_commit: Option<GroupCommit>,
     pub faults: Vec<FaultOutcome>,
     /// Scenarios that failed to run at all: (name, error).
@@ -505,7 +505,7 @@ pub fn render(r: &Results, previous: Option<&str>) -> String {
     if let Some(p) = peer {
         let _ = writeln!(out, "{p}\n");
     }
-    // Scenario 9's own section, likewise.
+    // Scenario 10's own section, likewise.
     let group = match &r.group_commit {
         Some(g) => Some(group_commit::section(g, &r.date, &r.machine.commit)),
         None => previous

@@ -30,6 +30,11 @@ pub struct ConfigArgs {
     /// [default: sqlite://./data/lull.db].
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// PostgreSQL: the URL for LISTEN and migrations, which need a session
+    /// of their own, when `--database-url` goes through a transaction-mode
+    /// pooler such as PgBouncer [default: the database URL].
+    #[arg(long, env = "LULL_DATABASE_SESSION_URL")]
+    pub database_session_url: Option<String>,
     /// Serve the dashboard from this directory (Trunk's `dist/`) instead of
     /// the copy embedded in a release binary [default: the embedded copy;
     /// in a build without one, ./dist].
@@ -120,6 +125,7 @@ pub struct ConfigArgs {
 struct FileConfig {
     listen: Option<String>,
     database_url: Option<String>,
+    database_session_url: Option<String>,
     static_dir: Option<PathBuf>,
     pause_poll_interval_ms: Option<u64>,
     ack_warn_after_ms: Option<u64>,
@@ -214,6 +220,21 @@ impl ConfigArgs {
             Some(mode) => mode.parse().map_err(ConfigError)?,
             None => crate::storage::sqlite::CommitMode::default(),
         };
+        let pg_session_url = self
+            .database_session_url
+            .clone()
+            .or(file.database_session_url)
+            .filter(|u| !u.trim().is_empty());
+        if let Some(session) = &pg_session_url {
+            let is_pg = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+            if !is_pg(&database_url) || !is_pg(session) {
+                return Err(ConfigError(format!(
+                    "database_session_url {:?} is for PostgreSQL: use it with a postgres:// \
+                     database URL, and make it a postgres:// URL too",
+                    crate::storage::redact(session)
+                )));
+            }
+        }
         let pause_poll_interval_ms = self
             .pause_poll_interval_ms
             .or(file.pause_poll_interval_ms)
@@ -374,7 +395,10 @@ impl ConfigArgs {
         let trusted_proxies =
             crate::auth::TrustedProxies::parse(&trusted_proxies).map_err(ConfigError)?;
         Ok(Config {
-            store: crate::storage::StoreOptions { sqlite_commit },
+            store: crate::storage::StoreOptions {
+                sqlite_commit,
+                pg_session_url,
+            },
             trusted_proxies,
             statsd,
             allowed_hosts,

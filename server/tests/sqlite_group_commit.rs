@@ -172,7 +172,7 @@ async fn a_write_alone_commits_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claims_never_hand_out_a_job_twice() {
     let db = testkit::TestDb::sqlite();
-    let store: Arc<dyn Store> = storage::connect_with(&db.url, StoreOptions::default())
+    let store: Arc<dyn Store> = storage::connect_with(&db.url, &StoreOptions::default())
         .await
         .unwrap();
     let now = t0();
@@ -219,8 +219,9 @@ async fn each_mode_commits_every_write_by_itself() {
     let db = testkit::TestDb::sqlite();
     let opts = StoreOptions {
         sqlite_commit: CommitMode::Each,
+        ..Default::default()
     };
-    let store = storage::connect_with(&db.url, opts).await.unwrap();
+    let store = storage::connect_with(&db.url, &opts).await.unwrap();
     assert_eq!(store.commit_counts(), None, "no group commit to count");
     add(&store, &new_job("email", 0, 3), t0()).await;
     assert!(claim_job(&store, "w", t0()).await.is_some());

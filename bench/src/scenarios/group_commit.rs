@@ -1,4 +1,4 @@
-//! Scenario 9: SQLite with group commit (the default) against a commit per
+//! Scenario 10: SQLite with group commit (the default) against a commit per
 //! write (`--sqlite-commit each`), in the same run.
 //!
 //! Each round runs both modes, alternating, each on a fresh database and a
@@ -165,12 +165,12 @@ pub const SECTION_END: &str = "<!-- group-commit:end -->";
 pub const CLAIM_TARGET: f64 = 5.0;
 pub const BEATS_TARGET: f64 = 10_000.0;
 
-/// Scenario 9's section of `BENCHMARKS.md`, between its markers.
+/// Scenario 10's section of `BENCHMARKS.md`, between its markers.
 pub fn section(g: &GroupCommit, date: &str, commit: &str) -> String {
     use crate::report::at_least;
     use crate::stats::{ms, per_sec};
     use std::fmt::Write;
-    let mut out = format!("{SECTION_BEGIN}\n## 9. SQLite: group commit vs a commit per write\n\n");
+    let mut out = format!("{SECTION_BEGIN}\n## 10. SQLite: group commit vs a commit per write\n\n");
     let _ = writeln!(
         out,
         "Measured {date} at `{commit}`: {} rounds, each mode on a fresh database and server, \

@@ -32,7 +32,7 @@ pub async fn run(env: &Env, backend: Backend) -> Result<StartLatency> {
     run_with(env, backend, &ServerOptions::default()).await
 }
 
-/// [`run`] against a server started with `opts` (scenario 9: SQLite's
+/// [`run`] against a server started with `opts` (scenario 10: SQLite's
 /// commit modes).
 pub async fn run_with(env: &Env, backend: Backend, opts: &ServerOptions) -> Result<StartLatency> {
     let (_db, server) = env.fresh_with(backend, opts).await?;

@@ -268,27 +268,32 @@ impl<D: Driver> Store for Storage<D> {
 struct CallCounter(AtomicU64);
 
 /// How a store is opened, beyond its URL.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StoreOptions {
     /// SQLite: group commit (the default) or a commit per write.
     pub sqlite_commit: sqlite::CommitMode,
+    /// PostgreSQL: the URL of the connections that need a session of their
+    /// own — LISTEN and the migrations' advisory lock — when the pool's URL
+    /// goes through a transaction-mode pooler (PgBouncer). `None`: the
+    /// pool's URL.
+    pub pg_session_url: Option<String>,
 }
 
 /// Opens the store named by `url` (`sqlite:` or `postgres:`/`postgresql:`),
 /// creating a SQLite file if missing, and runs the embedded migrations.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
-    connect_with(url, StoreOptions::default()).await
+    connect_with(url, &StoreOptions::default()).await
 }
 
 /// [`connect`], with options.
-pub async fn connect_with(url: &str, opts: StoreOptions) -> StoreResult<Arc<dyn Store>> {
+pub async fn connect_with(url: &str, opts: &StoreOptions) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(Storage::new(
             sqlite::SqliteDriver::connect(url, opts.sqlite_commit).await?,
         )))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(Storage::new(
-            postgres::PgDriver::connect(url).await?,
+            postgres::PgDriver::connect(url, opts.pg_session_url.as_deref()).await?,
         )))
     } else {
         Err(StoreError::Database(format!(

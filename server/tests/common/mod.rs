@@ -58,10 +58,10 @@ pub struct TestDb {
 
 impl TestDb {
     async fn open(db: testkit::TestDb) -> TestDb {
-        TestDb::open_with(db, storage::StoreOptions::default()).await
+        TestDb::open_with(db, &storage::StoreOptions::default()).await
     }
 
-    async fn open_with(db: testkit::TestDb, opts: storage::StoreOptions) -> TestDb {
+    async fn open_with(db: testkit::TestDb, opts: &storage::StoreOptions) -> TestDb {
         let store = storage::connect_with(&db.url, opts)
             .await
             .expect("open the test store");
@@ -94,8 +94,9 @@ pub async fn sqlite() -> TestDb {
 pub async fn sqlite_each() -> TestDb {
     let opts = storage::StoreOptions {
         sqlite_commit: storage::sqlite::CommitMode::Each,
+        ..Default::default()
     };
-    TestDb::open_with(empty_sqlite(), opts).await
+    TestDb::open_with(empty_sqlite(), &opts).await
 }
 
 pub async fn postgres() -> Option<TestDb> {
