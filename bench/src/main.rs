@@ -42,8 +42,9 @@ struct Args {
     /// Shorter windows: a trial run, not for the record.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,faults).
-    /// `--only 7` (or 8, or 7,8) rewrites only those scenarios' sections.
+    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,10,faults).
+    /// `--only 7` (or 8, 10, or several of them) rewrites only those
+    /// scenarios' sections.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run only this store (sqlite or postgres).
@@ -229,12 +230,20 @@ async fn peer(env: &Env) -> Result<scenarios::peer::PeerComparison> {
 /// `previous` with the sections of the scenarios this run measured
 /// replaced.
 fn sections_only(r: &Results, previous: &str) -> String {
-    use bench::scenarios::{pause_history, peer_report};
+    use bench::scenarios::{group_commit, pause_history, peer_report};
     let mut text = previous.to_string();
     if let Some(h) = &r.pause_history {
         text = pause_history::splice(
             &text,
             &pause_history::section(h, &r.date, &r.machine.commit),
+        );
+    }
+    if let Some(g) = &r.group_commit {
+        text = bench::sections::splice(
+            &text,
+            group_commit::SECTION_BEGIN,
+            group_commit::SECTION_END,
+            &format!("{}\n", group_commit::section(g, &r.date, &r.machine.commit)),
         );
     }
     if let Some(p) = &r.peer {
@@ -324,6 +333,10 @@ async fn main() -> Result<()> {
         let name = "8. Lull vs graphile-worker (PostgreSQL)".to_string();
         r.peer = step(name, &mut errors, peer(&env)).await;
     }
+    if args.wants("10") && stores.contains(&Backend::Sqlite) {
+        let name = "10. SQLite group commit vs a commit per write".to_string();
+        r.group_commit = step(name, &mut errors, scenarios::group_commit::run(&env)).await;
+    }
     if args.wants("faults") {
         let fenv = FaultEnv {
             lull,
@@ -337,10 +350,16 @@ async fn main() -> Result<()> {
     r.load_at_end = report::load_average();
     let previous = std::fs::read_to_string(&args.out).ok();
     let text = match previous.as_deref() {
-        // Only scenarios with their own sections (7, 8): only those
+        // Only scenarios with their own sections (7, 8, 10): only those
         // sections change; the rest of the file stays as the last full run
         // wrote it.
-        Some(prev) if !args.only.is_empty() && args.only.iter().all(|o| o == "7" || o == "8") => {
+        Some(prev)
+            if !args.only.is_empty()
+                && args
+                    .only
+                    .iter()
+                    .all(|o| ["7", "8", "10"].contains(&o.as_str())) =>
+        {
             sections_only(&r, prev)
         }
         _ => report::render(&r, previous.as_deref()),

@@ -30,6 +30,11 @@ pub struct ConfigArgs {
     /// [default: sqlite://./data/lull.db].
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// PostgreSQL: the URL for LISTEN and migrations, which need a session
+    /// of their own, when `--database-url` goes through a transaction-mode
+    /// pooler such as PgBouncer [default: the database URL].
+    #[arg(long, env = "LULL_DATABASE_SESSION_URL")]
+    pub database_session_url: Option<String>,
     /// Serve the dashboard from this directory (Trunk's `dist/`) instead of
     /// the copy embedded in a release binary [default: the embedded copy;
     /// in a build without one, ./dist].
@@ -108,6 +113,10 @@ pub struct ConfigArgs {
     /// Event streams open at once with one token [default: 16].
     #[arg(long, env = "LULL_MAX_STREAMS_PER_TOKEN")]
     pub max_streams_per_token: Option<usize>,
+    /// SQLite: `group` (concurrent writes share a commit and its fsync) or
+    /// `each` (a commit per write) [default: group].
+    #[arg(long, env = "LULL_SQLITE_COMMIT")]
+    pub sqlite_commit: Option<String>,
 }
 
 /// The TOML file: the same settings, snake_case.
@@ -116,6 +125,7 @@ pub struct ConfigArgs {
 struct FileConfig {
     listen: Option<String>,
     database_url: Option<String>,
+    database_session_url: Option<String>,
     static_dir: Option<PathBuf>,
     pause_poll_interval_ms: Option<u64>,
     ack_warn_after_ms: Option<u64>,
@@ -136,6 +146,7 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     max_streams: Option<usize>,
     max_streams_per_token: Option<usize>,
+    sqlite_commit: Option<String>,
 }
 
 /// The resolved, validated configuration.
@@ -167,6 +178,8 @@ pub struct Config {
     pub trusted_proxies: crate::auth::TrustedProxies,
     /// Caps on open event streams.
     pub streams: crate::streams::StreamLimits,
+    /// How the store is opened (SQLite's commit mode).
+    pub store: crate::storage::StoreOptions,
 }
 
 /// A configuration error, worded for the operator.
@@ -203,6 +216,25 @@ impl ConfigArgs {
             .or(file.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
         validate_database_url(&database_url)?;
+        let sqlite_commit = match self.sqlite_commit.clone().or(file.sqlite_commit) {
+            Some(mode) => mode.parse().map_err(ConfigError)?,
+            None => crate::storage::sqlite::CommitMode::default(),
+        };
+        let pg_session_url = self
+            .database_session_url
+            .clone()
+            .or(file.database_session_url)
+            .filter(|u| !u.trim().is_empty());
+        if let Some(session) = &pg_session_url {
+            let is_pg = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+            if !is_pg(&database_url) || !is_pg(session) {
+                return Err(ConfigError(format!(
+                    "database_session_url {:?} is for PostgreSQL: use it with a postgres:// \
+                     database URL, and make it a postgres:// URL too",
+                    crate::storage::redact(session)
+                )));
+            }
+        }
         let pause_poll_interval_ms = self
             .pause_poll_interval_ms
             .or(file.pause_poll_interval_ms)
@@ -363,6 +395,10 @@ impl ConfigArgs {
         let trusted_proxies =
             crate::auth::TrustedProxies::parse(&trusted_proxies).map_err(ConfigError)?;
         Ok(Config {
+            store: crate::storage::StoreOptions {
+                sqlite_commit,
+                pg_session_url,
+            },
             trusted_proxies,
             statsd,
             allowed_hosts,

@@ -55,7 +55,7 @@ pub async fn start_with(
 ) -> anyhow::Result<Started> {
     // One server per SQLite file: held until the server task ends.
     let lock = storage::sqlite::ServerLock::acquire(&cfg.database_url)?;
-    let store = storage::connect(&cfg.database_url)
+    let store = storage::connect_with(&cfg.database_url, &cfg.store)
         .await
         .with_context(|| format!("opening {}", storage::redact(&cfg.database_url)))?;
     let svc = service::Service::new(

@@ -314,7 +314,7 @@ async fn listen_reports_changes_from_other_connections(db: TestDb) {
     assert_eq!(n, Some(server::storage::Notice::PauseChanged(2)));
 }
 
-on_both_stores!(
+on_every_store!(
     initial_state_is_running_at_version_1,
     pause_persists_bumps_version_and_appends_event,
     a_timed_pause_persists_its_end_and_its_resume_applies_once,

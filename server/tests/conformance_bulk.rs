@@ -287,7 +287,7 @@ async fn the_audit_log_is_filtered_before_it_is_paged(db: TestDb) {
     );
 }
 
-on_both_stores!(
+on_every_store!(
     counts_and_lists_match_status_type_and_queue,
     bulk_retry_queues_exactly_the_matching_failed_jobs,
     bulk_retry_with_a_stale_count_changes_nothing,

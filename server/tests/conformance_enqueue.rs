@@ -329,7 +329,7 @@ async fn retention_runs_on_one_process_at_a_time(db: TestDb) {
     );
 }
 
-on_both_stores!(
+on_every_store!(
     a_scheduled_job_is_not_claimable_before_its_time,
     a_unique_key_under_concurrent_enqueues_makes_one_job,
     a_batch_enqueue_is_all_or_nothing,

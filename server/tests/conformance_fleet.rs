@@ -229,7 +229,7 @@ async fn tokens_are_created_once_and_revoked_once(db: TestDb) {
     ));
 }
 
-on_both_stores!(
+on_every_store!(
     worker_actions_apply_under_the_safety_rule_or_change_nothing,
     fleet_events_are_stamped_with_the_pause_version_and_metrics,
     rolling_restarts_run_one_at_a_time_and_end_once,

@@ -548,7 +548,7 @@ async fn finished_jobs_are_counted_and_timed_since_a_time(db: TestDb) {
         .is_empty());
 }
 
-on_both_stores!(
+on_every_store!(
     enqueue_claim_complete_round_trip,
     claims_follow_priority_then_age_and_respect_types,
     claim_while_paused_claims_and_requeues_nothing,

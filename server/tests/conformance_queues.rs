@@ -451,7 +451,7 @@ async fn claims_filter_by_one_or_several_types_and_queues(db: TestDb) {
     assert!(claimed(&db, &typed(&["a"], None)).await.is_none());
 }
 
-on_both_stores!(
+on_every_store!(
     claims_filter_by_one_or_several_types_and_queues,
     claims_and_queue_pauses_wait_for_each_other,
     a_claim_takes_only_from_the_queues_it_names,

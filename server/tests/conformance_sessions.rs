@@ -167,7 +167,7 @@ async fn sign_in_prunes_the_sessions_that_have_ended(db: TestDb) {
     }
 }
 
-on_both_stores!(
+on_every_store!(
     sessions_live_until_signed_out_idle_or_expired,
     revoking_a_token_ends_its_sessions_only,
     a_revoked_tokens_session_never_matches,

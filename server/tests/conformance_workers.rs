@@ -305,7 +305,7 @@ async fn finished_result_records_are_pruned(db: TestDb) {
     );
 }
 
-on_both_stores!(
+on_every_store!(
     finished_result_records_are_pruned,
     the_fleet_lists_the_jobs_leased_to_each_worker,
     the_applied_version_is_kept_with_its_time,

@@ -341,17 +341,29 @@ pub async fn killed_during_pause_cycles(env: &FaultEnv, backend: Backend) -> Res
 }
 
 /// SQLite: the server is `kill -9`'d in the middle of a write load
-/// (enqueues, claims, completions, a pause); every acknowledged write
-/// survives and the file passes `PRAGMA integrity_check`.
+/// (enqueues, claims, completions, a pause) heavy enough that writes share
+/// commits (group commit, the default): every acknowledged write survives
+/// — none is answered before its group's commit — and the file passes
+/// `PRAGMA integrity_check`.
 pub async fn sqlite_killed_mid_write(env: &FaultEnv) -> Result<String> {
     let db = Database::sqlite()?;
     let mut server = start(env, &db, &ServerOptions::default()).await?;
     let ledger = Arc::new(Ledger::default());
     let mut rng = Lcg::new(7);
     let kills = env.size.pick(3, 8);
-    let load = Load::start(&[server.addr], 4, 3, &ledger)?;
+    let load = Load::start(&[server.addr], 12, 8, &ledger)?;
+    // Writes and commits just before each kill: proof that the kills landed
+    // among groups of several writes, not single ones.
+    let (mut writes, mut commits) = (0.0, 0.0);
     for i in 0..kills {
         tokio::time::sleep(Duration::from_millis(300 + rng.below(500))).await;
+        let c = client(server.addr)?;
+        if let (Ok(w), Ok(n)) = (
+            crate::http::metric(&c, "lull_sqlite_committed_writes_total").await,
+            crate::http::metric(&c, "lull_sqlite_commits_total").await,
+        ) {
+            (writes, commits) = (writes + w, commits + n);
+        }
         let paused_now = i % 2 == 1;
         if paused_now {
             let op = client(server.addr)?;
@@ -382,7 +394,13 @@ pub async fn sqlite_killed_mid_write(env: &FaultEnv) -> Result<String> {
     if ledger.jobs_granted() == 0 {
         bail!("the load never got a job: the scenario tested nothing");
     }
-    Ok(format!("{kills} kill -9 mid-write, integrity ok; {v}"))
+    if writes <= commits {
+        bail!("{writes} writes in {commits} commits: no group formed, the kills tested single commits");
+    }
+    Ok(format!(
+        "{kills} kill -9 mid-write ({:.1} writes per commit), integrity ok; {v}",
+        writes / commits
+    ))
 }
 
 /// The PostgreSQL cluster to restart for [`postgres_restart`]: found with

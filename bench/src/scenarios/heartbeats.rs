@@ -16,6 +16,7 @@ use wire::{ReportedState, WorkerHeartbeatRequest};
 
 use super::{secs, spawn_each, Env};
 use crate::db::Backend;
+use crate::proc::ServerOptions;
 use crate::stats::Latency;
 
 pub const FLEET: usize = 10_000;
@@ -34,7 +35,13 @@ pub struct Heartbeats {
 }
 
 pub async fn run(env: &Env, backend: Backend) -> Result<Heartbeats> {
-    let (db, server) = env.fresh(backend).await?;
+    run_with(env, backend, &ServerOptions::default()).await
+}
+
+/// [`run`] against a server started with `opts` (scenario 10: SQLite's
+/// commit modes).
+pub async fn run_with(env: &Env, backend: Backend, opts: &ServerOptions) -> Result<Heartbeats> {
+    let (db, server) = env.fresh_with(backend, opts).await?;
     let pool = db.pool(1).await?;
     pool.insert_workers(FLEET).await?;
     pool.close().await;

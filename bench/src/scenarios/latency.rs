@@ -16,6 +16,7 @@ use wire::{ClaimRequest, CompleteRequest, EnqueueRequest};
 
 use super::{spawn_each, Env};
 use crate::db::Backend;
+use crate::proc::ServerOptions;
 use crate::stats::Latency;
 
 pub const CLAIMERS: usize = 4;
@@ -28,7 +29,13 @@ pub struct StartLatency {
 }
 
 pub async fn run(env: &Env, backend: Backend) -> Result<StartLatency> {
-    let (_db, server) = env.fresh(backend).await?;
+    run_with(env, backend, &ServerOptions::default()).await
+}
+
+/// [`run`] against a server started with `opts` (scenario 10: SQLite's
+/// commit modes).
+pub async fn run_with(env: &Env, backend: Backend, opts: &ServerOptions) -> Result<StartLatency> {
+    let (_db, server) = env.fresh_with(backend, opts).await?;
     let jobs = if env.quick { 100 } else { 300 };
     let (got_tx, mut got_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

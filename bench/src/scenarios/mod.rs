@@ -5,6 +5,7 @@
 //! turns them into `BENCHMARKS.md`. Comparisons are ratios measured in the
 //! same run (same server, same connections), because the machine is noisy.
 
+pub mod group_commit;
 pub mod heartbeats;
 pub mod latency;
 pub mod pause_history;
@@ -48,8 +49,17 @@ impl Env {
 
     /// A fresh database and one server on it.
     pub async fn fresh(&self, backend: Backend) -> Result<(Database, Server)> {
+        self.fresh_with(backend, &ServerOptions::default()).await
+    }
+
+    /// [`Env::fresh`], the server started with `opts`.
+    pub async fn fresh_with(
+        &self,
+        backend: Backend,
+        opts: &ServerOptions,
+    ) -> Result<(Database, Server)> {
         let db = Database::new(backend, &self.pg_admin).await?;
-        let server = Server::start(&self.lull, &db.url, &ServerOptions::default()).await?;
+        let server = Server::start(&self.lull, &db.url, opts).await?;
         Ok((db, server))
     }
 }

@@ -192,3 +192,55 @@ fn file_fills_in_and_flags_win() {
     .unwrap_err();
     assert!(err.0.contains("invalid"), "{err}");
 }
+
+#[test]
+fn sqlite_commit_is_group_by_default_and_each_on_request() {
+    use crate::storage::sqlite::CommitMode;
+    let c = ConfigArgs::default().resolve().unwrap();
+    assert_eq!(c.store.sqlite_commit, CommitMode::Group);
+    let c = ConfigArgs {
+        sqlite_commit: Some("each".into()),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(c.store.sqlite_commit, CommitMode::Each);
+    let bad = ConfigArgs {
+        sqlite_commit: Some("batch".into()),
+        ..Default::default()
+    };
+    let e = bad.resolve().unwrap_err().0;
+    assert!(e.contains("\"batch\"") && e.contains("group"), "{e}");
+}
+
+#[test]
+fn a_session_url_is_for_postgres_only() {
+    let c = ConfigArgs {
+        database_url: Some("postgres://u@pgbouncer:6432/lull".into()),
+        database_session_url: Some("postgres://u@db:5432/lull".into()),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(
+        c.store.pg_session_url.as_deref(),
+        Some("postgres://u@db:5432/lull")
+    );
+    assert_eq!(
+        ConfigArgs::default()
+            .resolve()
+            .unwrap()
+            .store
+            .pg_session_url,
+        None
+    );
+    let on_sqlite = ConfigArgs {
+        database_session_url: Some("postgres://u:secret@db/lull".into()),
+        ..Default::default()
+    };
+    let e = on_sqlite.resolve().unwrap_err().0;
+    assert!(
+        e.contains("database_session_url") && !e.contains("secret"),
+        "{e}"
+    );
+}

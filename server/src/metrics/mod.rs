@@ -37,7 +37,15 @@ static META: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
 /// Every series: name, help text (the `# HELP` line and the docs).
-const COUNTERS: [(&str, &str); 11] = [
+const COUNTERS: [(&str, &str); 13] = [
+    (
+        "lull_sqlite_commits_total",
+        "SQLite with group commit: commits (each one fsync) made by this process; 0 otherwise.",
+    ),
+    (
+        "lull_sqlite_committed_writes_total",
+        "SQLite with group commit: writes those commits made durable (writes / commits is the mean group size); 0 otherwise.",
+    ),
     (
         "lull_pause_actions_total",
         "Pause-state changes made through this process, by action (pause, resume, force_resume, noop).",
@@ -152,6 +160,8 @@ pub struct Metrics {
     failures: Counter,
     requeued_expired: Counter,
     storage_calls: Counter,
+    sqlite_commits: Counter,
+    sqlite_writes: Counter,
     job_latency: Histogram,
     storage_latency: Histogram,
     stream_subscribers: Gauge,
@@ -228,6 +238,8 @@ impl Metrics {
             failures: counter("lull_dispatch_failures_total", None),
             requeued_expired: counter("lull_expired_leases_requeued_total", None),
             storage_calls: counter("lull_storage_calls_total", None),
+            sqlite_commits: counter("lull_sqlite_commits_total", None),
+            sqlite_writes: counter("lull_sqlite_committed_writes_total", None),
             job_latency: recorder
                 .register_histogram(&Key::from_static_name("lull_job_latency_seconds"), &META),
             storage_latency: recorder.register_histogram(
@@ -464,10 +476,15 @@ impl Metrics {
         self.prometheus.run_upkeep();
     }
 
-    /// The Prometheus exposition text; `storage_calls` is the store's own
-    /// running count.
-    pub fn render(&self, storage_calls: u64) -> String {
+    /// The Prometheus exposition text; `storage_calls` and
+    /// `sqlite_commits` (commits, writes) are the store's own running
+    /// counts.
+    pub fn render(&self, storage_calls: u64, sqlite_commits: Option<(u64, u64)>) -> String {
         self.storage_calls.absolute(storage_calls);
+        if let Some((commits, writes)) = sqlite_commits {
+            self.sqlite_commits.absolute(commits);
+            self.sqlite_writes.absolute(writes);
+        }
         self.prometheus.run_upkeep();
         self.prometheus.render()
     }
@@ -506,7 +523,7 @@ mod tests {
                 ("default", false, LiveCounts::default()),
             ],
         );
-        let text = m.render(42);
+        let text = m.render(42, Some((3, 12)));
         assert!(text.contains("lull_workers_paused 1"), "{text}");
         assert!(text.contains("lull_pause_version 7"));
         assert!(text.contains("lull_pause_mode{mode=\"drain\"} 1"));
@@ -517,6 +534,8 @@ mod tests {
         assert!(text.contains("lull_job_latency_seconds_bucket{le=\"0.1\"} 0"));
         assert!(text.contains("lull_job_latency_seconds_count 1"));
         assert!(text.contains("lull_storage_calls_total 42"));
+        assert!(text.contains("lull_sqlite_commits_total 3"), "{text}");
+        assert!(text.contains("lull_sqlite_committed_writes_total 12"));
         assert!(text.contains("lull_jobs{status=\"scheduled\"} 5"));
         assert!(text.contains("lull_queue_paused{queue=\"emails\"} 1"));
         assert!(text.contains("lull_queue_paused{queue=\"default\"} 0"));

@@ -116,7 +116,9 @@ impl Service {
     /// Prometheus text.
     pub async fn metrics_text(&self) -> ServiceResult<String> {
         self.refresh_gauges().await?;
-        Ok(self.metrics.render(self.store.calls()))
+        Ok(self
+            .metrics
+            .render(self.store.calls(), self.store.commit_counts()))
     }
 
     /// Sets the gauges that describe shared state, read from storage.

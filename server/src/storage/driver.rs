@@ -9,6 +9,8 @@
 
 use std::future::Future;
 
+use futures::future::BoxFuture;
+
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use sqlx::pool::PoolConnection;
@@ -217,6 +219,16 @@ pub struct Session<DB: Database> {
 enum Conn<DB: Database> {
     Tx(Transaction<'static, DB>),
     Pooled(PoolConnection<DB>),
+    Held(Box<dyn Held<DB>>),
+}
+
+/// A connection a driver lends for one write and commits in its own way
+/// (SQLite's group commit): statements run on [`Held::conn`]; `commit`
+/// answers once the write is durable; dropping it undoes the write.
+pub trait Held<DB: Database>: Send {
+    fn conn(&mut self) -> &mut DB::Connection;
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, StoreResult<()>>;
 }
 
 impl<DB: Database> Session<DB> {
@@ -235,6 +247,13 @@ impl<DB: Database> Session<DB> {
         })
     }
 
+    /// A write on a connection the driver lends (see [`Held`]).
+    pub(crate) fn held(held: impl Held<DB> + 'static) -> Self {
+        Session {
+            conn: Conn::Held(Box::new(held)),
+        }
+    }
+
     /// One connection of `pool`, each statement committing by itself.
     pub(crate) async fn acquire(pool: &Pool<DB>) -> StoreResult<Self> {
         Ok(Session {
@@ -246,6 +265,7 @@ impl<DB: Database> Session<DB> {
         match &mut self.conn {
             Conn::Tx(tx) => tx,
             Conn::Pooled(c) => c,
+            Conn::Held(h) => h.conn(),
         }
     }
 }
@@ -289,8 +309,10 @@ where
     }
 
     async fn commit(self) -> StoreResult<()> {
-        if let Conn::Tx(tx) = self.conn {
-            tx.commit().await?;
+        match self.conn {
+            Conn::Tx(tx) => tx.commit().await?,
+            Conn::Held(h) => h.commit().await?,
+            Conn::Pooled(_) => {}
         }
         Ok(())
     }
@@ -361,7 +383,10 @@ pub trait Driver: Send + Sync + 'static {
     /// (SQLite: one writer connection; PostgreSQL: row locks).
     fn begin(&self) -> impl Future<Output = StoreResult<Self::Session>> + Send;
 
-    /// A connection for a single write statement (atomic by itself).
+    /// A connection for a single write statement, atomic by itself.
+    /// Commit it like a transaction: with SQLite's group commit the
+    /// statement is kept (and durable) only once committed, and dropping
+    /// the session undoes it.
     fn write(&self) -> impl Future<Output = StoreResult<Self::Session>> + Send;
 
     /// A connection for reads.
@@ -386,6 +411,12 @@ pub trait Driver: Send + Sync + 'static {
         beat: &WorkerBeat,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Option<WorkerRecord>>> + Send;
+
+    /// Group commit's figures since the process started: (commits, writes
+    /// they made durable); `None` where each write commits by itself.
+    fn commit_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
 
     /// Starts listening for other processes' changes (see [`Notice`]).
     fn listen(

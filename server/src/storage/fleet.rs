@@ -386,7 +386,11 @@ impl<D: Driver> FleetStore for Storage<D> {
         version: i64,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        update_applied_version(&mut self.call().write().await?, id, version, now).await
+        let call = self.call();
+        let mut s = call.write().await?;
+        let recorded = update_applied_version(&mut s, id, version, now).await?;
+        s.commit().await?;
+        Ok(recorded)
     }
 
     async fn worker_action(

@@ -226,7 +226,10 @@ async fn complete<D: Driver>(
 ) -> StoreResult<Job> {
     let mut s = d.write().await?;
     match complete_job(&mut s, f, result, now).await? {
-        Some(job) => Ok(job),
+        Some(job) => {
+            s.commit().await?;
+            Ok(job)
+        }
         None => Err(lease_lost(&mut s, f).await),
     }
 }

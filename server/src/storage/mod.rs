@@ -168,6 +168,10 @@ pub trait Store:
 
     async fn ping(&self) -> StoreResult<()>;
 
+    /// SQLite's group commit: (commits, writes they made durable) since
+    /// the process started; `None` where each write commits by itself.
+    fn commit_counts(&self) -> Option<(u64, u64)>;
+
     /// Records each storage call's duration into `histogram` from now on
     /// (the service's `lull_storage_call_duration_seconds`; set once).
     fn observe_latency(&self, histogram: metrics::Histogram);
@@ -246,6 +250,10 @@ impl<D: Driver> Store for Storage<D> {
         Ok(())
     }
 
+    fn commit_counts(&self) -> Option<(u64, u64)> {
+        self.driver.commit_counts()
+    }
+
     fn observe_latency(&self, histogram: metrics::Histogram) {
         let _ = self.latency.set(histogram);
     }
@@ -259,16 +267,33 @@ impl<D: Driver> Store for Storage<D> {
 #[derive(Debug, Default)]
 struct CallCounter(AtomicU64);
 
+/// How a store is opened, beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// SQLite: group commit (the default) or a commit per write.
+    pub sqlite_commit: sqlite::CommitMode,
+    /// PostgreSQL: the URL of the connections that need a session of their
+    /// own — LISTEN and the migrations' advisory lock — when the pool's URL
+    /// goes through a transaction-mode pooler (PgBouncer). `None`: the
+    /// pool's URL.
+    pub pg_session_url: Option<String>,
+}
+
 /// Opens the store named by `url` (`sqlite:` or `postgres:`/`postgresql:`),
 /// creating a SQLite file if missing, and runs the embedded migrations.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    connect_with(url, &StoreOptions::default()).await
+}
+
+/// [`connect`], with options.
+pub async fn connect_with(url: &str, opts: &StoreOptions) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(Storage::new(
-            sqlite::SqliteDriver::connect(url).await?,
+            sqlite::SqliteDriver::connect(url, opts.sqlite_commit).await?,
         )))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(Storage::new(
-            postgres::PgDriver::connect(url).await?,
+            postgres::PgDriver::connect(url, opts.pg_session_url.as_deref()).await?,
         )))
     } else {
         Err(StoreError::Database(format!(

@@ -342,7 +342,9 @@ async fn insert_or_find(
 async fn enqueue<D: Driver>(d: &D, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Enqueued> {
     let mut s = d.write().await?;
     ensure_queue(&mut s, &job.queue, now).await?;
-    insert_or_find(&mut s, job, now).await
+    let enqueued = insert_or_find(&mut s, job, now).await?;
+    s.commit().await?;
+    Ok(enqueued)
 }
 
 /// All or nothing: one transaction. A repeated unique key within the batch

@@ -179,10 +179,16 @@ impl<D: Driver> ResultStore for Storage<D> {
         rejected: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        finish_result(&mut self.call().write().await?, key, rejected, now).await
+        let call = self.call();
+        let mut s = call.write().await?;
+        finish_result(&mut s, key, rejected, now).await?;
+        s.commit().await
     }
 
     async fn abandon_result(&self, key: &str) -> StoreResult<()> {
-        delete_applying_result(&mut self.call().write().await?, key).await
+        let call = self.call();
+        let mut s = call.write().await?;
+        delete_applying_result(&mut s, key).await?;
+        s.commit().await
     }
 }

@@ -137,11 +137,13 @@ async fn write_rollout_progress(s: &mut impl Exec, r: &RollingRestart) -> StoreR
 // ---- operations: written once ------------------------------------------
 
 async fn create<D: Driver>(d: &D, r: &RollingRestart) -> StoreResult<()> {
-    match insert_rollout(&mut d.write().await?, r).await {
+    let mut s = d.write().await?;
+    match insert_rollout(&mut s, r).await {
         Err(StoreError::Duplicate(_)) => Err(StoreError::Conflict(
             "a rolling restart is already running; cancel it or wait for it to finish".into(),
         )),
-        other => other,
+        Err(e) => Err(e),
+        Ok(()) => s.commit().await,
     }
 }
 
@@ -153,6 +155,7 @@ async fn cancel<D: Driver>(
 ) -> StoreResult<RollingRestart> {
     let mut s = d.write().await?;
     if let Some(r) = cancel_running_rollout(&mut s, id, message, now).await? {
+        s.commit().await?;
         return Ok(r);
     }
     let r = find_rollout(&mut s, id)

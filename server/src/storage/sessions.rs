@@ -145,10 +145,17 @@ impl<D: Driver> SessionStore for Storage<D> {
     }
 
     async fn touch_session(&self, id_hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        touch_session(&mut self.call().write().await?, id_hash, now).await
+        let call = self.call();
+        let mut s = call.write().await?;
+        touch_session(&mut s, id_hash, now).await?;
+        s.commit().await
     }
 
     async fn delete_session(&self, id_hash: &str) -> StoreResult<bool> {
-        delete_session(&mut self.call().write().await?, id_hash).await
+        let call = self.call();
+        let mut s = call.write().await?;
+        let deleted = delete_session(&mut s, id_hash).await?;
+        s.commit().await?;
+        Ok(deleted)
     }
 }

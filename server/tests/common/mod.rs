@@ -58,7 +58,11 @@ pub struct TestDb {
 
 impl TestDb {
     async fn open(db: testkit::TestDb) -> TestDb {
-        let store = storage::connect(&db.url)
+        TestDb::open_with(db, &storage::StoreOptions::default()).await
+    }
+
+    async fn open_with(db: testkit::TestDb, opts: &storage::StoreOptions) -> TestDb {
+        let store = storage::connect_with(&db.url, opts)
             .await
             .expect("open the test store");
         TestDb {
@@ -81,8 +85,18 @@ impl TestDb {
     }
 }
 
+/// SQLite as the server opens it: concurrent writes share commits.
 pub async fn sqlite() -> TestDb {
     TestDb::open(empty_sqlite()).await
+}
+
+/// SQLite with a commit per write (`--sqlite-commit each`).
+pub async fn sqlite_each() -> TestDb {
+    let opts = storage::StoreOptions {
+        sqlite_commit: storage::sqlite::CommitMode::Each,
+        ..Default::default()
+    };
+    TestDb::open_with(empty_sqlite(), &opts).await
 }
 
 pub async fn postgres() -> Option<TestDb> {
@@ -121,6 +135,25 @@ macro_rules! on_both_stores {
                     if let Some(db) = $crate::common::postgres().await {
                         super::$name(db).await;
                     }
+                }
+            )*
+        }
+    };
+}
+
+/// The storage conformance suites: each test on both stores, and on SQLite
+/// a second time with a commit per write (`--sqlite-commit each`), so both
+/// of SQLite's commit paths keep every rule.
+#[macro_export]
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_stores!($($name),*);
+        mod sqlite_each {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::common::sqlite_each().await;
+                    super::$name(db).await;
                 }
             )*
         }

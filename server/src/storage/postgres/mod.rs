@@ -23,13 +23,19 @@ use wire::Job;
 
 pub struct PgDriver {
     pool: PgPool,
-    url: String,
+    /// LISTEN's URL: a session of its own (see [`PgDriver::connect`]).
+    listen_url: String,
     /// Worker heartbeats go to the database through this writer.
     beats: tokio::sync::mpsc::Sender<beats::Pending>,
 }
 
 impl PgDriver {
-    pub async fn connect(url: &str) -> StoreResult<PgDriver> {
+    /// The pool on `url`; LISTEN and the migrations on `session_url` when
+    /// given: both need a session of their own (LISTEN's registration, the
+    /// migrator's session-level advisory lock), which a transaction-mode
+    /// pooler does not keep, while every statement of the pool is one
+    /// autocommit statement or one transaction.
+    pub async fn connect(url: &str, session_url: Option<&str>) -> StoreResult<PgDriver> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(5))
@@ -49,11 +55,20 @@ impl PgDriver {
             })
             .connect(url)
             .await?;
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        match session_url {
+            Some(session) => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(session).await?;
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&mut conn)
+                    .await?;
+                sqlx::Connection::close(conn).await?;
+            }
+            None => sqlx::migrate!("../migrations/postgres").run(&pool).await?,
+        }
         Ok(PgDriver {
             beats: beats::start(pool.clone()),
             pool,
-            url: url.to_string(),
+            listen_url: session_url.unwrap_or(url).to_string(),
         })
     }
 }
@@ -94,7 +109,7 @@ impl Driver for PgDriver {
     }
 
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {
-        listen::start(&self.url).await.map(Some)
+        listen::start(&self.listen_url).await.map(Some)
     }
 }
 

@@ -6,10 +6,16 @@
 //! with another write. Reads use a separate pool; WAL gives them a
 //! consistent snapshot while a write is in progress.
 //!
+//! By default the writes of concurrent requests share commits (see
+//! [`group`]); `--sqlite-commit each` keeps one commit per write.
+//!
 //! Timestamps are stored as INTEGER milliseconds (exact ordering), ids as
 //! UUID text, JSON as text: the `Dialect` below converts.
 
+mod group;
 mod sql;
+
+pub use group::CommitCounts;
 
 use std::str::FromStr;
 
@@ -24,19 +30,46 @@ use uuid::Uuid;
 
 use super::driver::{Dialect, DialectQuery, Session};
 use super::fleet::update_worker_beat;
-use super::{Arg, Driver, Statements, StoreError, StoreResult};
+use super::{Arg, Driver, Exec, Statements, StoreError, StoreResult};
 use crate::domain::{WorkerBeat, WorkerRecord};
 
 pub struct SqliteDriver {
     /// Exactly one connection: the single writer.
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The writer, lent out for group commit (`None`: a commit per write).
+    group: Option<group::GroupWriter>,
+}
+
+/// How SQLite commits writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CommitMode {
+    /// Concurrent writes share a commit (and its fsync); see [`group`].
+    #[default]
+    Group,
+    /// Every write commits (and fsyncs) by itself.
+    Each,
+}
+
+impl std::str::FromStr for CommitMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "group" => Ok(CommitMode::Group),
+            "each" => Ok(CommitMode::Each),
+            other => Err(format!(
+                "SQLite commit mode {other:?} is unknown: use group (the default) or each"
+            )),
+        }
+    }
 }
 
 impl SqliteDriver {
     /// Opens (creating if missing) the database file named by `url`, in WAL
-    /// mode, and runs the embedded migrations.
-    pub async fn connect(url: &str) -> StoreResult<SqliteDriver> {
+    /// mode, and runs the embedded migrations. An in-memory database
+    /// commits each write by itself (its readers share the one connection).
+    pub async fn connect(url: &str, mode: CommitMode) -> StoreResult<SqliteDriver> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {
             create_parent_dir(url)?;
@@ -64,7 +97,16 @@ impl SqliteDriver {
                 .connect_with(opts)
                 .await?
         };
-        Ok(SqliteDriver { writer, reader })
+        let group = if mode == CommitMode::Group && !in_memory {
+            Some(group::GroupWriter::new(&writer).await?)
+        } else {
+            None
+        };
+        Ok(SqliteDriver {
+            writer,
+            reader,
+            group,
+        })
     }
 }
 
@@ -152,24 +194,40 @@ impl Driver for SqliteDriver {
     /// meanwhile — the busy timeout cannot help an upgrade from a stale
     /// snapshot.
     async fn begin(&self) -> StoreResult<Session<Sqlite>> {
-        Session::begin_with(&self.writer, "BEGIN IMMEDIATE").await
+        match &self.group {
+            Some(g) => Ok(Session::held(g.turn().await?)),
+            None => Session::begin_with(&self.writer, "BEGIN IMMEDIATE").await,
+        }
     }
 
+    /// With group commit a single statement is a write like any other (its
+    /// own savepoint in the group).
     async fn write(&self) -> StoreResult<Session<Sqlite>> {
-        Session::acquire(&self.writer).await
+        match &self.group {
+            Some(g) => Ok(Session::held(g.turn().await?)),
+            None => Session::acquire(&self.writer).await,
+        }
     }
 
     async fn read(&self) -> StoreResult<Session<Sqlite>> {
         Session::acquire(&self.reader).await
     }
 
-    /// One statement per heartbeat: one process, one writer.
+    /// One statement per heartbeat: one process, one writer (concurrent
+    /// heartbeats share commits).
     async fn write_worker_beat(
         &self,
         beat: &WorkerBeat,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<WorkerRecord>> {
-        update_worker_beat(&mut self.write().await?, beat, now).await
+        let mut s = self.write().await?;
+        let worker = update_worker_beat(&mut s, beat, now).await?;
+        s.commit().await?;
+        Ok(worker)
+    }
+
+    fn commit_counts(&self) -> Option<(u64, u64)> {
+        self.group.as_ref().map(|g| g.counts().read())
     }
 }
 
