@@ -1,6 +1,7 @@
 //! `lull-bench`: runs every performance scenario of issue 7 against freshly
 //! started release servers on SQLite and PostgreSQL, scenario 7 (pause time
-//! against history) and scenario 8 (Lull against graphile-worker), then the
+//! against history), scenario 8 (Lull against graphile-worker) and scenario
+//! 9 (the live stream's fan-out to 1,000 and 3,000 subscribers), then the
 //! full fault scenarios, and writes `BENCHMARKS.md`.
 //!
 //! ```text
@@ -42,8 +43,9 @@ struct Args {
     /// Shorter windows: a trial run, not for the record.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,faults).
-    /// `--only 7` (or 8, or 7,8) rewrites only those scenarios' sections.
+    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,9,faults).
+    /// `--only 7` (or 8, 9, or a list of them) rewrites only those
+    /// scenarios' sections.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run only this store (sqlite or postgres).
@@ -248,8 +250,23 @@ fn sections_only(r: &Results, previous: &str) -> String {
             ),
         );
     }
+    if !r.fanout.is_empty() {
+        use bench::scenarios::fanout_report;
+        text = bench::sections::splice(
+            &text,
+            fanout_report::SECTION_BEGIN,
+            fanout_report::SECTION_END,
+            &format!(
+                "{}\n",
+                fanout_report::section(&r.fanout, &r.date, &r.machine.commit)
+            ),
+        );
+    }
     text
 }
+
+/// The scenarios with sections of their own.
+const SECTIONED: [&str; 3] = ["7", "8", "9"];
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -324,6 +341,14 @@ async fn main() -> Result<()> {
         let name = "8. Lull vs graphile-worker (PostgreSQL)".to_string();
         r.peer = step(name, &mut errors, peer(&env)).await;
     }
+    if args.wants("9") {
+        for &b in &stores {
+            let name = format!("9. live fan-out to 1,000 and 3,000 streams ({})", b.name());
+            if let Some(v) = step(name, &mut errors, scenarios::fanout::run(&env, b)).await {
+                r.fanout.push(v);
+            }
+        }
+    }
     if args.wants("faults") {
         let fenv = FaultEnv {
             lull,
@@ -337,10 +362,13 @@ async fn main() -> Result<()> {
     r.load_at_end = report::load_average();
     let previous = std::fs::read_to_string(&args.out).ok();
     let text = match previous.as_deref() {
-        // Only scenarios with their own sections (7, 8): only those
+        // Only scenarios with their own sections (7, 8, 9): only those
         // sections change; the rest of the file stays as the last full run
         // wrote it.
-        Some(prev) if !args.only.is_empty() && args.only.iter().all(|o| o == "7" || o == "8") => {
+        Some(prev)
+            if !args.only.is_empty()
+                && args.only.iter().all(|o| SECTIONED.contains(&o.as_str())) =>
+        {
             sections_only(&r, prev)
         }
         _ => report::render(&r, previous.as_deref()),
