@@ -165,7 +165,51 @@ async fn another_replicas_change_is_built_once_here(db: TestDb) {
     drop(streams);
 }
 
+/// A stream opened after the metrics moved (the shared `state` event is
+/// from its version's change) gets the newest metrics tick with it, in the
+/// same chunk, so the page never starts from stale metrics.
+async fn a_late_stream_gets_the_newest_metrics_with_the_state(db: TestDb) {
+    let s = Served::start(
+        db,
+        ServiceConfig {
+            metrics_tick_ms: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    drop(open_streams(&s, 1).await);
+    let r = reqwest::Client::new()
+        .post(s.url("/api/queue/jobs"))
+        .json(&json!({"type": "email"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let mut rx = s.svc.live().subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        rx.wait_for(|t| t.as_ref().is_some_and(|t| t.tick.metrics.queued == 1)),
+    )
+    .await
+    .expect("the tick saw the job")
+    .unwrap();
+    let mut late = reqwest::Client::new()
+        .get(s.url(STREAM))
+        .send()
+        .await
+        .unwrap();
+    let first = late.chunk().await.unwrap().expect("the first chunk");
+    let text = String::from_utf8_lossy(&first);
+    let (state, metrics) = text.split_once("\n\nevent: metrics\n").expect(&text);
+    assert!(
+        state.starts_with("event: state\n") && state.contains("\"queued\":0"),
+        "{text}"
+    );
+    assert!(metrics.contains("\"queued\":1"), "{text}");
+}
+
 on_both_stores!(
     a_pause_reaches_every_stream_with_one_status_read,
     another_replicas_change_is_built_once_here,
+    a_late_stream_gets_the_newest_metrics_with_the_state,
 );
