@@ -150,6 +150,22 @@ async fn changes(
     Ok((out, answers))
 }
 
+/// Waits (at most 30 s) until every subscriber has seen `version`, so a
+/// late last event is measured as late rather than counted as missed.
+async fn settle(subs: &[(Arrivals, tokio::task::JoinHandle<()>)], version: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let all = subs.iter().all(|(seen, _)| {
+            seen.lock()
+                .is_ok_and(|s| s.iter().any(|&(v, _)| v >= version))
+        });
+        if all {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub async fn run(env: &super::Env, backend: Backend) -> Result<Fanout> {
     raise_nofile();
     let db = Database::new(backend, &env.pg_admin).await?;
@@ -191,6 +207,7 @@ pub async fn run(env: &super::Env, backend: Backend) -> Result<Fanout> {
         let calls = storage_calls(&c).await?;
         let (made, answers) = changes(&c, cycles, hold).await?;
         let calls = storage_calls(&c).await? - calls;
+        settle(&subs, made.last().map_or(0, |m| m.0)).await;
         let mut samples = Vec::new();
         let mut missed = 0;
         for (seen, _) in &subs {
