@@ -1,6 +1,7 @@
 //! `lull-bench`: runs every performance scenario of issue 7 against freshly
 //! started release servers on SQLite and PostgreSQL, scenario 7 (pause time
-//! against history) and scenario 8 (Lull against graphile-worker), then the
+//! against history), scenario 8 (Lull against graphile-worker) and scenario
+//! 9 (the live stream's fan-out to 1,000 and 3,000 subscribers), then the
 //! full fault scenarios, and writes `BENCHMARKS.md`.
 //!
 //! ```text
@@ -42,8 +43,8 @@ struct Args {
     /// Shorter windows: a trial run, not for the record.
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,10,faults).
-    /// `--only 7` (or 8, 10, or several of them) rewrites only those
+    /// Run only these scenarios (comma-separated: 1,2,3,4,5,7,8,9,10,faults).
+    /// `--only 7` (or 8, 9, 10, or a list of them) rewrites only those
     /// scenarios' sections.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -257,8 +258,23 @@ fn sections_only(r: &Results, previous: &str) -> String {
             ),
         );
     }
+    if !r.fanout.is_empty() {
+        use bench::scenarios::fanout_report;
+        text = bench::sections::splice(
+            &text,
+            fanout_report::SECTION_BEGIN,
+            fanout_report::SECTION_END,
+            &format!(
+                "{}\n",
+                fanout_report::section(&r.fanout, &r.date, &r.machine.commit)
+            ),
+        );
+    }
     text
 }
+
+/// The scenarios with sections of their own.
+const SECTIONED: [&str; 4] = ["7", "8", "9", "10"];
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -333,6 +349,14 @@ async fn main() -> Result<()> {
         let name = "8. Lull vs graphile-worker (PostgreSQL)".to_string();
         r.peer = step(name, &mut errors, peer(&env)).await;
     }
+    if args.wants("9") {
+        for &b in &stores {
+            let name = format!("9. live fan-out to 1,000 and 3,000 streams ({})", b.name());
+            if let Some(v) = step(name, &mut errors, scenarios::fanout::run(&env, b)).await {
+                r.fanout.push(v);
+            }
+        }
+    }
     if args.wants("10") && stores.contains(&Backend::Sqlite) {
         let name = "10. SQLite group commit vs a commit per write".to_string();
         r.group_commit = step(name, &mut errors, scenarios::group_commit::run(&env)).await;
@@ -350,15 +374,12 @@ async fn main() -> Result<()> {
     r.load_at_end = report::load_average();
     let previous = std::fs::read_to_string(&args.out).ok();
     let text = match previous.as_deref() {
-        // Only scenarios with their own sections (7, 8, 10): only those
+        // Only scenarios with their own sections (7, 8, 9, 10): only those
         // sections change; the rest of the file stays as the last full run
         // wrote it.
         Some(prev)
             if !args.only.is_empty()
-                && args
-                    .only
-                    .iter()
-                    .all(|o| ["7", "8", "10"].contains(&o.as_str())) =>
+                && args.only.iter().all(|o| SECTIONED.contains(&o.as_str())) =>
         {
             sections_only(&r, prev)
         }

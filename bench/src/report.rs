@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crate::db::Backend;
 use crate::faults::FaultOutcome;
+use crate::scenarios::fanout::Fanout;
+use crate::scenarios::fanout_report;
 use crate::scenarios::group_commit::{self, GroupCommit};
 use crate::scenarios::heartbeats::Heartbeats;
 use crate::scenarios::latency::StartLatency;
@@ -123,6 +125,8 @@ pub struct Results {
     pub peer: Option<PeerComparison>,
     /// Scenario 10 (issue 18), SQLite only.
     pub group_commit: Option<GroupCommit>,
+    /// Scenario 9 (issue 18), per store.
+    pub fanout: Vec<Fanout>,
     pub faults: Vec<FaultOutcome>,
     /// Scenarios that failed to run at all: (name, error).
     pub errors: Vec<(String, String)>,
@@ -504,6 +508,27 @@ pub fn render(r: &Results, previous: Option<&str>) -> String {
     };
     if let Some(p) = peer {
         let _ = writeln!(out, "{p}\n");
+    }
+    // Scenario 9's own section, likewise.
+    let fanout = if r.fanout.is_empty() {
+        previous
+            .and_then(|prev| {
+                crate::sections::carried(
+                    prev,
+                    fanout_report::SECTION_BEGIN,
+                    fanout_report::SECTION_END,
+                )
+            })
+            .map(str::to_string)
+    } else {
+        Some(fanout_report::section(
+            &r.fanout,
+            &r.date,
+            &r.machine.commit,
+        ))
+    };
+    if let Some(f) = fanout {
+        let _ = writeln!(out, "{f}\n");
     }
     // Scenario 10's own section, likewise.
     let group = match &r.group_commit {

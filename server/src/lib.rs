@@ -8,14 +8,15 @@
 //! [`storage`] (all SQL: queries and operations written once, a driver per
 //! dialect for SQLite and PostgreSQL). [`domain`] holds the pure rules and
 //! the request parsing; [`auth`] the tokens and roles; [`live`] the
-//! dashboard's in-memory metrics history; [`streams`] the caps on open
-//! event streams; [`metrics`](crate::metrics) the recorder behind
+//! dashboard's in-memory metrics history; [`fanout`] the live stream's
+//! shared `state` events; [`streams`] the caps on open event streams; [`metrics`](crate::metrics) the recorder behind
 //! `/metrics` and StatsD.
 
 pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod domain;
+pub mod fanout;
 pub mod http;
 pub mod lifecycle;
 pub mod live;

@@ -1,14 +1,18 @@
 //! Live data for the dashboard, in memory: the latest metrics tick shared
 //! by every stream subscriber (one database query per tick, however many
-//! pages are open) and the running-jobs history for the chart. The service
-//! feeds it (`service::live`); this module knows nothing of the service.
+//! pages are open, and its `metrics` event encoded once for all of them)
+//! and the running-jobs history for the chart. The service feeds it
+//! (`service::live`); this module knows nothing of the service.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use wire::{DrainMetrics, RunningSample};
+use wire::{DrainMetrics, RunningSample, StreamMessage};
+
+use crate::fanout::sse_frame;
 
 /// Samples kept for the chart (at the default 2 s tick: ten minutes).
 const HISTORY_LEN: usize = 300;
@@ -21,8 +25,30 @@ pub struct MetricsTick {
     pub at: DateTime<Utc>,
 }
 
+/// A tick with its `metrics` event, encoded once for every subscriber.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedTick {
+    pub tick: MetricsTick,
+    pub frame: Bytes,
+}
+
+impl SharedTick {
+    fn new(tick: MetricsTick) -> Self {
+        let msg = StreamMessage::Metrics {
+            version: tick.version,
+            metrics: tick.metrics,
+            at: tick.at,
+        };
+        let data = serde_json::to_string(&msg).unwrap_or_default();
+        SharedTick {
+            tick,
+            frame: sse_frame("metrics", &data),
+        }
+    }
+}
+
 pub struct Live {
-    tick: watch::Sender<Option<MetricsTick>>,
+    tick: watch::Sender<Option<SharedTick>>,
     history: Mutex<VecDeque<RunningSample>>,
 }
 
@@ -36,7 +62,7 @@ impl Default for Live {
 }
 
 impl Live {
-    pub fn subscribe(&self) -> watch::Receiver<Option<MetricsTick>> {
+    pub fn subscribe(&self) -> watch::Receiver<Option<SharedTick>> {
         self.tick.subscribe()
     }
 
@@ -58,9 +84,13 @@ impl Live {
             });
         }
         self.tick.send_if_modified(|cur| {
-            let changed =
-                cur.is_none_or(|c| c.version != tick.version || c.metrics != tick.metrics);
-            *cur = Some(tick);
+            let changed = cur
+                .as_ref()
+                .is_none_or(|c| c.tick.version != tick.version || c.tick.metrics != tick.metrics);
+            // Encoded only when it changed: that is when subscribers send it.
+            if changed {
+                *cur = Some(SharedTick::new(tick));
+            }
             changed
         });
     }
@@ -96,6 +126,9 @@ mod tests {
             ..tick
         });
         assert!(!rx.has_changed().unwrap(), "same numbers: no wake-up");
+        let shared = rx.borrow().clone().unwrap();
+        assert_eq!(shared.tick.at, at, "kept as first sent");
+        assert!(shared.frame.starts_with(b"event: metrics\ndata: {"));
         for _ in 0..HISTORY_LEN + 10 {
             live.record(tick);
         }

@@ -1,10 +1,13 @@
 //! The performance scenarios of issue 7 (and scenario 7, the pause time
 //! against the finished-job history, of issue 13; scenario 8, Lull against
-//! graphile-worker, of issue 18). Each runs against freshly started
+//! graphile-worker, and scenario 9, the live stream's fan-out, of issue
+//! 18). Each runs against freshly started
 //! servers on a fresh database and returns plain figures; [`crate::report`]
 //! turns them into `BENCHMARKS.md`. Comparisons are ratios measured in the
 //! same run (same server, same connections), because the machine is noisy.
 
+pub mod fanout;
+pub mod fanout_report;
 pub mod group_commit;
 pub mod heartbeats;
 pub mod latency;

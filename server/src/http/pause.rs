@@ -1,15 +1,26 @@
 //! `/api/system/worker-pause`: the global pause and its audit log.
 
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::{Stream, StreamExt};
-use wire::{EventsPage, EventsSearch, PauseRequest, StatusQuery, StreamMessage, WorkerPauseStatus};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::watch;
+use wire::{EventsPage, EventsSearch, PauseRequest, StatusQuery, WorkerPauseStatus};
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery};
 use super::AppState;
 use crate::domain::{parse_wait_applied, EventFilter, PageLimit, PauseCommand};
+use crate::fanout::{StateFrame, KEEP_ALIVE};
+use crate::live::SharedTick;
+use crate::service::ServiceError;
+use crate::streams::StreamPermit;
 
 /// `GET /api/system/worker-pause[?waitApplied=10s]`.
 #[utoipa::path(get, path = "/api/system/worker-pause", tag = "pause", params(StatusQuery),
@@ -67,81 +78,113 @@ pub async fn get_events(
 /// event with the full status on connect and whenever the version changes
 /// (pushed the moment this process learns of it), and `metrics` events when
 /// the drain metrics change (sampled once per tick for all subscribers).
-/// Counted against the stream caps (429 `too_many_streams` over one) while
-/// open; ends when the server stops or the caller's token is revoked.
+/// Both are encoded once and shared by every subscriber (`crate::fanout`):
+/// a stream reads nothing from storage, on connect or on a change. A
+/// subscriber that falls behind gets the newest version, never misses the
+/// last. Counted against the stream caps (429 `too_many_streams` over one)
+/// while open; ends when the server stops or the caller's token is revoked.
 #[utoipa::path(get, path = "/api/system/worker-pause/stream", tag = "pause",
     responses((status = 200, description = "Server-sent events: `state` (a `StreamMessage` with the full status) on connect and on every change, `metrics` when the drain metrics change", content_type = "text/event-stream", body = String)))]
-pub async fn stream(
-    State(s): State<AppState>,
-    Actor(_, caller): Actor,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>> {
+pub async fn stream(State(s): State<AppState>, Actor(_, caller): Actor) -> ApiResult<Response> {
     let svc = s.service.clone();
     // Held by the stream: dropped (and uncounted) when the client goes.
     let permit = svc.open_stream(&caller)?;
-    let first = svc.pause_status().await?;
-    let mut versions = svc.cache().subscribe();
-    versions.mark_unchanged();
+    let mut frames = svc.state_frames();
+    // The first stream of the process waits for the first frame to be
+    // built; every later one starts from the newest frame at once.
+    let first = tokio::time::timeout(FIRST_FRAME, frames.wait_for(Option::is_some))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|f| f.clone())
+        .ok_or_else(|| ServiceError::Unavailable("the pause status could not be read".into()))?;
+    frames.mark_unchanged();
     let mut ticks = svc.live().subscribe();
-    ticks.mark_unchanged();
-    let last_version = first.version;
-    let initial = state_event(first);
-    let readiness = s.readiness.clone();
-    let rest = futures::stream::unfold(
-        (svc, versions, ticks, last_version, permit),
-        move |(svc, mut versions, mut ticks, mut last_version, mut permit)| {
-            let readiness = readiness.clone();
-            async move {
-                loop {
-                    tokio::select! {
-                        // The server is stopping: end the stream so the graceful
-                        // stop does not wait for the dashboard to go away (the
-                        // page reconnects to the next server).
-                        _ = readiness.stopping() => return None,
-                        // The token was revoked: a stream authenticates once,
-                        // so it is ended here rather than outliving its token.
-                        _ = permit.revoked() => return None,
-                        changed = versions.changed() => {
-                            changed.ok()?;
-                            let v = versions.borrow_and_update().version;
-                            if v == last_version {
-                                continue;
-                            }
-                            match svc.pause_status().await {
-                                Ok(status) => {
-                                    last_version = status.version;
-                                    return Some((state_event(status), (svc, versions, ticks, last_version, permit)));
-                                }
-                                Err(e) => tracing::warn!(error = %e, "stream: could not read the status"),
-                            }
-                        }
-                        changed = ticks.changed() => {
-                            changed.ok()?;
-                            let tick = *ticks.borrow_and_update();
-                            if let Some(t) = tick {
-                                let msg = StreamMessage::Metrics { version: t.version, metrics: t.metrics, at: t.at };
-                                return Some((event("metrics", &msg), (svc, versions, ticks, last_version, permit)));
-                            }
-                        }
+    // The newest metrics tick too when the state's are older (the state
+    // frame was built at its version's change): one chunk, so the client
+    // sees the state first and current metrics at once.
+    let newer_metrics = ticks
+        .borrow_and_update()
+        .as_ref()
+        .filter(|t| t.tick.version == first.version && t.tick.metrics != first.metrics)
+        .map(|t| t.frame.clone());
+    let initial = match newer_metrics {
+        Some(m) => Bytes::from([&first.bytes[..], &m[..]].concat()),
+        None => first.bytes.clone(),
+    };
+    let live = Subscriber {
+        frames,
+        ticks,
+        version: first.version,
+        permit,
+        readiness: s.readiness.clone(),
+    };
+    let rest = futures::stream::unfold(live, |mut live| async move {
+        let frame = live.next().await?;
+        Some((Ok::<_, Infallible>(frame), live))
+    });
+    let body = futures::stream::once(async move { Ok(initial) }).chain(rest);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// How long the first stream waits for the first `state` frame.
+const FIRST_FRAME: Duration = Duration::from_secs(10);
+
+/// A comment is sent after this long without an event, so proxies and
+/// clients keep an idle stream open.
+const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(10);
+
+/// One open stream: what it listens to and the last version it sent.
+struct Subscriber {
+    frames: watch::Receiver<Option<StateFrame>>,
+    ticks: watch::Receiver<Option<SharedTick>>,
+    version: i64,
+    permit: StreamPermit,
+    readiness: crate::lifecycle::Readiness,
+}
+
+impl Subscriber {
+    /// The next frame to send (a shared buffer), or `None` to end.
+    async fn next(&mut self) -> Option<Bytes> {
+        let quiet_until = tokio::time::Instant::now() + KEEP_ALIVE_EVERY;
+        loop {
+            tokio::select! {
+                // The server is stopping: end the stream so the graceful
+                // stop does not wait for the dashboard to go away (the
+                // page reconnects to the next server).
+                _ = self.readiness.stopping() => return None,
+                // The token was revoked: a stream authenticates once, so
+                // it is ended here rather than outliving its token.
+                _ = self.permit.revoked() => return None,
+                changed = self.frames.changed() => {
+                    changed.ok()?;
+                    let newer = self
+                        .frames
+                        .borrow_and_update()
+                        .as_ref()
+                        .filter(|f| f.version > self.version)
+                        .map(|f| (f.version, f.bytes.clone()));
+                    if let Some((version, bytes)) = newer {
+                        self.version = version;
+                        return Some(bytes);
                     }
                 }
+                changed = self.ticks.changed() => {
+                    changed.ok()?;
+                    let tick = self.ticks.borrow_and_update().as_ref().map(|t| t.frame.clone());
+                    if tick.is_some() {
+                        return tick;
+                    }
+                }
+                () = tokio::time::sleep_until(quiet_until) => return Some(KEEP_ALIVE),
             }
-        },
-    );
-    let stream = futures::stream::once(async move { initial }).chain(rest);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(10))))
-}
-
-fn event(name: &str, msg: &StreamMessage) -> Result<Event, std::convert::Infallible> {
-    Ok(Event::default()
-        .event(name)
-        .data(serde_json::to_string(msg).unwrap_or_default()))
-}
-
-fn state_event(status: WorkerPauseStatus) -> Result<Event, std::convert::Infallible> {
-    event(
-        "state",
-        &StreamMessage::State {
-            status: Box::new(status),
-        },
-    )
+        }
+    }
 }

@@ -11,7 +11,8 @@
 //!   heartbeats, complete and fail, single and batch);
 //! - `fleet`: the worker registry and per-worker actions; `rollouts`:
 //!   rolling restarts; `results`: idempotent result submissions;
-//! - `live`: the dashboard's drain view and metrics ticks;
+//! - `live`: the dashboard's drain view and metrics ticks, and the live
+//!   stream's shared `state` events;
 //!   `runbook`: the maintenance runbook's vocabulary and `/metrics`;
 //! - `health`: `/health`'s checks and `/readyz`; `streams`: the caps on
 //!   event streams and their end on token revocation;
@@ -47,6 +48,7 @@ pub use runbook::{dispatch_of, runbook_time};
 use crate::auth::{AuthMode, AuthSettings, Authenticator, SessionPolicy, TrustedProxies};
 use crate::cache::{PauseCache, QueueCache};
 use crate::domain::RetentionPolicy;
+use crate::fanout::StatePublisher;
 use crate::live::Live;
 use crate::metrics::{Metrics, StatsdTarget};
 use crate::storage::Store;
@@ -138,6 +140,9 @@ pub struct Service {
     queues: QueueCache,
     metrics: Metrics,
     live: Live,
+    /// The live stream's `state` events, one per version for every
+    /// subscriber (built from the first stream on: `service::live`).
+    fanout: Arc<StatePublisher>,
     /// The open event streams, counted against their caps.
     streams: Arc<Streams>,
     /// Woken on every enqueue (here, or elsewhere via NOTIFY): long-polling
@@ -178,6 +183,7 @@ impl Service {
             queues,
             metrics,
             live: Live::default(),
+            fanout: Arc::default(),
             streams: Streams::new(config.streams),
             jobs_signal: tokio::sync::Notify::new(),
             fleet_signal: tokio::sync::Notify::new(),
