@@ -216,11 +216,13 @@ impl Service {
         let mut system = state.system_block(self.config.pause_poll_interval_ms);
         system.paused_queues = self.queues.paused_among(params.queues.as_deref());
         self.cache.observe(state);
-        Ok(ClaimResponse {
-            job: jobs.first().cloned(),
-            jobs: limit.map(|_| jobs),
-            system,
-        })
+        // A single claim's job moves into the answer; only a batch's first
+        // is copied (it is also listed in `jobs`).
+        let (job, jobs) = match limit {
+            Some(_) => (jobs.first().cloned(), Some(jobs)),
+            None => (jobs.into_iter().next(), None),
+        };
+        Ok(ClaimResponse { job, jobs, system })
     }
 
     /// Counts a refusal for a lost lease.
