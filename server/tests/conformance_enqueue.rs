@@ -9,13 +9,13 @@ mod common;
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{Duration, Utc};
 use common::store::*;
 use common::TestDb;
 use server::domain::{NewJob, Schedule};
 use server::storage::{ClaimOutcome, StoreError};
 use uuid::Uuid;
-use wire::JobStatus;
+use wire::{Job, JobStatus};
 
 fn unique(key: &str) -> NewJob {
     NewJob {
@@ -152,6 +152,90 @@ async fn a_batch_enqueue_is_all_or_nothing(db: TestDb) {
     assert!(!names.contains(&"c".to_string()), "{names:?}");
     let k2 = db.store.enqueue(&unique("k2"), now).await.unwrap();
     assert!(!k2.duplicate, "the rolled-back batch left no k2 behind");
+}
+
+/// A batch stores each job exactly as a single enqueue of it would (to
+/// the microsecond), finds keys that live jobs hold, and answers in order.
+async fn a_batch_enqueue_stores_what_single_enqueues_would(db: TestDb) {
+    // Microseconds and beyond: the batch must round them as a single
+    // enqueue's bound time does.
+    let now = Utc::now();
+    let at = now + Duration::nanoseconds(90_123_456_789);
+    let held = db.store.enqueue(&unique("held"), now).await.unwrap().job;
+    let finished = db.store.enqueue(&unique("done"), now).await.unwrap().job;
+    db.store.cancel(finished.id, now).await.unwrap();
+    let shapes = vec![
+        unique("held"),
+        NewJob {
+            payload: serde_json::Value::Null,
+            ..new_job("nothing", 0, 1)
+        },
+        NewJob {
+            schedule: Schedule::At(at),
+            priority: 7,
+            ..queued_in("q", "later")
+        },
+        NewJob {
+            schedule: Schedule::After(30),
+            payload: serde_json::json!({"deep": [1, {"x": "ü"}], "n": 1.5}),
+            ..new_job("t", -3, 9)
+        },
+        unique("done"),
+        unique("fresh"),
+        unique("fresh"),
+    ];
+    let out = db.store.enqueue_batch(&shapes, now).await.unwrap();
+    assert_eq!(
+        out.iter().map(|e| e.duplicate).collect::<Vec<_>>(),
+        vec![true, false, false, false, false, false, true]
+    );
+    assert_eq!(out[0].job.id, held.id, "the live holder of the key");
+    assert_eq!(out[6].job.id, out[5].job.id, "the batch's own holder");
+    assert_ne!(out[4].job.id, finished.id, "a finished job holds no key");
+    // Each created job as a single enqueue of the same shape stores it
+    // (another store would not collide: each key is released first).
+    for (i, e) in out.iter().enumerate().filter(|(_, e)| !e.duplicate) {
+        let stored = db.store.get_job(e.job.id).await.unwrap();
+        assert_eq!(stored, e.job, "job {i} answered as stored");
+        db.store.cancel(stored.id, now).await.unwrap();
+        let single = db.store.enqueue(&shapes[i], now).await.unwrap().job;
+        let single = db.store.get_job(single.id).await.unwrap();
+        let same = |j: &Job| {
+            (
+                j.job_type.clone(),
+                j.queue.clone(),
+                j.payload.clone(),
+                j.priority,
+                j.max_attempts,
+                j.run_after,
+                j.unique_key.clone(),
+                j.created_at,
+            )
+        };
+        assert_eq!(same(&stored), same(&single), "job {i}");
+        assert_eq!(stored.status, JobStatus::Queued);
+        assert_eq!(stored.attempts, 0);
+    }
+}
+
+/// A full-size batch: every job in, in order, each with its own id.
+async fn a_thousand_job_batch_answers_every_job_in_order(db: TestDb) {
+    let now = t0();
+    let jobs: Vec<NewJob> = (0..1000)
+        .map(|i| NewJob {
+            priority: i,
+            ..new_job("t", 0, 3)
+        })
+        .collect();
+    let out = db.store.enqueue_batch(&jobs, now).await.unwrap();
+    assert_eq!(out.len(), 1000);
+    assert!(out
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e.job.priority == i as i32 && !e.duplicate));
+    let ids: std::collections::HashSet<_> = out.iter().map(|e| e.job.id).collect();
+    assert_eq!(ids.len(), 1000);
+    assert_eq!(db.store.live_counts(now, None).await.unwrap().queued, 1000);
 }
 
 async fn a_batch_complete_refuses_only_the_job_whose_lease_was_lost(db: TestDb) {
@@ -333,6 +417,8 @@ on_every_store!(
     a_scheduled_job_is_not_claimable_before_its_time,
     a_unique_key_under_concurrent_enqueues_makes_one_job,
     a_batch_enqueue_is_all_or_nothing,
+    a_batch_enqueue_stores_what_single_enqueues_would,
+    a_thousand_job_batch_answers_every_job_in_order,
     a_batch_complete_refuses_only_the_job_whose_lease_was_lost,
     retention_deletes_only_old_enough_finished_jobs,
     retention_runs_on_one_process_at_a_time,

@@ -7,6 +7,7 @@
 //! [`runbook`] are snake_case because the runbook's scripts read them so.
 
 pub mod acknowledgement;
+pub mod claim_next;
 pub mod dashboard;
 pub mod error;
 pub mod fleet;
@@ -17,6 +18,7 @@ pub mod runbook;
 pub mod workers;
 
 pub use acknowledgement::*;
+pub use claim_next::*;
 pub use dashboard::*;
 pub use error::ApiError;
 pub use fleet::*;

@@ -13,7 +13,10 @@
 //!    `batch-complete`;
 //! 4. graphile-worker: one `addJob` per job (16 producers; timed over the
 //!    first [`Size::single_timed`] jobs), then `run()` again;
-//! 5. Lull, the `lull-worker` runtime (the `worker` crate as a library, in
+//! 5. Lull, REST single with claim-next: a batch-enqueued queue, then 16
+//!    workers that claim one job and then complete each with `claimNext`,
+//!    which hands them the next (one request per job);
+//! 6. Lull, the `lull-worker` runtime (the `worker` crate as a library, in
 //!    this process, concurrency 16, a no-op handler) on a batch-enqueued
 //!    queue.
 //!
@@ -32,8 +35,8 @@ use async_trait::async_trait;
 use client::Client;
 use serde_json::Value;
 use wire::{
-    BatchCompleteItem, BatchCompleteRequest, BatchEnqueueRequest, ClaimManyRequest, ClaimRequest,
-    CompleteRequest, EnqueueRequest,
+    BatchCompleteItem, BatchCompleteRequest, BatchEnqueueRequest, ClaimManyRequest, ClaimNext,
+    ClaimRequest, CompleteNextRequest, CompleteRequest, EnqueueRequest, Job,
 };
 use worker::{Config, Handler, JobContext, JobError, Registry, Worker};
 
@@ -59,7 +62,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct Size {
     /// Jobs per run (N).
     pub jobs: usize,
-    /// Rounds of the five runs.
+    /// Rounds of the six runs.
     pub rounds: usize,
     /// graphile-worker's one-by-one `addJob` is timed over this many jobs
     /// (at most N): it runs at a few hundred jobs a second here, so 20,000
@@ -92,6 +95,8 @@ impl Size {
 pub enum Drain {
     Peer,
     RestSingle,
+    /// Single claims, each completion with `claimNext`.
+    RestClaimNext,
     RestBatch,
     Runtime,
 }
@@ -241,68 +246,93 @@ async fn fill_batch(c: &Client, n: usize) -> Result<Sample> {
     })
 }
 
-/// [`CONCURRENCY`] REST workers claim (one job, or up to [`CLAIM_BATCH`])
-/// and complete (one request per job, or one per batch) until a claim
-/// comes back empty. Returns the jobs they completed.
-async fn drain_rest(c: &Client, batch: bool) -> Result<usize> {
+/// [`CONCURRENCY`] REST workers drain the queue as `drain` says (see
+/// [`rest_worker`]) until a claim comes back empty. Returns the jobs they
+/// completed.
+async fn drain_rest(c: &Client, drain: Drain) -> Result<usize> {
     let done = spawn_each(CONCURRENCY, |i| {
         let c = c.clone();
-        async move {
-            let worker = format!("bench-{i}");
-            let mut n = 0usize;
-            loop {
-                if batch {
-                    let claim = ClaimManyRequest {
-                        worker_id: Some(worker.clone()),
-                        limit: Some(CLAIM_BATCH),
-                        ..Default::default()
-                    };
-                    let jobs = c.claim_many(&claim).await?.jobs.unwrap_or_default();
-                    if jobs.is_empty() {
-                        return Ok(n);
-                    }
-                    let req = BatchCompleteRequest {
-                        worker_id: Some(worker.clone()),
-                        jobs: Some(
-                            jobs.iter()
-                                .map(|j| BatchCompleteItem {
-                                    id: Some(j.id),
-                                    lease_token: j.lease_token,
-                                    result: None,
-                                })
-                                .collect(),
-                        ),
-                    };
-                    let outcome = c.complete_batch(&req).await?;
-                    if let Some(refused) = outcome.results.iter().find(|r| !r.ok) {
-                        bail!(
-                            "batch complete refused job {}: {:?}",
-                            refused.id,
-                            refused.error
-                        );
-                    }
-                    n += jobs.len();
-                } else {
-                    let claim = ClaimRequest {
-                        worker_id: Some(worker.clone()),
-                        ..Default::default()
-                    };
-                    let Some(job) = c.claim(&claim).await?.job else {
-                        return Ok(n);
-                    };
-                    let done = CompleteRequest {
-                        worker_id: Some(worker.clone()),
-                        lease_token: job.lease_token,
-                        result: None,
-                    };
-                    c.complete(job.id, &done).await?;
-                    n += 1;
-                }
-            }
-        }
+        async move { rest_worker(&c, &format!("bench-{i}"), drain).await }
     })
     .await?;
     Ok(done.iter().sum())
+}
+
+/// One REST worker: claim one job and complete it (one request each);
+/// claim up to [`CLAIM_BATCH`] and complete them in one `batch-complete`;
+/// or claim one job, then complete each with `claimNext`, whose answer
+/// carries the next job (one request per job).
+async fn rest_worker(c: &Client, worker: &str, drain: Drain) -> Result<usize> {
+    let mut n = 0usize;
+    let claim = ClaimRequest {
+        worker_id: Some(worker.to_string()),
+        ..Default::default()
+    };
+    match drain {
+        Drain::RestBatch => loop {
+            let claim = ClaimManyRequest {
+                worker_id: Some(worker.to_string()),
+                limit: Some(CLAIM_BATCH),
+                ..Default::default()
+            };
+            let jobs = c.claim_many(&claim).await?.jobs.unwrap_or_default();
+            if jobs.is_empty() {
+                return Ok(n);
+            }
+            let req = BatchCompleteRequest {
+                worker_id: Some(worker.to_string()),
+                jobs: Some(
+                    jobs.iter()
+                        .map(|j| BatchCompleteItem {
+                            id: Some(j.id),
+                            lease_token: j.lease_token,
+                            result: None,
+                        })
+                        .collect(),
+                ),
+            };
+            let outcome = c.complete_batch(&req).await?;
+            if let Some(refused) = outcome.results.iter().find(|r| !r.ok) {
+                bail!(
+                    "batch complete refused job {}: {:?}",
+                    refused.id,
+                    refused.error
+                );
+            }
+            n += jobs.len();
+        },
+        Drain::RestSingle => loop {
+            let Some(job) = c.claim(&claim).await?.job else {
+                return Ok(n);
+            };
+            let done = CompleteRequest {
+                worker_id: Some(worker.to_string()),
+                lease_token: job.lease_token,
+                result: None,
+            };
+            c.complete(job.id, &done).await?;
+            n += 1;
+        },
+        Drain::RestClaimNext => {
+            let mut next: Option<Job> = c.claim(&claim).await?.job;
+            while let Some(job) = next {
+                let done = CompleteNextRequest {
+                    worker_id: Some(worker.to_string()),
+                    lease_token: job.lease_token,
+                    result: None,
+                    claim_next: Some(ClaimNext::default()),
+                };
+                let answer = c.complete_and_claim(job.id, &done).await?;
+                n += 1;
+                next = match answer.next {
+                    Some(claimed) => claimed.job,
+                    None => bail!("the claim after completing job {} failed", job.id),
+                };
+            }
+            Ok(n)
+        }
+        Drain::Peer | Drain::Runtime => bail!("{drain:?} is not a REST worker"),
+    }
 }
 
 /// Waits until no job of the database is unfinished, polling every 2 ms
@@ -377,8 +407,8 @@ async fn lull_run(env: &Env, fill: Fill, drain: Drain, jobs: usize) -> Result<(S
     };
     let t = Instant::now();
     match drain {
-        Drain::RestSingle | Drain::RestBatch => {
-            let n = drain_rest(&c, drain == Drain::RestBatch).await?;
+        Drain::RestSingle | Drain::RestClaimNext | Drain::RestBatch => {
+            let n = drain_rest(&c, drain).await?;
             if n != jobs {
                 bail!("{drain:?}: the workers completed {n} of {jobs} jobs");
             }
@@ -454,6 +484,10 @@ pub async fn run(env: &Env, peer: &Graphile, size: Size) -> Result<PeerCompariso
         let (f, d) = peer_run(env, peer, single, n).await?;
         r.fills.push((Fill::PeerAddJob, f));
         r.drains.push((Drain::Peer, d));
+        eprintln!("lull-bench: 8. round {round}: Lull RestClaimNext …");
+        let (f, d) = lull_run(env, Fill::RestBatch, Drain::RestClaimNext, n).await?;
+        r.fills.push((Fill::RestBatch, f));
+        r.drains.push((Drain::RestClaimNext, d));
         eprintln!("lull-bench: 8. round {round}: Lull runtime …");
         let (f, d) = lull_run(env, Fill::RestBatch, Drain::Runtime, n).await?;
         r.fills.push((Fill::RestBatch, f));

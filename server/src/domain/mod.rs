@@ -4,6 +4,7 @@
 pub mod acknowledgement;
 pub mod actions;
 pub mod batch;
+pub mod claim_next;
 pub mod drain;
 pub mod enqueue;
 pub mod events;
@@ -23,6 +24,7 @@ pub mod tokens;
 pub use acknowledgement::{acknowledgement, parse_wait_applied, pause_impact};
 pub use actions::*;
 pub use batch::*;
+pub use claim_next::CompleteNext;
 pub use drain::{JobCounts, LiveCounts};
 pub use enqueue::*;
 pub use events::EventFilter;

@@ -9,15 +9,15 @@ use axum::Json;
 use wire::{
     BatchCompleteRequest, BatchEnqueueRequest, BatchEnqueueResponse, BatchFailRequest,
     BatchOutcome, BulkRetryRequest, BulkRetryResponse, ClaimManyRequest, ClaimResponse,
-    CompleteRequest, EnqueueRequest, Enqueued, FailRequest, HeartbeatRequest, HeartbeatResponse,
-    Job, JobCount, JobCountQuery, JobList, JobSearch,
+    CompleteNextRequest, Completed, EnqueueRequest, Enqueued, FailRequest, HeartbeatRequest,
+    HeartbeatResponse, Job, JobCount, JobCountQuery, JobList, JobSearch,
 };
 
 use super::error::ApiResult;
 use super::extract::{Actor, ApiJson, ApiQuery, PathId};
 use super::AppState;
 use crate::domain::{
-    BatchComplete, BatchEnqueue, BatchFail, BulkRetryCommand, ClaimCommand, CompleteCommand,
+    BatchComplete, BatchEnqueue, BatchFail, BulkRetryCommand, ClaimCommand, CompleteNext,
     FailCommand, HeartbeatCommand, JobFilter, JobMatch, NewJob,
 };
 
@@ -108,17 +108,19 @@ pub async fn heartbeat(
     Ok(Json(s.service.heartbeat(cmd).await?))
 }
 
-#[utoipa::path(post, path = "/api/queue/jobs/{id}/complete", tag = "jobs", request_body = CompleteRequest, params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),
-    responses((status = 200, description = "The job, succeeded", body = Job), (status = 409, description = "`lease_lost`: the lease expired or is another worker's; `result_in_flight`", body = wire::ErrorBody)))]
+/// With `claimNext`, the worker's next claim rides on the same request:
+/// its answer is in `next` (see `Service::complete_next`).
+#[utoipa::path(post, path = "/api/queue/jobs/{id}/complete", tag = "jobs", request_body = CompleteNextRequest, params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),
+    responses((status = 200, description = "The job, succeeded; with `claimNext`, the next claim's answer in `next`", body = Completed), (status = 409, description = "`lease_lost`: the lease expired or is another worker's (nothing was completed or claimed); `result_in_flight`", body = wire::ErrorBody)))]
 pub async fn complete(
     State(s): State<AppState>,
     PathId(id): PathId,
     actor: Actor,
-    ApiJson(req): ApiJson<CompleteRequest>,
-) -> ApiResult<Json<Job>> {
+    ApiJson(req): ApiJson<CompleteNextRequest>,
+) -> ApiResult<Json<Completed>> {
     actor.check_worker(req.worker_id.as_deref())?;
-    let cmd = CompleteCommand::parse(id, req)?;
-    Ok(Json(s.service.complete(cmd).await?))
+    let cmd = CompleteNext::parse(id, req)?;
+    Ok(Json(s.service.complete_next(cmd).await?))
 }
 
 #[utoipa::path(post, path = "/api/queue/jobs/{id}/fail", tag = "jobs", request_body = FailRequest, params(("id" = uuid::Uuid, Path, description = "The id (a UUID)")),

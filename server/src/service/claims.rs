@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
-use wire::{BatchOutcome, ClaimResponse, ErrorDetail, HeartbeatResponse, Job, JobOutcome};
+use wire::{
+    BatchOutcome, ClaimResponse, Completed, ErrorDetail, HeartbeatResponse, Job, JobOutcome,
+};
 
 use super::queue::no_job;
 use super::{now, Service, ServiceError, ServiceResult};
 use crate::domain::{
-    self, BatchComplete, BatchFail, ClaimCommand, CompleteCommand, FailCommand, HeartbeatCommand,
+    self, BatchComplete, BatchFail, ClaimCommand, CompleteCommand, CompleteNext, FailCommand,
+    HeartbeatCommand,
 };
 use crate::storage::{ClaimOutcome, ClaimParams, StoreError, StoreResult};
 
@@ -213,11 +216,13 @@ impl Service {
         let mut system = state.system_block(self.config.pause_poll_interval_ms);
         system.paused_queues = self.queues.paused_among(params.queues.as_deref());
         self.cache.observe(state);
-        Ok(ClaimResponse {
-            job: jobs.first().cloned(),
-            jobs: limit.map(|_| jobs),
-            system,
-        })
+        // A single claim's job moves into the answer; only a batch's first
+        // is copied (it is also listed in `jobs`).
+        let (job, jobs) = match limit {
+            Some(_) => (jobs.first().cloned(), Some(jobs)),
+            None => (jobs.into_iter().next(), None),
+        };
+        Ok(ClaimResponse { job, jobs, system })
     }
 
     /// Counts a refusal for a lost lease.
@@ -268,6 +273,28 @@ impl Service {
             .map_err(|e| self.lease_lost(e))?;
         self.count_completed(&job);
         Ok(job)
+    }
+
+    /// `POST /api/queue/jobs/{id}/complete`: the completion, then (with
+    /// `claimNext`) the worker's next claim, made exactly as
+    /// `POST /api/queue/jobs/claim` makes it — the pause cache, the pause
+    /// and queue rows re-read under lock, the long poll — and only once the
+    /// completion is committed. A lost lease refuses the whole request
+    /// before any claim. A claim that fails after the completion leaves
+    /// `next` out: the completion stands, and the answer says so.
+    pub async fn complete_next(&self, cmd: CompleteNext) -> ServiceResult<Completed> {
+        let job = self.complete(cmd.complete).await?;
+        let next = match cmd.claim {
+            None => None,
+            Some(claim) => match self.claim(claim).await {
+                Ok(answer) => Some(answer),
+                Err(e) => {
+                    tracing::warn!(error = %e, job_id = %job.id, "the claim after a completion failed; the completion stands");
+                    None
+                }
+            },
+        };
+        Ok(Completed { job, next })
     }
 
     fn count_completed(&self, job: &Job) {

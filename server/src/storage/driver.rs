@@ -404,6 +404,15 @@ pub trait Driver: Send + Sync + 'static {
         async { Ok(None) }
     }
 
+    /// A statement that inserts many queued jobs at once, when the backend
+    /// has one: `$1` the jobs as a JSON array of rows (see
+    /// `enqueue::insert_jobs`, which builds and binds it), `$2` now; it
+    /// returns the rows it added (`ON CONFLICT … DO NOTHING` on the live
+    /// unique keys, as `insert_job`). `None`: one insert per job.
+    fn insert_jobs_statement(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Writes a worker heartbeat: the worker's row, or `None` when no row
     /// matched (unknown id, or a newer boot registered since).
     fn write_worker_beat(

@@ -4,9 +4,10 @@
 //!
 //! - **Queries** — one documented function per SQL statement, named for what
 //!   it does (`lock_pause_state`, `requeue_expired_leases`, `claim_next_job`),
-//!   grouped by aggregate: [`pause`], [`queue`], [`bulk`], [`queue_pause`], [`claims`],
-//!   [`leases`], [`fleet`], [`rollouts`], [`results`], [`tokens`], [`sessions`],
-//!   [`retention`]. They run on any [`Exec`] (one
+//!   grouped by aggregate: [`pause`], [`queue`] (its enqueue in `enqueue`),
+//!   [`bulk`], [`queue_pause`], [`claims`], [`leases`], [`fleet`],
+//!   [`rollouts`], [`results`], [`tokens`], [`sessions`], [`retention`].
+//!   They run on any [`Exec`] (one
 //!   connection, in a transaction or not). Where the two dialects need
 //!   different SQL, the text comes from the dialect's [`Statements`] table;
 //!   otherwise it sits next to the function, once.
@@ -106,6 +107,7 @@ mod rows;
 
 pub mod bulk;
 pub mod claims;
+mod enqueue;
 pub mod fleet;
 pub mod leases;
 pub mod pause;

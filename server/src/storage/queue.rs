@@ -1,24 +1,16 @@
 //! The job queue, operator and producer side: enqueue (single, unique,
 //! batch), read, list, cancel, retry, and the counts behind the drain
 //! metrics and the fleet views. (Claims and leases are in
-//! [`super::leases`]; queue rows and their pauses in [`super::queue_pause`].)
-//!
-//! Races avoided, and how:
-//! - A new queue's first enqueue vs its pause: the queue's row is written
-//!   before the job, so a claim always finds the row to lock (see
-//!   [`super::queue_pause`]).
-//! - Unique jobs: a partial unique index over the live jobs' keys, used by
-//!   the insert's `ON CONFLICT … DO NOTHING`: of concurrent enqueues with
-//!   one key exactly one inserts; the others wait for it to commit (or roll
-//!   back, and then insert) and answer the job it made.
+//! [`super::leases`]; queue rows and their pauses in [`super::queue_pause`];
+//! the enqueue operations, with the races they avoid, in [`super::enqueue`].)
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use wire::{Enqueued, Job, JobStatus};
 
+use super::enqueue;
 use super::notice::Notice;
-use super::queue_pause::ensure_queue;
 use super::rows;
 use super::{Arg, Driver, Exec, RowReader, Storage, StoreError, StoreResult};
 use crate::domain::{JobCounts, JobFilter, JobMatch, LiveCounts, NewJob};
@@ -142,47 +134,6 @@ async fn count_since(
     s.fetch_one(sql, &[Arg::Time(since)]).await?.i64("n")
 }
 
-/// Adds a queued job; `None` when a live job holds its unique key (nothing
-/// was added). Its queue's row must exist ([`ensure_queue`]).
-async fn insert_job(
-    s: &mut impl Exec,
-    job: &NewJob,
-    now: DateTime<Utc>,
-) -> StoreResult<Option<Job>> {
-    let sql = s.sql().insert_job;
-    let row = s
-        .fetch_optional(
-            sql,
-            &[
-                Arg::Id(Uuid::new_v4()),
-                Arg::Text(&job.job_type),
-                Arg::Json(&job.payload),
-                Arg::I32(job.priority),
-                Arg::I32(job.max_attempts),
-                Arg::Time(now),
-                Arg::Text(&job.queue),
-                Arg::OptText(job.unique_key.as_deref()),
-                Arg::Time(job.schedule.run_after(now)),
-            ],
-        )
-        .await?;
-    row.as_ref().map(rows::job).transpose()
-}
-
-/// The live (queued or running) job holding a unique key.
-async fn find_live_by_unique_key(s: &mut impl Exec, key: &str) -> StoreResult<Option<Job>> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        job_columns!(),
-        " FROM jobs WHERE unique_key = $1 AND status IN ('queued', 'running')"
-    );
-    s.fetch_optional(SQL, &[Arg::Text(key)])
-        .await?
-        .as_ref()
-        .map(rows::job)
-        .transpose()
-}
-
 /// The job with this id.
 pub(crate) async fn find_job(s: &mut impl Exec, id: Uuid) -> StoreResult<Option<Job>> {
     const SQL: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
@@ -303,72 +254,6 @@ async fn mean_latency_ms(s: &mut impl Exec, since: DateTime<Utc>) -> StoreResult
 
 // ---- operations: written once ------------------------------------------
 
-/// The insert, or the live job holding the key. A miss on both (the
-/// holder finished between the two statements) frees the key: try again.
-/// Bounded, since every pass either inserts or finds a holder that was
-/// live a moment ago.
-async fn insert_or_find(
-    s: &mut impl Exec,
-    job: &NewJob,
-    now: DateTime<Utc>,
-) -> StoreResult<Enqueued> {
-    for _ in 0..5 {
-        if let Some(created) = insert_job(s, job, now).await? {
-            return Ok(Enqueued {
-                job: created,
-                duplicate: false,
-            });
-        }
-        // Only a unique key makes the insert yield.
-        let key = job.unique_key.as_deref().ok_or_else(|| {
-            StoreError::Database("an enqueue without a unique key inserted nothing".into())
-        })?;
-        if let Some(held) = find_live_by_unique_key(s, key).await? {
-            return Ok(Enqueued {
-                job: held,
-                duplicate: true,
-            });
-        }
-    }
-    Err(StoreError::Conflict(
-        "the unique key's job kept changing; retry the enqueue".into(),
-    ))
-}
-
-/// The queue's row first, then the job, on one connection: the row is
-/// committed before the job is (SQLite: the single writer; PostgreSQL:
-/// each statement commits by itself), so no claim can see the job without
-/// finding its queue's row to lock.
-async fn enqueue<D: Driver>(d: &D, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Enqueued> {
-    let mut s = d.write().await?;
-    ensure_queue(&mut s, &job.queue, now).await?;
-    let enqueued = insert_or_find(&mut s, job, now).await?;
-    s.commit().await?;
-    Ok(enqueued)
-}
-
-/// All or nothing: one transaction. A repeated unique key within the batch
-/// finds the batch's own earlier job (a duplicate of it).
-async fn enqueue_batch<D: Driver>(
-    d: &D,
-    jobs: &[NewJob],
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<Enqueued>> {
-    let mut tx = d.begin().await?;
-    let mut queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
-    queues.sort_unstable();
-    queues.dedup();
-    for q in queues {
-        ensure_queue(&mut tx, q, now).await?;
-    }
-    let mut out = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        out.push(insert_or_find(&mut tx, job, now).await?);
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
 /// A refused cancel or retry: why, from the job as it is (in the same
 /// transaction, so it is the state that refused).
 async fn refusal(s: &mut impl Exec, id: Uuid, message: impl FnOnce(&str) -> String) -> StoreError {
@@ -441,7 +326,7 @@ impl<D: Driver> QueueStore for Storage<D> {
     }
 
     async fn enqueue(&self, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Enqueued> {
-        enqueue(&*self.call(), job, now).await
+        enqueue::enqueue(&*self.call(), job, now).await
     }
 
     async fn enqueue_batch(
@@ -449,7 +334,7 @@ impl<D: Driver> QueueStore for Storage<D> {
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Enqueued>> {
-        enqueue_batch(&*self.call(), jobs, now).await
+        enqueue::enqueue_batch(&*self.call(), jobs, now).await
     }
 
     async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Job> {

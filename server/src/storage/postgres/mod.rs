@@ -100,6 +100,10 @@ impl Driver for PgDriver {
         claim::in_one_statement(&self.pool, p, limit).await
     }
 
+    fn insert_jobs_statement(&self) -> Option<&'static str> {
+        Some(sql::INSERT_JOBS)
+    }
+
     async fn write_worker_beat(
         &self,
         beat: &WorkerBeat,

@@ -99,11 +99,32 @@ pub(super) const STATEMENTS: Statements = Statements {
     retention_lock: Some("SELECT pg_try_advisory_xact_lock(7120130001) AS locked"),
 };
 
+/// The batch enqueue's insert ([`crate::storage::Driver::insert_jobs_statement`]):
+/// every job of `$1` (a JSON array of rows) in one statement, with
+/// `insert_job`'s conflict clause and one wake-up notification (delivered
+/// at commit; none when every job was a duplicate). `jsonb_to_recordset`
+/// yields the rows in array order, so of two jobs with one key the first
+/// is inserted; it reads a JSON `null` payload as SQL NULL, which the
+/// `COALESCE` turns back into the JSON `null` a single enqueue stores.
+pub(super) const INSERT_JOBS: &str = concat!(
+    "WITH ins AS (INSERT INTO jobs (id, type, payload, priority, status, attempts, \
+     max_attempts, run_after, created_at, updated_at, queue, unique_key) \
+     SELECT j.id, j.type, COALESCE(j.payload, 'null'), j.priority, 'queued', 0, \
+       j.max_attempts, j.run_after, $2, $2, j.queue, j.unique_key \
+     FROM jsonb_to_recordset($1) AS j(id UUID, type TEXT, payload JSONB, priority INT, \
+       max_attempts INT, run_after TIMESTAMPTZ, queue TEXT, unique_key TEXT) \
+     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running') \
+     DO NOTHING RETURNING ",
+    job_columns!(),
+    ") SELECT ins.*, (SELECT pg_notify('lull_jobs', '')) IS NULL AS notified FROM ins"
+);
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_enqueue_notifies_the_jobs_channel() {
         let channel = format!("pg_notify('{}'", crate::storage::notice::JOBS_CHANNEL);
         assert!(super::STATEMENTS.insert_job.contains(&channel));
+        assert!(super::INSERT_JOBS.contains(&channel));
     }
 }
