@@ -64,6 +64,7 @@ async fn lull_and_graphile_worker_each_run_every_job_once() {
             Drain::RestSingle,
             Drain::RestBatch,
             Drain::Peer,
+            Drain::RestClaimNext,
             Drain::Runtime
         ],
         "the peer's runs alternate with Lull's"
