@@ -81,10 +81,16 @@ async fn lull_and_graphile_worker_each_run_every_job_once() {
             (Fill::RestSingle, 200),
             (Fill::RestBatch, 200),
             (Fill::PeerAddJob, 50),
+            (Fill::RestBatch, 200),
             (Fill::RestBatch, 200)
         ]
     );
-    for d in [Drain::RestSingle, Drain::RestBatch, Drain::Runtime] {
+    for d in [
+        Drain::RestSingle,
+        Drain::RestClaimNext,
+        Drain::RestBatch,
+        Drain::Runtime,
+    ] {
         assert!(r.drain_ratio(d).unwrap() > 0.0, "{d:?}");
     }
     assert!(r.fill_time_ratio(Fill::RestBatch).unwrap() > 0.0);
