@@ -164,7 +164,7 @@ async fn claim_in_transaction<D: Driver>(d: &D, p: &ClaimParams) -> StoreResult<
     })
 }
 
-/// A claim: the backend's one-statement claim when it has one and no lease
+/// A claim: the backend's fast-path claim when it has one and no lease
 /// has expired (the common case), else the transaction.
 async fn claim<D: Driver>(d: &D, p: &ClaimParams) -> StoreResult<ClaimOutcome> {
     match d.claim_in_one_statement(p, 1).await? {

@@ -392,10 +392,11 @@ pub trait Driver: Send + Sync + 'static {
     /// A connection for reads.
     fn read(&self) -> impl Future<Output = StoreResult<Self::Session>> + Send;
 
-    /// A claim of up to `limit` jobs in one statement, when the backend has
-    /// one: the state with the claimed jobs, or `None` when the caller must
-    /// take the transaction path (no fast path here, or a lease has expired
-    /// and must be requeued first).
+    /// A claim of up to `limit` jobs on the backend's fast path, when it
+    /// has one (one statement on PostgreSQL, two on SQLite's writer): the
+    /// state with the claimed jobs, or `None` when the caller must take the
+    /// transaction path (no fast path here, or a lease has expired and must
+    /// be requeued first).
     fn claim_in_one_statement(
         &self,
         _p: &ClaimParams,

@@ -34,12 +34,48 @@ use super::super::{StoreError, StoreResult};
 /// A group commits once it has this many writes, even with more waiting:
 /// the first member's answer waits for the whole group.
 const MAX_MEMBERS: usize = 256;
-/// A group commits once it has been open this long, even with more waiting.
-const MAX_AGE: Duration = Duration::from_millis(5);
+/// A group commits once it has been open for [`age_cap`] of the recent
+/// commits' time, even with more waiting: this many commit times. The cap
+/// must sit well above the commit's own time (the fsync), or a group of
+/// multi-statement writes (a claim) closes after two or three of them while
+/// a dozen wait, and each pays nearly a whole fsync again (issue 18: a
+/// fixed 5 ms cap against a 12 ms fsync gave groups of 1.9 writes). Tied to
+/// the measured commit time, the wait a group adds to its first member stays
+/// in proportion to what one commit costs anyway, on fast disks and slow.
+const AGE_IN_COMMITS: u32 = 4;
+/// Bounds of the age cap, whatever the commits measured.
+const MIN_AGE: Duration = Duration::from_millis(2);
+const MAX_AGE: Duration = Duration::from_millis(100);
 /// A member that handed the connection on and has had no answer after this
 /// long commits the group itself: the write it handed to was abandoned
-/// before its turn (a cancelled request), so nobody else would.
-const FLUSH_AFTER: Duration = Duration::from_millis(20);
+/// before its turn (a cancelled request), so nobody else would. A backstop
+/// only, so well above the longest a group stays open ([`MAX_AGE`]) plus a
+/// commit: a member that flushed early would only shrink the group.
+const FLUSH_AFTER: Duration = Duration::from_millis(500);
+
+/// How long a group may stay open, given the recent commits' mean time.
+fn age_cap(mean_commit: Duration) -> Duration {
+    (mean_commit * AGE_IN_COMMITS).clamp(MIN_AGE, MAX_AGE)
+}
+
+/// The mean commit time, as an exponentially weighted moving average
+/// (weight 1/8 for the newest), in microseconds: one fsync on a busy disk
+/// moves it a little, a slower disk moves it within a few commits.
+#[derive(Debug, Default)]
+struct CommitTime(AtomicU64);
+
+impl CommitTime {
+    fn record(&self, took: Duration) {
+        let took = took.as_micros().min(u128::from(u64::MAX)) as u64;
+        let old = self.0.load(Ordering::Relaxed);
+        let new = if old == 0 { took } else { old - old / 8 + took / 8 };
+        self.0.store(new, Ordering::Relaxed);
+    }
+
+    fn mean(&self) -> Duration {
+        Duration::from_micros(self.0.load(Ordering::Relaxed))
+    }
+}
 
 /// The outcome of a group's commit, sent to its members.
 type Outcome = Option<Result<(), String>>;
@@ -70,6 +106,8 @@ pub(super) struct GroupWriter {
     /// when this is not zero).
     queued: Arc<AtomicUsize>,
     counts: Arc<CommitCounts>,
+    /// Written only under the slot's lock (by the commits).
+    commit_time: Arc<CommitTime>,
 }
 
 struct Slot {
@@ -102,6 +140,7 @@ impl GroupWriter {
             })),
             queued: Arc::new(AtomicUsize::new(0)),
             counts: Arc::new(CommitCounts::default()),
+            commit_time: Arc::new(CommitTime::default()),
         })
     }
 
@@ -130,13 +169,22 @@ impl GroupWriter {
     /// Ends the holder's turn: commits the group when it is due, then lets
     /// the next write have the connection.
     async fn end_turn(&self, mut slot: OwnedMutexGuard<Slot>) {
+        let cap = age_cap(self.commit_time.mean());
         let due = slot.group.as_ref().is_some_and(|g| {
             self.queued.load(Ordering::Acquire) == 0
                 || g.members >= MAX_MEMBERS as u64
-                || g.opened.elapsed() >= MAX_AGE
+                || g.opened.elapsed() >= cap
         });
         if due {
-            slot.commit_group(&self.counts).await;
+            self.commit(&mut slot).await;
+        }
+    }
+
+    /// Commits the slot's open group, timing the commit.
+    async fn commit(&self, slot: &mut Slot) {
+        let started = Instant::now();
+        if slot.commit_group(&self.counts).await {
+            self.commit_time.record(started.elapsed());
         }
     }
 
@@ -161,7 +209,7 @@ impl GroupWriter {
                     let mut slot = self.slot.clone().lock_owned().await;
                     if slot.group.as_ref().is_some_and(|g| g.id == id) {
                         slot.settle().await;
-                        slot.commit_group(&self.counts).await;
+                        self.commit(&mut slot).await;
                     }
                 }
             }
@@ -228,9 +276,12 @@ impl Slot {
         }
     }
 
-    /// Commits the open group and tells its members the outcome.
-    async fn commit_group(&mut self, counts: &CommitCounts) {
-        let Some(g) = self.group.take() else { return };
+    /// Commits the open group and tells its members the outcome; whether a
+    /// group was committed.
+    async fn commit_group(&mut self, counts: &CommitCounts) -> bool {
+        let Some(g) = self.group.take() else {
+            return false;
+        };
         let outcome = match run(&mut self.conn, "COMMIT").await {
             Ok(()) => {
                 counts.commits.fetch_add(1, Ordering::Relaxed);
@@ -244,7 +295,9 @@ impl Slot {
                 Err(format!("commit failed: {e}"))
             }
         };
+        let committed = outcome.is_ok();
         g.outcome.send_replace(Some(outcome));
+        committed
     }
 }
 
@@ -321,5 +374,37 @@ impl Drop for Turn {
                 writer.end_turn(slot).await;
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_may_stay_open_for_a_few_commit_times_within_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(age_cap(ms(12)), ms(48), "a slow fsync: tens of ms");
+        assert_eq!(age_cap(ms(1)), MIN_AGE.max(ms(4)));
+        assert_eq!(age_cap(Duration::ZERO), MIN_AGE, "no commit measured yet");
+        assert_eq!(age_cap(ms(80)), MAX_AGE, "a stalled disk");
+        assert!(FLUSH_AFTER > MAX_AGE * 2, "the backstop must not cut groups");
+    }
+
+    #[test]
+    fn the_commit_time_follows_the_disk_within_a_few_commits() {
+        let t = CommitTime::default();
+        t.record(Duration::from_millis(12));
+        assert_eq!(t.mean(), Duration::from_millis(12), "the first is taken as is");
+        t.record(Duration::from_millis(20));
+        assert_eq!(t.mean(), Duration::from_millis(13));
+        for _ in 0..40 {
+            t.record(Duration::from_millis(2));
+        }
+        let mean = t.mean();
+        assert!(
+            mean >= Duration::from_millis(2) && mean < Duration::from_micros(2_100),
+            "{mean:?}"
+        );
     }
 }

@@ -12,6 +12,7 @@
 //! Timestamps are stored as INTEGER milliseconds (exact ordering), ids as
 //! UUID text, JSON as text: the `Dialect` below converts.
 
+mod claim;
 mod group;
 mod sql;
 
@@ -28,10 +29,11 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::driver::{Dialect, DialectQuery, Session};
+use super::driver::{ClaimParams, Dialect, DialectQuery, Session};
 use super::fleet::update_worker_beat;
 use super::{Arg, Driver, Exec, Statements, StoreError, StoreResult};
-use crate::domain::{WorkerBeat, WorkerRecord};
+use crate::domain::{PauseState, WorkerBeat, WorkerRecord};
+use wire::Job;
 
 pub struct SqliteDriver {
     /// Exactly one connection: the single writer.
@@ -211,6 +213,15 @@ impl Driver for SqliteDriver {
 
     async fn read(&self) -> StoreResult<Session<Sqlite>> {
         Session::acquire(&self.reader).await
+    }
+
+    /// Two statements on the writer (see [`claim`]).
+    async fn claim_in_one_statement(
+        &self,
+        p: &ClaimParams,
+        limit: u32,
+    ) -> StoreResult<Option<(PauseState, Vec<Job>)>> {
+        claim::in_two_statements(self, p, limit).await
     }
 
     /// One statement per heartbeat: one process, one writer (concurrent
