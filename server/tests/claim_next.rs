@@ -3,7 +3,8 @@
 //! in the same answer, fenced like a claim — nothing while the fleet or the
 //! claim's queues are paused, even when the pause reached storage but not
 //! this process's cache — a stale lease completing and claiming nothing,
-//! and bad input refused with a JSON 422.
+//! both in one storage call, an expired lease requeued first, the long
+//! poll when nothing is queued, and bad input refused with a JSON 422.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -15,6 +16,7 @@ use common::store::{cmd, pause_drain, t0};
 use common::TestDb;
 use serde_json::{json, Value};
 use server::service::ServiceConfig;
+use server::storage::{ClaimOutcome, ClaimParams};
 
 async fn api(db: TestDb) -> Api {
     Api::new(db, ServiceConfig::default(), false).await
@@ -228,7 +230,102 @@ async fn bad_claim_next_input_is_a_json_422(db: TestDb) {
     assert_eq!(status_of(&a, &waiting).await, "queued");
 }
 
+/// The completion and the claim are one storage call (one statement on
+/// PostgreSQL, one write on SQLite): one round trip and one commit for
+/// both. Without `claimNext` a completion is one call too.
+async fn the_completion_and_the_claim_are_one_storage_call(db: TestDb) {
+    let a = api(db).await;
+    for _ in 0..3 {
+        enqueue_in(&a, "default").await;
+    }
+    let claimed = a.claim("w1").await["job"].clone();
+
+    let before = a.db.store.calls();
+    let (s, done) = complete(&a, "w1", &claimed, Some(json!({}))).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert!(done["next"]["job"]["leaseToken"].is_string(), "{done}");
+    assert_eq!(
+        a.db.store.calls() - before,
+        1,
+        "complete + claim in one call"
+    );
+
+    let before = a.db.store.calls();
+    let (s, _) = complete(&a, "w1", &done["next"]["job"], None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(a.db.store.calls() - before, 1);
+}
+
+/// Another job's lease has expired: the completion stands and the claim
+/// after it requeues that job first and hands it out, as a plain claim
+/// would — on the path after the one-statement completion.
+async fn an_expired_lease_is_requeued_and_handed_out_next(db: TestDb) {
+    let a = api(db).await;
+    // Ahead in the queue by priority, whatever the clock says.
+    let mine = a
+        .post("/api/queue/jobs", json!({"type": "t", "priority": 5}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stale = enqueue_in(&a, "default").await;
+    let claimed = a.claim("w1").await["job"].clone();
+    assert_eq!(claimed["id"], mine.as_str());
+    // A lease of no time at all (the API allows 5 s at least): expired by
+    // the next millisecond.
+    let gone = ClaimParams {
+        worker_id: "gone".into(),
+        types: None,
+        queues: None,
+        lease_seconds: 0,
+        now: t0(),
+    };
+    let lost = match a.db.store.claim(&gone).await.unwrap() {
+        ClaimOutcome::Running { job: Some(j), .. } => j,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(lost.id.to_string(), stale);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+    let (s, done) = complete(&a, "w1", &claimed, Some(json!({}))).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(done["status"], "succeeded");
+    let next = &done["next"]["job"];
+    assert_eq!(
+        next["id"],
+        stale.as_str(),
+        "the expired job, requeued: {done}"
+    );
+    assert_eq!(next["workerId"], "w1");
+    assert_eq!(next["attempts"], 2);
+    assert_ne!(next["leaseToken"], json!(lost.lease_token));
+    assert_eq!(status_of(&a, &mine).await, "succeeded");
+}
+
+/// With `waitMs` and nothing queued, the claim after the completion waits
+/// (the long poll), and a job enqueued meanwhile is handed out.
+async fn an_empty_claim_next_waits_for_a_job(db: TestDb) {
+    let a = std::sync::Arc::new(api(db).await);
+    enqueue_in(&a, "default").await;
+    let claimed = a.claim("w1").await["job"].clone();
+    let producer = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            enqueue_in(&a, "default").await
+        })
+    };
+    let (s, done) = complete(&a, "w1", &claimed, Some(json!({"waitMs": 5_000}))).await;
+    let late = producer.await.unwrap();
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["next"]["job"]["id"], late.as_str(), "{done}");
+}
+
 on_both_stores!(
+    the_completion_and_the_claim_are_one_storage_call,
+    an_expired_lease_is_requeued_and_handed_out_next,
+    an_empty_claim_next_waits_for_a_job,
     the_next_job_comes_with_the_completion,
     no_next_job_while_the_fleet_is_paused,
     no_next_job_from_a_paused_queue,

@@ -398,7 +398,54 @@ async fn fleet_tools(db: TestDb) {
     assert_eq!(r["event"]["actor"], "op-1");
 }
 
+/// `queue.complete` with `claimNext`: the next job comes in `next`, as
+/// `queue.claim` answers it; a lost lease claims nothing.
+async fn complete_claims_the_next_job(db: TestDb) {
+    let s = served(db).await;
+    let producer = connect(&s, &token(&s, "app-1", Role::Producer).await).await;
+    let worker = connect(&s, &token(&s, "w1", Role::Worker).await).await;
+    for to in ["a@b", "c@d", "e@f"] {
+        ok(
+            &producer,
+            "queue.enqueue",
+            json!({"type": "email", "payload": {"to": to}}),
+        )
+        .await;
+    }
+    let c = ok(&worker, "queue.claim", json!({"workerId": "w1"})).await;
+    let (id, lease) = (c["job"]["id"].clone(), c["job"]["leaseToken"].clone());
+
+    let done = ok(
+        &worker,
+        "queue.complete",
+        json!({"jobId": id, "workerId": "w1", "leaseToken": lease, "claimNext": {"types": ["email"]}}),
+    )
+    .await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["id"], id);
+    let next = &done["next"]["job"];
+    assert_eq!(next["status"], "running", "{done}");
+    assert_eq!(next["workerId"], "w1");
+    assert_ne!(next["id"], id);
+    assert_eq!(done["next"]["system"]["workersPaused"], false);
+
+    // The first job's lease is gone: neither completed again nor a claim.
+    let e = refused(
+        &worker,
+        "queue.complete",
+        json!({"jobId": id, "workerId": "w1", "leaseToken": lease, "claimNext": {}}),
+    )
+    .await;
+    assert_eq!(e["error"]["code"], "lease_lost", "{e}");
+    let status = ok(&worker, "queue.claim", json!({"workerId": "w1"})).await;
+    assert_eq!(
+        status["job"]["payload"]["to"], "e@f",
+        "one job was left: {status}"
+    );
+}
+
 on_both_stores!(
+    complete_claims_the_next_job,
     tools_follow_the_role,
     worker_cycle_with_pause_metadata,
     quiesce_then_resume_before_drained,

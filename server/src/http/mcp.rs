@@ -36,15 +36,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 use wire::{
-    ClaimManyRequest, CompleteRequest, EnqueueRequest, EventsQuery, FailRequest, HeartbeatRequest,
-    PauseRequest, WorkerActionRequest,
+    ClaimManyRequest, CompleteNextRequest, EnqueueRequest, EventsQuery, FailRequest,
+    HeartbeatRequest, PauseRequest, WorkerActionRequest,
 };
 
 use super::error::ApiError;
 use super::extract::{parse_json, Actor};
 use crate::auth::{Access, AuthMode, Caller};
 use crate::domain::{
-    ClaimCommand, CompleteCommand, FailCommand, FieldError, HeartbeatCommand, NewJob, PageLimit,
+    ClaimCommand, CompleteNext, FailCommand, FieldError, HeartbeatCommand, NewJob, PageLimit,
     PauseCommand, WorkerActionCommand,
 };
 use crate::service::Service;
@@ -212,18 +212,18 @@ impl LullMcp {
 
     #[tool(
         name = "queue.complete",
-        description = "Complete a claimed job (POST /api/queue/jobs/{id}/complete): jobId, workerId, leaseToken, optional result. Refused with lease_lost when the lease is no longer the worker's.",
-        input_schema = job_schema::<CompleteRequest>()
+        description = "Complete a claimed job (POST /api/queue/jobs/{id}/complete): jobId, workerId, leaseToken, optional result, optional claimNext ({types, queues, leaseSeconds, waitMs}: also claim the worker's next job, answered in `next` as queue.claim answers). Refused with lease_lost when the lease is no longer the worker's (nothing completed or claimed).",
+        input_schema = job_schema::<CompleteNextRequest>()
     )]
     async fn complete(&self, mut a: JsonObject, ctx: RequestContext<RoleServer>) -> CallToolResult {
         let actor = actor(&ctx);
         answer(
             async {
                 let id = job_id(&mut a)?;
-                let req: CompleteRequest = args(a)?;
+                let req: CompleteNextRequest = args(a)?;
                 actor.check_worker(req.worker_id.as_deref())?;
-                let cmd = CompleteCommand::parse(id, req)?;
-                Ok(self.service.complete(cmd).await?)
+                let cmd = CompleteNext::parse(id, req)?;
+                Ok(self.service.complete_next(cmd).await?)
             }
             .await,
         )

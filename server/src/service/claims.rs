@@ -9,11 +9,23 @@ use wire::{
 
 use super::queue::no_job;
 use super::{now, Service, ServiceError, ServiceResult};
+use crate::domain::PauseState;
 use crate::domain::{
     self, BatchComplete, BatchFail, ClaimCommand, CompleteCommand, CompleteNext, FailCommand,
     HeartbeatCommand,
 };
 use crate::storage::{ClaimOutcome, ClaimParams, StoreError, StoreResult};
+
+/// A claim's storage parameters (`now` is set by each attempt).
+fn claim_params(cmd: ClaimCommand) -> ClaimParams {
+    ClaimParams {
+        worker_id: cmd.worker_id.into_string(),
+        types: cmd.types.map(|t| t.into_vec()),
+        queues: cmd.queues.map(|q| q.into_vec()),
+        lease_seconds: cmd.lease_seconds,
+        now: now(),
+    }
+}
 
 /// One long-polling claim, for the `lull_claim_waiters` gauge: counted
 /// from its start until it is dropped (answered, failed or cancelled).
@@ -45,13 +57,7 @@ impl Service {
         let limit = cmd.limit.map(|l| l.get());
         let wait_ms = cmd.wait.get();
         // Storage parameters, built once; each attempt sets its own `now`.
-        let mut claim = ClaimParams {
-            worker_id: cmd.worker_id.into_string(),
-            types: cmd.types.map(|t| t.into_vec()),
-            queues: cmd.queues.map(|q| q.into_vec()),
-            lease_seconds: cmd.lease_seconds,
-            now: now(),
-        };
+        let mut claim = claim_params(cmd);
         // Paused (the fleet, or every queue the claim asks for): answered
         // from the cache at once, without registering for wake-ups (the
         // paused claim must cost no more than a bare request). No wait asked
@@ -201,6 +207,19 @@ impl Service {
                 .map(|m| (m.state, m.jobs, m.requeued)),
         };
         let (state, jobs, requeued) = outcome.inspect_err(|_| self.metrics.claim_error())?;
+        Ok(self.claim_answer(params, limit, state, jobs, requeued))
+    }
+
+    /// A claim's answer from what storage found: counted, logged, and the
+    /// state seen inside the claim fed to the pause cache.
+    fn claim_answer(
+        &self,
+        params: &ClaimParams,
+        limit: Option<u32>,
+        state: PauseState,
+        jobs: Vec<Job>,
+        requeued: u64,
+    ) -> ClaimResponse {
         if requeued > 0 {
             self.metrics.requeued(requeued);
             tracing::info!(requeued, "expired leases requeued before claim");
@@ -222,7 +241,7 @@ impl Service {
             Some(_) => (jobs.first().cloned(), Some(jobs)),
             None => (jobs.into_iter().next(), None),
         };
-        Ok(ClaimResponse { job, jobs, system })
+        ClaimResponse { job, jobs, system }
     }
 
     /// Counts a refusal for a lost lease.
@@ -282,19 +301,76 @@ impl Service {
     /// completion is committed. A lost lease refuses the whole request
     /// before any claim. A claim that fails after the completion leaves
     /// `next` out: the completion stands, and the answer says so.
+    ///
+    /// When the claim would reach storage (nothing paused in the cache) the
+    /// completion and the claim are one storage call — one statement on
+    /// PostgreSQL, one round trip and one commit for both — and only an
+    /// empty answer to a claim that asked to wait goes on to the long poll.
     pub async fn complete_next(&self, cmd: CompleteNext) -> ServiceResult<Completed> {
-        let job = self.complete(cmd.complete).await?;
-        let next = match cmd.claim {
-            None => None,
-            Some(claim) => match self.claim(claim).await {
-                Ok(answer) => Some(answer),
-                Err(e) => {
-                    tracing::warn!(error = %e, job_id = %job.id, "the claim after a completion failed; the completion stands");
-                    None
-                }
-            },
+        let Some(claim) = cmd.claim else {
+            let job = self.complete(cmd.complete).await?;
+            return Ok(Completed { job, next: None });
+        };
+        let wait_ms = claim.wait.get();
+        let applied = claim.applied_version;
+        let retry = claim.clone();
+        let mut params = claim_params(claim);
+        if self.cache.is_paused() || self.queues_all_paused(&params) {
+            // Answered from the cache: nothing for storage to share.
+            let job = self.complete(cmd.complete).await?;
+            let next = self.claim_after(&job, retry).await;
+            return Ok(Completed { job, next });
+        }
+        if let Some(v) = applied {
+            self.note_applied(&params.worker_id, v).await;
+        }
+        params.now = now();
+        let id = cmd.complete.fence.job_id;
+        let (job, claimed) = self
+            .store
+            .complete_and_claim(&cmd.complete.fence, cmd.complete.result.as_ref(), &params)
+            .await
+            .map_err(no_job(id))
+            .map_err(|e| self.lease_lost(e))?;
+        self.count_completed(&job);
+        let answer = match claimed {
+            Ok(ClaimOutcome::Paused(state)) => {
+                Some(self.claim_answer(&params, None, state, Vec::new(), 0))
+            }
+            Ok(ClaimOutcome::Running {
+                state,
+                job,
+                requeued,
+            }) => {
+                Some(self.claim_answer(&params, None, state, job.into_iter().collect(), requeued))
+            }
+            Err(e) => {
+                self.metrics.claim_error();
+                tracing::warn!(error = %e, job_id = %job.id, "the claim after a completion failed; the completion stands");
+                None
+            }
+        };
+        let next = match answer {
+            // Nothing yet, and the worker asked to wait for a job: the long
+            // poll (its first attempt claims again; a pause ends it).
+            Some(a) if a.job.is_none() && !a.system.workers_paused && wait_ms > 0 => {
+                self.claim_after(&job, retry).await
+            }
+            other => other,
         };
         Ok(Completed { job, next })
+    }
+
+    /// The ordinary claim after a completion: its failure leaves the
+    /// completion standing, and the answer without `next`.
+    async fn claim_after(&self, job: &Job, claim: ClaimCommand) -> Option<ClaimResponse> {
+        match self.claim(claim).await {
+            Ok(answer) => Some(answer),
+            Err(e) => {
+                tracing::warn!(error = %e, job_id = %job.id, "the claim after a completion failed; the completion stands");
+                None
+            }
+        }
     }
 
     fn count_completed(&self, job: &Job) {

@@ -19,6 +19,8 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 pub use super::driver::ClaimParams;
+use super::driver::CompletedClaim;
+use super::leases::{self, Fence};
 use super::pause::share_pause_state;
 use super::queue_pause::queue_open_for_claim;
 use super::rows;
@@ -70,6 +72,20 @@ pub trait ClaimStore: Send + Sync + 'static {
     /// pause committed are returned with the paused state (they are the
     /// worker's now).
     async fn claim_many(&self, params: &ClaimParams, limit: u32) -> StoreResult<ClaimedMany>;
+
+    /// Completes a held job (fenced like `LeaseStore::complete`), then
+    /// claims the next job for `params`' worker under
+    /// [`ClaimStore::claim`]'s rules — in one statement where the backend
+    /// has one, else one after the other. The claim is made only once the
+    /// completion is made: a lost lease refuses both. The claim's own
+    /// result is separate: a claim that fails after the completion was
+    /// committed leaves the completion standing.
+    async fn complete_and_claim(
+        &self,
+        fence: &Fence,
+        result: Option<&serde_json::Value>,
+        params: &ClaimParams,
+    ) -> StoreResult<(Job, StoreResult<ClaimOutcome>)>;
 }
 
 // ---- queries: one statement each -------------------------------------
@@ -168,13 +184,51 @@ async fn claim_in_transaction<D: Driver>(d: &D, p: &ClaimParams) -> StoreResult<
 /// has expired (the common case), else the transaction.
 async fn claim<D: Driver>(d: &D, p: &ClaimParams) -> StoreResult<ClaimOutcome> {
     match d.claim_in_one_statement(p, 1).await? {
-        Some((state, _)) if state.workers_paused => Ok(ClaimOutcome::Paused(state)),
-        Some((state, jobs)) => Ok(ClaimOutcome::Running {
-            state,
-            job: jobs.into_iter().next(),
-            requeued: 0,
-        }),
+        Some((state, jobs)) => Ok(single(state, jobs)),
         None => claim_in_transaction(d, p).await,
+    }
+}
+
+/// What a fast-path claim of one job answered, as a claim's outcome.
+fn single(state: PauseState, jobs: Vec<Job>) -> ClaimOutcome {
+    if state.workers_paused {
+        return ClaimOutcome::Paused(state);
+    }
+    ClaimOutcome::Running {
+        state,
+        job: jobs.into_iter().next(),
+        requeued: 0,
+    }
+}
+
+/// A completion and the next claim: the backend's one statement when it
+/// has one (the transaction path after it when a lease had expired), else
+/// the completion's write, then a claim.
+async fn complete_and_claim<D: Driver>(
+    d: &D,
+    f: &Fence,
+    result: Option<&serde_json::Value>,
+    p: &ClaimParams,
+) -> StoreResult<(Job, StoreResult<ClaimOutcome>)> {
+    match d
+        .complete_and_claim_in_one_statement(f, result, p, 1)
+        .await?
+    {
+        Some(CompletedClaim::LeaseLost) => {
+            let mut s = d.read().await?;
+            Err(leases::lease_lost(&mut s, f).await)
+        }
+        Some(CompletedClaim::Completed {
+            job,
+            claim: Some((state, jobs)),
+        }) => Ok((job, Ok(single(state, jobs)))),
+        Some(CompletedClaim::Completed { job, claim: None }) => {
+            Ok((job, claim_in_transaction(d, p).await))
+        }
+        None => {
+            let job = leases::complete(d, f, result, p.now).await?;
+            Ok((job, claim(d, p).await))
+        }
     }
 }
 
@@ -227,5 +281,14 @@ impl<D: Driver> ClaimStore for Storage<D> {
 
     async fn claim_many(&self, params: &ClaimParams, limit: u32) -> StoreResult<ClaimedMany> {
         claim_many(&*self.call(), params, limit).await
+    }
+
+    async fn complete_and_claim(
+        &self,
+        fence: &Fence,
+        result: Option<&serde_json::Value>,
+        params: &ClaimParams,
+    ) -> StoreResult<(Job, StoreResult<ClaimOutcome>)> {
+        complete_and_claim(&*self.call(), fence, result, params).await
     }
 }

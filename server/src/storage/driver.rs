@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::error::{StoreError, StoreResult};
 use super::notice::Notice;
-use crate::domain::{PauseState, WorkerBeat, WorkerRecord};
+use crate::domain::{Fence, PauseState, WorkerBeat, WorkerRecord};
 use wire::Job;
 
 /// A claim as storage runs it (see `leases`): the worker, the types and
@@ -372,6 +372,21 @@ where
     }
 }
 
+/// What a complete-and-claim statement did
+/// ([`Driver::complete_and_claim_in_one_statement`]).
+#[derive(Debug)]
+pub enum CompletedClaim {
+    /// The lease is not held: nothing was completed, nothing claimed.
+    LeaseLost,
+    Completed {
+        job: Job,
+        /// The state with the claimed jobs, as
+        /// [`Driver::claim_in_one_statement`] answers; `None` when a lease
+        /// had expired (nothing claimed: the caller requeues first).
+        claim: Option<(PauseState, Vec<Job>)>,
+    },
+}
+
 /// A storage backend: its connections and its measured fast paths.
 pub trait Driver: Send + Sync + 'static {
     type Session: Exec;
@@ -402,6 +417,20 @@ pub trait Driver: Send + Sync + 'static {
         _p: &ClaimParams,
         _limit: u32,
     ) -> impl Future<Output = StoreResult<Option<(PauseState, Vec<Job>)>>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Completes a held job and claims up to `limit` jobs for the same
+    /// worker on the backend's fast path, when it has one (`claimNext`: one
+    /// statement on PostgreSQL, one write on SQLite; one commit for both).
+    /// `None`: the caller completes, then claims.
+    fn complete_and_claim_in_one_statement(
+        &self,
+        _f: &Fence,
+        _result: Option<&serde_json::Value>,
+        _p: &ClaimParams,
+        _limit: u32,
+    ) -> impl Future<Output = StoreResult<Option<CompletedClaim>>> + Send {
         async { Ok(None) }
     }
 

@@ -105,7 +105,7 @@ async fn extend_lease(
 }
 
 /// Marks a held job succeeded.
-async fn complete_job(
+pub(super) async fn complete_job(
     s: &mut impl Exec,
     f: &Fence,
     result: Option<&serde_json::Value>,
@@ -178,7 +178,7 @@ async fn fail_job_for_good(
 
 /// After a fenced write matched nothing: `NotFound`, or `LeaseLost` saying
 /// what happened to the lease.
-async fn lease_lost(s: &mut impl Exec, f: &Fence) -> StoreError {
+pub(super) async fn lease_lost(s: &mut impl Exec, f: &Fence) -> StoreError {
     let job = match find_job(s, f.job_id).await {
         Ok(Some(job)) => job,
         Ok(None) => return StoreError::NotFound,
@@ -218,7 +218,7 @@ async fn heartbeat<D: Driver>(
 
 /// One statement when the lease is held (the fenced UPDATE is atomic by
 /// itself); only a refusal reads the job, to say why.
-async fn complete<D: Driver>(
+pub(super) async fn complete<D: Driver>(
     d: &D,
     f: &Fence,
     result: Option<&serde_json::Value>,

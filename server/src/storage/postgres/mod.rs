@@ -16,9 +16,9 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult, PgRow};
 use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
-use super::driver::{ClaimParams, Dialect, DialectQuery, Session};
+use super::driver::{ClaimParams, CompletedClaim, Dialect, DialectQuery, Session};
 use super::{Arg, Driver, Notice, Statements, StoreError, StoreResult};
-use crate::domain::{PauseState, WorkerBeat, WorkerRecord};
+use crate::domain::{Fence, PauseState, WorkerBeat, WorkerRecord};
 use wire::Job;
 
 pub struct PgDriver {
@@ -98,6 +98,24 @@ impl Driver for PgDriver {
         limit: u32,
     ) -> StoreResult<Option<(PauseState, Vec<Job>)>> {
         claim::in_one_statement(&self.pool, p, limit).await
+    }
+
+    async fn complete_and_claim_in_one_statement(
+        &self,
+        f: &Fence,
+        result: Option<&serde_json::Value>,
+        p: &ClaimParams,
+        limit: u32,
+    ) -> StoreResult<Option<CompletedClaim>> {
+        let done = claim::Completing { fence: f, result };
+        let c = claim::completing(&self.pool, done, p, limit).await?;
+        Ok(Some(match c.completed {
+            None => CompletedClaim::LeaseLost,
+            Some(job) => CompletedClaim::Completed {
+                job,
+                claim: (c.state.workers_paused || !c.expired).then_some((c.state, c.jobs)),
+            },
+        }))
     }
 
     fn insert_jobs_statement(&self) -> Option<&'static str> {

@@ -68,7 +68,11 @@ impl CommitTime {
     fn record(&self, took: Duration) {
         let took = took.as_micros().min(u128::from(u64::MAX)) as u64;
         let old = self.0.load(Ordering::Relaxed);
-        let new = if old == 0 { took } else { old - old / 8 + took / 8 };
+        let new = if old == 0 {
+            took
+        } else {
+            old - old / 8 + took / 8
+        };
         self.0.store(new, Ordering::Relaxed);
     }
 
@@ -388,14 +392,21 @@ mod tests {
         assert_eq!(age_cap(ms(1)), MIN_AGE.max(ms(4)));
         assert_eq!(age_cap(Duration::ZERO), MIN_AGE, "no commit measured yet");
         assert_eq!(age_cap(ms(80)), MAX_AGE, "a stalled disk");
-        assert!(FLUSH_AFTER > MAX_AGE * 2, "the backstop must not cut groups");
+        assert!(
+            FLUSH_AFTER > MAX_AGE * 2,
+            "the backstop must not cut groups"
+        );
     }
 
     #[test]
     fn the_commit_time_follows_the_disk_within_a_few_commits() {
         let t = CommitTime::default();
         t.record(Duration::from_millis(12));
-        assert_eq!(t.mean(), Duration::from_millis(12), "the first is taken as is");
+        assert_eq!(
+            t.mean(),
+            Duration::from_millis(12),
+            "the first is taken as is"
+        );
         t.record(Duration::from_millis(20));
         assert_eq!(t.mean(), Duration::from_millis(13));
         for _ in 0..40 {

@@ -29,10 +29,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::driver::{ClaimParams, Dialect, DialectQuery, Session};
+use super::driver::{ClaimParams, CompletedClaim, Dialect, DialectQuery, Session};
 use super::fleet::update_worker_beat;
 use super::{Arg, Driver, Exec, Statements, StoreError, StoreResult};
-use crate::domain::{PauseState, WorkerBeat, WorkerRecord};
+use crate::domain::{Fence, PauseState, WorkerBeat, WorkerRecord};
 use wire::Job;
 
 pub struct SqliteDriver {
@@ -222,6 +222,17 @@ impl Driver for SqliteDriver {
         limit: u32,
     ) -> StoreResult<Option<(PauseState, Vec<Job>)>> {
         claim::in_two_statements(self, p, limit).await
+    }
+
+    /// One write for both (see [`claim`]).
+    async fn complete_and_claim_in_one_statement(
+        &self,
+        f: &Fence,
+        result: Option<&serde_json::Value>,
+        p: &ClaimParams,
+        limit: u32,
+    ) -> StoreResult<Option<CompletedClaim>> {
+        claim::completing(self, f, result, p, limit).await.map(Some)
     }
 
     /// One statement per heartbeat: one process, one writer (concurrent

@@ -24,12 +24,14 @@ pub(super) const STATEMENTS: Statements = Statements {
          DO NOTHING RETURNING ",
         job_columns!()
     ),
+    // In claim order (`INDEXED BY`): see `claim.rs` for why.
     claim_next_job: concat!(
         "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
          lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
          paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
          WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
-         AND id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 \
+         AND id = (SELECT id FROM jobs INDEXED BY jobs_claimable \
+                     WHERE status = 'queued' AND run_after <= $5 \
                      AND ($6 IS NULL OR type IN (SELECT value FROM json_each($6))) \
                      AND ($7 IS NULL OR queue IN (SELECT value FROM json_each($7))) \
                      AND queue IN (SELECT name FROM queues WHERE NOT paused) \
