@@ -1,7 +1,7 @@
 //! The runtime fills its free slots with one claim request (a batch claim),
 //! not one request per slot, with a real `lull-worker` against a real
 //! server on SQLite and PostgreSQL; every job of the batch runs and
-//! completes.
+//! completes, even when a drain was asked while the batch was in flight.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -11,9 +11,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Api, Db, Server, WorkerProc};
+use nix::sys::signal::Signal;
 use serde_json::json;
 use uuid::Uuid;
 use wire::JobStatus::{Running, Succeeded};
+use wire::{BatchEnqueueRequest, EnqueueRequest};
 
 const CONCURRENCY: usize = 4;
 
@@ -92,4 +94,56 @@ async fn free_slots_are_filled_by_one_claim_and_every_job_of_it_completes(db: Db
     }
 }
 
-testkit::on_both_stores!(free_slots_are_filled_by_one_claim_and_every_job_of_it_completes,);
+async fn a_drain_during_a_batch_claim_still_runs_every_job_it_hands_out(db: Db) {
+    let server = Server::start(&db.url, 0);
+    let api = Api::new(&server.base);
+    let mut w = WorkerProc::start(
+        &server.base,
+        "drainer",
+        &db.dir.0,
+        &[
+            "--concurrency",
+            &CONCURRENCY.to_string(),
+            "--wait-ms",
+            "20000",
+        ],
+    );
+    // Parked in a long poll asking for every slot.
+    w.wait_claims("a long poll in flight", secs(10), |n| n == 1)
+        .await;
+    let sent = w.logs("claim sent");
+    assert_eq!(
+        sent.last().unwrap()["limit"].as_u64(),
+        Some(CONCURRENCY as u64),
+        "{sent:?}"
+    );
+    w.signal(Signal::SIGTERM);
+    w.wait_logs("draining: finishing running jobs", 1, secs(5), |_| true)
+        .await;
+    assert_eq!(w.claims_in_flight(), 1, "a drain does not cancel the claim");
+
+    // One transaction: the waiting claim finds all of them at once.
+    let sleep = EnqueueRequest {
+        job_type: Some("sleep".into()),
+        payload: Some(json!({"ms": 100})),
+        ..Default::default()
+    };
+    let req = BatchEnqueueRequest {
+        jobs: Some(vec![sleep; CONCURRENCY - 1]),
+    };
+    let enqueued = api.client.enqueue_batch(&req).await.unwrap().jobs;
+
+    let status = w.wait_exit(secs(20)).await;
+    assert!(status.success(), "drained: {status:?}");
+    for e in enqueued {
+        let done = api.job(e.job.id).await;
+        assert_eq!(done.status, Succeeded, "not stranded: {done:?}");
+        assert_eq!(done.worker_id.as_deref(), Some("drainer"), "{done:?}");
+        assert_eq!(done.attempts, 1, "{done:?}");
+    }
+}
+
+testkit::on_both_stores!(
+    free_slots_are_filled_by_one_claim_and_every_job_of_it_completes,
+    a_drain_during_a_batch_claim_still_runs_every_job_it_hands_out,
+);
