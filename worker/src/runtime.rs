@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use client::Client;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use wire::{ClaimRequest, Directive, Job};
+use wire::{ClaimManyRequest, ClaimRequest, ClaimResponse, Directive, Job};
 
 use crate::config::Config;
 use crate::handler::CheckpointState;
@@ -28,6 +28,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// `waitMs` on top: the server may answer a little after it).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most jobs one claim may ask for (the server's batch `limit` bound).
+const MAX_CLAIM_BATCH: usize = 100;
 
 /// A configured worker, ready to [`run`](Worker::run).
 #[derive(Debug)]
@@ -131,7 +133,15 @@ impl Worker {
     }
 }
 
-fn spawn_job(shared: &Arc<Shared>, jobs: &mut JoinSet<()>, job: Job, permit: OwnedSemaphorePermit) {
+/// Runs `job` in its own task, holding its slot (`None` only for a job the
+/// server handed out beyond the claim's `limit`, which it never does: such a
+/// job still runs, since dropping it would strand it).
+fn spawn_job(
+    shared: &Arc<Shared>,
+    jobs: &mut JoinSet<()>,
+    job: Job,
+    permit: Option<OwnedSemaphorePermit>,
+) {
     let checkpoint = Arc::new(CheckpointState::default());
     let guard = shared.track(job.id, checkpoint.clone());
     let s = shared.clone();
@@ -143,9 +153,12 @@ fn spawn_job(shared: &Arc<Shared>, jobs: &mut JoinSet<()>, job: Job, permit: Own
 }
 
 /// Claims while there is a free slot, until a drain or stop is asked for.
-/// A claim already in flight is not cancelled by a drain: the server may
-/// have handed out a job, and dropping the answer would strand it until its
-/// lease expired (and cost it an attempt). It is bounded by `--wait-ms`.
+/// One request asks for as many jobs as there are free slots (a batch claim
+/// when that is more than one), so a busy worker does not pay a round trip
+/// per job. A claim already in flight is not cancelled by a drain: the
+/// server may have handed out jobs, and dropping the answer would strand
+/// them until their leases expired (and cost each an attempt). It is
+/// bounded by `--wait-ms`, and every job of its answer is run.
 async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
     let slots = Arc::new(Semaphore::new(shared.config.concurrency));
     let mut stop = shared.shutdown.subscribe();
@@ -161,7 +174,7 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
             StopLevel::Drain => return Exit::Drained,
             StopLevel::Run => {}
         }
-        let permit = tokio::select! {
+        let mut permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => return Exit::Drained, // never closed
@@ -177,20 +190,19 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
             }
             continue;
         }
-        let req = ClaimRequest {
-            worker_id: Some(shared.config.worker_id.clone()),
-            types: Some(shared.claim_types()),
-            queues: shared.claim_queues().map(<[String]>::to_vec),
-            lease_seconds: Some(shared.config.lease_seconds),
-            wait_ms: Some(shared.config.wait_ms),
-            applied_version: Some(shared.applied_version()).filter(|v| *v > 0),
-        };
+        // Every other slot free right now rides on the same request (this
+        // loop is the only taker, so the count cannot shrink meanwhile).
+        let free = slots.available_permits().min(MAX_CLAIM_BATCH - 1);
+        if let Ok(more) = slots.clone().try_acquire_many_owned(free as u32) {
+            permit.merge(more);
+        }
+        let limit = permit.num_permits();
         // "claim sent" / "claim answered" (debug) let an observer tell
         // whether a long poll is in flight.
-        tracing::debug!(wait_ms = shared.config.wait_ms, "claim sent");
+        tracing::debug!(wait_ms = shared.config.wait_ms, limit, "claim sent");
         let sent = Instant::now();
         let answer = tokio::select! {
-            a = shared.api.claim(&req) => a,
+            a = claim(shared, limit) => a,
             () = reached(&mut stop, StopLevel::Now) => return Exit::Stopped,
         };
         tracing::debug!(
@@ -198,37 +210,41 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
             job = answer
                 .as_ref()
                 .ok()
-                .and_then(|a| a.job.as_ref())
+                .and_then(|(jobs, _)| jobs.first())
                 .map(|j| j.id.to_string()),
+            jobs = answer.as_ref().map_or(0, |(jobs, _)| jobs.len()),
             "claim answered"
         );
         let (pause, wake_on_resume) = match answer {
-            Ok(resp) => {
+            Ok((claimed, system)) => {
                 if std::mem::take(&mut failing) {
                     tracing::info!("claims going again");
                 }
                 backoff = Duration::from_millis(500);
-                shared.fleet.observe(&resp.system);
+                shared.fleet.observe(&system);
                 shared
                     .fleet
-                    .observe_queues(shared.claim_queues(), &resp.system.paused_queues);
-                match resp.job {
-                    Some(job) => {
-                        spawn_job(shared, jobs, job, permit);
+                    .observe_queues(shared.claim_queues(), &system.paused_queues);
+                match claimed.len() {
+                    1.. => {
+                        // Each job takes one slot; the slots left over go
+                        // back when `permit` drops. No stop check in
+                        // between: every job handed out is run.
+                        for job in claimed {
+                            let slot = permit.split(1);
+                            spawn_job(shared, jobs, job, slot);
+                        }
                         continue;
                     }
-                    None if resp.system.workers_paused => {
-                        tracing::debug!(
-                            version = resp.system.version,
-                            "fleet still paused; sleeping"
-                        );
+                    0 if system.workers_paused => {
+                        tracing::debug!(version = system.version, "fleet still paused; sleeping");
                         (shared.fleet.poll_interval(), true)
                     }
-                    None if shared.own_queues_paused() => {
+                    0 if shared.own_queues_paused() => {
                         tracing::debug!("every queue of this worker is paused; sleeping");
                         (shared.fleet.poll_interval(), true)
                     }
-                    None => (MIN_CLAIM_CYCLE.saturating_sub(sent.elapsed()), false),
+                    0 => (MIN_CLAIM_CYCLE.saturating_sub(sent.elapsed()), false),
                 }
             }
             Err(e) => {
@@ -267,6 +283,41 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
             }
         }
     }
+}
+
+/// One claim request for up to `limit` jobs (`limit` ≥ 1): the plain claim
+/// for one, the batch claim for more (it long-polls the same way, answering
+/// once at least one job is handed out). Answers the jobs handed out and the
+/// `system` block.
+async fn claim(
+    shared: &Shared,
+    limit: usize,
+) -> Result<(Vec<Job>, wire::SystemBlock), client::Error> {
+    let req = ClaimRequest {
+        worker_id: Some(shared.config.worker_id.clone()),
+        types: Some(shared.claim_types()),
+        queues: shared.claim_queues().map(<[String]>::to_vec),
+        lease_seconds: Some(shared.config.lease_seconds),
+        wait_ms: Some(shared.config.wait_ms),
+        applied_version: Some(shared.applied_version()).filter(|v| *v > 0),
+    };
+    if limit <= 1 {
+        let resp = shared.api.claim(&req).await?;
+        return Ok((resp.job.into_iter().collect(), resp.system));
+    }
+    let req = ClaimManyRequest {
+        worker_id: req.worker_id,
+        types: req.types,
+        queues: req.queues,
+        lease_seconds: req.lease_seconds,
+        wait_ms: req.wait_ms,
+        applied_version: req.applied_version,
+        limit: u32::try_from(limit).ok(),
+    };
+    let ClaimResponse { job, jobs, system } = shared.api.claim_many(&req).await?;
+    // `jobs` is always there on a batch answer; `job` (its first) is the
+    // fallback should a server leave it out.
+    Ok((jobs.unwrap_or_else(|| job.into_iter().collect()), system))
 }
 
 /// Waits for the running jobs; a stop request abandons them.
