@@ -305,7 +305,58 @@ async fn finished_result_records_are_pruned(db: TestDb) {
     );
 }
 
+/// Heartbeats that arrive at once (written together, in groups): each is
+/// answered with its own worker's row and its own figures; a worker beating
+/// twice at once gets both written; a stale boot is refused alone.
+async fn concurrent_heartbeats_are_each_answered_with_their_row(db: TestDb) {
+    let t = Utc::now().trunc_subsecs(3);
+    const WORKERS: u32 = 40;
+    for i in 0..WORKERS {
+        let id = format!("w{i}");
+        db.store.register_worker(&reg(&id, "b1"), t).await.unwrap();
+    }
+    let beats: Vec<_> = (0..WORKERS)
+        .map(|i| {
+            let mut b = beat(&format!("w{i}"), "b1", ReportedState::Running);
+            b.offline_backlog = i;
+            b.applied_version = Some(i64::from(i) + 1);
+            (b, t + Duration::milliseconds(i64::from(i)))
+        })
+        .collect();
+    let twice = beat("w0", "b1", ReportedState::Paused);
+    let stale = beat("w1", "b0", ReportedState::Running);
+    let (answers, again, refused) = tokio::join!(
+        futures::future::join_all(
+            beats
+                .iter()
+                .map(|(b, at)| db.store.worker_heartbeat(b, *at))
+        ),
+        db.store.worker_heartbeat(&twice, t + Duration::seconds(1)),
+        db.store.worker_heartbeat(&stale, t),
+    );
+    for (i, a) in answers.into_iter().enumerate() {
+        let w = a.unwrap();
+        assert_eq!(w.id, format!("w{i}"));
+        assert_eq!(w.offline_backlog, i as u32);
+        assert_eq!(w.applied_version, Some(i as i64 + 1));
+        assert_eq!(w.applied_at, Some(t + Duration::milliseconds(i as i64)));
+    }
+    assert_eq!(again.unwrap().id, "w0");
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let w0 = db.store.list_workers().await.unwrap();
+    let w0 = w0.iter().find(|w| w.id == "w0").unwrap();
+    assert!(
+        w0.last_heartbeat_at == t || w0.last_heartbeat_at == t + Duration::seconds(1),
+        "one of w0's two beats is the last: {:?}",
+        w0.last_heartbeat_at
+    );
+}
+
 on_every_store!(
+    concurrent_heartbeats_are_each_answered_with_their_row,
     finished_result_records_are_pruned,
     the_fleet_lists_the_jobs_leased_to_each_worker,
     the_applied_version_is_kept_with_its_time,

@@ -226,3 +226,49 @@ async fn each_mode_commits_every_write_by_itself() {
     add(&store, &new_job("email", 0, 3), t0()).await;
     assert!(claim_job(&store, "w", t0()).await.is_some());
 }
+
+/// Heartbeats that arrive together are written together (one statement,
+/// one write of the group), each answered with its own worker's row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_heartbeats_are_written_together() {
+    let db = testkit::TestDb::sqlite();
+    let store: Arc<dyn Store> = storage::connect_with(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    const WORKERS: usize = 64;
+    for i in 0..WORKERS {
+        store
+            .register_worker(&reg(&format!("w{i}"), "b"), t0())
+            .await
+            .unwrap();
+    }
+    let (_, writes_before) = store.commit_counts().unwrap();
+    let start = Arc::new(Barrier::new(WORKERS));
+    let tasks: Vec<_> = (0..WORKERS)
+        .map(|i| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                let beat = server::domain::WorkerBeat {
+                    id: format!("w{i}"),
+                    boot_id: "b".into(),
+                    state: wire::ReportedState::Running,
+                    active_jobs: Vec::new(),
+                    offline_backlog: i as u32,
+                    applied_version: None,
+                };
+                start.wait().await;
+                store.worker_heartbeat(&beat, t0()).await.unwrap()
+            })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let w = t.await.unwrap();
+        assert_eq!((w.id, w.offline_backlog), (format!("w{i}"), i as u32));
+    }
+    let (_, writes) = store.commit_counts().unwrap();
+    let writes = writes - writes_before;
+    assert!(
+        writes < WORKERS as u64,
+        "{WORKERS} heartbeats in {writes} writes: none written together"
+    );
+}

@@ -199,8 +199,8 @@ pub fn section(r: &PeerComparison, m: &Machine, command: &str, date: &str) -> St
          `addJobs`' (lower is better). Both single-job REST loops are held to the single-claim \
          target: the plain one (two requests per job) and the one a worker that runs one job at \
          a time would use, completing each job with `claimNext` (one request per job). The \
-         runtime has no target of its own in the issue: it claims one job per request, like the \
-         plain single REST workers.\n{SECTION_END}"
+         runtime has no target of its own in the issue: it fills its free slots with one batch \
+         claim and completes each job by its own request.\n{SECTION_END}"
     );
     out
 }

@@ -126,36 +126,6 @@ async fn upsert_worker(
     rows::worker(&s.fetch_one(SQL, &args).await?)
 }
 
-/// Records a heartbeat of the worker's current boot; `None` when no such
-/// worker or boot is registered.
-pub(crate) async fn update_worker_beat(
-    s: &mut impl Exec,
-    beat: &WorkerBeat,
-    now: DateTime<Utc>,
-) -> StoreResult<Option<WorkerRecord>> {
-    const SQL: &str = concat!(
-        "UPDATE workers SET last_heartbeat_at = $3, reported_state = $4, active_jobs = $5, \
-           offline_backlog = $6, \
-           applied_at = CASE WHEN $7 IS NULL OR $7 = applied_version THEN applied_at ELSE $3 END, \
-           applied_version = COALESCE($7, applied_version) \
-         WHERE id = $1 AND boot_id = $2 RETURNING ",
-        worker_columns!()
-    );
-    let jobs = serde_json::to_value(&beat.active_jobs)
-        .map_err(|e| StoreError::corrupt("active_jobs", e))?;
-    let args = [
-        Arg::Text(&beat.id),
-        Arg::Text(&beat.boot_id),
-        Arg::Time(now),
-        Arg::Text(beat.state.as_str()),
-        Arg::Json(&jobs),
-        Arg::I32(beat.offline_backlog.min(i32::MAX as u32) as i32),
-        Arg::OptI64(beat.applied_version),
-    ];
-    let row = s.fetch_optional(SQL, &args).await?;
-    row.as_ref().map(rows::worker).transpose()
-}
-
 /// Sets a worker's applied version (and since when) if it is newer.
 async fn update_applied_version(
     s: &mut impl Exec,

@@ -100,6 +100,7 @@ macro_rules! token_columns {
     };
 }
 
+mod beats;
 mod driver;
 mod error;
 mod notice;

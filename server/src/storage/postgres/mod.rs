@@ -26,7 +26,7 @@ pub struct PgDriver {
     /// LISTEN's URL: a session of its own (see [`PgDriver::connect`]).
     listen_url: String,
     /// Worker heartbeats go to the database through this writer.
-    beats: tokio::sync::mpsc::Sender<beats::Pending>,
+    beats: tokio::sync::mpsc::Sender<crate::storage::beats::Pending>,
 }
 
 impl PgDriver {
@@ -66,7 +66,7 @@ impl PgDriver {
             None => sqlx::migrate!("../migrations/postgres").run(&pool).await?,
         }
         Ok(PgDriver {
-            beats: beats::start(pool.clone()),
+            beats: crate::storage::beats::start(beats::PgBeats(pool.clone()), beats::WRITERS),
             pool,
             listen_url: session_url.unwrap_or(url).to_string(),
         })
@@ -127,7 +127,7 @@ impl Driver for PgDriver {
         beat: &WorkerBeat,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<WorkerRecord>> {
-        beats::write(&self.beats, beat, now).await
+        crate::storage::beats::write(&self.beats, beat, now).await
     }
 
     async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Notice>>> {

@@ -180,7 +180,7 @@ mod tests {
         if sql.contains("$8") {
             q = q.bind(1_i64); // the limit
         }
-        let rows = q.fetch_all(&d.writer).await.unwrap();
+        let rows = q.fetch_all(&d.writer.pool).await.unwrap();
         rows.iter().map(|r| r.get::<String, _>("detail")).collect()
     }
 

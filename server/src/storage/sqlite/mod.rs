@@ -12,6 +12,7 @@
 //! Timestamps are stored as INTEGER milliseconds (exact ordering), ids as
 //! UUID text, JSON as text: the `Dialect` below converts.
 
+mod beats;
 mod claim;
 mod group;
 mod sql;
@@ -30,17 +31,36 @@ use sqlx::{Row, Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use super::driver::{ClaimParams, CompletedClaim, Dialect, DialectQuery, Session};
-use super::fleet::update_worker_beat;
-use super::{Arg, Driver, Exec, Statements, StoreError, StoreResult};
+use super::{Arg, Driver, Statements, StoreError, StoreResult};
 use crate::domain::{Fence, PauseState, WorkerBeat, WorkerRecord};
 use wire::Job;
 
 pub struct SqliteDriver {
-    /// Exactly one connection: the single writer.
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
+    /// Worker heartbeats go to the writer through this gatherer.
+    beats: tokio::sync::mpsc::Sender<crate::storage::beats::Pending>,
+}
+
+/// Single-statement writes on the one writer, wherever they come from (the
+/// driver, the heartbeat gatherer's task).
+#[derive(Clone)]
+pub(super) struct Writer {
+    /// Exactly one connection: the single writer.
+    pool: SqlitePool,
     /// The writer, lent out for group commit (`None`: a commit per write).
     group: Option<group::GroupWriter>,
+}
+
+impl Writer {
+    /// With group commit a single statement is a write like any other (its
+    /// own savepoint in the group).
+    async fn write(&self) -> StoreResult<Session<Sqlite>> {
+        match &self.group {
+            Some(g) => Ok(Session::held(g.turn().await?)),
+            None => Session::acquire(&self.pool).await,
+        }
+    }
 }
 
 /// How SQLite commits writes.
@@ -104,10 +124,16 @@ impl SqliteDriver {
         } else {
             None
         };
+        let writer = Writer {
+            pool: writer,
+            group,
+        };
+        let beats =
+            crate::storage::beats::start(beats::SqliteBeats(writer.clone()), beats::WRITERS);
         Ok(SqliteDriver {
             writer,
             reader,
-            group,
+            beats,
         })
     }
 }
@@ -196,19 +222,14 @@ impl Driver for SqliteDriver {
     /// meanwhile — the busy timeout cannot help an upgrade from a stale
     /// snapshot.
     async fn begin(&self) -> StoreResult<Session<Sqlite>> {
-        match &self.group {
+        match &self.writer.group {
             Some(g) => Ok(Session::held(g.turn().await?)),
-            None => Session::begin_with(&self.writer, "BEGIN IMMEDIATE").await,
+            None => Session::begin_with(&self.writer.pool, "BEGIN IMMEDIATE").await,
         }
     }
 
-    /// With group commit a single statement is a write like any other (its
-    /// own savepoint in the group).
     async fn write(&self) -> StoreResult<Session<Sqlite>> {
-        match &self.group {
-            Some(g) => Ok(Session::held(g.turn().await?)),
-            None => Session::acquire(&self.writer).await,
-        }
+        self.writer.write().await
     }
 
     async fn read(&self) -> StoreResult<Session<Sqlite>> {
@@ -235,21 +256,17 @@ impl Driver for SqliteDriver {
         claim::completing(self, f, result, p, limit).await.map(Some)
     }
 
-    /// One statement per heartbeat: one process, one writer (concurrent
-    /// heartbeats share commits).
+    /// Coalesced with the heartbeats that arrive meanwhile (see [`beats`]).
     async fn write_worker_beat(
         &self,
         beat: &WorkerBeat,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<WorkerRecord>> {
-        let mut s = self.write().await?;
-        let worker = update_worker_beat(&mut s, beat, now).await?;
-        s.commit().await?;
-        Ok(worker)
+        crate::storage::beats::write(&self.beats, beat, now).await
     }
 
     fn commit_counts(&self) -> Option<(u64, u64)> {
-        self.group.as_ref().map(|g| g.counts().read())
+        self.writer.group.as_ref().map(|g| g.counts().read())
     }
 }
 
