@@ -297,6 +297,60 @@ async fn a_batch_complete_refuses_only_the_job_whose_lease_was_lost(db: TestDb) 
     );
 }
 
+/// A batch naming a job twice completes it once and refuses the repeat;
+/// no result stays no result (not a JSON `null`); a batch of many held
+/// jobs completes each with its own result.
+async fn a_batch_complete_names_each_job_once(db: TestDb) {
+    let now = t0();
+    for _ in 0..20 {
+        db.store.enqueue(&new_job("t", 0, 3), now).await.unwrap();
+    }
+    let jobs = db
+        .store
+        .claim_many(&params("w", now), 20)
+        .await
+        .unwrap()
+        .jobs;
+    assert_eq!(jobs.len(), 20);
+    let twice = vec![
+        (fence(&jobs[0], "w"), None),
+        (
+            fence(&jobs[0], "w"),
+            Some(serde_json::json!({"late": true})),
+        ),
+    ];
+    let out = db.store.complete_many(&twice, now).await.unwrap();
+    assert_eq!(out[0].as_ref().unwrap().status, JobStatus::Succeeded);
+    assert!(
+        matches!(out[1], Err(StoreError::LeaseLost(_))),
+        "{:?}",
+        out[1]
+    );
+    assert_eq!(db.store.get_job(jobs[0].id).await.unwrap().result, None);
+
+    let items: Vec<_> = jobs[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            let result = (i % 2 == 0).then(|| serde_json::json!({"n": i}));
+            (fence(j, "w"), result)
+        })
+        .collect();
+    let out = db.store.complete_many(&items, now).await.unwrap();
+    for (i, (answer, (f, result))) in out.iter().zip(&items).enumerate() {
+        let job = answer.as_ref().unwrap();
+        assert_eq!(
+            (job.id, job.status),
+            (f.job_id, JobStatus::Succeeded),
+            "{i}"
+        );
+        assert_eq!(job.lease_token, None);
+        let stored = db.store.get_job(f.job_id).await.unwrap();
+        assert_eq!(&stored.result, result, "{i}");
+        assert_eq!(stored.finished_at, Some(now));
+    }
+}
+
 /// Finished jobs older than their status's age go, in batches; younger
 /// ones and live jobs (however old) stay.
 async fn retention_deletes_only_old_enough_finished_jobs(db: TestDb) {
@@ -420,6 +474,7 @@ on_every_store!(
     a_batch_enqueue_stores_what_single_enqueues_would,
     a_thousand_job_batch_answers_every_job_in_order,
     a_batch_complete_refuses_only_the_job_whose_lease_was_lost,
+    a_batch_complete_names_each_job_once,
     retention_deletes_only_old_enough_finished_jobs,
     retention_runs_on_one_process_at_a_time,
 );

@@ -443,6 +443,15 @@ pub trait Driver: Send + Sync + 'static {
         None
     }
 
+    /// A statement that completes many held jobs at once: `$1` the jobs as
+    /// a JSON array of `{id, worker, token, result?}` (see
+    /// `leases::complete_many`, which builds and binds it), `$2` now; each
+    /// row fenced as `leases::complete_job` fences one, returning the rows
+    /// it completed. `None`: one statement per job.
+    fn complete_jobs_statement(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Writes a worker heartbeat: the worker's row, or `None` when no row
     /// matched (unknown id, or a newer boot registered since).
     fn write_worker_beat(

@@ -6,6 +6,8 @@
 //! Race avoided: late worker vs requeue — every fenced write matches
 //! `worker_id` and `lease_token`; a requeued job has a new token.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -282,6 +284,10 @@ async fn complete_many<D: Driver>(
     jobs: &[(Fence, Option<serde_json::Value>)],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<StoreResult<Job>>> {
+    let ids: HashSet<Uuid> = jobs.iter().map(|(f, _)| f.job_id).collect();
+    if let (Some(sql), true) = (d.complete_jobs_statement(), ids.len() == jobs.len()) {
+        return complete_in_one_statement(d, sql, jobs, now).await;
+    }
     let mut tx = d.begin().await?;
     let mut out = Vec::with_capacity(jobs.len());
     for (f, result) in jobs {
@@ -293,6 +299,54 @@ async fn complete_many<D: Driver>(
         );
     }
     tx.commit().await?;
+    Ok(out)
+}
+
+/// [`complete_many`] as one statement (every job named once): one round
+/// trip and one commit for the batch. Only the refused jobs are read
+/// afterwards, to say why — after the statement, so the reason is the
+/// job's state then (a refusal's read in the loop path sees the same rows
+/// inside its transaction).
+async fn complete_in_one_statement<D: Driver>(
+    d: &D,
+    sql: &'static str,
+    jobs: &[(Fence, Option<serde_json::Value>)],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<StoreResult<Job>>> {
+    let rows: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|(f, result)| {
+            let mut row = serde_json::json!({
+                "id": f.job_id,
+                "worker": f.worker_id,
+                "token": f.lease_token,
+            });
+            // Absent, not `null`: no result is SQL NULL, as `complete_job`
+            // stores it.
+            if let Some(r) = result {
+                row["result"] = r.clone();
+            }
+            row
+        })
+        .collect();
+    let batch = serde_json::Value::Array(rows);
+    let mut s = d.write().await?;
+    let mut done: HashMap<Uuid, Job> = HashMap::with_capacity(jobs.len());
+    for row in s
+        .fetch_all(sql, &[Arg::Json(&batch), Arg::Time(now)])
+        .await?
+    {
+        let job = rows::job(&row)?;
+        done.insert(job.id, job);
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    for (f, _) in jobs {
+        out.push(match done.remove(&f.job_id) {
+            Some(job) => Ok(job),
+            None => Err(refused(lease_lost(&mut s, f).await)?),
+        });
+    }
+    s.commit().await?;
     Ok(out)
 }
 

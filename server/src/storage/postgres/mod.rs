@@ -122,6 +122,10 @@ impl Driver for PgDriver {
         Some(sql::INSERT_JOBS)
     }
 
+    fn complete_jobs_statement(&self) -> Option<&'static str> {
+        Some(sql::COMPLETE_JOBS)
+    }
+
     async fn write_worker_beat(
         &self,
         beat: &WorkerBeat,

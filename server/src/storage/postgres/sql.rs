@@ -128,3 +128,15 @@ mod tests {
         assert!(super::INSERT_JOBS.contains(&channel));
     }
 }
+
+/// The batch completion ([`crate::storage::Driver::complete_jobs_statement`]):
+/// `leases::complete_job`'s fenced update for every row of `$1` at once.
+/// (`RETURNING jobs.*`: the rows' own `id` would make the bare column
+/// names ambiguous; the job reader takes the columns it needs by name.)
+pub(super) const COMPLETE_JOBS: &str = "UPDATE jobs SET status = 'succeeded', result = b.result, \
+    error = NULL, lease_token = NULL, lease_expires_at = NULL, paused_at_checkpoint = FALSE, \
+    finished_at = $2, updated_at = $2 \
+    FROM jsonb_to_recordset($1) AS b(id UUID, worker TEXT, token UUID, result JSONB) \
+    WHERE jobs.id = b.id AND jobs.status = 'running' AND jobs.worker_id = b.worker \
+      AND jobs.lease_token = b.token \
+    RETURNING jobs.*";

@@ -256,6 +256,10 @@ impl Driver for SqliteDriver {
         claim::completing(self, f, result, p, limit).await.map(Some)
     }
 
+    fn complete_jobs_statement(&self) -> Option<&'static str> {
+        Some(sql::COMPLETE_JOBS)
+    }
+
     /// Coalesced with the heartbeats that arrive meanwhile (see [`beats`]).
     async fn write_worker_beat(
         &self,

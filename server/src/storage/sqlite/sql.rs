@@ -71,3 +71,18 @@ pub(super) const STATEMENTS: Statements = Statements {
     notify: None,
     retention_lock: None,
 };
+
+/// The batch completion ([`crate::storage::Driver::complete_jobs_statement`]):
+/// `leases::complete_job`'s fenced update for every row of `$1` at once, in
+/// one write. (`RETURNING` sees only the updated table's columns.)
+pub(super) const COMPLETE_JOBS: &str = concat!(
+    "UPDATE jobs SET status = 'succeeded', result = b.result, error = NULL, \
+       lease_token = NULL, lease_expires_at = NULL, paused_at_checkpoint = FALSE, \
+       finished_at = $2, updated_at = $2 \
+     FROM (SELECT value ->> 'id' AS id, value ->> 'worker' AS worker, \
+             value ->> 'token' AS token, value -> 'result' AS result FROM json_each($1)) AS b \
+     WHERE jobs.id = b.id AND jobs.status = 'running' AND jobs.worker_id = b.worker \
+       AND jobs.lease_token = b.token \
+     RETURNING ",
+    job_columns!()
+);
