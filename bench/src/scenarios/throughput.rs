@@ -105,13 +105,17 @@ async fn direct_once(pool: &Pool, worker: &str) -> Result<bool> {
             .rows_affected();
             Ok(done == 1)
         }
+        // In claim order through the claim index, as the server's claim
+        // reads it: left to itself SQLite's planner (no statistics) sorts
+        // every queued job for each claim (issue 18).
         Pool::Sqlite(p) => {
             let now = chrono::Utc::now().timestamp_millis();
             let id: Option<String> = sqlx::query_scalar(
                 "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
                    lease_seconds = 30, lease_expires_at = $3 + 30000, attempts = attempts + 1, \
                    started_at = $3, updated_at = $3 \
-                 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $3 \
+                 WHERE id = (SELECT id FROM jobs INDEXED BY jobs_claimable \
+                             WHERE status = 'queued' AND run_after <= $3 \
                              ORDER BY priority DESC, run_after, created_at LIMIT 1) \
                  RETURNING id",
             )
