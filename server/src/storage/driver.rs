@@ -375,6 +375,8 @@ where
 /// What a complete-and-claim statement did
 /// ([`Driver::complete_and_claim_in_one_statement`]).
 #[derive(Debug)]
+// Short-lived return values; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum CompletedClaim {
     /// The lease is not held: nothing was completed, nothing claimed.
     LeaseLost,

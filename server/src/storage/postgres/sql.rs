@@ -119,16 +119,6 @@ pub(super) const INSERT_JOBS: &str = concat!(
     ") SELECT ins.*, (SELECT pg_notify('lull_jobs', '')) IS NULL AS notified FROM ins"
 );
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_enqueue_notifies_the_jobs_channel() {
-        let channel = format!("pg_notify('{}'", crate::storage::notice::JOBS_CHANNEL);
-        assert!(super::STATEMENTS.insert_job.contains(&channel));
-        assert!(super::INSERT_JOBS.contains(&channel));
-    }
-}
-
 /// The batch completion ([`crate::storage::Driver::complete_jobs_statement`]):
 /// `leases::complete_job`'s fenced update for every row of `$1` at once.
 /// (`RETURNING jobs.*`: the rows' own `id` would make the bare column
@@ -140,3 +130,13 @@ pub(super) const COMPLETE_JOBS: &str = "UPDATE jobs SET status = 'succeeded', re
     WHERE jobs.id = b.id AND jobs.status = 'running' AND jobs.worker_id = b.worker \
       AND jobs.lease_token = b.token \
     RETURNING jobs.*";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_enqueue_notifies_the_jobs_channel() {
+        let channel = format!("pg_notify('{}'", crate::storage::notice::JOBS_CHANNEL);
+        assert!(super::STATEMENTS.insert_job.contains(&channel));
+        assert!(super::INSERT_JOBS.contains(&channel));
+    }
+}
