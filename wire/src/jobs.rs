@@ -189,6 +189,10 @@ pub struct ClaimRequest {
     pub applied_version: Option<i64>,
 }
 
+/// The most jobs one batch claim ([`ClaimManyRequest::limit`]) may hand
+/// out: the server refuses more, and a client asks for at most this many.
+pub const MAX_CLAIM_BATCH: u32 = 100;
+
 /// `POST /api/queue/jobs/claim` as the server reads it: [`ClaimRequest`]
 /// plus an optional `limit` (batch claim: up to `limit` jobs in one
 /// answer). A separate type because clients build [`ClaimRequest`] as a

@@ -28,8 +28,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// `waitMs` on top: the server may answer a little after it).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The most jobs one claim may ask for (the server's batch `limit` bound).
-const MAX_CLAIM_BATCH: usize = 100;
 
 /// A configured worker, ready to [`run`](Worker::run).
 #[derive(Debug)]
@@ -192,7 +190,9 @@ async fn claim_loop(shared: &Arc<Shared>, jobs: &mut JoinSet<()>) -> Exit {
         }
         // Every other slot free right now rides on the same request (this
         // loop is the only taker, so the count cannot shrink meanwhile).
-        let free = slots.available_permits().min(MAX_CLAIM_BATCH - 1);
+        let free = slots
+            .available_permits()
+            .min(wire::MAX_CLAIM_BATCH as usize - 1);
         if let Ok(more) = slots.clone().try_acquire_many_owned(free as u32) {
             permit.merge(more);
         }

@@ -212,7 +212,7 @@ impl WaitMs {
 }
 
 /// The most jobs one batch claim (`limit`) may hand out.
-pub const MAX_CLAIM_BATCH: u32 = 100;
+pub use wire::MAX_CLAIM_BATCH;
 
 /// A batch claim's `limit`: 1 to [`MAX_CLAIM_BATCH`] jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
