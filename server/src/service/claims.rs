@@ -57,7 +57,18 @@ impl Service {
         let limit = cmd.limit.map(|l| l.get());
         let wait_ms = cmd.wait.get();
         // Storage parameters, built once; each attempt sets its own `now`.
-        let mut claim = claim_params(cmd);
+        self.claim_with(claim_params(cmd), limit, wait_ms).await
+    }
+
+    /// [`Service::claim`] once its parameters are built (and its applied
+    /// version noted): the cached paused answer, one attempt, or the long
+    /// poll.
+    async fn claim_with(
+        &self,
+        mut claim: ClaimParams,
+        limit: Option<u32>,
+        wait_ms: u32,
+    ) -> ServiceResult<ClaimResponse> {
         // Paused (the fleet, or every queue the claim asks for): answered
         // from the cache at once, without registering for wake-ups (the
         // paused claim must cost no more than a bare request). No wait asked
@@ -192,14 +203,7 @@ impl Service {
         claim.now = now();
         let params = &*claim;
         let outcome = match limit {
-            None => self.store.claim(params).await.map(|o| match o {
-                ClaimOutcome::Paused(state) => (state, Vec::new(), 0),
-                ClaimOutcome::Running {
-                    state,
-                    job,
-                    requeued,
-                } => (state, job.into_iter().collect(), requeued),
-            }),
+            None => self.store.claim(params).await.map(ClaimOutcome::into_parts),
             Some(n) => self
                 .store
                 .claim_many(params, n)
@@ -311,18 +315,16 @@ impl Service {
             let job = self.complete(cmd.complete).await?;
             return Ok(Completed { job, next: None });
         };
+        if let Some(v) = claim.applied_version {
+            self.note_applied(claim.worker_id.as_str(), v).await;
+        }
         let wait_ms = claim.wait.get();
-        let applied = claim.applied_version;
-        let retry = claim.clone();
         let mut params = claim_params(claim);
         if self.cache.is_paused() || self.queues_all_paused(&params) {
             // Answered from the cache: nothing for storage to share.
             let job = self.complete(cmd.complete).await?;
-            let next = self.claim_after(&job, retry).await;
+            let next = self.claim_after(&job, params, wait_ms).await;
             return Ok(Completed { job, next });
-        }
-        if let Some(v) = applied {
-            self.note_applied(&params.worker_id, v).await;
         }
         params.now = now();
         let id = cmd.complete.fence.job_id;
@@ -333,16 +335,17 @@ impl Service {
             .map_err(no_job(id))
             .map_err(|e| self.lease_lost(e))?;
         self.count_completed(&job);
-        let answer = match claimed {
-            Ok(ClaimOutcome::Paused(state)) => {
-                Some(self.claim_answer(&params, None, state, Vec::new(), 0))
-            }
-            Ok(ClaimOutcome::Running {
-                state,
-                job,
-                requeued,
-            }) => {
-                Some(self.claim_answer(&params, None, state, job.into_iter().collect(), requeued))
+        let next = match claimed {
+            Ok(outcome) => {
+                let (state, jobs, requeued) = outcome.into_parts();
+                let answer = self.claim_answer(&params, None, state, jobs, requeued);
+                // Nothing yet, and the worker asked to wait for a job: the
+                // long poll (its first attempt claims again; a pause ends it).
+                if answer.job.is_none() && !answer.system.workers_paused && wait_ms > 0 {
+                    self.claim_after(&job, params, wait_ms).await
+                } else {
+                    Some(answer)
+                }
             }
             Err(e) => {
                 self.metrics.claim_error();
@@ -350,21 +353,19 @@ impl Service {
                 None
             }
         };
-        let next = match answer {
-            // Nothing yet, and the worker asked to wait for a job: the long
-            // poll (its first attempt claims again; a pause ends it).
-            Some(a) if a.job.is_none() && !a.system.workers_paused && wait_ms > 0 => {
-                self.claim_after(&job, retry).await
-            }
-            other => other,
-        };
         Ok(Completed { job, next })
     }
 
-    /// The ordinary claim after a completion: its failure leaves the
-    /// completion standing, and the answer without `next`.
-    async fn claim_after(&self, job: &Job, claim: ClaimCommand) -> Option<ClaimResponse> {
-        match self.claim(claim).await {
+    /// The ordinary claim after a completion (the cached paused answer, or
+    /// the long poll): its failure leaves the completion standing, and the
+    /// answer without `next`.
+    async fn claim_after(
+        &self,
+        job: &Job,
+        params: ClaimParams,
+        wait_ms: u32,
+    ) -> Option<ClaimResponse> {
+        match self.claim_with(params, None, wait_ms).await {
             Ok(answer) => Some(answer),
             Err(e) => {
                 tracing::warn!(error = %e, job_id = %job.id, "the claim after a completion failed; the completion stands");

@@ -44,6 +44,21 @@ pub enum ClaimOutcome {
     },
 }
 
+impl ClaimOutcome {
+    /// The state read inside the claim, the jobs handed out (none when
+    /// paused) and the expired leases requeued first.
+    pub fn into_parts(self) -> (PauseState, Vec<Job>, u64) {
+        match self {
+            ClaimOutcome::Paused(state) => (state, Vec::new(), 0),
+            ClaimOutcome::Running {
+                state,
+                job,
+                requeued,
+            } => (state, job.into_iter().collect(), requeued),
+        }
+    }
+}
+
 /// What a batch claim ([`ClaimStore::claim_many`]) found.
 #[derive(Debug, Clone)]
 pub struct ClaimedMany {
