@@ -90,11 +90,12 @@ pub trait ClaimStore: Send + Sync + 'static {
 
     /// Completes a held job (fenced like `LeaseStore::complete`), then
     /// claims the next job for `params`' worker under
-    /// [`ClaimStore::claim`]'s rules — in one statement where the backend
-    /// has one, else one after the other. The claim is made only once the
-    /// completion is made: a lost lease refuses both. The claim's own
-    /// result is separate: a claim that fails after the completion was
-    /// committed leaves the completion standing.
+    /// [`ClaimStore::claim`]'s rules, in one storage round trip and commit
+    /// (see `Driver::complete_and_claim_in_one_statement`). The claim is
+    /// made only once the completion is made: a lost lease refuses both. The
+    /// claim's own result is separate: a claim that fails after the
+    /// completion was committed (the transaction path, after an expired
+    /// lease) leaves the completion standing.
     async fn complete_and_claim(
         &self,
         fence: &Fence,
@@ -216,9 +217,8 @@ fn single(state: PauseState, jobs: Vec<Job>) -> ClaimOutcome {
     }
 }
 
-/// A completion and the next claim: the backend's one statement when it
-/// has one (the transaction path after it when a lease had expired), else
-/// the completion's write, then a claim.
+/// A completion and the next claim: the backend's one statement (one
+/// write on SQLite), then the transaction path when a lease had expired.
 async fn complete_and_claim<D: Driver>(
     d: &D,
     f: &Fence,
@@ -229,20 +229,16 @@ async fn complete_and_claim<D: Driver>(
         .complete_and_claim_in_one_statement(f, result, p, 1)
         .await?
     {
-        Some(CompletedClaim::LeaseLost) => {
+        CompletedClaim::LeaseLost => {
             let mut s = d.read().await?;
             Err(leases::lease_lost(&mut s, f).await)
         }
-        Some(CompletedClaim::Completed {
+        CompletedClaim::Completed {
             job,
             claim: Some((state, jobs)),
-        }) => Ok((job, Ok(single(state, jobs)))),
-        Some(CompletedClaim::Completed { job, claim: None }) => {
+        } => Ok((job, Ok(single(state, jobs)))),
+        CompletedClaim::Completed { job, claim: None } => {
             Ok((job, claim_in_transaction(d, p).await))
-        }
-        None => {
-            let job = leases::complete(d, f, result, p.now).await?;
-            Ok((job, claim(d, p).await))
         }
     }
 }

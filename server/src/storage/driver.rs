@@ -423,18 +423,15 @@ pub trait Driver: Send + Sync + 'static {
     }
 
     /// Completes a held job and claims up to `limit` jobs for the same
-    /// worker on the backend's fast path, when it has one (`claimNext`: one
-    /// statement on PostgreSQL, one write on SQLite; one commit for both).
-    /// `None`: the caller completes, then claims.
+    /// worker (`claimNext`): one statement on PostgreSQL, one write on
+    /// SQLite; one commit for both.
     fn complete_and_claim_in_one_statement(
         &self,
-        _f: &Fence,
-        _result: Option<&serde_json::Value>,
-        _p: &ClaimParams,
-        _limit: u32,
-    ) -> impl Future<Output = StoreResult<Option<CompletedClaim>>> + Send {
-        async { Ok(None) }
-    }
+        f: &Fence,
+        result: Option<&serde_json::Value>,
+        p: &ClaimParams,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<CompletedClaim>> + Send;
 
     /// A statement that inserts many queued jobs at once, when the backend
     /// has one: `$1` the jobs as a JSON array of rows (see
@@ -445,14 +442,12 @@ pub trait Driver: Send + Sync + 'static {
         None
     }
 
-    /// A statement that completes many held jobs at once: `$1` the jobs as
-    /// a JSON array of `{id, worker, token, result?}` (see
+    /// The statement that completes many held jobs at once: `$1` the jobs
+    /// as a JSON array of `{id, worker, token, result?}` (see
     /// `leases::complete_many`, which builds and binds it), `$2` now; each
     /// row fenced as `leases::complete_job` fences one, returning the rows
-    /// it completed. `None`: one statement per job.
-    fn complete_jobs_statement(&self) -> Option<&'static str> {
-        None
-    }
+    /// it completed.
+    fn complete_jobs_statement(&self) -> &'static str;
 
     /// Writes a worker heartbeat: the worker's row, or `None` when no row
     /// matched (unknown id, or a newer boot registered since).

@@ -220,7 +220,7 @@ async fn heartbeat<D: Driver>(
 
 /// One statement when the lease is held (the fenced UPDATE is atomic by
 /// itself); only a refusal reads the job, to say why.
-pub(super) async fn complete<D: Driver>(
+async fn complete<D: Driver>(
     d: &D,
     f: &Fence,
     result: Option<&serde_json::Value>,
@@ -285,8 +285,8 @@ async fn complete_many<D: Driver>(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<StoreResult<Job>>> {
     let ids: HashSet<Uuid> = jobs.iter().map(|(f, _)| f.job_id).collect();
-    if let (Some(sql), true) = (d.complete_jobs_statement(), ids.len() == jobs.len()) {
-        return complete_in_one_statement(d, sql, jobs, now).await;
+    if ids.len() == jobs.len() {
+        return complete_in_one_statement(d, jobs, now).await;
     }
     let mut tx = d.begin().await?;
     let mut out = Vec::with_capacity(jobs.len());
@@ -309,7 +309,6 @@ async fn complete_many<D: Driver>(
 /// inside its transaction).
 async fn complete_in_one_statement<D: Driver>(
     d: &D,
-    sql: &'static str,
     jobs: &[(Fence, Option<serde_json::Value>)],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<StoreResult<Job>>> {
@@ -333,7 +332,10 @@ async fn complete_in_one_statement<D: Driver>(
     let mut s = d.write().await?;
     let mut done: HashMap<Uuid, Job> = HashMap::with_capacity(jobs.len());
     for row in s
-        .fetch_all(sql, &[Arg::Json(&batch), Arg::Time(now)])
+        .fetch_all(
+            d.complete_jobs_statement(),
+            &[Arg::Json(&batch), Arg::Time(now)],
+        )
         .await?
     {
         let job = rows::job(&row)?;

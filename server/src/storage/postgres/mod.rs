@@ -106,24 +106,24 @@ impl Driver for PgDriver {
         result: Option<&serde_json::Value>,
         p: &ClaimParams,
         limit: u32,
-    ) -> StoreResult<Option<CompletedClaim>> {
+    ) -> StoreResult<CompletedClaim> {
         let done = claim::Completing { fence: f, result };
         let c = claim::completing(&self.pool, done, p, limit).await?;
-        Ok(Some(match c.completed {
+        Ok(match c.completed {
             None => CompletedClaim::LeaseLost,
             Some(job) => CompletedClaim::Completed {
                 job,
                 claim: (c.state.workers_paused || !c.expired).then_some((c.state, c.jobs)),
             },
-        }))
+        })
     }
 
     fn insert_jobs_statement(&self) -> Option<&'static str> {
         Some(sql::INSERT_JOBS)
     }
 
-    fn complete_jobs_statement(&self) -> Option<&'static str> {
-        Some(sql::COMPLETE_JOBS)
+    fn complete_jobs_statement(&self) -> &'static str {
+        sql::COMPLETE_JOBS
     }
 
     async fn write_worker_beat(

@@ -252,12 +252,12 @@ impl Driver for SqliteDriver {
         result: Option<&serde_json::Value>,
         p: &ClaimParams,
         limit: u32,
-    ) -> StoreResult<Option<CompletedClaim>> {
-        claim::completing(self, f, result, p, limit).await.map(Some)
+    ) -> StoreResult<CompletedClaim> {
+        claim::completing(self, f, result, p, limit).await
     }
 
-    fn complete_jobs_statement(&self) -> Option<&'static str> {
-        Some(sql::COMPLETE_JOBS)
+    fn complete_jobs_statement(&self) -> &'static str {
+        sql::COMPLETE_JOBS
     }
 
     /// Coalesced with the heartbeats that arrive meanwhile (see [`beats`]).
