@@ -139,25 +139,27 @@ async fn claim_next_job(
     token: Uuid,
 ) -> StoreResult<Option<Job>> {
     let sql = s.sql().claim_next_job;
-    let expires = p.now + Duration::seconds(i64::from(p.lease_seconds));
-    let row = s
-        .fetch_optional(
-            sql,
-            &[
-                Arg::Text(&p.worker_id),
-                Arg::Id(token),
-                Arg::I32(p.lease_seconds as i32),
-                Arg::Time(expires),
-                Arg::Time(p.now),
-                Arg::OptTextList(p.types.as_deref()),
-                Arg::OptTextList(p.queues.as_deref()),
-            ],
-        )
-        .await?;
+    let types = Arg::OptTextList(p.types.as_deref());
+    let row = s.fetch_optional(sql, &claim_args(p, token, types)).await?;
     let Some(row) = row else { return Ok(None) };
     let mut job = rows::job(&row)?;
     job.lease_token = Some(token);
     Ok(Some(job))
+}
+
+/// A claim statement's `$1`–`$7`: the worker, the lease's token, length and
+/// end, now, the types (bound as the statement reads them) and the queues
+/// (`claim_next_job` here, SQLite's batch claims too).
+pub(super) fn claim_args<'a>(p: &'a ClaimParams, token: Uuid, types: Arg<'a>) -> [Arg<'a>; 7] {
+    [
+        Arg::Text(&p.worker_id),
+        Arg::Id(token),
+        Arg::I32(p.lease_seconds as i32),
+        Arg::Time(p.now + Duration::seconds(i64::from(p.lease_seconds))),
+        Arg::Time(p.now),
+        types,
+        Arg::OptTextList(p.queues.as_deref()),
+    ]
 }
 
 // ---- operations: written once ------------------------------------------

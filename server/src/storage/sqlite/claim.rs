@@ -15,11 +15,11 @@
 //! on the writer: each round trip to SQLite's connection thread is time
 //! the whole group waits (issue 18).
 
-use chrono::Duration;
 use uuid::Uuid;
 use wire::Job;
 
 use crate::domain::{Fence, PauseState};
+use crate::storage::claims::claim_args;
 use crate::storage::driver::{ClaimParams, CompletedClaim};
 use crate::storage::leases;
 use crate::storage::rows::{self, STATE};
@@ -36,28 +36,6 @@ const STATE_AND_EXPIRED: &str = concat!(
      FROM worker_pause_state WHERE id = 1"
 );
 
-/// Leases up to `$8` claimable jobs (priority, then age) of unpaused queues
-/// to the worker under token `$2`, unless operators paused or are draining
-/// that worker; `{pick}` chooses the candidates. (`sql.rs`'s
-/// `claim_next_job`, for many.)
-macro_rules! claim_jobs {
-    ($pick:expr) => {
-        concat!(
-            "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
-             lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
-             paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
-             WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
-             AND id IN (",
-            $pick,
-            " AND ($7 IS NULL OR queue IN (SELECT value FROM json_each($7))) \
-              AND queue IN (SELECT name FROM queues WHERE NOT paused) \
-              ORDER BY priority DESC, run_after, created_at LIMIT $8) \
-             RETURNING ",
-            job_columns!()
-        )
-    };
-}
-
 /// Any of the types in `$6` (a JSON array), or any type (`NULL`): the
 /// queued jobs walked in claim order (`INDEXED BY jobs_claimable`), which
 /// stops at the first `$8` that match. Left to itself SQLite's planner
@@ -65,15 +43,14 @@ macro_rules! claim_jobs {
 /// and sorts every queued job for each claim: 14–58 ms over 26,000 jobs on
 /// this project's bench host, against 0.4 ms in order (`EXPLAIN QUERY
 /// PLAN`, issue 18) — the writer's time, which every write waits for.
-const CLAIM_JOBS: &str = claim_jobs!(
-    "SELECT id FROM jobs INDEXED BY jobs_claimable WHERE status = 'queued' AND run_after <= $5 \
-     AND ($6 IS NULL OR type IN (SELECT value FROM json_each($6)))"
-);
+const CLAIM_JOBS: &str = claim_jobs!(any_types!(), "$8");
 
 /// One type (the common worker), `$6` as text: an equality, which the
 /// planner reads from `jobs_claimable_type` in claim order.
-const CLAIM_JOBS_OF_TYPE: &str =
-    claim_jobs!("SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 AND type = $6");
+const CLAIM_JOBS_OF_TYPE: &str = claim_jobs!(
+    "SELECT id FROM jobs WHERE status = 'queued' AND run_after <= $5 AND type = $6",
+    "$8"
+);
 
 pub(super) async fn in_two_statements(
     d: &SqliteDriver,
@@ -124,25 +101,14 @@ async fn claim_in(
         return Ok(None);
     }
     let token = Uuid::new_v4();
-    let expires = p.now + Duration::seconds(i64::from(p.lease_seconds));
     let (sql, types) = match p.types.as_deref() {
         Some([only]) => (CLAIM_JOBS_OF_TYPE, Arg::Text(only)),
         types => (CLAIM_JOBS, Arg::OptTextList(types)),
     };
+    let [a1, a2, a3, a4, a5, a6, a7] = claim_args(p, token, types);
+    let limit = Arg::I64(i64::from(limit));
     let found = s
-        .fetch_all(
-            sql,
-            &[
-                Arg::Text(&p.worker_id),
-                Arg::Id(token),
-                Arg::I32(p.lease_seconds as i32),
-                Arg::Time(expires),
-                Arg::Time(p.now),
-                types,
-                Arg::OptTextList(p.queues.as_deref()),
-                Arg::I64(i64::from(limit)),
-            ],
-        )
+        .fetch_all(sql, &[a1, a2, a3, a4, a5, a6, a7, limit])
         .await?;
     let mut jobs = Vec::with_capacity(found.len());
     for row in &found {

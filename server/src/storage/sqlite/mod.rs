@@ -12,10 +12,13 @@
 //! Timestamps are stored as INTEGER milliseconds (exact ordering), ids as
 //! UUID text, JSON as text: the `Dialect` below converts.
 
+// First: its `claim_jobs!` text is used by `claim`.
+#[macro_use]
+mod sql;
+
 mod beats;
 mod claim;
 mod group;
-mod sql;
 
 pub use group::CommitCounts;
 

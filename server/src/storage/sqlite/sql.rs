@@ -5,6 +5,40 @@
 
 use crate::storage::Statements;
 
+/// Leases up to `$limit` claimable jobs (priority, then age) of unpaused
+/// queues to the worker `$1` under token `$2`, unless operators paused or
+/// are draining that worker; `$pick` selects the candidate ids (`$5` now,
+/// `$6` the types), `$7` the queues (a JSON array, or `NULL` for any). The
+/// transaction path's `claim_next_job` and `claim.rs`'s batch claims.
+macro_rules! claim_jobs {
+    ($pick:expr, $limit:expr) => {
+        concat!(
+            "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
+             lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
+             paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
+             WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
+             AND id IN (",
+            $pick,
+            " AND ($7 IS NULL OR queue IN (SELECT value FROM json_each($7))) \
+              AND queue IN (SELECT name FROM queues WHERE NOT paused) \
+              ORDER BY priority DESC, run_after, created_at LIMIT ",
+            $limit,
+            ") RETURNING ",
+            job_columns!()
+        )
+    };
+}
+
+/// Candidates of any of the types in `$6` (a JSON array), or of any type
+/// (`NULL`), walked in claim order through `jobs_claimable` (see
+/// `claim.rs`).
+macro_rules! any_types {
+    () => {
+        "SELECT id FROM jobs INDEXED BY jobs_claimable WHERE status = 'queued' \
+         AND run_after <= $5 AND ($6 IS NULL OR type IN (SELECT value FROM json_each($6)))"
+    };
+}
+
 pub(super) const STATEMENTS: Statements = Statements {
     lock_pause_state: concat!(
         "SELECT ",
@@ -25,20 +59,7 @@ pub(super) const STATEMENTS: Statements = Statements {
         job_columns!()
     ),
     // In claim order (`INDEXED BY`): see `claim.rs` for why.
-    claim_next_job: concat!(
-        "UPDATE jobs SET status = 'running', worker_id = $1, lease_token = $2, \
-         lease_seconds = $3, lease_expires_at = $4, attempts = attempts + 1, \
-         paused_at_checkpoint = FALSE, started_at = $5, updated_at = $5 \
-         WHERE NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = $1 AND w.desired_state <> 'active') \
-         AND id = (SELECT id FROM jobs INDEXED BY jobs_claimable \
-                     WHERE status = 'queued' AND run_after <= $5 \
-                     AND ($6 IS NULL OR type IN (SELECT value FROM json_each($6))) \
-                     AND ($7 IS NULL OR queue IN (SELECT value FROM json_each($7))) \
-                     AND queue IN (SELECT name FROM queues WHERE NOT paused) \
-                     ORDER BY priority DESC, run_after, created_at LIMIT 1) \
-         RETURNING ",
-        job_columns!()
-    ),
+    claim_next_job: claim_jobs!(any_types!(), "1"),
     share_queue: "SELECT paused FROM queues WHERE name = $1",
     lock_queue: concat!("SELECT ", queue_columns!(), " FROM queues WHERE name = $1"),
     extend_lease: concat!(
