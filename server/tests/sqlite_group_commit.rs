@@ -272,3 +272,73 @@ async fn concurrent_heartbeats_are_written_together() {
         "{WORKERS} heartbeats in {writes} writes: none written together"
     );
 }
+
+/// Requests cancelled at any point of their write — waiting for the
+/// connection, mid-statement, mid-commit — leave the writer usable: every
+/// write that answered `Ok` is stored, and the writer still commits after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_writes_leave_the_writer_usable() {
+    // Several rounds: where the cuts land depends on timing.
+    for _ in 0..8 {
+        cancelled_writes_round().await;
+    }
+}
+
+async fn cancelled_writes_round() {
+    let dir = testkit::TempDir::new();
+    let d = driver(&dir).await;
+    let mut s = d.begin().await.unwrap();
+    s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[])
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+
+    const WRITES: i64 = 400;
+    let tasks: Vec<_> = (0..WRITES)
+        .map(|i| {
+            let d = d.clone();
+            tokio::spawn(async move {
+                // Cut off after 0–399 µs: some before their turn, some in
+                // their statement, some while their group commits.
+                let cut = std::time::Duration::from_micros((i as u64 * 7919) % 400);
+                let write = async {
+                    let mut s = d.begin().await?;
+                    s.execute("INSERT INTO t (id) VALUES ($1)", &[Arg::I64(i)])
+                        .await?;
+                    s.commit().await
+                };
+                matches!(tokio::time::timeout(cut, write).await, Ok(Ok(())))
+            })
+        })
+        .collect();
+    let mut acknowledged = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        if t.await.unwrap() {
+            acknowledged.push(i as i64);
+        }
+    }
+
+    // The writer still works: a write after all of them commits.
+    let last = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let mut s = d.begin().await.unwrap();
+        s.execute("INSERT INTO t (id) VALUES ($1)", &[Arg::I64(WRITES)])
+            .await
+            .unwrap();
+        s.commit().await
+    })
+    .await
+    .expect("the writer answered");
+    last.expect("the writer still commits");
+    let mut r = d.read().await.unwrap();
+    let stored: HashSet<i64> = r
+        .fetch_all("SELECT id FROM t", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.i64("id").unwrap())
+        .collect();
+    assert!(stored.contains(&WRITES));
+    for id in &acknowledged {
+        assert!(stored.contains(id), "acknowledged write {id} lost");
+    }
+}

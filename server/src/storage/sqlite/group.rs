@@ -154,16 +154,31 @@ impl GroupWriter {
 
     /// A write's turn: the connection, in the group's transaction (opened
     /// here if none is), inside a savepoint of the write's own.
+    ///
+    /// Opening runs on a task of its own, as does every step that changes
+    /// the connection's transaction (see [`uncancelled`]): a request
+    /// cancelled half-way through a `BEGIN` or a rollback would otherwise
+    /// leave the connection in a transaction the group does not know of,
+    /// and every later write would fail. A turn opened for a request that
+    /// is gone meanwhile is dropped with its savepoint marked open, and the
+    /// next holder rolls it back.
     pub(super) async fn turn(&self) -> StoreResult<Turn> {
-        let mut slot = {
-            let _queued = Queued::enter(&self.queued);
-            self.slot.clone().lock_owned().await
-        };
-        slot.settle().await;
-        if let Err(e) = slot.open_write().await {
-            self.end_turn(slot).await;
-            return Err(e);
-        }
+        let writer = self.clone();
+        let slot = uncancelled(async move {
+            let mut slot = {
+                let _queued = Queued::enter(&writer.queued);
+                writer.slot.clone().lock_owned().await
+            };
+            slot.settle().await;
+            match slot.open_write().await {
+                Ok(()) => Ok(slot),
+                Err(e) => {
+                    writer.end_turn(slot).await;
+                    Err(e)
+                }
+            }
+        })
+        .await??;
         Ok(Turn {
             slot: Some(slot),
             writer: self.clone(),
@@ -210,11 +225,15 @@ impl GroupWriter {
                     ))
                 }
                 Err(_) => {
-                    let mut slot = self.slot.clone().lock_owned().await;
-                    if slot.group.as_ref().is_some_and(|g| g.id == id) {
-                        slot.settle().await;
-                        self.commit(&mut slot).await;
-                    }
+                    let writer = self.clone();
+                    uncancelled(async move {
+                        let mut slot = writer.slot.clone().lock_owned().await;
+                        if slot.group.as_ref().is_some_and(|g| g.id == id) {
+                            slot.settle().await;
+                            writer.commit(&mut slot).await;
+                        }
+                    })
+                    .await?;
                 }
             }
         }
@@ -305,6 +324,16 @@ impl Slot {
     }
 }
 
+/// Runs `work` on a task of its own and waits for it: dropping the waiting
+/// future (a cancelled request) does not cut `work` off half-way.
+async fn uncancelled<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> StoreResult<T> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("the SQLite writer's task failed: {e}")))
+}
+
 async fn run(conn: &mut SqliteConnection, sql: &'static str) -> StoreResult<()> {
     conn.execute(sql).await?;
     Ok(())
@@ -354,8 +383,13 @@ impl Held<Sqlite> for Turn {
                     "a SQLite write committed twice".into(),
                 ));
             };
-            let released = slot.release_write().await;
-            writer.end_turn(slot).await;
+            let ending = writer.clone();
+            let released = uncancelled(async move {
+                let released = slot.release_write().await;
+                ending.end_turn(slot).await;
+                released
+            })
+            .await?;
             let (id, outcome) = released?;
             writer.committed(id, outcome).await
         })
